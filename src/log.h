@@ -1,0 +1,23 @@
+/* Logging: lines on stderr (journald under systemd), one prefix, levels. */
+#ifndef LXCFS_LOG_H
+#define LXCFS_LOG_H
+
+#include <stdbool.h>
+
+enum log_level { LOG_LVL_ERROR, LOG_LVL_WARN, LOG_LVL_INFO, LOG_LVL_DEBUG };
+
+void log_set_debug(bool on);
+void log_set_prefix(const char *prefix);
+bool log_debug_enabled(void);
+void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)
+#define log_info(...) log_msg(LOG_LVL_INFO, __VA_ARGS__)
+#define log_debug(...)                                   \
+	do {                                             \
+		if (log_debug_enabled())                 \
+			log_msg(LOG_LVL_DEBUG, __VA_ARGS__); \
+	} while (0)
+
+#endif

@@ -1,0 +1,418 @@
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "container.h"
+#include "cputree.h"
+#include "log.h"
+#include "openfile.h"
+#include "tree.h"
+#include "vsize.h"
+
+/* Everything we serve is fixed in shape: the kernel may cache names and attributes. */
+#define ENTRY_TTL 1.0
+#define ATTR_TTL 1.0
+
+static const struct ops_ctx *ctx_of(fuse_req_t req)
+{
+	return fuse_req_userdata(req);
+}
+
+/* Boot time: a timestamp that stays put across our restarts, so cached attributes stay valid. */
+static struct timespec boot_time(void)
+{
+	static struct timespec t;
+	static int done;
+	if (!__atomic_load_n(&done, __ATOMIC_ACQUIRE)) {
+		struct timespec now, up;
+		clock_gettime(CLOCK_REALTIME, &now);
+		clock_gettime(CLOCK_BOOTTIME, &up);
+		t.tv_sec = now.tv_sec - up.tv_sec;
+		__atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+	}
+	return t;
+}
+
+static void static_attr(const struct node *n, struct stat *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->st_ino = n->ino;
+	if (n->type == NODE_VFILE) {
+		st->st_mode = S_IFREG | 0444;
+		st->st_nlink = 1;
+		st->st_size = (off_t)vsize_get(n->ino);
+	} else {
+		st->st_mode = S_IFDIR | (n->ino == INO_ROOT ? 0755 : 0555);
+		st->st_nlink = 2;
+	}
+	st->st_blksize = 4096;
+	st->st_atim = st->st_mtim = st->st_ctim = boot_time();
+}
+
+/* Host attributes of a passthrough node under our id, without write permission: we never pass
+ * a write to the host. */
+static void host_attr(uint64_t ino, struct stat *st)
+{
+	st->st_ino = ino;
+	st->st_mode &= ~(mode_t)0222;
+	st->st_dev = 0;
+	st->st_rdev = 0;
+}
+
+/* Resolves any id to its attributes; the static table first, then the host cpu tree. */
+static int node_attr(fuse_req_t req, uint64_t ino, struct stat *st)
+{
+	const struct node *n = tree_node(ino);
+	if (n) {
+		if (!tree_present(n, ctx_of(req)->host))
+			return -ENOENT;
+		if (n->type == NODE_CPUROOT) {
+			int r = cputree_stat(ino, st);
+			if (r < 0)
+				return r;
+			host_attr(ino, st);
+			return 0;
+		}
+		static_attr(n, st);
+		return 0;
+	}
+	if (!(ino & INO_DYNAMIC_BIT))
+		return -ESTALE;
+	int r = cputree_stat(ino, st);
+	if (r == -ENOENT)
+		r = -ESTALE; /* a host file that went away (cpu hot-unplug) */
+	if (r == 0)
+		host_attr(ino, st);
+	return r;
+}
+
+static void op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* We take no writes: small requests keep every request buffer small. */
+	conn->max_write = 4096;
+	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
+	conn->want &= ~(unsigned)FUSE_CAP_EXPORT_SUPPORT;
+	conn->time_gran = 1;
+}
+
+static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e = { .attr_timeout = ATTR_TTL, .entry_timeout = ENTRY_TTL };
+	if (!tree_name_ok(name)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	const struct node *pn = tree_node(parent);
+	const struct node *n = pn ? tree_child(parent, name) : NULL;
+	int r;
+	if (n) {
+		r = node_attr(req, n->ino, &e.attr);
+		e.ino = n->ino;
+	} else if ((pn && pn->type == NODE_CPUROOT) || (!pn && (parent & INO_DYNAMIC_BIT))) {
+		uint64_t ino;
+		r = cputree_lookup(parent, name, &ino, &e.attr);
+		if (r == 0) {
+			host_attr(ino, &e.attr);
+			e.ino = ino;
+		}
+	} else {
+		r = pn ? -ENOENT : -ESTALE;
+	}
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_entry(req, &e);
+}
+
+static void op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	/* Ids are functions of paths, nothing is counted: nothing to forget. */
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);
+}
+
+static void op_forget_multi(fuse_req_t req, size_t count, struct fuse_forget_data *forgets)
+{
+	(void)count;
+	(void)forgets;
+	fuse_reply_none(req);
+}
+
+static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct stat st;
+	int r = node_attr(req, ino, &st);
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_attr(req, &st, ATTR_TTL);
+}
+
+static void op_readlink(fuse_req_t req, fuse_ino_t ino)
+{
+	char target[4096];
+	int r = (ino & INO_DYNAMIC_BIT) ? cputree_readlink(ino, target, sizeof(target)) : -EINVAL;
+	if (r < 0)
+		fuse_reply_err(req, -r);
+	else
+		fuse_reply_readlink(req, target);
+}
+
+/* Refuses what a read-only tree cannot do; container root included. */
+static void deny(fuse_req_t req)
+{
+	fuse_reply_err(req, EACCES);
+}
+
+/* Newer kernels grow i_size on a store only when it carries data: store one byte just below the
+ * bound.  Its page is not marked up to date (the byte is not at a page start), so the byte is
+ * never read back; the open's own cache invalidation drops the page. */
+static void raise_size(fuse_req_t req, uint64_t ino)
+{
+	static char zero;
+	struct fuse_bufvec one = FUSE_BUFVEC_INIT(1);
+	one.buf[0].mem = &zero;
+	int r = fuse_lowlevel_notify_store(ctx_of(req)->se, ino, (off_t)vsize_get(ino) - 1, &one, 0);
+	if (r < 0 && r != -ENOENT)
+		log_debug("raising the size of node %" PRIu64 ": %s", ino, strerror(-r));
+}
+
+static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+		deny(req);
+		return;
+	}
+	struct stat st;
+	int r = node_attr(req, ino, &st);
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	if (S_ISDIR(st.st_mode)) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		fuse_reply_err(req, ELOOP);
+		return;
+	}
+	/* Host files keep their permissions (cpufreq has root-only files). */
+	const struct fuse_ctx *fc = fuse_req_ctx(req);
+	if (fc->uid != 0 && !(st.st_mode & S_IROTH) &&
+	    !((st.st_mode & S_IRUSR) && fc->uid == st.st_uid) && !((st.st_mode & S_IRGRP) && fc->gid == st.st_gid)) {
+		deny(req);
+		return;
+	}
+	/* A reader that trusts st_size (sendfile) needs it above its content; an earlier short
+	 * read may have lowered the kernel's copy to another reader's length. */
+	const struct node *vn = tree_node(ino);
+	if (vn && vn->type == NODE_VFILE)
+		raise_size(req, ino);
+	/* Content differs per reader and per moment: never let the page cache share it. */
+	fi->direct_io = 1;
+	fi->keep_cache = 0;
+	fi->noflush = 1;
+	fi->fh = fh_make(tree_node(ino) ? FH_VFILE : FH_HOSTFILE);
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		openfile_forget(fi->fh); /* interrupted open: no release will come */
+}
+
+static int render_for(fuse_req_t req, const struct node *n, struct buf *out)
+{
+	const struct ops_ctx *ctx = ctx_of(req);
+	int err = 0;
+	struct container *c = container_of_pid(fuse_req_ctx(req)->pid, &err);
+	if (err < 0)
+		return err == -ESRCH ? -EIO : err;
+	struct rctx rc = {
+		.host = ctx->host,
+		.opt = ctx->opt,
+		.cg = c ? &c->cg : NULL,
+		.init_pid = c ? c->init_pid : 0,
+	};
+	int r = n->render(&rc, out);
+	container_put(c);
+	if (r < 0 || out->oom) {
+		log_debug("rendering %s failed: %s", n->name, strerror(r < 0 ? -r : ENOMEM));
+		return r < 0 ? r : -ENOMEM;
+	}
+	return 0;
+}
+
+static void reply_slice(fuse_req_t req, const struct buf *content, size_t size, off_t off)
+{
+	if (off < 0 || (size_t)off >= content->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = content->len - (size_t)off;
+	fuse_reply_buf(req, content->data + off, n < size ? n : size);
+}
+
+static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	struct buf out = BUF_INIT;
+	const struct node *n = tree_node(ino);
+	if (!n || n->type != NODE_VFILE) {
+		int r = cputree_read(ino, off, size, &out);
+		if (r < 0)
+			fuse_reply_err(req, r == -ENOENT ? ENODEV : -r);
+		else
+			fuse_reply_buf(req, out.data, out.len);
+		buf_free(&out);
+		return;
+	}
+	/* Offset 0 renders afresh; later offsets read what this open rendered. */
+	if (off > 0 && openfile_slice(fi->fh, off, size, &out)) {
+		fuse_reply_buf(req, out.data, out.len);
+		buf_free(&out);
+		return;
+	}
+	int r = render_for(req, n, &out);
+	if (r < 0) {
+		fuse_reply_err(req, r == -ENOMEM ? ENOMEM : EIO);
+		buf_free(&out);
+		return;
+	}
+	vsize_note(ino, out.len);
+	reply_slice(req, &out, size, off);
+	openfile_keep(fi->fh, &out);
+}
+
+static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	openfile_forget(fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+struct dirlist {
+	fuse_req_t req;
+	char *buf;
+	size_t size, used;
+	off_t want, idx;
+	bool full;
+	const char *skip; /* virtual child that replaces the host entry of the same name */
+};
+
+static bool dir_add(void *arg, const char *name, uint64_t ino, mode_t type)
+{
+	struct dirlist *d = arg;
+	if (d->skip && strcmp(name, d->skip) == 0)
+		return true;
+	d->idx++;
+	if (d->idx <= d->want)
+		return true;
+	struct stat st = { .st_ino = ino, .st_mode = type };
+	size_t n = fuse_add_direntry(d->req, d->buf + d->used, d->size - d->used, name, &st, d->idx);
+	if (n > d->size - d->used) {
+		d->full = true;
+		return false;
+	}
+	d->used += n;
+	return true;
+}
+
+static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
+{
+	(void)fi;
+	struct stat st;
+	int r = node_attr(req, ino, &st);
+	if (r == 0 && !S_ISDIR(st.st_mode))
+		r = -ENOTDIR;
+	if (r < 0) {
+		fuse_reply_err(req, -r);
+		return;
+	}
+	struct dirlist d = { .req = req, .size = size, .want = off };
+	d.buf = malloc(size ? size : 1);
+	if (!d.buf) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	const struct node *dn = tree_node(ino);
+	uint64_t parent = dn ? dn->parent : ino; /* ".." of a host dir: its id is not needed */
+	dir_add(&d, ".", ino, S_IFDIR);
+	dir_add(&d, "..", parent, S_IFDIR);
+	if (dn) {
+		unsigned pos = 0;
+		const struct node *c;
+		while (!d.full && (c = tree_next_child(ino, &pos)) != NULL) {
+			if (tree_present(c, ctx_of(req)->host))
+				dir_add(&d, c->name, c->ino, c->type == NODE_VFILE ? S_IFREG : S_IFDIR);
+		}
+	}
+	if (!d.full && (!dn || dn->type == NODE_CPUROOT)) {
+		if (dn)
+			d.skip = "online"; /* listed above, virtualised */
+		cputree_list(ino, dir_add, &d);
+	}
+	fuse_reply_buf(req, d.buf, d.used);
+	free(d.buf);
+}
+
+static void op_deny_entry(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent;
+	(void)name;
+	deny(req);
+}
+
+static void op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)mode;
+	op_deny_entry(req, parent, name);
+}
+
+static void op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)mode;
+	(void)rdev;
+	op_deny_entry(req, parent, name);
+}
+
+static void op_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		      struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	op_deny_entry(req, parent, name);
+}
+
+static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)attr;
+	(void)to_set;
+	(void)fi;
+	deny(req);
+}
+
+const struct fuse_lowlevel_ops lxcfs_ops = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_deny_entry,
+	.rmdir = op_deny_entry,
+	.create = op_create,
+	.open = op_open,
+	.read = op_read,
+	.release = op_release,
+	.readdir = op_readdir,
+};

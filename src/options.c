@@ -1,0 +1,161 @@
+#include "options.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "version.h"
+
+void options_usage(const char *argv0)
+{
+	printf("Usage: %s [options] MOUNTPOINT\n"
+	       "\n"
+	       "A FUSE filesystem that shows each container its own /proc and\n"
+	       "/sys/devices/system/cpu values, computed from the container's cgroups.\n"
+	       "\n"
+	       "Options:\n"
+	       "  -d, --debug            log every request (libfuse debug) and run in the foreground\n"
+	       "  -f, --foreground       run in the foreground (always the case; accepted)\n"
+	       "  -h, --help             print this help\n"
+	       "  -l, --enable-loadavg   per-container /proc/loadavg\n"
+	       "  -o OPTIONS             comma-separated mount options\n"
+	       "  -p, --pidfile FILE     pidfile (default: <runtime-dir>/lxcfs.pid)\n"
+	       "  -s                     single-threaded (accepted, ignored)\n"
+	       "  -u, --disable-swap     show no swap in meminfo and swaps\n"
+	       "  -v, --version          print the version\n"
+	       "  --enable-cfs           count cpus from the cpu quota (cfs)\n"
+	       "  --enable-pidfd         use pidfds (accepted; always used where available)\n"
+	       "  --runtime-dir DIR      runtime directory (default: /run)\n"
+	       "  --threads N            request threads (default: one per cpu, 2 to 8)\n",
+	       argv0);
+}
+
+/* Options we always set ourselves, or libfuse high-level options that mean nothing to the kernel
+ * and to the low-level API: dropped so a user's -o cannot change the mount's identity. */
+static const char *const forced[] = {
+	"allow_other", "allow_root", "fsname", "subtype", "user_id", "group_id", "fd", "rootmode",
+	"direct_io", "kernel_cache", "auto_cache", "entry_timeout", "attr_timeout", "negative_timeout",
+	"use_ino", "readdir_ino", "hard_remove", "nonempty", "auto_unmount", "max_idle_threads",
+	"clone_fd", "debug", "umask", "uid", "gid", "intr", "intr_signal", "remember", "noforget",
+	"modules", "ac_attr_timeout", "big_writes", "large_read",
+};
+
+/* Kernel mount options a user may pass through. */
+static const char *const passthrough[] = {
+	"default_permissions", "max_read", "ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
+	"atime", "noatime", "relatime", "strictatime", "sync", "async", "dirsync",
+};
+
+static bool in_list(const char *const *list, size_t n, const char *opt)
+{
+	size_t len = strcspn(opt, "=");
+	for (size_t i = 0; i < n; i++)
+		if (strlen(list[i]) == len && strncmp(list[i], opt, len) == 0)
+			return true;
+	return false;
+}
+
+static int add_fuse_opts(struct options *o, const char *arg)
+{
+	char *copy = strdup(arg);
+	if (!copy)
+		return -1;
+	char *save = NULL;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (in_list(forced, sizeof(forced) / sizeof(forced[0]), tok))
+			continue;
+		if (!in_list(passthrough, sizeof(passthrough) / sizeof(passthrough[0]), tok)) {
+			fprintf(stderr, "lxcfs: ignoring unknown mount option '%s'\n", tok);
+			continue;
+		}
+		char *n = NULL;
+		if (asprintf(&n, "%s%s%s", o->fuse_opts ? o->fuse_opts : "", o->fuse_opts ? "," : "", tok) < 0) {
+			free(copy);
+			return -1;
+		}
+		free(o->fuse_opts);
+		o->fuse_opts = n;
+	}
+	free(copy);
+	return 0;
+}
+
+enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART };
+
+int options_parse(struct options *o, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "debug", no_argument, NULL, 'd' },
+		{ "disable-swap", no_argument, NULL, 'u' },
+		{ "enable-loadavg", no_argument, NULL, 'l' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'v' },
+		{ "pidfile", required_argument, NULL, 'p' },
+		{ "enable-cfs", no_argument, NULL, OPT_CFS },
+		{ "enable-pidfd", no_argument, NULL, OPT_PIDFD },
+		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
+		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "restart-on-crash", no_argument, NULL, OPT_RESTART },
+		{ NULL, 0, NULL, 0 },
+	};
+	memset(o, 0, sizeof(*o));
+	o->runtime_dir = "/run";
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "dulfhvso:p:", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'd': o->debug = true; break;
+		case 'u': o->swap_off = true; break;
+		case 'l': o->loadavg = true; break;
+		case 'f': o->foreground = true; break;
+		case 's': break;
+		case 'h': o->help = true; break;
+		case 'v': o->version = true; break;
+		case 'p': o->pidfile = optarg; break;
+		case 'o':
+			if (add_fuse_opts(o, optarg) < 0)
+				return -1;
+			break;
+		case OPT_CFS: o->cfs = true; break;
+		case OPT_PIDFD: o->pidfd = true; break;
+		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
+		case OPT_RESTART: o->restart_on_crash = true; break;
+		case OPT_THREADS: {
+			char *end;
+			long n = strtol(optarg, &end, 10);
+			if (*end || n < 1 || n > 64) {
+				fprintf(stderr, "lxcfs: --threads wants a number from 1 to 64\n");
+				return -1;
+			}
+			o->threads = (int)n;
+			break;
+		}
+		default:
+			options_usage(argv[0]);
+			return -1;
+		}
+	}
+	if (o->help) {
+		options_usage(argv[0]);
+		return 1;
+	}
+	if (o->version) {
+		printf("%s\n", LXCFS_VERSION);
+		return 1;
+	}
+	if (optind != argc - 1) {
+		fprintf(stderr, "lxcfs: %s\n", optind >= argc ? "missing mountpoint" : "too many arguments");
+		options_usage(argv[0]);
+		return -1;
+	}
+	o->mountpoint = argv[optind];
+	return 0;
+}
+
+void options_free(struct options *o)
+{
+	free(o->fuse_opts);
+	o->fuse_opts = NULL;
+}

@@ -1,0 +1,29 @@
+/* Command line, upstream-compatible. */
+#ifndef LXCFS_OPTIONS_H
+#define LXCFS_OPTIONS_H
+
+#include <stdbool.h>
+
+struct options {
+	bool debug;
+	bool foreground;
+	bool loadavg;
+	bool swap_off;
+	bool cfs;
+	bool pidfd;
+	bool restart_on_crash;
+	bool help;
+	bool version;
+	int threads;          /* request threads; 0 = one per online cpu, at least 2 */
+	const char *runtime_dir;
+	const char *pidfile;  /* NULL = <runtime_dir>/lxcfs.pid */
+	const char *mountpoint;
+	char *fuse_opts;      /* the user's -o options after filtering, comma separated */
+};
+
+/* 0 = run, 1 = printed help/version (exit 0), -1 = usage error (message already printed). */
+int options_parse(struct options *o, int argc, char **argv);
+void options_free(struct options *o);
+void options_usage(const char *argv0);
+
+#endif

@@ -1,0 +1,87 @@
+#include "parse.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
+int parse_u64(const char *s, bool allow_max, uint64_t *out)
+{
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (allow_max && strncmp(s, "max", 3) == 0) {
+		const char *e = s + 3;
+		while (*e && isspace((unsigned char)*e))
+			e++;
+		if (*e)
+			return -EINVAL;
+		*out = UINT64_MAX;
+		return 0;
+	}
+	if (!isdigit((unsigned char)*s))
+		return -EINVAL;
+	uint64_t v = 0;
+	for (; isdigit((unsigned char)*s); s++) {
+		unsigned d = (unsigned)(*s - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	while (*s && isspace((unsigned char)*s))
+		s++;
+	if (*s)
+		return -EINVAL;
+	*out = v;
+	return 0;
+}
+
+bool next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *linelen)
+{
+	if (*pos >= len)
+		return false;
+	const char *start = text + *pos;
+	const char *nl = memchr(start, '\n', len - *pos);
+	size_t n = nl ? (size_t)(nl - start) : len - *pos;
+	*line = start;
+	*linelen = n;
+	*pos += n + (nl ? 1 : 0);
+	return true;
+}
+
+/* Parses the digits that start p (bounded by end) after skipping blanks. */
+static int digits_u64(const char *p, const char *end, uint64_t *out)
+{
+	while (p < end && (*p == ' ' || *p == '\t'))
+		p++;
+	if (p >= end || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	uint64_t v = 0;
+	for (; p < end && isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 0;
+}
+
+static int find_key_value(const char *text, size_t len, const char *key, char sep, uint64_t *out)
+{
+	size_t klen = strlen(key), pos = 0, ll;
+	const char *l;
+	while (next_line(text, len, &pos, &l, &ll)) {
+		if (ll > klen && memcmp(l, key, klen) == 0 && l[klen] == sep)
+			return digits_u64(l + klen + 1, l + ll, out);
+	}
+	return -ENOENT;
+}
+
+int kv_get_u64(const char *text, size_t len, const char *key, uint64_t *out)
+{
+	return find_key_value(text, len, key, ' ', out);
+}
+
+int meminfo_get_kb(const char *text, size_t len, const char *key, uint64_t *out)
+{
+	return find_key_value(text, len, key, ':', out);
+}

@@ -1,0 +1,22 @@
+/* Parsers for the text formats of procfs and cgroupfs.  All are total: garbage -> an error code,
+ * never a crash and never a made-up number. */
+#ifndef LXCFS_PARSE_H
+#define LXCFS_PARSE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Unsigned decimal with optional trailing whitespace.  "max" gives UINT64_MAX when allow_max. */
+int parse_u64(const char *s, bool allow_max, uint64_t *out);
+
+/* In "key value\n" text (memory.stat, cpu.stat and the like), finds key and parses its value. */
+int kv_get_u64(const char *text, size_t len, const char *key, uint64_t *out);
+
+/* In /proc/meminfo-style text ("Key:   123 kB"), finds Key and returns the number (kB). */
+int meminfo_get_kb(const char *text, size_t len, const char *key, uint64_t *out);
+
+/* Iterates lines: sets line and linelen (without the newline) for each; false at the end. */
+bool next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *linelen);
+
+#endif

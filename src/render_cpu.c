@@ -1,0 +1,82 @@
+/* /proc/cpuinfo and sys/devices/system/cpu/online: the host's cpus cut to the container's cpuset. */
+#include <ctype.h>
+#include <errno.h>
+#include <string.h>
+
+#include "parse.h"
+#include "render.h"
+
+/* "processor\t: N" (x86, arm): the start of a cpu's block. */
+static bool processor_line(const char *l, size_t n, unsigned *cpu)
+{
+	static const char kw[] = "processor";
+	size_t i = sizeof(kw) - 1;
+	if (n <= i || memcmp(l, kw, i) != 0)
+		return false;
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	if (i >= n || l[i++] != ':')
+		return false;
+	while (i < n && (l[i] == ' ' || l[i] == '\t'))
+		i++;
+	if (i >= n || !isdigit((unsigned char)l[i]))
+		return false;
+	unsigned long v = 0;
+	for (; i < n && isdigit((unsigned char)l[i]); i++) {
+		v = v * 10 + (unsigned long)(l[i] - '0');
+		if (v >= CPUSET_MAX)
+			return false;
+	}
+	if (i != n)
+		return false;
+	*cpu = (unsigned)v;
+	return true;
+}
+
+int render_cpuinfo(const struct rctx *c, struct buf *out)
+{
+	struct buf host = BUF_INIT;
+	int r = host_proc_read(c, "cpuinfo", &host);
+	if (r < 0 || !c->cg || !c->cg->dir[CG_CPUSET]) {
+		if (r == 0)
+			buf_append(out, host.data, host.len);
+		buf_free(&host);
+		return r;
+	}
+	struct cpuset cpus;
+	r = container_cpus(c, &cpus);
+	if (r < 0) {
+		buf_free(&host);
+		return r;
+	}
+	/* Blocks of cpus outside the set are dropped; the rest are numbered from 0. */
+	bool printing = false;
+	unsigned next = 0, cpu;
+	size_t pos = 0, ll;
+	const char *line;
+	while (next_line(host.data, host.len, &pos, &line, &ll)) {
+		if (processor_line(line, ll, &cpu)) {
+			printing = cpuset_has(&cpus, cpu);
+			if (printing)
+				buf_printf(out, "processor\t: %u\n", next++);
+			continue;
+		}
+		if (printing) {
+			buf_append(out, line, ll);
+			buf_puts(out, "\n");
+		}
+	}
+	buf_free(&host);
+	return 0;
+}
+
+int render_cpu_online(const struct rctx *c, struct buf *out)
+{
+	struct cpuset cpus;
+	int r = container_cpus(c, &cpus);
+	if (r < 0)
+		return r;
+	cpuset_format(&cpus, out);
+	buf_puts(out, "\n");
+	return 0;
+}

@@ -1,0 +1,40 @@
+#include "vsize.h"
+
+#include "tree.h"
+
+#define MIN_SIZE 4096
+
+static size_t seen[INO_STATIC_LIMIT];
+
+void vsize_note(uint64_t ino, size_t len)
+{
+	if (ino >= INO_STATIC_LIMIT)
+		return;
+	size_t cur = __atomic_load_n(&seen[ino], __ATOMIC_RELAXED);
+	while (len > cur && !__atomic_compare_exchange_n(&seen[ino], &cur, len, false, __ATOMIC_RELAXED,
+							  __ATOMIC_RELAXED))
+		;
+}
+
+uint64_t vsize_get(uint64_t ino)
+{
+	uint64_t want = ino < INO_STATIC_LIMIT ? 2 * (uint64_t)__atomic_load_n(&seen[ino], __ATOMIC_RELAXED) : 0;
+	uint64_t size = MIN_SIZE;
+	while (size < want)
+		size *= 2;
+	return size;
+}
+
+void vsize_prime(const struct hostroot *host, const struct options *opt)
+{
+	struct rctx c = { .host = host, .opt = opt };
+	for (uint64_t ino = 1; ino < INO_STATIC_LIMIT; ino++) {
+		const struct node *n = tree_node(ino);
+		if (!n || n->type != NODE_VFILE || !tree_present(n, host))
+			continue;
+		struct buf b = BUF_INIT;
+		if (n->render(&c, &b) == 0)
+			vsize_note(ino, b.len);
+		buf_free(&b);
+	}
+}

@@ -1,0 +1,145 @@
+# Shared helpers of the end-to-end suites: a daemon on a private mountpoint, cgroups with known
+# limits, and "containers" (own pid+mount namespaces in those cgroups, with the lxcfs files
+# bind-mounted over /proc and /sys/devices/system/cpu the way LXC's mount hook does it).
+# Everything carries a per-run tag so suites can run beside other users of the machine; only
+# pids and mounts we created are ever killed or unmounted.
+
+LXCFS_BIN=${LXCFS_BIN:-$BATS_TEST_DIRNAME/../../build/lxcfs}
+RUN_TAG=${RUN_TAG:-lxcfst$$}
+TMO=${TMO:-5}
+
+# Top-level cgroup dirs of the v1 controllers we use (v2: the unified mount).
+cg_roots() {
+	local c
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		echo /sys/fs/cgroup
+		return
+	fi
+	for c in memory cpuset cpu cpuacct blkio; do
+		[ -d /sys/fs/cgroup/$c ] && echo /sys/fs/cgroup/$c
+	done
+}
+
+cgroup_v2() { [ -f /sys/fs/cgroup/cgroup.controllers ]; }
+
+# cg_make NAME MEM_BYTES CPUS: a cgroup named NAME in every hierarchy, with those limits.
+cg_make() {
+	local name=$1 mem=$2 cpus=$3 root
+	if cgroup_v2; then
+		echo "+memory +cpuset +cpu +io" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || true
+		mkdir -p /sys/fs/cgroup/$name
+		echo "$mem" > /sys/fs/cgroup/$name/memory.max
+		echo "$cpus" > /sys/fs/cgroup/$name/cpuset.cpus
+		return
+	fi
+	for root in $(cg_roots); do mkdir -p "$root/$name"; done
+	echo "$mem" > /sys/fs/cgroup/memory/$name/memory.limit_in_bytes
+	cat /sys/fs/cgroup/cpuset/cpuset.mems > /sys/fs/cgroup/cpuset/$name/cpuset.mems
+	echo "$cpus" > /sys/fs/cgroup/cpuset/$name/cpuset.cpus
+}
+
+cg_remove() {
+	local name=$1 root i
+	for root in $(cg_roots); do
+		[ -d "$root/$name" ] || continue
+		for i in 1 2 3 4 5 6 7 8 9 10; do
+			rmdir "$root/$name" 2>/dev/null && break
+			sleep 0.1
+		done
+	done
+}
+
+# daemon_start MNT PIDFILE [options...]: starts lxcfs, waits until it serves.
+daemon_start() {
+	local mnt=$1 pidfile=$2 i
+	shift 2
+	mkdir -p "$mnt"
+	"$LXCFS_BIN" -p "$pidfile" "$@" "$mnt" >>"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" 2>&1 &
+	echo $! >"$pidfile.started"
+	for i in $(seq 1 100); do
+		if grep -q " $mnt fuse.lxcfs " /proc/self/mounts && timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "lxcfs did not come up on $mnt" >&2
+	cat "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" >&2
+	return 1
+}
+
+# daemon_stop MNT PIDFILE: SIGTERM to the pid we started; unmount whatever is left.
+daemon_stop() {
+	local mnt=$1 pidfile=$2 pid i
+	pid=$(cat "$pidfile.started" 2>/dev/null) || true
+	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+		kill -TERM "$pid"
+		for i in $(seq 1 100); do
+			kill -0 "$pid" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+	fi
+	while grep -q " $mnt fuse.lxcfs " /proc/self/mounts; do
+		umount -l "$mnt" || break
+	done
+	rm -f "$pidfile.started"
+}
+
+# container_start NAME CGROUP MNT: a shell as pid 1 of new pid+mount namespaces inside CGROUP,
+# with MNT's files bound over its /proc and /sys/devices/system/cpu.  Prints the host pid of
+# that init into $BATS_RUN_TMPDIR/NAME.pid.
+container_start() {
+	local name=$1 cg=$2 mnt=$3 root i
+	local ready=$BATS_RUN_TMPDIR/$name.ready
+	rm -f "$ready"
+	(
+		if cgroup_v2; then
+			echo $BASHPID >/sys/fs/cgroup/$cg/cgroup.procs
+		else
+			for root in $(cg_roots); do echo $BASHPID >"$root/$cg/cgroup.procs"; done
+		fi
+		exec unshare --pid --mount --fork --mount-proc --propagation private sh -c '
+			for f in "$1"/proc/*; do
+				[ -e "/proc/${f##*/}" ] && mount --bind "$f" "/proc/${f##*/}"
+			done
+			mount --bind "$1/sys/devices/system/cpu" /sys/devices/system/cpu
+			touch "$2"
+			exec sleep infinity' sh "$mnt" "$ready"
+	) &
+	local outer=$!
+	for i in $(seq 1 100); do
+		[ -e "$ready" ] && break
+		sleep 0.05
+	done
+	[ -e "$ready" ] || { echo "container $name did not start" >&2; return 1; }
+	# pid 1 of the new namespace is the child unshare forked.
+	local init
+	init=$(cat /proc/$outer/task/$outer/children | awk '{print $1}')
+	echo "$init" >"$BATS_RUN_TMPDIR/$name.pid"
+	echo "$outer" >"$BATS_RUN_TMPDIR/$name.outer"
+}
+
+container_init() { cat "$BATS_RUN_TMPDIR/$1.pid"; }
+
+# in_container NAME CMD...: runs CMD inside NAME's namespaces, under timeout.
+in_container() {
+	local name=$1
+	shift
+	nsenter -t "$(container_init "$name")" -p -m -- timeout "$TMO" "$@"
+}
+
+container_stop() {
+	local name=$1 pid
+	for f in outer pid; do
+		pid=$(cat "$BATS_RUN_TMPDIR/$name.$f" 2>/dev/null) || continue
+		kill -KILL "$pid" 2>/dev/null || true
+	done
+	for f in outer pid; do
+		pid=$(cat "$BATS_RUN_TMPDIR/$name.$f" 2>/dev/null) || continue
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+		rm -f "$BATS_RUN_TMPDIR/$name.$f"
+	done
+}
+
+# meminfo_kb FILE-CONTENT KEY
+field_kb() { awk -v k="$2:" '$1 == k { print $2 }' <<<"$1"; }
