@@ -97,3 +97,32 @@ const char *buf_cstr(struct buf *b)
 	b->data[b->len] = '\0';
 	return b->data;
 }
+
+bool buf_put_u64(struct buf *b, uint64_t v, unsigned width)
+{
+	char tmp[24];
+	int i = (int)sizeof(tmp);
+	do {
+		tmp[--i] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	size_t n = sizeof(tmp) - (size_t)i;
+	size_t pad = width > n ? width - n : 0;
+	if (!buf_reserve(b, pad + n))
+		return false;
+	memset(b->data + b->len, ' ', pad);
+	memcpy(b->data + b->len + pad, tmp + i, n);
+	b->len += pad + n;
+	return true;
+}
+
+bool buf_put_pad(struct buf *b, const char *s, size_t len, unsigned width)
+{
+	size_t pad = width > len ? width - len : 0;
+	if (!buf_reserve(b, len + pad))
+		return false;
+	memcpy(b->data + b->len, s, len);
+	memset(b->data + b->len + len, ' ', pad);
+	b->len += len + pad;
+	return true;
+}

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fdcache.h"
 #include "fileio.h"
 #include "log.h"
 #include "parse.h"
@@ -252,7 +253,7 @@ int cg_read(const struct cgview *v, enum cg_ctrl c, const char *file, struct buf
 	char path[4096];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", v->dir[c], file) >= sizeof(path))
 		return -ENAMETOOLONG;
-	return file_read(path, out);
+	return fdcache_read(path, out);
 }
 
 int cg_read_u64(const struct cgview *v, enum cg_ctrl c, const char *file, bool allow_max, uint64_t *out)
@@ -262,9 +263,9 @@ int cg_read_u64(const struct cgview *v, enum cg_ctrl c, const char *file, bool a
 	char path[4096], text[64];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", v->dir[c], file) >= sizeof(path))
 		return -ENAMETOOLONG;
-	ssize_t n = file_read_small(AT_FDCWD, path, text, sizeof(text));
-	if (n < 0)
-		return (int)n;
+	int r = fdcache_read_small(path, text, sizeof(text));
+	if (r < 0)
+		return r;
 	return parse_u64(text, allow_max, out);
 }
 
@@ -282,7 +283,7 @@ int cg_limit_min(const struct cgview *v, enum cg_ctrl c, const char *file, uint6
 		size_t dl = strlen(path);
 		char fp[4096 + 256], text[64];
 		if ((size_t)snprintf(fp, sizeof(fp), "%s/%s", path, file) < sizeof(fp) &&
-		    file_read_small(AT_FDCWD, fp, text, sizeof(text)) >= 0) {
+		    fdcache_read_small(fp, text, sizeof(text)) >= 0) {
 			uint64_t val;
 			if (parse_u64(text, true, &val) == 0) {
 				found = true;

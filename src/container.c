@@ -14,6 +14,7 @@
 
 #include "fileio.h"
 #include "log.h"
+#include "parse.h"
 
 /* Linux 6.11: translate a pid of the namespace behind an nsfs fd into ours. */
 #ifndef NS_GET_TGID_FROM_PIDNS
@@ -201,6 +202,10 @@ static struct container *build(pid_t pid, uint64_t ns_ino, int *err)
 		goto fail;
 	}
 	struct buf b = BUF_INIT;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)c->init_pid);
+	if (file_read(path, &b) < 0 || stat_starttime(buf_cstr(&b), &c->init_start) < 0)
+		c->init_start = 0;
+	buf_reset(&b);
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c->init_pid);
 	int r = file_read(path, &b);
 	if (r == 0)

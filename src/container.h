@@ -11,6 +11,7 @@
 struct container {
 	uint64_t ns_ino;
 	pid_t init_pid;
+	uint64_t init_start; /* clock ticks after boot; 0 if unreadable */
 	struct cgview cg;
 	/* private */
 	int refs;

@@ -19,13 +19,17 @@ unsigned cpuset_count(const struct cpuset *set)
 {
 	unsigned n = 0;
 	for (unsigned i = 0; i < CPUSET_MAX / 64; i++)
-		n += (unsigned)__builtin_popcountll(set->bits[i]);
+		for (uint64_t w = set->bits[i]; w; w &= w - 1)
+			n++;
 	return n;
 }
 
 bool cpuset_empty(const struct cpuset *set)
 {
-	return cpuset_count(set) == 0;
+	for (unsigned i = 0; i < CPUSET_MAX / 64; i++)
+		if (set->bits[i])
+			return false;
+	return true;
 }
 
 int cpuset_next(const struct cpuset *set, unsigned from)

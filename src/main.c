@@ -13,6 +13,7 @@
 #include "cgroup.h"
 #include "container.h"
 #include "cputree.h"
+#include "fdcache.h"
 #include "log.h"
 #include "mount.h"
 #include "openfile.h"
@@ -105,6 +106,7 @@ int main(int argc, char **argv)
 		goto out_layout;
 	}
 	cputree_init(host.cpu);
+	fdcache_init(4096);
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
 	/* Handle serials start from the clock: a later process never reissues an earlier one's. */
@@ -155,6 +157,7 @@ int main(int argc, char **argv)
 	rc = 0;
 out_tables:
 	openfile_fini();
+	fdcache_fini();
 	cputree_fini();
 	containers_fini();
 out_layout:

@@ -47,10 +47,24 @@ int memstat_read(const struct rctx *c, struct memstat *m)
 		buf_free(&st);
 		return -ENOENT;
 	}
-	for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]); i++) {
-		const char *key = v2 ? stat_keys[i].v2 : stat_keys[i].v1;
-		if (key)
-			kv_get_u64(st.data, st.len, key, (uint64_t *)((char *)m + stat_keys[i].off));
+	/* One pass over the file; each line is matched against the key table. */
+	size_t pos = 0, ll;
+	const char *line;
+	while (next_line(st.data, st.len, &pos, &line, &ll)) {
+		const char *sp = memchr(line, ' ', ll);
+		if (!sp)
+			continue;
+		size_t kl = (size_t)(sp - line);
+		for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]); i++) {
+			const char *key = v2 ? stat_keys[i].v2 : stat_keys[i].v1;
+			if (key && strlen(key) == kl && memcmp(key, line, kl) == 0) {
+				uint64_t *dst = (uint64_t *)((char *)m + stat_keys[i].off);
+				*dst = 0;
+				for (const char *d = sp + 1; d < line + ll && *d >= '0' && *d <= '9'; d++)
+					*dst = *dst * 10 + (uint64_t)(*d - '0');
+				break;
+			}
+		}
 	}
 	buf_free(&st);
 

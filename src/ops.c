@@ -239,6 +239,7 @@ static int render_for(fuse_req_t req, const struct node *n, struct buf *out)
 		.opt = ctx->opt,
 		.cg = c ? &c->cg : NULL,
 		.init_pid = c ? c->init_pid : 0,
+		.init_start = c ? c->init_start : 0,
 	};
 	int r = n->render(&rc, out);
 	container_put(c);

@@ -85,3 +85,27 @@ int meminfo_get_kb(const char *text, size_t len, const char *key, uint64_t *out)
 {
 	return find_key_value(text, len, key, ':', out);
 }
+
+int stat_starttime(const char *text, uint64_t *out)
+{
+	const char *p = strrchr(text, ')');
+	if (!p)
+		return -EINVAL;
+	p++;
+	for (int field = 3; *p; field++) {
+		while (*p == ' ')
+			p++;
+		if (field == 22) {
+			uint64_t v = 0;
+			if (!isdigit((unsigned char)*p))
+				return -EINVAL;
+			for (; isdigit((unsigned char)*p); p++)
+				v = v * 10 + (uint64_t)(*p - '0');
+			*out = v;
+			return 0;
+		}
+		while (*p && *p != ' ')
+			p++;
+	}
+	return -EINVAL;
+}

@@ -25,11 +25,12 @@ struct rctx {
 	const struct options *opt;
 	const struct cgview *cg; /* NULL: the caller is the host, it sees host values */
 	pid_t init_pid;          /* host pid of the container's init (0 for the host) */
+	uint64_t init_start;     /* its start time, clock ticks after boot (0: unknown) */
 };
 
 typedef int (*render_fn)(const struct rctx *c, struct buf *out);
 
-/* Reads <host proc>/<name> into out; the shared fallback of every renderer. */
+/* Reads <host proc>/<name> into out through a kept fd; the shared fallback of every renderer. */
 int host_proc_read(const struct rctx *c, const char *name, struct buf *out);
 
 int render_meminfo(const struct rctx *c, struct buf *out);

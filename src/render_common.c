@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 
+#include "fdcache.h"
 #include "fileio.h"
 #include "render.h"
 
@@ -10,8 +11,9 @@ int host_proc_read(const struct rctx *c, const char *name, struct buf *out)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", c->host->proc, name);
-	return file_read(path, out);
+	return fdcache_read(path, out);
 }
+
 
 int container_cpus(const struct rctx *c, struct cpuset *out)
 {
@@ -19,7 +21,7 @@ int container_cpus(const struct rctx *c, struct cpuset *out)
 		return 0;
 	char path[4096], text[4096];
 	snprintf(path, sizeof(path), "%s/online", c->host->cpu);
-	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
+	if (fdcache_read_small(path, text, sizeof(text)) < 0)
 		return -ENOENT;
 	return cpuset_parse(text, out);
 }

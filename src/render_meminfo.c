@@ -18,34 +18,37 @@ struct memview {
 
 static const struct {
 	const char *label;
+	size_t len;
 	size_t off;
 } replaced[] = {
-	{ "MemTotal:", offsetof(struct memview, total) },
-	{ "MemFree:", offsetof(struct memview, free) },
-	{ "MemAvailable:", offsetof(struct memview, avail) },
-	{ "Buffers:", offsetof(struct memview, buffers) },
-	{ "Cached:", offsetof(struct memview, cached) },
-	{ "SwapCached:", offsetof(struct memview, swap_cached) },
-	{ "Active:", offsetof(struct memview, active) },
-	{ "Inactive:", offsetof(struct memview, inactive) },
-	{ "Active(anon):", offsetof(struct memview, active_anon) },
-	{ "Inactive(anon):", offsetof(struct memview, inactive_anon) },
-	{ "Active(file):", offsetof(struct memview, active_file) },
-	{ "Inactive(file):", offsetof(struct memview, inactive_file) },
-	{ "Unevictable:", offsetof(struct memview, unevictable) },
-	{ "Dirty:", offsetof(struct memview, dirty) },
-	{ "Writeback:", offsetof(struct memview, writeback) },
-	{ "AnonPages:", offsetof(struct memview, anon_pages) },
-	{ "Mapped:", offsetof(struct memview, mapped) },
-	{ "Shmem:", offsetof(struct memview, shmem) },
-	{ "Slab:", offsetof(struct memview, slab) },
-	{ "SReclaimable:", offsetof(struct memview, sreclaimable) },
-	{ "SUnreclaim:", offsetof(struct memview, sunreclaim) },
-	{ "AnonHugePages:", offsetof(struct memview, anon_huge) },
-	{ "ShmemHugePages:", offsetof(struct memview, shmem_huge) },
-	{ "ShmemPmdMapped:", offsetof(struct memview, shmem_pmd) },
-	{ "SwapTotal:", offsetof(struct memview, swap_total) },
-	{ "SwapFree:", offsetof(struct memview, swap_free) },
+#define L(s) s, sizeof(s) - 1
+	{ L("MemTotal:"), offsetof(struct memview, total) },
+	{ L("MemFree:"), offsetof(struct memview, free) },
+	{ L("MemAvailable:"), offsetof(struct memview, avail) },
+	{ L("Buffers:"), offsetof(struct memview, buffers) },
+	{ L("Cached:"), offsetof(struct memview, cached) },
+	{ L("SwapCached:"), offsetof(struct memview, swap_cached) },
+	{ L("Active:"), offsetof(struct memview, active) },
+	{ L("Inactive:"), offsetof(struct memview, inactive) },
+	{ L("Active(anon):"), offsetof(struct memview, active_anon) },
+	{ L("Inactive(anon):"), offsetof(struct memview, inactive_anon) },
+	{ L("Active(file):"), offsetof(struct memview, active_file) },
+	{ L("Inactive(file):"), offsetof(struct memview, inactive_file) },
+	{ L("Unevictable:"), offsetof(struct memview, unevictable) },
+	{ L("Dirty:"), offsetof(struct memview, dirty) },
+	{ L("Writeback:"), offsetof(struct memview, writeback) },
+	{ L("AnonPages:"), offsetof(struct memview, anon_pages) },
+	{ L("Mapped:"), offsetof(struct memview, mapped) },
+	{ L("Shmem:"), offsetof(struct memview, shmem) },
+	{ L("Slab:"), offsetof(struct memview, slab) },
+	{ L("SReclaimable:"), offsetof(struct memview, sreclaimable) },
+	{ L("SUnreclaim:"), offsetof(struct memview, sunreclaim) },
+	{ L("AnonHugePages:"), offsetof(struct memview, anon_huge) },
+	{ L("ShmemHugePages:"), offsetof(struct memview, shmem_huge) },
+	{ L("ShmemPmdMapped:"), offsetof(struct memview, shmem_pmd) },
+	{ L("SwapTotal:"), offsetof(struct memview, swap_total) },
+	{ L("SwapFree:"), offsetof(struct memview, swap_free) },
+#undef L
 };
 
 static uint64_t sub0(uint64_t a, uint64_t b)
@@ -121,15 +124,17 @@ int render_meminfo(const struct rctx *c, struct buf *out)
 		if (colon) {
 			size_t label_len = (size_t)(colon - line) + 1;
 			for (; i < n; i++)
-				if (strlen(replaced[i].label) == label_len && memcmp(replaced[i].label, line, label_len) == 0)
+				if (replaced[i].len == label_len && memcmp(replaced[i].label, line, label_len) == 0)
 					break;
 		} else {
 			i = n;
 		}
-		if (i < n)
-			buf_printf(out, "%-16s%8" PRIu64 " kB\n", replaced[i].label,
-				   *(const uint64_t *)((const char *)&v + replaced[i].off));
-		else {
+		if (i < n) {
+			/* The kernel's layout: label in 16 columns, value right-aligned in 8. */
+			buf_put_pad(out, replaced[i].label, replaced[i].len, 16);
+			buf_put_u64(out, *(const uint64_t *)((const char *)&v + replaced[i].off), 8);
+			buf_puts(out, " kB\n");
+		} else {
 			buf_append(out, line, ll);
 			buf_puts(out, "\n");
 		}

@@ -20,42 +20,6 @@ static double boottime_now(const struct rctx *c)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* Field 22 of /proc/<pid>/stat: start time in clock ticks after boot. */
-static int start_ticks(const struct rctx *c, pid_t pid, uint64_t *out)
-{
-	char name[64];
-	snprintf(name, sizeof(name), "%d/stat", (int)pid);
-	struct buf b = BUF_INIT;
-	int r = host_proc_read(c, name, &b);
-	if (r < 0) {
-		buf_free(&b);
-		return r;
-	}
-	/* comm may hold spaces and parentheses: fields restart after the last ')'. */
-	const char *p = strrchr(buf_cstr(&b), ')');
-	r = -EINVAL;
-	if (p) {
-		p++;
-		for (int field = 3; *p && field <= 22; field++) {
-			while (*p == ' ')
-				p++;
-			if (field == 22) {
-				char *end;
-				unsigned long long v = strtoull(p, &end, 10);
-				if (end != p) {
-					*out = v;
-					r = 0;
-				}
-				break;
-			}
-			while (*p && *p != ' ')
-				p++;
-		}
-	}
-	buf_free(&b);
-	return r;
-}
-
 /* cpu time the container has used, in seconds. */
 static int busy_seconds(const struct cgview *cg, double *out)
 {
@@ -80,11 +44,10 @@ int render_uptime(const struct rctx *c, struct buf *out)
 {
 	if (!c->cg)
 		return host_proc_read(c, "uptime", out);
-	uint64_t start;
 	long hz = sysconf(_SC_CLK_TCK);
-	if (start_ticks(c, c->init_pid, &start) < 0 || hz <= 0)
+	if (!c->init_start || hz <= 0)
 		return host_proc_read(c, "uptime", out);
-	double up = boottime_now(c) - (double)start / (double)hz;
+	double up = boottime_now(c) - (double)c->init_start / (double)hz;
 	if (up < 0)
 		up = 0;
 	/* Like the kernel's, idle is summed over the cpus the container has. */

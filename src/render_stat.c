@@ -172,16 +172,20 @@ int render_stat(const struct rctx *c, struct buf *out)
 			memcpy(v, nw, sizeof(v));
 			nv = STAT_FIELDS;
 		}
-		buf_printf(&lines, "cpu%u", cpu);
+		buf_puts(&lines, "cpu");
+		buf_put_u64(&lines, cpu, 0);
 		for (int i = 0; i < nv; i++) {
-			buf_printf(&lines, " %" PRIu64, v[i]);
+			buf_puts(&lines, " ");
+			buf_put_u64(&lines, v[i], 0);
 			sum[i] += v[i];
 		}
 		buf_puts(&lines, "\n");
 	}
 	buf_puts(out, "cpu ");
-	for (int i = 0; i < STAT_FIELDS; i++)
-		buf_printf(out, " %" PRIu64, sum[i]);
+	for (int i = 0; i < STAT_FIELDS; i++) {
+		buf_puts(out, " ");
+		buf_put_u64(out, sum[i], 0);
+	}
 	buf_puts(out, "\n");
 	buf_append(out, lines.data, lines.len);
 	buf_append(out, rest.data, rest.len);
