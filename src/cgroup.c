@@ -311,31 +311,26 @@ int cg_cpuset(const struct cgview *v, struct cpuset *out)
 	if (!v->dir[CG_CPUSET])
 		return -ENOENT;
 	bool v2 = v->hier[CG_CPUSET]->v2;
-	const char *eff = v2 ? "cpuset.cpus.effective" : "cpuset.effective_cpus";
-	struct buf b = BUF_INIT;
-	int r = cg_read(v, CG_CPUSET, eff, &b);
-	if (r == 0)
-		r = cpuset_parse(buf_cstr(&b), out);
-	if (r < 0 || cpuset_empty(out)) {
-		/* Older kernels have no effective file: the nearest configured cpuset.cpus applies. */
-		struct cgview up = *v;
-		char dir[4096];
-		snprintf(dir, sizeof(dir), "%s", v->dir[CG_CPUSET]);
-		up.dir[CG_CPUSET] = dir;
-		size_t mlen = strlen(v->hier[CG_CPUSET]->mnt);
-		for (;;) {
-			buf_reset(&b);
-			r = cg_read(&up, CG_CPUSET, "cpuset.cpus", &b);
-			if (r == 0 && cpuset_parse(buf_cstr(&b), out) == 0 && !cpuset_empty(out))
-				break;
-			char *slash = strrchr(dir, '/');
-			if (strlen(dir) <= mlen || !slash || (size_t)(slash - dir) < mlen) {
-				r = -ENOENT;
-				break;
-			}
-			*slash = '\0';
+	static const char *const files[2][2] = {
+		{ "cpuset.effective_cpus", "cpuset.cpus" },
+		{ "cpuset.cpus.effective", "cpuset.cpus" },
+	};
+	/* The nearest level that says something: older kernels have no effective file, and a v2
+	 * cgroup without the cpuset controller enabled has no cpuset files at all. */
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", v->dir[CG_CPUSET]);
+	size_t mlen = strlen(v->hier[CG_CPUSET]->mnt);
+	for (;;) {
+		for (int f = 0; f < 2; f++) {
+			char path[4096 + 64], text[4096];
+			snprintf(path, sizeof(path), "%s/%s", dir, files[v2][f]);
+			if (fdcache_read_small(path, text, sizeof(text)) == 0 && cpuset_parse(text, out) == 0 &&
+			    !cpuset_empty(out))
+				return 0;
 		}
+		char *slash = strrchr(dir, '/');
+		if (strlen(dir) <= mlen || !slash || (size_t)(slash - dir) < mlen)
+			return -ENOENT;
+		*slash = '\0';
 	}
-	buf_free(&b);
-	return r < 0 ? r : 0;
 }

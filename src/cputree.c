@@ -68,6 +68,7 @@ void cputree_fini(void)
 		close(T.rootfd);
 	T.rootfd = -1;
 	T.nentries = 0;
+	T.last_walk = 0;
 }
 
 /* Records ino -> path.  -EIO on a hash collision: two paths must never share an id. */

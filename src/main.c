@@ -121,7 +121,7 @@ int main(int argc, char **argv)
 	}
 	octx.se = se;
 	vsize_prime(&host, &opt);
-	int fd = fuse_mount_fd(opt.mountpoint, opt.fuse_opts);
+	int fd = fuse_mount_fd(opt.mountpoint, opt.fuse_opts, opt.mount_flags);
 	if (fd < 0) {
 		fuse_session_destroy(se);
 		goto out_tables;

@@ -10,7 +10,7 @@
 
 #include "log.h"
 
-int fuse_mount_fd(const char *mnt, const char *extra)
+int fuse_mount_fd(const char *mnt, const char *extra, unsigned long flags)
 {
 	struct stat st;
 	if (stat(mnt, &st) < 0) {
@@ -37,7 +37,7 @@ int fuse_mount_fd(const char *mnt, const char *extra)
 		close(fd);
 		return -E2BIG;
 	}
-	if (mount("lxcfs", mnt, "fuse.lxcfs", MS_NOSUID | MS_NODEV, opts) < 0) {
+	if (mount("lxcfs", mnt, "fuse.lxcfs", flags, opts) < 0) {
 		int e = errno;
 		log_error("mount of %s failed: %s", mnt, strerror(e));
 		close(fd);

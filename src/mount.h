@@ -3,9 +3,9 @@
 #ifndef LXCFS_MOUNT_H
 #define LXCFS_MOUNT_H
 
-/* Opens /dev/fuse and mounts it at mnt as "lxcfs" of type fuse.lxcfs.  extra: kernel mount
- * options to add (comma separated, may be NULL).  Returns the fd or -errno. */
-int fuse_mount_fd(const char *mnt, const char *extra);
+/* Opens /dev/fuse and mounts it at mnt as "lxcfs" of type fuse.lxcfs with MS_* flags.  extra:
+ * fuse options to add (comma separated, may be NULL).  Returns the fd or -errno. */
+int fuse_mount_fd(const char *mnt, const char *extra, unsigned long flags);
 /* Unmounts mnt if it is our mount; lazily if busy.  0 or -errno. */
 int fuse_unmount(const char *mnt);
 

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 
 #include "version.h"
 
@@ -31,20 +32,31 @@ void options_usage(const char *argv0)
 	       argv0);
 }
 
-/* Options we always set ourselves, or libfuse high-level options that mean nothing to the kernel
- * and to the low-level API: dropped so a user's -o cannot change the mount's identity. */
-static const char *const forced[] = {
+/* Options we set ourselves, or libfuse high-level options that mean nothing to the kernel and
+ * to the low-level API: dropped, as upstream drops them, so -o cannot change the mount's identity. */
+static const char *const dropped[] = {
 	"allow_other", "allow_root", "fsname", "subtype", "user_id", "group_id", "fd", "rootmode",
 	"direct_io", "kernel_cache", "auto_cache", "entry_timeout", "attr_timeout", "negative_timeout",
 	"use_ino", "readdir_ino", "hard_remove", "nonempty", "auto_unmount", "max_idle_threads",
 	"clone_fd", "debug", "umask", "uid", "gid", "intr", "intr_signal", "remember", "noforget",
-	"modules", "ac_attr_timeout", "big_writes", "large_read",
+	"modules", "ac_attr_timeout", "big_writes", "large_read", "splice_read", "splice_write",
+	"splice_move", "no_remote_lock", "no_remote_flock", "no_remote_posix_lock",
 };
 
-/* Kernel mount options a user may pass through. */
-static const char *const passthrough[] = {
-	"default_permissions", "max_read", "ro", "rw", "dev", "nodev", "suid", "nosuid", "exec", "noexec",
-	"atime", "noatime", "relatime", "strictatime", "sync", "async", "dirsync",
+/* Options the fuse kernel module takes in the mount data. */
+static const char *const kernel_data[] = { "default_permissions", "max_read" };
+
+/* Generic mount flags: name, flag, whether the name sets (1) or clears (0) it. */
+static const struct {
+	const char *name;
+	unsigned long flag;
+	bool set;
+} vfs_flags[] = {
+	{ "ro", MS_RDONLY, true },	  { "rw", MS_RDONLY, false },	      { "nosuid", MS_NOSUID, true },
+	{ "suid", MS_NOSUID, false },	  { "nodev", MS_NODEV, true },	      { "dev", MS_NODEV, false },
+	{ "noexec", MS_NOEXEC, true },	  { "exec", MS_NOEXEC, false },	      { "noatime", MS_NOATIME, true },
+	{ "atime", MS_NOATIME, false },	  { "relatime", MS_RELATIME, true },  { "strictatime", MS_STRICTATIME, true },
+	{ "sync", MS_SYNCHRONOUS, true }, { "async", MS_SYNCHRONOUS, false }, { "dirsync", MS_DIRSYNC, true },
 };
 
 static bool in_list(const char *const *list, size_t n, const char *opt)
@@ -56,29 +68,44 @@ static bool in_list(const char *const *list, size_t n, const char *opt)
 	return false;
 }
 
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
 static int add_fuse_opts(struct options *o, const char *arg)
 {
 	char *copy = strdup(arg);
 	if (!copy)
 		return -1;
 	char *save = NULL;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		if (in_list(forced, sizeof(forced) / sizeof(forced[0]), tok))
+	int r = 0;
+	for (char *tok = strtok_r(copy, ",", &save); tok && r == 0; tok = strtok_r(NULL, ",", &save)) {
+		if (in_list(dropped, N(dropped), tok))
 			continue;
-		if (!in_list(passthrough, sizeof(passthrough) / sizeof(passthrough[0]), tok)) {
-			fprintf(stderr, "lxcfs: ignoring unknown mount option '%s'\n", tok);
+		size_t i = 0;
+		for (; i < N(vfs_flags); i++)
+			if (strcmp(tok, vfs_flags[i].name) == 0)
+				break;
+		if (i < N(vfs_flags)) {
+			if (vfs_flags[i].set)
+				o->mount_flags |= vfs_flags[i].flag;
+			else
+				o->mount_flags &= ~vfs_flags[i].flag;
 			continue;
+		}
+		if (!in_list(kernel_data, N(kernel_data), tok)) {
+			fprintf(stderr, "lxcfs: unknown mount option '%s'\n", tok);
+			r = -1;
+			break;
 		}
 		char *n = NULL;
 		if (asprintf(&n, "%s%s%s", o->fuse_opts ? o->fuse_opts : "", o->fuse_opts ? "," : "", tok) < 0) {
-			free(copy);
-			return -1;
+			r = -1;
+			break;
 		}
 		free(o->fuse_opts);
 		o->fuse_opts = n;
 	}
 	free(copy);
-	return 0;
+	return r;
 }
 
 enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART };
@@ -102,6 +129,7 @@ int options_parse(struct options *o, int argc, char **argv)
 	};
 	memset(o, 0, sizeof(*o));
 	o->runtime_dir = "/run";
+	o->mount_flags = MS_NOSUID | MS_NODEV;
 	int c;
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "dulfhvso:p:", longopts, NULL)) != -1) {

@@ -18,7 +18,8 @@ struct options {
 	const char *runtime_dir;
 	const char *pidfile;  /* NULL = <runtime_dir>/lxcfs.pid */
 	const char *mountpoint;
-	char *fuse_opts;      /* the user's -o options after filtering, comma separated */
+	char *fuse_opts;      /* kernel fuse options from -o (default_permissions, max_read=N) */
+	unsigned long mount_flags; /* MS_* flags: nosuid,nodev by default, changed by -o */
 };
 
 /* 0 = run, 1 = printed help/version (exit 0), -1 = usage error (message already printed). */

@@ -1,0 +1,104 @@
+#include <stdint.h>
+
+#include "check.h"
+#include "cpuset.h"
+#include "parse.h"
+
+static void numbers(void)
+{
+	uint64_t v;
+	CHECK_INT(parse_u64("42\n", false, &v), 0);
+	CHECK_U64(v, 42);
+	CHECK_INT(parse_u64("  7 ", false, &v), 0);
+	CHECK_U64(v, 7);
+	CHECK_INT(parse_u64("max\n", true, &v), 0);
+	CHECK_U64(v, UINT64_MAX);
+	CHECK(parse_u64("max", false, &v) < 0);
+	CHECK(parse_u64("maxx", true, &v) < 0);
+	CHECK(parse_u64("", false, &v) < 0);
+	CHECK(parse_u64("-1", false, &v) < 0);
+	CHECK(parse_u64("12abc", false, &v) < 0);
+	CHECK(parse_u64("99999999999999999999999", false, &v) < 0); /* overflow, not a wrap */
+	CHECK_INT(parse_u64("18446744073709551615", false, &v), 0);
+	CHECK_U64(v, UINT64_MAX);
+}
+
+static void keyed(void)
+{
+	const char st[] = "total_cache 10\ntotal_rss 20\ncache 5\nbroken\ntotal_rss_huge 3\n";
+	uint64_t v = 0;
+	CHECK_INT(kv_get_u64(st, sizeof(st) - 1, "total_rss", &v), 0);
+	CHECK_U64(v, 20); /* not total_rss_huge: keys match whole */
+	CHECK_INT(kv_get_u64(st, sizeof(st) - 1, "cache", &v), 0);
+	CHECK_U64(v, 5);
+	CHECK(kv_get_u64(st, sizeof(st) - 1, "missing", &v) < 0);
+	CHECK(kv_get_u64(st, sizeof(st) - 1, "broken", &v) < 0);
+	const char mi[] = "MemTotal:        8000 kB\nMemFree:  x kB\nSwapTotal:  0 kB";
+	CHECK_INT(meminfo_get_kb(mi, sizeof(mi) - 1, "MemTotal", &v), 0);
+	CHECK_U64(v, 8000);
+	CHECK(meminfo_get_kb(mi, sizeof(mi) - 1, "MemFree", &v) < 0);
+	CHECK_INT(meminfo_get_kb(mi, sizeof(mi) - 1, "SwapTotal", &v), 0); /* no trailing newline */
+	CHECK_U64(v, 0);
+}
+
+static void starttime(void)
+{
+	uint64_t v = 0;
+	CHECK_INT(stat_starttime("1 (a) S 0 1 1 0 -1 4 1 0 0 0 1 2 0 0 20 0 1 0 777 1 1", &v), 0);
+	CHECK_U64(v, 777);
+	/* comm with spaces and parentheses */
+	CHECK_INT(stat_starttime("9 (x) y (z)) R 0 1 1 0 -1 4 1 0 0 0 1 2 0 0 20 0 1 0 12345 9", &v), 0);
+	CHECK_U64(v, 12345);
+	CHECK(stat_starttime("1 (a) S 0 1", &v) < 0);
+	CHECK(stat_starttime("no parens here", &v) < 0);
+	CHECK(stat_starttime("1 (a) S 0 1 1 0 -1 4 1 0 0 0 1 2 0 0 20 0 1 0 x", &v) < 0);
+}
+
+static void cpusets(void)
+{
+	struct cpuset s;
+	struct buf b = BUF_INIT;
+	CHECK_INT(cpuset_parse("0-3,8,10-11\n", &s), 0);
+	CHECK_INT(cpuset_count(&s), 7);
+	CHECK(cpuset_has(&s, 8) && !cpuset_has(&s, 9));
+	cpuset_format(&s, &b);
+	CHECK_STR(buf_cstr(&b), "0-3,8,10-11");
+	CHECK_INT(cpuset_parse("\n", &s), 0);
+	CHECK(cpuset_empty(&s));
+	CHECK(cpuset_parse("3-1", &s) < 0);
+	CHECK(cpuset_parse("1,,2", &s) < 0);
+	CHECK(cpuset_parse("a", &s) < 0);
+	CHECK(cpuset_parse("99999", &s) < 0);
+	CHECK(cpuset_empty(&s)); /* a failed parse leaves nothing half-filled */
+	CHECK_INT(cpuset_parse("5", &s), 0);
+	CHECK_INT(cpuset_next(&s, 0), 5);
+	CHECK_INT(cpuset_next(&s, 6), -1);
+	buf_reset(&b);
+	cpuset_format(&s, &b);
+	CHECK_STR(buf_cstr(&b), "5");
+	buf_free(&b);
+}
+
+static void bufs(void)
+{
+	struct buf b = BUF_INIT;
+	buf_put_u64(&b, 0, 0);
+	buf_puts(&b, "|");
+	buf_put_u64(&b, 262144, 8);
+	buf_puts(&b, "|");
+	buf_put_u64(&b, UINT64_MAX, 3);
+	buf_puts(&b, "|");
+	buf_put_pad(&b, "Mem:", 4, 6);
+	CHECK_STR(buf_cstr(&b), "0|  262144|18446744073709551615|Mem:  ");
+	buf_free(&b);
+}
+
+int main(void)
+{
+	numbers();
+	keyed();
+	starttime();
+	cpusets();
+	bufs();
+	CHECK_DONE();
+}
