@@ -139,35 +139,20 @@ static int with_fd(const char *path, int (*fn)(struct kept *k, void *arg), void 
 	return r;
 }
 
-/* seq_file reads fill the buffer as far as the content goes: a short read is the end. */
+/* Until pread returns 0: a seq_file hands out about a page per read when its records are small
+ * (slabinfo), so a short read is not the end. */
 static int read_all_fn(struct kept *k, void *arg)
 {
 	struct buf *out = arg;
 	size_t start = out->len;
-	off_t off = 0;
-	for (size_t want = k->last + 4096;; want *= 2) {
-		if (!buf_reserve(out, want)) {
-			out->len = start;
-			return -ENOMEM;
-		}
-		size_t room = out->cap - out->len - 1;
-		ssize_t n = pread(k->fd, out->data + out->len, room, off);
-		if (n < 0) {
-			int e = errno;
-			out->len = start;
-			return -e;
-		}
-		out->len += (size_t)n;
-		off += n;
-		if ((size_t)n < room)
-			break;
-		if (out->len - start > FILEIO_MAX) {
-			out->len = start;
-			return -EFBIG;
-		}
+	if (!buf_reserve(out, k->last + 4096)) {
+		out->len = start;
+		return -ENOMEM;
 	}
-	k->last = out->len - start;
-	return 0;
+	int r = fd_read_all(k->fd, out);
+	if (r == 0)
+		k->last = out->len - start;
+	return r;
 }
 
 int fdcache_read(const char *path, struct buf *out)

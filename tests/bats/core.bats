@@ -1,0 +1,186 @@
+#!/usr/bin/env bats
+# The core daemon on this host: a real mount, real cgroups, and "containers" (own pid+mount
+# namespaces in limited cgroups, the lxcfs files bound over their /proc as LXC's hook does).
+
+load helpers
+
+setup_file() {
+	export RUN_TAG=core$$
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	export CG1=lxcfs-test-$RUN_TAG-a CG2=lxcfs-test-$RUN_TAG-b CG3=lxcfs-test-$RUN_TAG-nolimit
+	cg_make "$CG1" $((256 * 1024 * 1024)) 0
+	cg_make "$CG2" $((128 * 1024 * 1024)) 1
+	cg_make "$CG3" max 0-1 2>/dev/null || cg_make "$CG3" -1 0-1
+	daemon_start "$MNT" "$PIDF"
+	container_start c1-$RUN_TAG "$CG1" "$MNT"
+	container_start c2-$RUN_TAG "$CG2" "$MNT"
+	container_start c3-$RUN_TAG "$CG3" "$MNT"
+}
+
+teardown_file() {
+	container_stop c1-$RUN_TAG
+	container_stop c2-$RUN_TAG
+	container_stop c3-$RUN_TAG
+	daemon_stop "$MNT" "$PIDF"
+	cg_remove "$CG1"
+	cg_remove "$CG2"
+	cg_remove "$CG3"
+}
+
+@test "mounted as lxcfs with upstream's options" {
+	run grep " $MNT fuse.lxcfs " /proc/self/mounts
+	[ "$status" -eq 0 ]
+	[ "$output" = "lxcfs $MNT fuse.lxcfs rw,nosuid,nodev,relatime,user_id=0,group_id=0,allow_other 0 0" ]
+}
+
+@test "the tree holds upstream's files, pressure only where the host has PSI" {
+	run ls "$MNT/proc"
+	for f in cpuinfo diskstats loadavg meminfo slabinfo stat swaps uptime; do
+		[[ " $(echo $output) " == *" $f "* ]]
+	done
+	if [ -e /proc/pressure/cpu ]; then
+		[ "$(ls "$MNT/proc/pressure" | tr '\n' ' ')" = "cpu io memory " ]
+	else
+		[ ! -e "$MNT/proc/pressure" ]
+	fi
+	[ -f "$MNT/sys/devices/system/cpu/online" ]
+	[ -d "$MNT/sys/devices/system/cpu/cpu0" ]
+	[ "$(stat -c %a "$MNT/proc/meminfo")" = 444 ]
+}
+
+@test "a container sees its memory limit, its cpu, its uptime" {
+	local c=c1-$RUN_TAG
+	run in_container "$c" cat /proc/meminfo
+	[ "$status" -eq 0 ]
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	local free=$(field_kb "$output" MemFree)
+	[ "$free" -gt 0 ] && [ "$free" -le 262144 ]
+	run in_container "$c" cat /proc/cpuinfo
+	[ "$(grep -c '^processor' <<<"$output")" = 1 ]
+	[ "$(grep '^processor' <<<"$output")" = "$(printf 'processor\t: 0')" ]
+	run in_container "$c" cat /sys/devices/system/cpu/online
+	[ "$output" = 0 ]
+	run in_container "$c" cat /proc/stat
+	[ "$(grep -c '^cpu[0-9]' <<<"$output")" = 1 ]
+	grep -q '^cpu0 ' <<<"$output"
+	grep -q '^cpu  ' <<<"$output"
+	grep -q '^ctxt ' <<<"$output"
+	run in_container "$c" cat /proc/uptime
+	local up=${output%%.*}
+	[ "$up" -ge 0 ] && [ "$up" -lt 60 ]
+	[ "$(awk '{print $1}' /proc/uptime | cut -d. -f1)" -gt "$up" ] || [ "$(cut -d. -f1 /proc/uptime)" -lt 60 ]
+}
+
+@test "swaps and swap lines match the limits (the host's swap bounds them)" {
+	local c=c1-$RUN_TAG host_swap
+	host_swap=$(awk '/^SwapTotal:/ {print $2}' /proc/meminfo)
+	run in_container "$c" cat /proc/swaps
+	[ "${lines[0]}" = "$(printf 'Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority')" ]
+	run in_container "$c" cat /proc/meminfo
+	local total=$(field_kb "$output" SwapTotal)
+	[ "$total" -le "$host_swap" ]
+	if [ "$host_swap" = 0 ]; then
+		run in_container "$c" cat /proc/swaps
+		[ "${#lines[@]}" -eq 1 ]
+	fi
+}
+
+@test "two containers with different limits each see their own, read in turns" {
+	local i
+	for i in 1 2 3 4 5; do
+		run in_container c1-$RUN_TAG cat /proc/meminfo
+		[ "$(field_kb "$output" MemTotal)" = 262144 ]
+		run in_container c2-$RUN_TAG cat /proc/meminfo
+		[ "$(field_kb "$output" MemTotal)" = 131072 ]
+		run in_container c2-$RUN_TAG cat /sys/devices/system/cpu/online
+		[ "$output" = 1 ]
+		run in_container c1-$RUN_TAG cat /sys/devices/system/cpu/online
+		[ "$output" = 0 ]
+	done
+	run in_container c2-$RUN_TAG cat /proc/stat
+	[ "$(grep -c '^cpu[0-9]' <<<"$output")" = 1 ]
+	grep -q '^cpu1 ' <<<"$output"
+}
+
+@test "a container without a memory limit sees the host's total" {
+	run in_container c3-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" ]
+	run in_container c3-$RUN_TAG cat /proc/cpuinfo
+	[ "$(grep -c '^processor' <<<"$output")" = "$(grep -c '^processor' /proc/cpuinfo)" ]
+}
+
+@test "the host sees host values" {
+	run timeout "$TMO" cat "$MNT/proc/meminfo"
+	[ "$(field_kb "$output" MemTotal)" = "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" ]
+	run timeout "$TMO" cat "$MNT/proc/cpuinfo"
+	[ "$(grep -c '^processor' <<<"$output")" = "$(grep -c '^processor' /proc/cpuinfo)" ]
+	run timeout "$TMO" cat "$MNT/sys/devices/system/cpu/online"
+	[ "$output" = "$(cat /sys/devices/system/cpu/online)" ]
+	run timeout "$TMO" cat "$MNT/proc/uptime"
+	[ "${output%%.*}" -ge "$(cut -d. -f1 /proc/uptime)" ] || [ "${output%%.*}" -ge $(($(cut -d. -f1 /proc/uptime) - 1)) ]
+	[ "$(timeout "$TMO" cat "$MNT/sys/devices/system/cpu/kernel_max")" = "$(cat /sys/devices/system/cpu/kernel_max)" ]
+}
+
+@test "busybox cat (sendfile, trusts st_size) prints whole files, whoever read before" {
+	command -v busybox >/dev/null || skip "busybox not installed"
+	local i host_len c_len
+	host_len=$(timeout "$TMO" cat "$MNT/proc/cpuinfo" | wc -c)
+	for i in 1 2 3; do
+		c_len=$(in_container c1-$RUN_TAG busybox cat /proc/cpuinfo | wc -c)
+		[ "$c_len" -gt 0 ]
+		[ "$(timeout "$TMO" busybox cat "$MNT/proc/cpuinfo" | wc -c)" = "$host_len" ]
+		[ "$(in_container c1-$RUN_TAG busybox cat /proc/cpuinfo | grep -c ^processor)" = 1 ]
+	done
+	[ "$(timeout "$TMO" busybox cat "$MNT/proc/slabinfo" | wc -c)" -ge "$(wc -c </proc/slabinfo)" ] ||
+		[ "$(timeout "$TMO" busybox cat "$MNT/proc/slabinfo" | wc -l)" -ge $(($(wc -l </proc/slabinfo) - 5)) ]
+	[ "$(timeout "$TMO" busybox cat "$MNT/proc/meminfo" | grep -c kB)" -gt 20 ]
+}
+
+@test "later offsets of an open come from the render at offset 0" {
+	# Read one byte, wait, read the rest: the uptime must be the one of the first read.
+	run in_container c1-$RUN_TAG sh -c 'exec 3</proc/uptime; head -c 2 <&3 >/dev/null; sleep 1.5; cat <&3; cat /proc/uptime'
+	[ "$status" -eq 0 ]
+	local stale=${lines[0]%% *} fresh=${lines[1]%% *}
+	# lines[0] is the tail of the first render (its first 2 bytes were consumed)
+	[ -n "$fresh" ]
+	awk -v s="${lines[0]}" -v f="$fresh" 'BEGIN { exit !(length(s) > 0 && f + 0 >= 1.4) }'
+	# small reads reassemble exactly one render
+	run in_container c1-$RUN_TAG sh -c 'dd if=/proc/cpuinfo bs=7 2>/dev/null | grep -c ^processor'
+	[ "$output" = 1 ]
+}
+
+@test "nothing can be written, created or changed" {
+	run timeout "$TMO" sh -c "echo x > '$MNT/proc/meminfo'"
+	[ "$status" -ne 0 ]
+	run timeout "$TMO" mkdir "$MNT/proc/x"
+	[ "$status" -ne 0 ]
+	run timeout "$TMO" touch "$MNT/proc/newfile"
+	[ "$status" -ne 0 ]
+	run timeout "$TMO" chmod 777 "$MNT/proc/meminfo"
+	[ "$status" -ne 0 ]
+	run timeout "$TMO" sh -c "echo 0 > '$MNT/sys/devices/system/cpu/cpu1/online'"
+	[ "$status" -ne 0 ]
+	[ "$(cat /sys/devices/system/cpu/cpu1/online 2>/dev/null || echo 1)" = 1 ]
+}
+
+@test "symlinks of the host cpu tree do not lead out of the mount" {
+	local link
+	link=$(find "$MNT/sys/devices/system/cpu/cpu0" -maxdepth 1 -type l -name subsystem)
+	[ -n "$link" ]
+	[ "$(readlink "$link")" = "$(readlink /sys/devices/system/cpu/cpu0/subsystem)" ]
+	# ../../../../bus/cpu from inside the mount lands outside our tree: nothing there
+	run timeout "$TMO" ls "$link/"
+	[ "$status" -ne 0 ]
+	run timeout "$TMO" cat "$MNT/proc/../../etc/hostname"
+	[ "$output" != "$(cat /etc/hostname)" ] || [ "$MNT/proc/../../etc/hostname" -ef /etc/hostname ]
+}
+
+@test "a second instance on the same pidfile refuses to start and leaves the first alone" {
+	run timeout 10 "$LXCFS_BIN" -p "$PIDF" "$BATS_RUN_TMPDIR/mnt2-$RUN_TAG"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"already running"* ]]
+	[ "$(cat "$PIDF")" = "$(cat "$PIDF.started")" ]
+	! grep -q " $BATS_RUN_TMPDIR/mnt2-$RUN_TAG " /proc/self/mounts
+	[ "$(field_kb "$(timeout "$TMO" cat "$MNT/proc/meminfo")" MemTotal)" -gt 0 ]
+}
