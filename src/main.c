@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 	char *fargv[] = { argv[0], opt.debug ? "-d" : NULL, NULL };
 	struct fuse_args fargs = FUSE_ARGS_INIT(opt.debug ? 2 : 1, fargv);
 	struct fuse_session *se = fuse_session_new(&fargs, &lxcfs_ops, sizeof(lxcfs_ops), &octx);
+	fuse_opt_free_args(&fargs);
 	if (!se) {
 		log_error("cannot create the fuse session");
 		goto out_tables;

@@ -12,6 +12,7 @@
 #include "cputree.h"
 #include "log.h"
 #include "openfile.h"
+#include "serve.h"
 #include "tree.h"
 #include "vsize.h"
 
@@ -95,11 +96,14 @@ static int node_attr(fuse_req_t req, uint64_t ino, struct stat *st)
 static void op_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
-	/* We take no writes: small requests keep every request buffer small. */
-	conn->max_write = 4096;
+	/* We take no writes; libfuse derives max_pages (the largest READ) from max_write, and the
+	 * kernel wants request buffers of max_write plus headers: 128 KiB reads, 132 KiB buffers. */
+	conn->max_write = SERVE_MAX_WRITE;
 	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE | FUSE_CAP_SPLICE_MOVE);
 	conn->want &= ~(unsigned)FUSE_CAP_EXPORT_SUPPORT;
 	conn->time_gran = 1;
+	/* We refuse page-cache reads (see op_read): no point in asking for more of them. */
+	conn->max_readahead = 0;
 }
 
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
@@ -173,19 +177,6 @@ static void deny(fuse_req_t req)
 	fuse_reply_err(req, EACCES);
 }
 
-/* Newer kernels grow i_size on a store only when it carries data: store one byte just below the
- * bound.  Its page is not marked up to date (the byte is not at a page start), so the byte is
- * never read back; the open's own cache invalidation drops the page. */
-static void raise_size(fuse_req_t req, uint64_t ino)
-{
-	static char zero;
-	struct fuse_bufvec one = FUSE_BUFVEC_INIT(1);
-	one.buf[0].mem = &zero;
-	int r = fuse_lowlevel_notify_store(ctx_of(req)->se, ino, (off_t)vsize_get(ino) - 1, &one, 0);
-	if (r < 0 && r != -ENOENT)
-		log_debug("raising the size of node %" PRIu64 ": %s", ino, strerror(-r));
-}
-
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
@@ -213,11 +204,6 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		deny(req);
 		return;
 	}
-	/* A reader that trusts st_size (sendfile) needs it above its content; an earlier short
-	 * read may have lowered the kernel's copy to another reader's length. */
-	const struct node *vn = tree_node(ino);
-	if (vn && vn->type == NODE_VFILE)
-		raise_size(req, ino);
 	/* Content differs per reader and per moment: never let the page cache share it. */
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
@@ -262,6 +248,14 @@ static void reply_slice(fuse_req_t req, const struct buf *content, size_t size, 
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
 {
+	/* Direct reads carry the reader's lock owner; a read without one fills the kernel's page
+	 * cache, which every reader of the inode shares (sendfile and splice go there on 6.5+
+	 * kernels without the fix for FOPEN_DIRECT_IO splice, and mmap).  Per-container content
+	 * must never land there: refuse, and sendfile users fall back to read(). */
+	if (fi->lock_owner == 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
 	struct buf out = BUF_INIT;
 	const struct node *n = tree_node(ino);
 	if (!n || n->type != NODE_VFILE) {

@@ -9,8 +9,10 @@
 
 #include "reinit/initrec.h"
 
-/* Request buffer: FUSE needs at least 8 KiB; we negotiate max_write 4 KiB (we take no writes). */
-#define SERVE_BUFSZ (16u * 1024)
+/* We take no writes, but max_write also sets the largest READ (libfuse derives max_pages from
+ * it), and the kernel refuses request buffers smaller than max_write plus headers. */
+#define SERVE_MAX_WRITE (128u * 1024)
+#define SERVE_BUFSZ (SERVE_MAX_WRITE + 4096)
 
 /* Attaches fd to se with our custom io (replies pass through here; INIT is recorded in rec). */
 int serve_attach(struct fuse_session *se, int fd, struct initrec *rec);

@@ -1,7 +1,7 @@
-/* st_size of virtual files.  Readers that trust st_size (sendfile, as busybox cat uses) stop
- * there, so it must be at least what any caller's render holds: twice the largest render seen,
- * as a power of two, at least a page.  The kernel shrinks its copy to the true length after a
- * short read; we raise it back at each open (FUSE_NOTIFY_STORE of nothing beyond the end). */
+/* st_size of virtual files: at least what any caller's render holds (twice the largest render
+ * seen, as a power of two, at least a page).  Tools size buffers from it, and it must not be 0:
+ * a splice of a file of size 0 ends before asking us anything (busybox cat would print nothing
+ * instead of falling back to read()). */
 #ifndef LXCFS_VSIZE_H
 #define LXCFS_VSIZE_H
 

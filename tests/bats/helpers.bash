@@ -54,9 +54,10 @@ daemon_start() {
 	local mnt=$1 pidfile=$2 i
 	shift 2
 	mkdir -p "$mnt"
-	"$LXCFS_BIN" -p "$pidfile" "$@" "$mnt" >>"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" 2>&1 &
+	# LXCFS_WRAP: a command to run the daemon under (valgrind); it must exec the daemon in place.
+	$LXCFS_WRAP "$LXCFS_BIN" -p "$pidfile" "$@" "$mnt" >>"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" 2>&1 &
 	echo $! >"$pidfile.started"
-	for i in $(seq 1 100); do
+	for i in $(seq 1 ${LXCFS_START_TRIES:-100}); do
 		if grep -q " $mnt fuse.lxcfs " /proc/self/mounts && timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1; then
 			return 0
 		fi

@@ -13,7 +13,9 @@ static char *render(render_fn fn, const struct cgview *cg, uint64_t init_start)
 	int r = fn(&c, &b);
 	CHECK_INT(r, 0);
 	CHECK(!b.oom);
-	return strdup(buf_cstr(&b));
+	char *copy = strdup(buf_cstr(&b));
+	buf_free(&b);
+	return copy;
 }
 
 static uint64_t kb(const char *text, const char *key)
