@@ -68,6 +68,11 @@ int main(int argc, char **argv)
 	if (pr != 0)
 		return pr > 0 ? 0 : 1;
 	log_set_debug(opt.debug);
+	if (opt.restart_on_crash) {
+		log_error("--restart-on-crash is not implemented yet");
+		options_free(&opt);
+		return 1;
+	}
 
 	if (geteuid() != 0) {
 		log_error("lxcfs must run as root (it mounts a filesystem and reads every container's cgroups)");
