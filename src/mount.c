@@ -3,11 +3,13 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "log.h"
 
 int fuse_mount_fd(const char *mnt, const char *extra, unsigned long flags)
@@ -56,4 +58,18 @@ int fuse_unmount(const char *mnt)
 	if (e != EINVAL && e != ENOENT)
 		log_warn("unmounting %s: %s", mnt, strerror(e));
 	return -e;
+}
+
+long warn_request_timeout(const char *path)
+{
+	char text[32];
+	if (file_read_small(AT_FDCWD, path ? path : "/proc/sys/fs/fuse/default_request_timeout", text,
+			    sizeof(text)) < 0)
+		return -1;
+	long v = strtol(text, NULL, 10);
+	if (v > 0)
+		log_warn("fs.fuse.default_request_timeout is %ld: the kernel will abort the whole fuse "
+			 "connection (every container's lxcfs mounts) if a request waits %ld s, as it can "
+			 "while a worker restarts; set it to 0", v, v);
+	return v;
 }

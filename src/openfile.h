@@ -1,6 +1,7 @@
 /* Open files.  The fh we give the kernel describes itself (kind + serial, no pointer), so a
- * later process can serve handles an earlier one issued.  What a render produced at offset 0
- * is kept per handle so later offsets of that open see the same snapshot. */
+ * later process can serve handles an earlier one issued.  What a render produced at offset 0 is
+ * kept per handle, in the shared state when it fits there, so later offsets of that open see the
+ * same snapshot, even after the worker that rendered it is gone. */
 #ifndef LXCFS_OPENFILE_H
 #define LXCFS_OPENFILE_H
 
@@ -10,14 +11,15 @@
 #include <sys/types.h>
 
 #include "buf.h"
+#include "reinit/state.h"
 
 enum fh_kind { FH_VFILE = 1, FH_HOSTFILE = 2 };
 
 #define FH_SERIAL_BITS 48
 #define FH_SERIAL_MASK ((UINT64_C(1) << FH_SERIAL_BITS) - 1)
 
-/* Serials continue from first (callers pass something no earlier process used). */
-void openfile_init(uint64_t first_serial);
+/* Serials and snapshots live in st (never NULL: a standalone daemon has a private state). */
+void openfile_init(struct state *st);
 void openfile_fini(void);
 
 uint64_t fh_make(enum fh_kind kind);
@@ -28,6 +30,5 @@ void openfile_keep(uint64_t fh, struct buf *content);
 /* Copies [off, off+size) of what fh rendered into out.  false if fh rendered nothing here. */
 bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out);
 void openfile_forget(uint64_t fh);
-size_t openfile_count(void);
 
 #endif

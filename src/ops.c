@@ -10,6 +10,7 @@
 
 #include "container.h"
 #include "cputree.h"
+#include "fault.h"
 #include "log.h"
 #include "openfile.h"
 #include "serve.h"
@@ -227,6 +228,7 @@ static int render_for(fuse_req_t req, const struct node *n, struct buf *out)
 		.init_pid = c ? c->init_pid : 0,
 		.init_start = c ? c->init_start : 0,
 	};
+	fault_render(n->name);
 	int r = n->render(&rc, out);
 	container_put(c);
 	if (r < 0 || out->oom) {

@@ -2,6 +2,7 @@
 
 #include <getopt.h>
 #include <stdio.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -28,7 +29,11 @@ void options_usage(const char *argv0)
 	       "  --enable-cfs           count cpus from the cpu quota (cfs)\n"
 	       "  --enable-pidfd         use pidfds (accepted; always used where available)\n"
 	       "  --runtime-dir DIR      runtime directory (default: /run)\n"
-	       "  --threads N            request threads (default: one per cpu, 2 to 8)\n",
+	       "  --threads N            request threads (default: one per cpu, 2 to 8)\n"
+	       "  --restart-on-crash     a keeper process holds the mount and restarts the worker\n"
+	       "                         that serves it; SIGUSR1 upgrades to the binary on disk\n"
+	       "  --status               print the state of the running daemon (keeper, worker,\n"
+	       "                         generation, restarts, last death, recovery paths)\n",
 	       argv0);
 }
 
@@ -108,7 +113,7 @@ static int add_fuse_opts(struct options *o, const char *arg)
 	return r;
 }
 
-enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART };
+enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS };
 
 int options_parse(struct options *o, int argc, char **argv)
 {
@@ -125,6 +130,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "restart-on-crash", no_argument, NULL, OPT_RESTART },
+		{ "status", no_argument, NULL, OPT_STATUS },
 		{ NULL, 0, NULL, 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -150,6 +156,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_PIDFD: o->pidfd = true; break;
 		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
 		case OPT_RESTART: o->restart_on_crash = true; break;
+		case OPT_STATUS: o->status = true; break;
 		case OPT_THREADS: {
 			char *end;
 			long n = strtol(optarg, &end, 10);
@@ -173,6 +180,8 @@ int options_parse(struct options *o, int argc, char **argv)
 		printf("%s\n", LXCFS_VERSION);
 		return 1;
 	}
+	if (o->status && optind == argc)
+		return 0; /* --status needs no mountpoint */
 	if (optind != argc - 1) {
 		fprintf(stderr, "lxcfs: %s\n", optind >= argc ? "missing mountpoint" : "too many arguments");
 		options_usage(argv[0]);
@@ -186,4 +195,22 @@ void options_free(struct options *o)
 {
 	free(o->fuse_opts);
 	o->fuse_opts = NULL;
+}
+
+void options_pidfile(const struct options *o, char *dst, size_t size)
+{
+	if (o->pidfile)
+		snprintf(dst, size, "%s", o->pidfile);
+	else
+		snprintf(dst, size, "%s/lxcfs.pid", o->runtime_dir);
+}
+
+void options_statusfile(const struct options *o, char *dst, size_t size)
+{
+	char pid[4096];
+	options_pidfile(o, pid, sizeof(pid));
+	size_t n = strlen(pid);
+	if (n > 4 && strcmp(pid + n - 4, ".pid") == 0)
+		pid[n - 4] = '\0';
+	snprintf(dst, size, "%s.status", pid);
 }

@@ -3,6 +3,7 @@
 #define LXCFS_OPTIONS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct options {
 	bool debug;
@@ -14,6 +15,7 @@ struct options {
 	bool restart_on_crash;
 	bool help;
 	bool version;
+	bool status;
 	int threads;          /* request threads; 0 = one per online cpu, at least 2 */
 	const char *runtime_dir;
 	const char *pidfile;  /* NULL = <runtime_dir>/lxcfs.pid */
@@ -25,6 +27,10 @@ struct options {
 /* 0 = run, 1 = printed help/version (exit 0), -1 = usage error (message already printed). */
 int options_parse(struct options *o, int argc, char **argv);
 void options_free(struct options *o);
+/* The pidfile: -p, else <runtime-dir>/lxcfs.pid. */
+void options_pidfile(const struct options *o, char *dst, size_t size);
+/* Where a keeper reports its state: the pidfile's path with .status for .pid. */
+void options_statusfile(const struct options *o, char *dst, size_t size);
 void options_usage(const char *argv0);
 
 #endif

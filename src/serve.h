@@ -1,25 +1,40 @@
 /* The request loop.  N threads each read a request from the /dev/fuse fd straight into their own
- * buffer and answer it themselves: no hand-off between threads, no threads created on demand.
- * The kernel wakes one waiting reader per request, so one reader costs what a single-threaded
- * loop costs, while a slow request (a cgroup file that takes long) does not stall the others. */
+ * slot of the state's journal and answer it themselves: no hand-off between threads, no threads
+ * created on demand.  The kernel wakes one waiting reader per request, so one reader costs what a
+ * single-threaded loop costs, while a slow request (a cgroup file that takes long) does not stall
+ * the others.  Because every request is read into shared memory, a successor can answer what a
+ * dead worker read and never answered. */
 #ifndef LXCFS_SERVE_H
 #define LXCFS_SERVE_H
 
 #include <fuse_lowlevel.h>
 
-#include "reinit/initrec.h"
+#include "reinit/state.h"
 
 /* We take no writes, but max_write also sets the largest READ (libfuse derives max_pages from
  * it), and the kernel refuses request buffers smaller than max_write plus headers. */
 #define SERVE_MAX_WRITE (128u * 1024)
-#define SERVE_BUFSZ (SERVE_MAX_WRITE + 4096)
+#define SERVE_BUFSZ STATE_SLOT_DATA
 
-/* Attaches fd to se with our custom io (replies pass through here; INIT is recorded in rec). */
-int serve_attach(struct fuse_session *se, int fd, struct initrec *rec);
-/* Starts nthreads loops; each exits when the connection ends.  on_end runs once, in the
- * first thread that sees the end (ENODEV), e.g. to wake the main thread. */
+/* How requests of a dead worker are recovered. */
+enum recovery {
+	RECOVER_BOTH,    /* journal replay, then FUSE_NOTIFY_RESEND where the kernel has it */
+	RECOVER_JOURNAL, /* journal replay only (every kernel) */
+	RECOVER_RESEND,  /* FUSE_NOTIFY_RESEND only (Linux >= 6.9) */
+};
+
+/* Attaches fd to se through our custom io; the state holds the journal and the INIT record. */
+int serve_attach(struct fuse_session *se, int fd, struct state *st, uint64_t generation);
+/* Replays the recorded INIT into the session (swallowing its answer).  0 if there is none to
+ * replay; -EPROTO if our answer differs from the recorded one (this binary would negotiate
+ * another connection than the kernel has). */
+int serve_replay_init(void);
+/* Starts nthreads loops; on_end runs once when the connection ends (ENODEV). */
 int serve_start(int nthreads, void (*on_end)(void));
-/* Makes every loop return and joins them. */
+/* Answers the requests of every generation other than ours and live_gen that are still in the
+ * journal; runs in the background. */
+void serve_recover(uint64_t live_gen, enum recovery how);
+/* Makes every loop return after the request it holds, and joins them. */
 void serve_stop(void);
 
 #endif

@@ -1,24 +1,32 @@
 #include "vsize.h"
 
+#include "reinit/state.h"
 #include "tree.h"
 
 #define MIN_SIZE 4096
 
-static size_t seen[INO_STATIC_LIMIT];
+_Static_assert(INO_STATIC_LIMIT <= STATE_VSIZES, "the state keeps a size per static node id");
+
+static uint64_t *seen;
+
+void vsize_init(struct state *st)
+{
+	seen = st->hdr->vsize;
+}
 
 void vsize_note(uint64_t ino, size_t len)
 {
 	if (ino >= INO_STATIC_LIMIT)
 		return;
-	size_t cur = __atomic_load_n(&seen[ino], __ATOMIC_RELAXED);
-	while (len > cur && !__atomic_compare_exchange_n(&seen[ino], &cur, len, false, __ATOMIC_RELAXED,
+	uint64_t cur = __atomic_load_n(&seen[ino], __ATOMIC_RELAXED);
+	while (len > cur && !__atomic_compare_exchange_n(&seen[ino], &cur, (uint64_t)len, false, __ATOMIC_RELAXED,
 							  __ATOMIC_RELAXED))
 		;
 }
 
 uint64_t vsize_get(uint64_t ino)
 {
-	uint64_t want = ino < INO_STATIC_LIMIT ? 2 * (uint64_t)__atomic_load_n(&seen[ino], __ATOMIC_RELAXED) : 0;
+	uint64_t want = ino < INO_STATIC_LIMIT ? 2 * __atomic_load_n(&seen[ino], __ATOMIC_RELAXED) : 0;
 	uint64_t size = MIN_SIZE;
 	while (size < want)
 		size *= 2;

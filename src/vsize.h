@@ -10,6 +10,9 @@
 
 #include "render.h"
 
+struct state;
+/* The largest renders seen live in the state: a successor reports the same sizes. */
+void vsize_init(struct state *st);
 /* Renders every virtual file once as the host sees it, to start from real sizes. */
 void vsize_prime(const struct hostroot *host, const struct options *opt);
 void vsize_note(uint64_t ino, size_t len);

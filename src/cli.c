@@ -1,0 +1,95 @@
+/* lxcfs: the command.  Without --restart-on-crash it becomes the one-process daemon (the worker
+ * binary in standalone mode), as upstream lxcfs is; with it, it becomes the keeper. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+#include "options.h"
+#include "reinit/keeper.h"
+#include "version.h"
+
+/* Prints what the keeper last wrote, if that keeper still runs. */
+static int print_status(const struct options *o)
+{
+	char path[PATH_MAX + 16], pidpath[PATH_MAX];
+	options_statusfile(o, path, sizeof(path));
+	options_pidfile(o, pidpath, sizeof(pidpath));
+	struct buf b = BUF_INIT;
+	if (file_read(path, &b) < 0) {
+		fprintf(stderr, "lxcfs: no status at %s (not running with --restart-on-crash?)\n", path);
+		return 3;
+	}
+	const char *s = buf_cstr(&b);
+	const char *k = strstr(s, "keeper_pid: ");
+	int pid = k ? atoi(k + 12) : 0;
+	int fd = open(pidpath, O_RDONLY | O_CLOEXEC);
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	bool locked = fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid == pid;
+	if (fd >= 0)
+		close(fd);
+	if (pid <= 0 || kill(pid, 0) != 0 || !locked) {
+		fprintf(stderr, "lxcfs: not running (the status at %s is stale)\n", path);
+		buf_free(&b);
+		return 3;
+	}
+	fputs(s, stdout);
+	buf_free(&b);
+	return 0;
+}
+
+static void exec_standalone(char **argv)
+{
+	char self[PATH_MAX], path[PATH_MAX + 32];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	char *slash = strrchr(self, '/');
+	if (slash)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s/lxcfs-worker", self);
+	if (access(path, X_OK) != 0)
+		snprintf(path, sizeof(path), "%s/lxcfs/lxcfs-worker", LXCFS_LIBEXECDIR);
+	int argc = 0;
+	while (argv[argc])
+		argc++;
+	char **av = calloc((size_t)argc + 2, sizeof(char *));
+	av[0] = argv[0];
+	av[1] = "--standalone";
+	for (int i = 1; i < argc; i++)
+		av[i + 1] = argv[i];
+	execv(path, av);
+	log_error("cannot run %s: %s", path, strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+	const char *resume = NULL;
+	if (argc >= 3 && strcmp(argv[1], "--keeper-resume") == 0) {
+		/* An upgrading keeper re-executed us: same arguments after the hand-over spec. */
+		resume = argv[2];
+		argv[2] = argv[0];
+		argv += 2;
+		argc -= 2;
+	}
+	struct options opt;
+	int pr = options_parse(&opt, argc, argv);
+	if (pr != 0)
+		return pr > 0 ? 0 : 1;
+	if (opt.status)
+		return print_status(&opt);
+	if (geteuid() != 0) {
+		log_error("lxcfs must run as root (it mounts a filesystem and reads every container's cgroups)");
+		return 1;
+	}
+	if (!opt.restart_on_crash) {
+		exec_standalone(argv);
+		return 1;
+	}
+	return keeper_main(&opt, argc, argv, resume);
+}

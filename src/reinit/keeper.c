@@ -1,0 +1,482 @@
+/* The keeper: a deliberately small process.  It mounts (or, after an upgrade, inherits) the fuse
+ * connection, holds that fd and the state memfd for its whole life, runs one worker on them,
+ * restarts it when it dies and replaces it on SIGUSR1 with the binaries on disk.  It reads no
+ * cgroup file and renders nothing: the less code here, the less that can take the mount down. */
+#include "reinit/keeper.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mount.h"
+#include "pidfile.h"
+#include "reinit/ctl.h"
+#include "reinit/state.h"
+#include "version.h"
+#include "worker.h"
+
+#define UPGRADE_TIMEOUT_MS 10000
+#define BACKOFF_MAX_MS 1000
+
+struct worker {
+	pid_t pid;
+	int ctl;
+	uint64_t gen;
+	bool ready;
+};
+
+static struct {
+	const struct options *opt;
+	int argc;
+	char **argv; /* the daemon's own arguments, passed to workers and to a re-exec */
+	char self[PATH_MAX];
+	int fuse_fd;
+	struct state st;
+	struct state_hdr saved; /* the keeper's copy, to repair a damaged header */
+	bool have_saved;
+	int pidfd;
+	char pidpath[PATH_MAX], statuspath[PATH_MAX + 16];
+	struct worker cur, old; /* old: the predecessor that drains during an upgrade */
+	int backoff_ms;
+	uint64_t last_death_ms, restart_at_ms, upgrade_deadline_ms;
+	char last_death[160], last_upgrade[256];
+} K = { .fuse_fd = -1, .pidfd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void describe(int status, char *dst, size_t size)
+{
+	if (WIFSIGNALED(status))
+		snprintf(dst, size, "killed by signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
+			 WCOREDUMP(status) ? ", core dumped" : "");
+	else
+		snprintf(dst, size, "exited with status %d", WEXITSTATUS(status));
+}
+
+static void write_status(void)
+{
+	char tmp[PATH_MAX + 32];
+	snprintf(tmp, sizeof(tmp), "%s.tmp", K.statuspath);
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return;
+	struct state_hdr *h = K.st.hdr;
+	uint32_t f = h->features;
+	dprintf(fd,
+		"keeper_pid: %d\nkeeper_version: %s\nworker_pid: %d\nworker_version: %.31s\ngeneration: %llu\n"
+		"restarts: %u\nlast_death: %s\nlast_upgrade: %s\nmountpoint: %s\nstate_version: %u\n"
+		"recovery: resume=yes journal=yes resend=%s reinit=no\n",
+		(int)getpid(), LXCFS_VERSION, (int)K.cur.pid, h->worker_version, (unsigned long long)K.cur.gen,
+		h->restarts, K.last_death[0] ? K.last_death : "none", K.last_upgrade[0] ? K.last_upgrade : "none",
+		K.opt->mountpoint, h->version, (f & STATE_FEAT_RESEND) ? "yes" : "no");
+	close(fd);
+	rename(tmp, K.statuspath);
+}
+
+/* The worker binary that sits beside ours (a build tree, or bin/ with libexec/ next to it). */
+static void worker_path(char *dst, size_t size)
+{
+	const char *slash = strrchr(K.self, '/');
+	int dirlen = slash ? (int)(slash - K.self) : 0;
+	snprintf(dst, size, "%.*s/lxcfs-worker", dirlen, K.self);
+	if (access(dst, X_OK) != 0)
+		snprintf(dst, size, "%s/lxcfs/lxcfs-worker", LXCFS_LIBEXECDIR);
+}
+
+static void keep_fd(int fd, bool keep)
+{
+	int fl = fcntl(fd, F_GETFD);
+	if (fl >= 0)
+		fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
+}
+
+static void unblock_all(void)
+{
+	sigset_t none;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static int spawn(uint64_t gen)
+{
+	int sv[2];
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
+		return -errno;
+	char path[PATH_MAX + 64], spec[96];
+	worker_path(path, sizeof(path));
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%llu", K.fuse_fd, K.st.fd, sv[1], (unsigned long long)gen);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(sv[0]);
+		close(sv[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		unblock_all();
+		keep_fd(K.fuse_fd, true);
+		keep_fd(K.st.fd, true);
+		keep_fd(sv[1], true);
+		char **av = calloc((size_t)K.argc + 3, sizeof(char *));
+		av[0] = "lxcfs-worker";
+		av[1] = "--serve";
+		av[2] = spec;
+		for (int i = 1; i < K.argc; i++)
+			av[i + 2] = K.argv[i];
+		execv(path, av);
+		fprintf(stderr, "lxcfs: cannot run %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	close(sv[1]);
+	if (K.cur.pid && !K.old.pid)
+		K.old = K.cur; /* an upgrade: the running worker drains once the new one is ready */
+	K.cur = (struct worker){ .pid = pid, .ctl = sv[0], .gen = gen };
+	K.st.hdr->generation = gen;
+	K.st.hdr->worker_pid = pid;
+	log_info("started worker %d (generation %llu)", (int)pid, (unsigned long long)gen);
+	return 0;
+}
+
+/* A damaged header (layout, INIT record) is put back from the keeper's copy before a worker
+ * needs it; the journal and snapshots the worker checks entry by entry. */
+static void check_header(void)
+{
+	const char *why;
+	if (state_check_header(K.st.hdr, K.st.hdr->total_size, &why) == 0) {
+		if (!K.have_saved && initrec_complete(&K.st.hdr->init)) {
+			K.saved = *K.st.hdr;
+			K.have_saved = true;
+		}
+		return;
+	}
+	if (!K.have_saved) {
+		log_error("state header damaged (%s) and no copy to restore it from", why);
+		return;
+	}
+	log_error("state header damaged (%s); restored from the keeper's copy", why);
+	struct state_hdr *h = K.st.hdr;
+	memcpy(h->magic, K.saved.magic, sizeof(h->magic));
+	h->version = K.saved.version;
+	h->hdr_size = K.saved.hdr_size;
+	h->total_size = K.saved.total_size;
+	h->nslots = K.saved.nslots;
+	h->slot_size = K.saved.slot_size;
+	h->slots_off = K.saved.slots_off;
+	h->nsnaps = K.saved.nsnaps;
+	h->snap_size = K.saved.snap_size;
+	h->snaps_off = K.saved.snaps_off;
+	h->init = K.saved.init;
+}
+
+static void restart_worker(void)
+{
+	K.restart_at_ms = 0;
+	check_header();
+	if (spawn(K.st.hdr->generation + 1) < 0) {
+		log_error("cannot start a worker: %s", strerror(errno));
+		K.restart_at_ms = now_ms() + BACKOFF_MAX_MS;
+		return;
+	}
+	/* Every generation but the new one is dead: the new worker answers what they held. */
+	ctl_send(K.cur.ctl, CTL_RECOVER, 0);
+	write_status();
+}
+
+static void shutdown_and_exit(int rc)
+{
+	log_info("shutting down: unmounting %s", K.opt->mountpoint);
+	fuse_unmount(K.opt->mountpoint);
+	struct worker *w[2] = { &K.cur, &K.old };
+	for (int i = 0; i < 2; i++)
+		if (w[i]->pid)
+			ctl_send(w[i]->ctl, CTL_STOP, 0);
+	for (int i = 0; i < 2; i++) {
+		uint64_t deadline = now_ms() + 5000;
+		while (w[i]->pid && waitpid(w[i]->pid, NULL, WNOHANG) == 0) {
+			if (now_ms() > deadline) {
+				kill(w[i]->pid, SIGKILL);
+				waitpid(w[i]->pid, NULL, 0);
+				break;
+			}
+			nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
+		}
+	}
+	close(K.fuse_fd); /* with the last fd the kernel ends the connection */
+	unlink(K.statuspath);
+	pidfile_release(K.pidpath, K.pidfd);
+	exit(rc);
+}
+
+static void reap(void)
+{
+	int status;
+	pid_t pid;
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		char how[96];
+		describe(status, how, sizeof(how));
+		if (pid == K.old.pid) {
+			if (!(WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+				log_warn("previous worker %d %s while draining", (int)pid, how);
+				ctl_send(K.cur.ctl, CTL_RECOVER, 0);
+			}
+			close(K.old.ctl);
+			K.old = (struct worker){ .ctl = -1 };
+			write_status();
+			continue;
+		}
+		if (pid != K.cur.pid)
+			continue;
+		close(K.cur.ctl);
+		uint64_t gen = K.cur.gen;
+		K.cur = (struct worker){ .ctl = -1, .gen = gen };
+		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_GONE) {
+			log_info("the fuse connection ended; exiting");
+			shutdown_and_exit(0);
+		}
+		struct state_hdr *h = K.st.hdr;
+		h->restarts++;
+		h->last_status = status;
+		h->last_death = time(NULL);
+		h->last_pid = pid;
+		snprintf(K.last_death, sizeof(K.last_death), "worker %d (generation %llu) %s", (int)pid,
+			 (unsigned long long)gen, how);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_CANNOT)
+			log_error("%s: it could not take over the connection", K.last_death);
+		else
+			log_warn("%s; restarting (restart %u)", K.last_death, h->restarts);
+		if (K.old.pid) {
+			/* The new worker of an upgrade died: the old one keeps serving. */
+			snprintf(K.last_upgrade, sizeof(K.last_upgrade), "failed: the new worker %s", how);
+			log_error("upgrade failed: the new worker %s; generation %llu keeps serving", how,
+				  (unsigned long long)K.old.gen);
+			K.cur = K.old;
+			K.old = (struct worker){ .ctl = -1 };
+			K.upgrade_deadline_ms = 0;
+			ctl_send(K.cur.ctl, CTL_RECOVER, 0);
+			write_status();
+			continue;
+		}
+		/* Crash-loop guard: a worker that dies within a second of the last death waits
+		 * longer each time, up to a second; the mount is never given up. */
+		uint64_t now = now_ms();
+		K.backoff_ms = now - K.last_death_ms < 1000 ? (K.backoff_ms ? K.backoff_ms * 2 : 10) : 0;
+		if (K.backoff_ms > BACKOFF_MAX_MS)
+			K.backoff_ms = BACKOFF_MAX_MS;
+		K.last_death_ms = now;
+		K.restart_at_ms = now + (uint64_t)K.backoff_ms;
+		if (!K.backoff_ms)
+			restart_worker();
+	}
+}
+
+/* Runs the new worker binary's probe: can it take this state over? */
+static bool probe_upgrade(char *why, size_t size)
+{
+	char path[PATH_MAX + 64], fdarg[16];
+	worker_path(path, sizeof(path));
+	snprintf(fdarg, sizeof(fdarg), "%d", K.st.fd);
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return snprintf(why, size, "pipe: %s", strerror(errno)), false;
+	pid_t pid = fork();
+	if (pid == 0) {
+		unblock_all();
+		keep_fd(K.st.fd, true);
+		dup2(p[1], 2);
+		execl(path, "lxcfs-worker", "--check-state", fdarg, (char *)NULL);
+		fprintf(stderr, "cannot run %s: %s\n", path, strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	ssize_t n = pid > 0 ? read(p[0], why, size - 1) : -1;
+	close(p[0]);
+	why[n > 0 ? n : 0] = '\0';
+	char *nl = strchr(why, '\n');
+	if (nl)
+		*nl = '\0';
+	int status = -1;
+	if (pid > 0)
+		waitpid(pid, &status, 0);
+	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+}
+
+static void upgrade(void)
+{
+	if (K.old.pid || !K.cur.pid) {
+		log_warn("upgrade requested while a worker change is under way; ignored");
+		return;
+	}
+	char why[512];
+	if (!probe_upgrade(why, sizeof(why))) {
+		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: %s", why);
+		log_error("upgrade refused by the binary on disk: %s; lxcfs %s keeps serving", why, LXCFS_VERSION);
+		write_status();
+		return;
+	}
+	char spec[128];
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid, K.cur.ctl,
+		 (unsigned long long)K.cur.gen);
+	char **av = calloc((size_t)K.argc + 3, sizeof(char *));
+	av[0] = K.argv[0];
+	av[1] = "--keeper-resume";
+	av[2] = spec;
+	for (int i = 1; i < K.argc; i++)
+		av[i + 2] = K.argv[i];
+	int fds[] = { K.fuse_fd, K.st.fd, K.pidfd, K.cur.ctl };
+	for (size_t i = 0; i < 4; i++)
+		keep_fd(fds[i], true);
+	log_info("upgrading: re-executing %s", K.self);
+	execv(K.self, av);
+	log_error("upgrade failed: cannot execute %s: %s", K.self, strerror(errno));
+	for (size_t i = 0; i < 4; i++)
+		keep_fd(fds[i], false);
+	free(av);
+}
+
+static void handle_ctl(struct worker *w)
+{
+	struct ctl_msg m;
+	int r = ctl_recv(w->ctl, &m);
+	if (r < 0 || m.type != CTL_READY)
+		return;
+	w->ready = true;
+	K.upgrade_deadline_ms = 0;
+	if (w == &K.cur && K.old.pid) {
+		ctl_send(K.old.ctl, CTL_STOP, 0);
+		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "generation %llu (lxcfs %s) replaced generation %llu",
+			 (unsigned long long)K.cur.gen, LXCFS_VERSION, (unsigned long long)K.old.gen);
+		log_info("upgrade: %s", K.last_upgrade);
+	}
+	write_status();
+}
+
+static int adopt(const char *spec)
+{
+	long v[6];
+	const char *s = spec;
+	for (int i = 0; i < 6; i++, s++) {
+		char *end;
+		v[i] = strtol(s, &end, 10);
+		if (end == s || v[i] < 0 || (*end != (i < 5 ? ',' : '\0')))
+			return -EINVAL;
+		s = end;
+	}
+	K.fuse_fd = (int)v[0];
+	K.pidfd = (int)v[2];
+	K.old = (struct worker){ .pid = (pid_t)v[3], .ctl = (int)v[4], .gen = (uint64_t)v[5], .ready = true };
+	int fds[] = { K.fuse_fd, (int)v[1], K.pidfd, K.old.ctl };
+	for (size_t i = 0; i < 4; i++)
+		keep_fd(fds[i], false);
+	const char *why;
+	if (state_attach_header(&K.st, (int)v[1], &why) < 0) {
+		log_error("re-executed keeper cannot read the state: %s", why);
+		return -EPROTO;
+	}
+	/* Our pidfile stays locked: an fcntl lock belongs to the process, and exec keeps it. */
+	return 0;
+}
+
+int keeper_main(const struct options *opt, int argc, char **argv, const char *resume)
+{
+	K.opt = opt;
+	K.argc = argc;
+	K.argv = argv;
+	ssize_t n = readlink("/proc/self/exe", K.self, sizeof(K.self) - 1);
+	K.self[n > 0 ? n : 0] = '\0';
+	options_pidfile(opt, K.pidpath, sizeof(K.pidpath));
+	options_statusfile(opt, K.statuspath, sizeof(K.statuspath));
+	log_set_prefix("lxcfs-keeper");
+
+	sigset_t sigs;
+	sigemptyset(&sigs);
+	int list[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE };
+	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
+		sigaddset(&sigs, list[i]);
+	sigprocmask(SIG_BLOCK, &sigs, NULL);
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+
+	if (resume) {
+		if (adopt(resume) < 0)
+			return 1;
+		check_header();
+		spawn(K.old.gen + 1);
+		K.upgrade_deadline_ms = now_ms() + UPGRADE_TIMEOUT_MS;
+	} else {
+		K.pidfd = pidfile_acquire(K.pidpath);
+		if (K.pidfd < 0)
+			return 1;
+		warn_request_timeout(NULL);
+		const char *why;
+		if (state_create(&K.st) < 0 || state_attach_header(&K.st, K.st.fd, &why) < 0) {
+			log_error("cannot create the state memfd");
+			pidfile_release(K.pidpath, K.pidfd);
+			return 1;
+		}
+		K.fuse_fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
+		if (K.fuse_fd < 0) {
+			pidfile_release(K.pidpath, K.pidfd);
+			return 1;
+		}
+		K.st.hdr->keeper_pid = getpid();
+		if (spawn(1) < 0) {
+			log_error("cannot start the worker: %s", strerror(errno));
+			shutdown_and_exit(1);
+		}
+	}
+	K.st.hdr->keeper_pid = getpid();
+	log_info("lxcfs %s keeper (pid %d) holds %s", LXCFS_VERSION, (int)getpid(), opt->mountpoint);
+	write_status();
+
+	for (;;) {
+		struct pollfd p[3] = { { .fd = sfd, .events = POLLIN },
+				       { .fd = K.cur.pid ? K.cur.ctl : -1, .events = POLLIN },
+				       { .fd = K.old.pid ? K.old.ctl : -1, .events = POLLIN } };
+		uint64_t now = now_ms(), wake = 0;
+		if (K.restart_at_ms)
+			wake = K.restart_at_ms;
+		if (K.upgrade_deadline_ms && (!wake || K.upgrade_deadline_ms < wake))
+			wake = K.upgrade_deadline_ms;
+		int timeout = wake ? (wake > now ? (int)(wake - now) : 0) : -1;
+		if (poll(p, 3, timeout) < 0 && errno != EINTR)
+			continue;
+		now = now_ms();
+		if (K.restart_at_ms && now >= K.restart_at_ms)
+			restart_worker();
+		if (K.upgrade_deadline_ms && now >= K.upgrade_deadline_ms && K.old.pid) {
+			log_error("upgrade failed: the new worker %d did not get ready; stopping it", (int)K.cur.pid);
+			kill(K.cur.pid, SIGKILL); /* reap() hands the connection back to the old worker */
+			K.upgrade_deadline_ms = 0;
+		}
+		if (p[1].revents & (POLLIN | POLLHUP))
+			handle_ctl(&K.cur);
+		if (p[2].revents & (POLLIN | POLLHUP))
+			handle_ctl(&K.old);
+		if (!(p[0].revents & POLLIN))
+			continue;
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			continue;
+		if (si.ssi_signo == SIGCHLD)
+			reap();
+		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+			shutdown_and_exit(0);
+		else if (si.ssi_signo == SIGUSR1)
+			upgrade();
+	}
+}

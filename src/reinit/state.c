@@ -1,0 +1,125 @@
+#include "state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define PAGE 4096u
+#define ROUND(x) (((x) + PAGE - 1) / PAGE * PAGE)
+
+static void layout(struct state_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
+	h->version = LXCFS_STATE_VERSION;
+	h->hdr_size = (uint32_t)ROUND(sizeof(struct state_hdr));
+	h->nslots = STATE_SLOTS;
+	h->slot_size = (uint32_t)ROUND(sizeof(struct state_slot) + STATE_SLOT_DATA);
+	h->slots_off = h->hdr_size;
+	h->nsnaps = STATE_SNAPS;
+	h->snap_size = (uint32_t)(sizeof(struct state_snap) + STATE_SNAP_DATA);
+	h->snaps_off = h->slots_off + (uint64_t)h->nslots * h->slot_size;
+	h->total_size = ROUND(h->snaps_off + (uint64_t)h->nsnaps * h->snap_size);
+}
+
+int state_check_header(const struct state_hdr *h, uint64_t fd_size, const char **why)
+{
+	struct state_hdr want;
+	layout(&want);
+	*why = NULL;
+	if (memcmp(h->magic, STATE_MAGIC, sizeof(h->magic)) != 0) {
+		*why = "not an lxcfs state (bad magic)";
+		return -EINVAL;
+	}
+	if (h->version != LXCFS_STATE_VERSION) {
+		*why = "state of another format version";
+		return -EPROTO;
+	}
+	if (h->hdr_size != want.hdr_size || h->total_size != want.total_size || h->nslots != want.nslots ||
+	    h->slot_size != want.slot_size || h->slots_off != want.slots_off || h->nsnaps != want.nsnaps ||
+	    h->snap_size != want.snap_size || h->snaps_off != want.snaps_off || fd_size < h->total_size) {
+		*why = "state layout does not match this version";
+		return -EINVAL;
+	}
+	if (h->init.req_len && initrec_validate(&h->init) < 0) {
+		*why = "recorded INIT exchange is damaged";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int state_create(struct state *s)
+{
+	struct state_hdr h;
+	layout(&h);
+	s->hdr = NULL;
+	s->fd = memfd_create("lxcfs-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	if (s->fd < 0)
+		return -errno;
+	if (ftruncate(s->fd, (off_t)h.total_size) < 0 ||
+	    fcntl(s->fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) < 0 ||
+	    pwrite(s->fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+		int e = errno;
+		close(s->fd);
+		s->fd = -1;
+		return -e;
+	}
+	s->size = h.total_size;
+	return 0;
+}
+
+static int attach(struct state *s, int fd, const char **why, bool whole)
+{
+	struct stat st;
+	struct state_hdr h;
+	s->fd = fd;
+	s->hdr = NULL;
+	*why = NULL;
+	if (fstat(fd, &st) < 0 || pread(fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h)) {
+		*why = "cannot read the state";
+		return -EIO;
+	}
+	int r = state_check_header(&h, (uint64_t)st.st_size, why);
+	if (r < 0)
+		return r;
+	s->size = whole ? h.total_size : h.hdr_size;
+	void *p = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		*why = "cannot map the state";
+		return -errno;
+	}
+	s->hdr = p;
+	return 0;
+}
+
+int state_attach(struct state *s, int fd, const char **why)
+{
+	return attach(s, fd, why, true);
+}
+
+int state_attach_header(struct state *s, int fd, const char **why)
+{
+	return attach(s, fd, why, false);
+}
+
+void state_detach(struct state *s)
+{
+	if (s->hdr)
+		munmap(s->hdr, s->size);
+	s->hdr = NULL;
+}
+
+struct state_slot *state_slot(const struct state *s, unsigned i)
+{
+	return (struct state_slot *)((char *)s->hdr + s->hdr->slots_off + (uint64_t)i * s->hdr->slot_size);
+}
+
+struct state_snap *state_snap(const struct state *s, unsigned i)
+{
+	return (struct state_snap *)((char *)s->hdr + s->hdr->snaps_off + (uint64_t)i * s->hdr->snap_size);
+}

@@ -1,0 +1,323 @@
+/* lxcfs-worker: the FUSE server.
+ *   lxcfs-worker --standalone [lxcfs options] MOUNTPOINT
+ *       one process mounts and serves, as upstream lxcfs does (what `lxcfs` runs without
+ *       --restart-on-crash)
+ *   lxcfs-worker --serve FUSEFD,STATEFD,CTLFD,GEN [lxcfs options] MOUNTPOINT
+ *       serves the keeper's connection; takes over from a predecessor through the state
+ *   lxcfs-worker --check-state STATEFD
+ *       the upgrade probe: can this binary take over that state?  exit 0 or say why not */
+#include <errno.h>
+#include <fcntl.h>
+#include <fuse_lowlevel.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <unistd.h>
+
+#include "cgroup.h"
+#include "container.h"
+#include "cputree.h"
+#include "fdcache.h"
+#include "log.h"
+#include "mount.h"
+#include "openfile.h"
+#include "ops.h"
+#include "options.h"
+#include "pidfile.h"
+#include "reinit/ctl.h"
+#include "reinit/state.h"
+#include "serve.h"
+#include "version.h"
+#include "vsize.h"
+#include "worker.h"
+
+static const struct hostroot host = { .proc = "/proc", .cpu = "/sys/devices/system/cpu" };
+static struct cg_layout layout;
+static struct ops_ctx octx;
+static struct fuse_session *se;
+static struct state st;
+
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static int thread_count(const struct options *o)
+{
+	if (o->threads > 0)
+		return o->threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n < 2 ? 2 : n > 8 ? 8 : (int)n;
+}
+
+static enum recovery recovery_mode(void)
+{
+	const char *m = getenv("LXCFS_RECOVERY"); /* tests choose the path they exercise */
+	if (m && strcmp(m, "journal") == 0)
+		return RECOVER_JOURNAL;
+	if (m && strcmp(m, "resend") == 0)
+		return RECOVER_RESEND;
+	return RECOVER_BOTH;
+}
+
+static int connection_gone;
+
+static void end_of_connection(void)
+{
+	/* The connection is gone (unmounted, aborted): nothing left to serve. */
+	connection_gone = 1;
+	kill(getpid(), SIGTERM);
+}
+
+/* Everything a serving process needs, in the order the request path uses it. */
+static int setup(const struct options *opt, bool quiet_layout)
+{
+	raise_nofile();
+	if (cg_layout_discover(&layout) < 0)
+		log_warn("cannot read the cgroup layout; every file shows host values");
+	for (int c = 0; c < CG_N && !quiet_layout; c++)
+		log_info("cgroup %s: %s%s", cg_ctrl_name(c), layout.ctrl[c].mnt ? (layout.ctrl[c].v2 ? "v2 at " : "v1 at ") : "",
+			 layout.ctrl[c].mnt ? layout.ctrl[c].mnt : "not available, host values shown");
+	if (containers_init(&layout) < 0) {
+		log_error("cannot read our own pid namespace");
+		return -1;
+	}
+	cputree_init(host.cpu);
+	fdcache_init(4096);
+	openfile_init(&st);
+	vsize_init(&st);
+	octx = (struct ops_ctx){ .opt = opt, .host = &host };
+	char *fargv[] = { "lxcfs", opt->debug ? "-d" : NULL, NULL };
+	struct fuse_args fargs = FUSE_ARGS_INIT(opt->debug ? 2 : 1, fargv);
+	se = fuse_session_new(&fargs, &lxcfs_ops, sizeof(lxcfs_ops), &octx);
+	fuse_opt_free_args(&fargs);
+	if (!se) {
+		log_error("cannot create the fuse session");
+		return -1;
+	}
+	octx.se = se;
+	vsize_prime(&host, opt);
+	snprintf(st.hdr->worker_version, sizeof(st.hdr->worker_version), "%s", LXCFS_VERSION);
+	return 0;
+}
+
+static void teardown(void)
+{
+	if (se)
+		fuse_session_destroy(se); /* closes our copy of the fuse fd */
+	se = NULL;
+	openfile_fini();
+	fdcache_fini();
+	cputree_fini();
+	containers_fini();
+	cg_layout_free(&layout);
+}
+
+static sigset_t blocked_signals(void)
+{
+	sigset_t s;
+	sigemptyset(&s);
+	sigaddset(&s, SIGTERM);
+	sigaddset(&s, SIGINT);
+	sigaddset(&s, SIGHUP);
+	sigaddset(&s, SIGUSR1);
+	sigaddset(&s, SIGUSR2);
+	sigaddset(&s, SIGPIPE);
+	return s;
+}
+
+static int standalone(struct options *opt)
+{
+	char pidpath[PATH_MAX];
+	options_pidfile(opt, pidpath, sizeof(pidpath));
+	int pidfd = pidfile_acquire(pidpath);
+	if (pidfd < 0)
+		return 1;
+	sigset_t sigs = blocked_signals();
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	int rc = 1, fd = -1;
+	if (state_create(&st) < 0 || state_attach(&st, st.fd, &(const char *){ NULL }) < 0) {
+		log_error("cannot create the state");
+		goto out;
+	}
+	if (setup(opt, false) < 0)
+		goto out;
+	fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
+	if (fd < 0)
+		goto out;
+	if (serve_attach(se, fd, &st, 1) < 0 || serve_start(thread_count(opt), end_of_connection) < 0) {
+		log_error("cannot serve the fuse connection");
+		close(fd);
+		fuse_unmount(opt->mountpoint);
+		goto out;
+	}
+	log_info("lxcfs %s serving %s with %d request threads (pid %d)", LXCFS_VERSION, opt->mountpoint,
+		 thread_count(opt), (int)getpid());
+	for (;;) {
+		int sig = sigwaitinfo(&sigs, NULL);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		if (sig == SIGUSR1)
+			log_warn("reload (SIGUSR1) needs --restart-on-crash; ignored");
+	}
+	log_info("shutting down");
+	fuse_unmount(opt->mountpoint);
+	serve_stop();
+	rc = 0;
+out:
+	teardown();
+	state_detach(&st);
+	if (st.fd >= 0)
+		close(st.fd);
+	pidfile_release(pidpath, pidfd);
+	return rc;
+}
+
+static int parse_fds(const char *s, long *v, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char *end;
+		v[i] = strtol(s, &end, 10);
+		if (end == s || v[i] < 0 || (i < n - 1 && *end != ',') || (i == n - 1 && *end))
+			return -1;
+		s = end + 1;
+	}
+	return 0;
+}
+
+static int serve_for_keeper(const char *spec, struct options *opt)
+{
+	long v[4];
+	if (parse_fds(spec, v, 4) < 0) {
+		log_error("bad --serve argument '%s'", spec);
+		return WORKER_EXIT_CANNOT;
+	}
+	int fd = (int)v[0], ctl = (int)v[2];
+	uint64_t gen = (uint64_t)v[3];
+	log_set_prefix("lxcfs-worker");
+	const char *why;
+	if (state_attach(&st, (int)v[1], &why) < 0) {
+		log_error("cannot take over: %s", why);
+		return WORKER_EXIT_CANNOT;
+	}
+	sigset_t sigs = blocked_signals();
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	if (setup(opt, true) < 0 || serve_attach(se, fd, &st, gen) < 0)
+		return WORKER_EXIT_CANNOT;
+	int r = serve_replay_init();
+	if (r < 0) {
+		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
+		return WORKER_EXIT_CANNOT;
+	}
+	if (serve_start(thread_count(opt), end_of_connection) < 0)
+		return WORKER_EXIT_CANNOT;
+	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
+		 r ? "took over the connection" : "new connection");
+	ctl_send(ctl, CTL_READY, st.hdr->features);
+
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+	enum recovery how = recovery_mode();
+	for (;;) {
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
+			break;
+		if (p[1].revents & POLLIN) {
+			struct signalfd_siginfo si;
+			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
+			    (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
+				break;
+		}
+		if (p[0].revents & (POLLIN | POLLHUP)) {
+			struct ctl_msg m;
+			int cr = ctl_recv(ctl, &m);
+			if (cr == -EPIPE) {
+				/* Our keeper is gone; we hold the connection now: keep serving. */
+				log_error("the keeper is gone; serving on without it");
+				p[0].fd = -1;
+				continue;
+			}
+			if (cr < 0)
+				continue;
+			if (m.type == CTL_RECOVER)
+				serve_recover(m.arg, how);
+			else if (m.type == CTL_STOP)
+				break;
+		}
+	}
+	serve_stop();
+	log_info("generation %llu stops", (unsigned long long)gen);
+	teardown();
+	close(sfd);
+	return connection_gone ? WORKER_EXIT_GONE : 0;
+}
+
+static int check_state(const char *arg)
+{
+	char *end;
+	long fd = strtol(arg, &end, 10);
+	const char *why = NULL;
+	if (*end || fd < 0) {
+		fprintf(stderr, "bad state fd '%s'\n", arg);
+		return 1;
+	}
+	if (state_attach(&st, (int)fd, &why) < 0) {
+		fprintf(stderr, "%s (this binary: lxcfs %s, state format %d)\n", why, LXCFS_VERSION,
+			LXCFS_STATE_VERSION);
+		return 1;
+	}
+	/* Replay the recorded INIT into a session of ours: our answer must be the one the kernel
+	 * got, or we would serve a connection negotiated differently. */
+	struct state_hdr *h = st.hdr;
+	struct state scratch = { .fd = -1 };
+	static struct state_hdr copy;
+	copy = *h;
+	scratch.hdr = &copy;
+	static struct options o;
+	char *fargv[] = { "lxcfs", NULL };
+	struct fuse_args fargs = FUSE_ARGS_INIT(1, fargv);
+	struct ops_ctx c = { .opt = &o, .host = &host };
+	struct fuse_session *s = fuse_session_new(&fargs, &lxcfs_ops, sizeof(lxcfs_ops), &c);
+	fuse_opt_free_args(&fargs);
+	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+	int r = s && devnull >= 0 && serve_attach(s, devnull, &scratch, 0) == 0 ? serve_replay_init() : -EIO;
+	if (s)
+		fuse_session_destroy(s);
+	state_detach(&st);
+	if (r < 0) {
+		fprintf(stderr, "lxcfs %s would negotiate another fuse connection than the running one\n",
+			LXCFS_VERSION);
+		return 1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc >= 3 && strcmp(argv[1], "--check-state") == 0)
+		return check_state(argv[2]);
+	bool keeper = argc >= 3 && strcmp(argv[1], "--serve") == 0;
+	if (!keeper && (argc < 2 || strcmp(argv[1], "--standalone") != 0)) {
+		fprintf(stderr, "lxcfs-worker is started by lxcfs; run lxcfs instead\n");
+		return 2;
+	}
+	const char *spec = keeper ? argv[2] : NULL;
+	int skip = keeper ? 2 : 1;
+	argv[skip] = argv[0];
+	struct options opt;
+	int pr = options_parse(&opt, argc - skip, argv + skip);
+	if (pr != 0)
+		return pr > 0 ? 0 : 1;
+	log_set_debug(opt.debug);
+	int rc = keeper ? serve_for_keeper(spec, &opt) : standalone(&opt);
+	options_free(&opt);
+	return rc;
+}
