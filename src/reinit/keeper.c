@@ -28,12 +28,14 @@
 
 #define UPGRADE_TIMEOUT_MS 10000
 #define BACKOFF_MAX_MS 1000
+#define SHORT_LIFE_MS 250 /* a worker that dies younger than this, or before it was ready, loops */
 
 struct worker {
 	pid_t pid;
 	int ctl;
 	uint64_t gen;
 	bool ready;
+	uint64_t started_ms;
 };
 
 static struct {
@@ -49,7 +51,7 @@ static struct {
 	char pidpath[PATH_MAX], statuspath[PATH_MAX + 16];
 	struct worker cur, old; /* old: the predecessor that drains during an upgrade */
 	int backoff_ms;
-	uint64_t last_death_ms, restart_at_ms, upgrade_deadline_ms;
+	uint64_t restart_at_ms, upgrade_deadline_ms;
 	char last_death[160], last_upgrade[256];
 } K = { .fuse_fd = -1, .pidfd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
@@ -146,23 +148,31 @@ static int spawn(uint64_t gen)
 	close(sv[1]);
 	if (K.cur.pid && !K.old.pid)
 		K.old = K.cur; /* an upgrade: the running worker drains once the new one is ready */
-	K.cur = (struct worker){ .pid = pid, .ctl = sv[0], .gen = gen };
+	K.cur = (struct worker){ .pid = pid, .ctl = sv[0], .gen = gen, .started_ms = now_ms() };
 	K.st.hdr->generation = gen;
 	K.st.hdr->worker_pid = pid;
 	log_info("started worker %d (generation %llu)", (int)pid, (unsigned long long)gen);
 	return 0;
 }
 
-/* A damaged header (layout, INIT record) is put back from the keeper's copy before a worker
- * needs it; the journal and snapshots the worker checks entry by entry. */
-static void check_header(void)
+/* The keeper's copy of a good header (layout, INIT record), taken whenever the header is valid
+ * and the INIT exchange complete. */
+static void save_header(void)
+{
+	const char *why;
+	if (state_check_header(K.st.hdr, K.st.hdr->total_size, &why) == 0 && initrec_complete(&K.st.hdr->init)) {
+		K.saved = *K.st.hdr;
+		K.have_saved = true;
+	}
+}
+
+/* A damaged header is put back from that copy before a new worker needs it; the journal and
+ * snapshots the worker checks entry by entry. */
+static void repair_header(void)
 {
 	const char *why;
 	if (state_check_header(K.st.hdr, K.st.hdr->total_size, &why) == 0) {
-		if (!K.have_saved && initrec_complete(&K.st.hdr->init)) {
-			K.saved = *K.st.hdr;
-			K.have_saved = true;
-		}
+		save_header();
 		return;
 	}
 	if (!K.have_saved) {
@@ -187,7 +197,7 @@ static void check_header(void)
 static void restart_worker(void)
 {
 	K.restart_at_ms = 0;
-	check_header();
+	repair_header();
 	if (spawn(K.st.hdr->generation + 1) < 0) {
 		log_error("cannot start a worker: %s", strerror(errno));
 		K.restart_at_ms = now_ms() + BACKOFF_MAX_MS;
@@ -243,7 +253,8 @@ static void reap(void)
 		if (pid != K.cur.pid)
 			continue;
 		close(K.cur.ctl);
-		uint64_t gen = K.cur.gen;
+		struct worker dead = K.cur;
+		uint64_t gen = dead.gen;
 		K.cur = (struct worker){ .ctl = -1, .gen = gen };
 		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_GONE) {
 			log_info("the fuse connection ended; exiting");
@@ -272,13 +283,14 @@ static void reap(void)
 			write_status();
 			continue;
 		}
-		/* Crash-loop guard: a worker that dies within a second of the last death waits
-		 * longer each time, up to a second; the mount is never given up. */
+		/* Crash-loop guard: a worker that dies before it is ready, or young, makes the
+		 * next one wait twice as long as the last, up to a second; one that served a while
+		 * is replaced at once.  The mount is never given up. */
 		uint64_t now = now_ms();
-		K.backoff_ms = now - K.last_death_ms < 1000 ? (K.backoff_ms ? K.backoff_ms * 2 : 10) : 0;
+		bool looping = !dead.ready || now - dead.started_ms < SHORT_LIFE_MS;
+		K.backoff_ms = looping ? (K.backoff_ms ? K.backoff_ms * 2 : 10) : 0;
 		if (K.backoff_ms > BACKOFF_MAX_MS)
 			K.backoff_ms = BACKOFF_MAX_MS;
-		K.last_death_ms = now;
 		K.restart_at_ms = now + (uint64_t)K.backoff_ms;
 		if (!K.backoff_ms)
 			restart_worker();
@@ -322,6 +334,7 @@ static void upgrade(void)
 		log_warn("upgrade requested while a worker change is under way; ignored");
 		return;
 	}
+	save_header(); /* only if it is sound: a damaged one must make the probe refuse */
 	char why[512];
 	if (!probe_upgrade(why, sizeof(why))) {
 		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: %s", why);
@@ -357,6 +370,7 @@ static void handle_ctl(struct worker *w)
 		return;
 	w->ready = true;
 	K.upgrade_deadline_ms = 0;
+	save_header();
 	if (w == &K.cur && K.old.pid) {
 		ctl_send(K.old.ctl, CTL_STOP, 0);
 		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "generation %llu (lxcfs %s) replaced generation %llu",
@@ -414,7 +428,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 	if (resume) {
 		if (adopt(resume) < 0)
 			return 1;
-		check_header();
+		save_header();
 		spawn(K.old.gen + 1);
 		K.upgrade_deadline_ms = now_ms() + UPGRADE_TIMEOUT_MS;
 	} else {

@@ -108,6 +108,7 @@ container_start() {
 			exec sleep infinity' sh "$mnt" "$ready"
 	) &
 	local outer=$!
+	disown "$outer" # killed by container_stop; no job notice from bash
 	for i in $(seq 1 100); do
 		[ -e "$ready" ] && break
 		sleep 0.05
@@ -144,3 +145,64 @@ container_stop() {
 
 # meminfo_kb FILE-CONTENT KEY
 field_kb() { awk -v k="$2:" '$1 == k { print $2 }' <<<"$1"; }
+
+# --- restart-on-crash helpers ---
+
+# status_field PIDFILE FIELD: a field of the keeper's status file (written beside the pidfile).
+status_field() {
+	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "${1%.pid}.status" 2>/dev/null
+}
+
+# wait_worker PIDFILE OLDPID: until a worker other than OLDPID serves and reported ready.
+wait_worker() {
+	local pidfile=$1 old=$2 i w
+	for i in $(seq 1 200); do
+		w=$(status_field "$pidfile" worker_pid)
+		if [ -n "$w" ] && [ "$w" != 0 ] && [ "$w" != "$old" ] && kill -0 "$w" 2>/dev/null &&
+			grep -q "generation $(status_field "$pidfile" generation) serving" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"; then
+			return 0
+		fi
+		sleep 0.02
+	done
+	echo "no new worker after $old" >&2
+	return 1
+}
+
+# start_readers NAME EXPECTED_MEMTOTAL_KB N: N loops in container NAME reading meminfo, cpuinfo,
+# stat, uptime and checking each value, until $BATS_RUN_TMPDIR/stop-$RUN_TAG exists.  Each loop
+# writes "reads failures" to $BATS_RUN_TMPDIR/readers-$RUN_TAG/NAME.I and its errors beside it.
+start_readers() {
+	local name=$1 mem=$2 n=$3 i dir=$BATS_RUN_TMPDIR/readers-$RUN_TAG
+	mkdir -p "$dir"
+	for i in $(seq 1 "$n"); do
+		nsenter -t "$(container_init "$name")" -p -m -- sh -c '
+			stop=$1 out=$2 mem=$3 ok=0 bad=0
+			fail() { bad=$((bad + 1)); echo "$1" >>"$out.err"; }
+			while [ ! -e "$stop" ]; do
+				m=$(timeout 10 cat /proc/meminfo) || { fail "meminfo: read failed"; continue; }
+				t=$(echo "$m" | awk "/^MemTotal:/ {print \$2}")
+				[ "$t" = "$mem" ] || fail "meminfo: MemTotal $t"
+				c=$(timeout 10 cat /proc/cpuinfo) || { fail "cpuinfo: read failed"; continue; }
+				[ "$(echo "$c" | grep -c ^processor)" = 1 ] || fail "cpuinfo: $(echo "$c" | grep -c ^processor) cpus"
+				s=$(timeout 10 cat /proc/stat) || { fail "stat: read failed"; continue; }
+				[ "$(echo "$s" | grep -c "^cpu[0-9]")" = 1 ] || fail "stat: wrong cpu lines"
+				u=$(timeout 10 cat /proc/uptime) || { fail "uptime: read failed"; continue; }
+				case "$u" in [0-9]*.[0-9][0-9]\ [0-9]*) ;; *) fail "uptime: [$u]" ;; esac
+				ok=$((ok + 4))
+			done
+			echo "$ok $bad" >"$out"' sh "$BATS_RUN_TMPDIR/stop-$RUN_TAG" "$dir/$name.$i" "$mem" &
+	done
+}
+
+# stop_readers: ends every reader loop; prints "reads failures" summed over them.
+stop_readers() {
+	local dir=$BATS_RUN_TMPDIR/readers-$RUN_TAG f i
+	touch "$BATS_RUN_TMPDIR/stop-$RUN_TAG"
+	for i in $(seq 1 300); do
+		[ "$(ls "$dir" | grep -vc '\.err$')" -ge "$1" ] && break
+		sleep 0.1
+	done
+	cat "$dir"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
+	cat $(ls "$dir"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
+	rm -rf "$dir" "$BATS_RUN_TMPDIR/stop-$RUN_TAG"
+}

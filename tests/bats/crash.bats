@@ -1,0 +1,250 @@
+#!/usr/bin/env bats
+# --restart-on-crash on a stock kernel: workers killed, crashing, upgraded, while containers read.
+# Every read is checked for its container's values; not one may fail.
+
+load helpers
+
+LXCFS_BIN_NEXT=${LXCFS_BIN_NEXT:-$BATS_TEST_DIRNAME/../../build-next/lxcfs}
+LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
+
+setup_file() {
+	export RUN_TAG=crash$$
+	export CGA=lxcfs-test-$RUN_TAG-a CGB=lxcfs-test-$RUN_TAG-b
+	cg_make "$CGA" $((256 * 1024 * 1024)) 0
+	cg_make "$CGB" $((192 * 1024 * 1024)) 1
+	# the daemon runs from a directory of its own, so upgrades can swap its binaries
+	export BIN=$BATS_RUN_TMPDIR/bin-$RUN_TAG
+	mkdir -p "$BIN"
+	cp "$LXCFS_BIN" "$(dirname "$LXCFS_BIN")/lxcfs-worker" "$BIN/"
+	grep -q LXCFS_FAULT_CRASH "$BIN/lxcfs-worker" ||
+		{ echo "build without fault hooks: meson setup -Dfault_hooks=true" >&2; return 1; }
+}
+
+teardown_file() {
+	cg_remove "$CGA"
+	cg_remove "$CGB"
+}
+
+setup() {
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	cp "$LXCFS_BIN" "$(dirname "$LXCFS_BIN")/lxcfs-worker" "$BIN/"
+}
+
+teardown() {
+	rm -f "$BATS_RUN_TMPDIR/stop-$RUN_TAG"
+	container_stop a-$RUN_TAG
+	container_stop b-$RUN_TAG
+	daemon_stop "$MNT" "$PIDF"
+}
+
+keeper_start() { # [VAR=value...]: the environment of the keeper and its workers
+	(
+		for a in "$@"; do export "${a?}"; done
+		LXCFS_BIN="$BIN/lxcfs" daemon_start "$MNT" "$PIDF" --restart-on-crash
+	)
+	wait_worker "$PIDF" none
+}
+
+containers() {
+	container_start a-$RUN_TAG "$CGA" "$MNT"
+	container_start b-$RUN_TAG "$CGB" "$MNT"
+}
+
+kill_worker() { # signal
+	local w
+	w=$(status_field "$PIDF" worker_pid)
+	kill -"$1" "$w"
+	wait_worker "$PIDF" "$w"
+}
+
+@test "50 SIGKILLs of the worker under four readers in two containers: no failed read" {
+	keeper_start
+	containers
+	start_readers a-$RUN_TAG 262144 2
+	start_readers b-$RUN_TAG 196608 2
+	sleep 0.5
+	local i
+	for i in $(seq 1 50); do
+		kill_worker KILL
+		sleep 0.1
+	done
+	sleep 0.3
+	read -r reads failures < <(stop_readers 4)
+	echo "reads=$reads failures=$failures"
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt 200 ]
+	[ "$(status_field "$PIDF" restarts)" -ge 50 ]
+	[[ "$(status_field "$PIDF" last_death)" == *"killed by signal 9"* ]]
+}
+
+@test "a file opened before a kill, and one half read, are read correctly after it" {
+	keeper_start
+	containers
+	local d=$BATS_RUN_TMPDIR/open-$RUN_TAG
+	mkdir -p "$d"
+	nsenter -t "$(container_init a-$RUN_TAG)" -p -m -- sh -c '
+		exec 3</proc/meminfo 4</proc/cpuinfo
+		head -c 200 <&4 >"$1/part1"
+		touch "$1/opened"
+		while [ ! -e "$1/killed" ]; do sleep 0.05; done
+		timeout 10 cat <&3 >"$1/meminfo"
+		timeout 10 cat <&4 >"$1/part2"' sh "$d" &
+	local reader=$!
+	for i in $(seq 1 100); do [ -e "$d/opened" ] && break; sleep 0.05; done
+	kill_worker KILL
+	kill_worker KILL
+	touch "$d/killed"
+	wait "$reader"
+	[ "$(field_kb "$(cat "$d/meminfo")" MemTotal)" = 262144 ]
+	[ "$(grep -c kB "$d/meminfo")" -gt 20 ]
+	# the half read open continues the render of its offset 0, made by a dead worker
+	cat "$d/part1" "$d/part2" >"$d/cpuinfo"
+	[ "$(grep -c '^processor' "$d/cpuinfo")" = 1 ]
+	[ "$(tail -c 1 "$d/cpuinfo" | od -An -c | tr -d ' ')" = '\n' ]
+	[ "$(grep -c '^flags' "$d/cpuinfo")" = 1 ]
+}
+
+inflight() { # recovery mode, log line that proves the path
+	keeper_start LXCFS_RECOVERY="$1" LXCFS_FAULT_SLEEP=meminfo:1500
+	containers
+	local out=$BATS_RUN_TMPDIR/inflight-$RUN_TAG
+	nsenter -t "$(container_init a-$RUN_TAG)" -p -m -- timeout 20 cat /proc/meminfo >"$out" &
+	local reader=$!
+	sleep 0.5 # the render sleeps 1.5 s: the read is inside the worker now
+	grep -q "render of meminfo sleeps" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	kill_worker KILL
+	wait "$reader"
+	[ "$(field_kb "$(cat "$out")" MemTotal)" = 262144 ]
+	grep -q "$2" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
+
+@test "a read inside the worker at the kill completes after takeover: journal" {
+	inflight journal "answering request .* (opcode 15) of a dead worker from the journal"
+}
+
+@test "a read inside the worker at the kill completes after takeover: RESEND" {
+	inflight resend "asked the kernel to resend unanswered requests"
+	[[ "$(status_field "$PIDF" recovery)" == *"resend=yes"* ]]
+	! grep -q "from the journal" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
+
+@test "50 upgrades under four readers: no failed read, the new binary really runs" {
+	[ -x "$LXCFS_BIN_NEXT" ] || { echo "missing $LXCFS_BIN_NEXT (meson setup build-next -Dversion_suffix=next)"; false; }
+	keeper_start
+	containers
+	start_readers a-$RUN_TAG 262144 2
+	start_readers b-$RUN_TAG 196608 2
+	local v1 v2 i src want w keeper
+	v1=$("$LXCFS_BIN" --version)
+	v2=$("$LXCFS_BIN_NEXT" --version)
+	[ "$v1" != "$v2" ]
+	keeper=$(cat "$PIDF.started")
+	for i in $(seq 1 50); do
+		if [ $((i % 2)) = 1 ]; then src=$LXCFS_BIN_NEXT want=$v2; else src=$LXCFS_BIN want=$v1; fi
+		# replace the installed binaries the way a package upgrade does: new files, renamed in
+		cp "$src" "$BIN/lxcfs.new" && cp "$(dirname "$src")/lxcfs-worker" "$BIN/lxcfs-worker.new"
+		mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
+		w=$(status_field "$PIDF" worker_pid)
+		kill -USR1 "$keeper"
+		wait_worker "$PIDF" "$w"
+		for n in $(seq 1 100); do [ "$(status_field "$PIDF" keeper_version)" = "$want" ] && break; sleep 0.02; done
+		[ "$(status_field "$PIDF" worker_version)" = "$want" ]
+		[ "$(status_field "$PIDF" keeper_version)" = "$want" ]
+		[ "$(status_field "$PIDF" keeper_pid)" = "$keeper" ]
+		# the worker runs the file now on disk, not a deleted one
+		[ "$(readlink "/proc/$(status_field "$PIDF" worker_pid)/exe")" = "$BIN/lxcfs-worker" ]
+	done
+	read -r reads failures < <(stop_readers 4)
+	echo "reads=$reads failures=$failures"
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt 200 ]
+	[ "$(status_field "$PIDF" restarts)" = 0 ]
+}
+
+@test "poison: a request that crashes every worker gets EIO after the second death, others read on" {
+	keeper_start LXCFS_FAULT_CRASH=swaps
+	containers
+	start_readers a-$RUN_TAG 262144 2
+	run in_container b-$RUN_TAG cat /proc/swaps
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Input/output error"* ]]
+	sleep 0.5
+	read -r reads failures < <(stop_readers 2)
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt 0 ]
+	[ "$(status_field "$PIDF" restarts)" = 2 ]
+	grep -q "in flight at 2 worker deaths: answered EIO" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
+
+@test "a state of another format, or garbage, is refused and the old daemon keeps serving" {
+	[ -x "$LXCFS_BIN_SV2" ] || { echo "missing $LXCFS_BIN_SV2 (meson setup build-sv2 -Dstate_version=2)"; false; }
+	keeper_start
+	containers
+	local keeper w v1
+	keeper=$(cat "$PIDF.started")
+	w=$(status_field "$PIDF" worker_pid)
+	v1=$(status_field "$PIDF" worker_version)
+	cp "$LXCFS_BIN_SV2" "$BIN/lxcfs.new" && cp "$(dirname "$LXCFS_BIN_SV2")/lxcfs-worker" "$BIN/lxcfs-worker.new"
+	mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
+	kill -USR1 "$keeper"
+	for i in $(seq 1 100); do [[ "$(status_field "$PIDF" last_upgrade)" == refused* ]] && break; sleep 0.05; done
+	[[ "$(status_field "$PIDF" last_upgrade)" == *"another format version"* ]]
+	grep -q "upgrade refused by the binary on disk" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	[ "$(status_field "$PIDF" worker_pid)" = "$w" ]
+	[ "$(status_field "$PIDF" worker_version)" = "$v1" ]
+	run in_container a-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+
+	# garbage over the live state's header: refused too; a crash afterwards still recovers
+	cp "$LXCFS_BIN" "$BIN/lxcfs.new" && cp "$(dirname "$LXCFS_BIN")/lxcfs-worker" "$BIN/lxcfs-worker.new"
+	mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
+	local fd
+	fd=$(ls -l /proc/$keeper/fd | awk '/memfd:lxcfs-state/ {print $9}')
+	printf 'GARBAGE!' | dd of=/proc/$keeper/fd/$fd bs=1 conv=notrunc 2>/dev/null
+	kill -USR1 "$keeper"
+	for i in $(seq 1 100); do [[ "$(status_field "$PIDF" last_upgrade)" == *"bad magic"* ]] && break; sleep 0.05; done
+	[[ "$(status_field "$PIDF" last_upgrade)" == *"bad magic"* ]]
+	[ "$(status_field "$PIDF" worker_pid)" = "$w" ]
+	kill_worker KILL
+	grep -q "state header damaged .* restored from the keeper's copy" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	run in_container a-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+}
+
+@test "status reports keeper, worker, generation, restarts, last death and recovery paths" {
+	keeper_start
+	run "$BIN/lxcfs" --status -p "$PIDF"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"keeper_pid: $(cat "$PIDF.started")"* ]]
+	[[ "$output" == *"generation: 1"* ]]
+	[[ "$output" == *"restarts: 0"* ]]
+	[[ "$output" == *"recovery: resume=yes journal=yes"* ]]
+	[ "$(stat -c %a "${PIDF%.pid}.status")" = 600 ]
+	kill_worker SEGV
+	run "$BIN/lxcfs" --status -p "$PIDF"
+	[[ "$output" == *"generation: 2"* ]]
+	[[ "$output" == *"restarts: 1"* ]]
+	[[ "$output" == *"killed by signal 11"* ]]
+}
+
+@test "SIGTERM to the keeper: clean unmount, nothing left behind" {
+	keeper_start
+	containers
+	local keeper w
+	keeper=$(cat "$PIDF.started")
+	w=$(status_field "$PIDF" worker_pid)
+	container_stop a-$RUN_TAG
+	container_stop b-$RUN_TAG
+	kill -TERM "$keeper"
+	for i in $(seq 1 100); do kill -0 "$keeper" 2>/dev/null || break; sleep 0.05; done
+	! kill -0 "$keeper" 2>/dev/null
+	! kill -0 "$w" 2>/dev/null
+	! grep -q " $MNT fuse" /proc/self/mounts
+	[ ! -e "$PIDF" ]
+	[ ! -e "${PIDF%.pid}.status" ]
+	! pgrep -f "lxcfs-worker --serve .* $MNT\$"
+	run "$BIN/lxcfs" --status -p "$PIDF"
+	[ "$status" -ne 0 ]
+	grep -q "shutting down" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}

@@ -1,0 +1,115 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "check.h"
+#include "mount.h"
+#include "reinit/ctl.h"
+#include "reinit/state.h"
+
+static void state_checks(void)
+{
+	struct state s, t;
+	const char *why;
+	CHECK_INT(state_create(&s), 0);
+	CHECK_INT(state_attach(&t, s.fd, &why), 0);
+	CHECK(t.hdr->nslots >= 16 && t.hdr->nsnaps >= 256);
+	/* slots and snapshots lie inside the memfd and do not overlap */
+	CHECK((char *)state_slot(&t, t.hdr->nslots - 1) + t.hdr->slot_size <= (char *)state_snap(&t, 0));
+	CHECK((uint64_t)((char *)state_snap(&t, t.hdr->nsnaps - 1) - (char *)t.hdr) + t.hdr->snap_size <=
+	      t.hdr->total_size);
+	struct state_slot *sl = state_slot(&t, 3);
+	sl->tries = 2; /* shared: another attach sees it */
+	struct state u;
+	CHECK_INT(state_attach(&u, s.fd, &why), 0);
+	CHECK_INT(state_slot(&u, 3)->tries, 2);
+	state_detach(&u);
+
+	/* the memfd is sealed: nobody can shrink it under a mapping */
+	CHECK(ftruncate(s.fd, 4096) < 0);
+
+	struct state_hdr h = *t.hdr;
+	h.version = LXCFS_STATE_VERSION + 1;
+	CHECK_INT(state_check_header(&h, h.total_size, &why), -EPROTO);
+	CHECK(why && strstr(why, "version"));
+	h = *t.hdr;
+	memcpy(h.magic, "GARBAGE!", 8);
+	CHECK_INT(state_check_header(&h, h.total_size, &why), -EINVAL);
+	h = *t.hdr;
+	h.nslots = 100000;
+	CHECK_INT(state_check_header(&h, h.total_size, &why), -EINVAL);
+	h = *t.hdr;
+	CHECK_INT(state_check_header(&h, 4096, &why), -EINVAL); /* the file is smaller than it says */
+	h = *t.hdr;
+	h.init.req_len = 7;
+	h.init.version = INITREC_VERSION;
+	CHECK_INT(state_check_header(&h, h.total_size, &why), -EINVAL);
+
+	/* garbage in the memfd itself: attach refuses, says why */
+	memcpy(t.hdr->magic, "\xff\xff\xff\xff\xff\xff\xff\xff", 8);
+	CHECK(state_attach(&u, s.fd, &why) < 0);
+	CHECK(why != NULL);
+	state_detach(&t);
+	close(s.fd);
+
+	/* a file that is not a state at all */
+	int fd = open("/dev/null", O_RDONLY);
+	CHECK(state_attach(&u, fd, &why) < 0);
+	close(fd);
+}
+
+static void ctl_checks(void)
+{
+	int sv[2];
+	struct ctl_msg m;
+	CHECK_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
+	CHECK_INT(ctl_send(sv[0], CTL_RECOVER, 42), 0);
+	CHECK_INT(ctl_recv(sv[1], &m), 0);
+	CHECK_INT(m.type, CTL_RECOVER);
+	CHECK_U64(m.arg, 42);
+	CHECK_INT(ctl_recv(sv[1], &m), -EAGAIN); /* nothing more: never blocks */
+
+	CHECK_INT(send(sv[0], "abc", 3, 0), 3);
+	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
+	struct ctl_msg bad = { CTL_MAGIC ^ 1, CTL_VERSION, CTL_STOP, 0 };
+	send(sv[0], &bad, sizeof(bad), 0);
+	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
+	bad = (struct ctl_msg){ CTL_MAGIC, CTL_VERSION + 1, CTL_STOP, 0 };
+	send(sv[0], &bad, sizeof(bad), 0);
+	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
+	bad = (struct ctl_msg){ CTL_MAGIC, CTL_VERSION, 99, 0 };
+	send(sv[0], &bad, sizeof(bad), 0);
+	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
+	char big[64] = { 0 };
+	send(sv[0], big, sizeof(big), 0);
+	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
+	close(sv[0]);
+	CHECK_INT(ctl_recv(sv[1], &m), -EPIPE);
+	close(sv[1]);
+}
+
+static void timeout_warning(void)
+{
+	char path[] = "/tmp/lxcfs-test-timeout-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(write(fd, "30\n", 3) == 3);
+	close(fd);
+	CHECK_INT(warn_request_timeout(path), 30);
+	fd = open(path, O_WRONLY | O_TRUNC);
+	CHECK(write(fd, "0\n", 2) == 2);
+	close(fd);
+	CHECK_INT(warn_request_timeout(path), 0);
+	unlink(path);
+	CHECK_INT(warn_request_timeout("/nonexistent/default_request_timeout"), -1);
+}
+
+int main(void)
+{
+	state_checks();
+	ctl_checks();
+	timeout_warning();
+	CHECK_DONE();
+}
