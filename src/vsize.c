@@ -35,6 +35,8 @@ uint64_t vsize_get(uint64_t ino)
 
 void vsize_prime(const struct hostroot *host, const struct options *opt)
 {
+	if (__atomic_load_n(&seen[INO_PROC_MEMINFO], __ATOMIC_RELAXED))
+		return; /* a predecessor's sizes are in the state already */
 	struct rctx c = { .host = host, .opt = opt };
 	for (uint64_t ino = 1; ino < INO_STATIC_LIMIT; ino++) {
 		const struct node *n = tree_node(ino);

@@ -142,6 +142,7 @@ static int standalone(struct options *opt)
 	int pidfd = pidfile_acquire(pidpath);
 	if (pidfd < 0)
 		return 1;
+	warn_request_timeout(NULL);
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	int rc = 1, fd = -1;

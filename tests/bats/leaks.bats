@@ -29,7 +29,8 @@ teardown_file() {
 @test "no leak and no memory error after a long run" {
 	[ -n "${LXCFS_VALGRIND:-}" ] || skip "set LXCFS_VALGRIND=1 to run"
 	# started here, not in setup_file, so that this shell can wait for its exit status
-	LXCFS_WRAP="valgrind --suppressions=$BATS_TEST_DIRNAME/../valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$VGLOG" \
+	# lxcfs execs lxcfs-worker: valgrind must follow
+	LXCFS_WRAP="valgrind --trace-children=yes --suppressions=$BATS_TEST_DIRNAME/../valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$VGLOG" \
 		LXCFS_START_TRIES=600 daemon_start "$MNT" "$PIDF"
 	container_start vg-$RUN_TAG "$CG" "$MNT"
 	local i f
@@ -50,5 +51,35 @@ teardown_file() {
 	wait "$pid" && rc=0 || rc=$?
 	grep -v '^--' "$VGLOG"
 	[ "$rc" -eq 0 ]
+	grep -q "Command: .*lxcfs-worker --standalone" "$VGLOG" # the worker is what was checked
 	grep -q "ERROR SUMMARY: 0 errors" "$VGLOG"
+}
+
+@test "the keeper: no leak and no memory error across worker restarts" {
+	[ -n "${LXCFS_VALGRIND:-}" ] || skip "set LXCFS_VALGRIND=1 to run"
+	# the keeper and every worker it starts, a log each
+	LXCFS_WRAP="valgrind --trace-children=yes --suppressions=$BATS_TEST_DIRNAME/../valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$VGLOG.%p" \
+		LXCFS_START_TRIES=600 daemon_start "$MNT" "$PIDF" --restart-on-crash
+	for n in $(seq 1 300); do status_field "$PIDF" worker_pid | grep -q . && break; sleep 0.1; done
+	local i w g
+	for i in $(seq 1 10); do
+		for f in meminfo cpuinfo stat; do timeout 20 cat "$MNT/proc/$f" >/dev/null; done
+		w=$(status_field "$PIDF" worker_pid)
+		g=$(status_field "$PIDF" generation)
+		kill -KILL "$w"
+		for n in $(seq 1 300); do [ "$(status_field "$PIDF" generation)" != "$g" ] && break; sleep 0.05; done
+		sleep 0.3
+	done
+	[ "$(status_field "$PIDF" restarts)" = 10 ]
+	local pid last
+	pid=$(cat "$PIDF.started")
+	last=$(status_field "$PIDF" worker_pid)
+	kill -TERM "$pid"
+	wait "$pid" && rc=0 || rc=$?
+	cat "$VGLOG".* | grep -v '^--'
+	[ "$rc" -eq 0 ]
+	[ "$(ls "$VGLOG".* | wc -l)" -ge 12 ] # the keeper and 11 workers
+	grep -q "ERROR SUMMARY: 0 errors" "$VGLOG.$pid"      # the keeper
+	grep -q "ERROR SUMMARY: 0 errors" "$VGLOG.$last"     # the worker stopped cleanly at the end
+	! grep -l "Invalid read\|Invalid write\|uninitialised\|definitely lost: [1-9]" "$VGLOG".*
 }
