@@ -172,12 +172,14 @@ static struct state_slot *claim_slot(void)
 	for (unsigned i = 0; i < S.st->hdr->nslots; i++) {
 		struct state_slot *sl = state_slot(S.st, i);
 		uint32_t expect = SLOT_FREE;
-		if (__atomic_compare_exchange_n(&sl->state, &expect, SLOT_CLAIMED, false, __ATOMIC_ACQ_REL,
+		if (__atomic_compare_exchange_n(&sl->state, &expect, SLOT_CLAIMING, false, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED)) {
 			sl->gen = S.gen;
 			sl->len = 0;
 			sl->key = 0;
 			sl->tries = 0;
+			memset(sl->data, 0, sizeof(struct fuse_in_header));
+			__atomic_store_n(&sl->state, SLOT_CLAIMED, __ATOMIC_RELEASE);
 			return sl;
 		}
 	}

@@ -60,7 +60,9 @@ struct state_hdr {
 	struct initrec init;
 };
 
-enum { SLOT_FREE = 0, SLOT_CLAIMED = 1 };
+/* A slot is claimed in two steps (FREE -> CLAIMING -> CLAIMED) so that nobody ever sees it
+ * claimed under its previous owner's generation. */
+enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_CLAIMING = 2 };
 
 struct state_slot {
 	uint32_t state;

@@ -26,6 +26,7 @@ teardown_file() {
 }
 
 setup() {
+	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" # each test reads only its own daemon's log
 	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
 	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
 	cp "$LXCFS_BIN" "$(dirname "$LXCFS_BIN")/lxcfs-worker" "$BIN/"
