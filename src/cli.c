@@ -13,6 +13,7 @@
 #include "log.h"
 #include "options.h"
 #include "reinit/keeper.h"
+#include "selfpath.h"
 #include "version.h"
 
 /* Prints what the keeper last wrote, if that keeper still runs. */
@@ -47,14 +48,8 @@ static int print_status(const struct options *o)
 static void exec_standalone(char **argv)
 {
 	char self[PATH_MAX], path[PATH_MAX + 32];
-	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = '\0';
-	char *slash = strrchr(self, '/');
-	if (slash)
-		*slash = '\0';
-	snprintf(path, sizeof(path), "%s/lxcfs-worker", self);
-	if (access(path, X_OK) != 0)
-		snprintf(path, sizeof(path), "%s/lxcfs/lxcfs-worker", LXCFS_LIBEXECDIR);
+	self_path(self, sizeof(self));
+	worker_binary(self, path, sizeof(path));
 	int argc = 0;
 	while (argv[argc])
 		argc++;

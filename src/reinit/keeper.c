@@ -23,6 +23,7 @@
 #include "pidfile.h"
 #include "reinit/ctl.h"
 #include "reinit/state.h"
+#include "selfpath.h"
 #include "version.h"
 #include "worker.h"
 
@@ -91,16 +92,6 @@ static void write_status(void)
 	rename(tmp, K.statuspath);
 }
 
-/* The worker binary that sits beside ours (a build tree, or bin/ with libexec/ next to it). */
-static void worker_path(char *dst, size_t size)
-{
-	const char *slash = strrchr(K.self, '/');
-	int dirlen = slash ? (int)(slash - K.self) : 0;
-	snprintf(dst, size, "%.*s/lxcfs-worker", dirlen, K.self);
-	if (access(dst, X_OK) != 0)
-		snprintf(dst, size, "%s/lxcfs/lxcfs-worker", LXCFS_LIBEXECDIR);
-}
-
 static void keep_fd(int fd, bool keep)
 {
 	int fl = fcntl(fd, F_GETFD);
@@ -121,7 +112,7 @@ static int spawn(uint64_t gen)
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
 	char path[PATH_MAX + 64], spec[96];
-	worker_path(path, sizeof(path));
+	worker_binary(K.self, path, sizeof(path));
 	snprintf(spec, sizeof(spec), "%d,%d,%d,%llu", K.fuse_fd, K.st.fd, sv[1], (unsigned long long)gen);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -301,7 +292,7 @@ static void reap(void)
 static bool probe_upgrade(char *why, size_t size)
 {
 	char path[PATH_MAX + 64], fdarg[16];
-	worker_path(path, sizeof(path));
+	worker_binary(K.self, path, sizeof(path));
 	snprintf(fdarg, sizeof(fdarg), "%d", K.st.fd);
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -411,8 +402,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 	K.opt = opt;
 	K.argc = argc;
 	K.argv = argv;
-	ssize_t n = readlink("/proc/self/exe", K.self, sizeof(K.self) - 1);
-	K.self[n > 0 ? n : 0] = '\0';
+	self_path(K.self, sizeof(K.self));
 	options_pidfile(opt, K.pidpath, sizeof(K.pidpath));
 	options_statusfile(opt, K.statuspath, sizeof(K.statuspath));
 	log_set_prefix("lxcfs-keeper");

@@ -1,0 +1,22 @@
+#include "selfpath.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "version.h"
+
+void self_path(char *dst, size_t size)
+{
+	ssize_t n = readlink("/proc/self/exe", dst, size - 1);
+	dst[n > 0 ? n : 0] = '\0';
+}
+
+void worker_binary(const char *self, char *dst, size_t size)
+{
+	const char *slash = strrchr(self, '/');
+	int dirlen = slash ? (int)(slash - self) : 0;
+	snprintf(dst, size, "%.*s/lxcfs-worker", dirlen, self);
+	if (access(dst, X_OK) != 0)
+		snprintf(dst, size, "%s/lxcfs/lxcfs-worker", LXCFS_LIBEXECDIR);
+}
