@@ -4,6 +4,9 @@
  *       --restart-on-crash)
  *   lxcfs-worker --serve FUSEFD,STATEFD,CTLFD,GEN [lxcfs options] MOUNTPOINT
  *       serves the keeper's connection; takes over from a predecessor through the state
+ *   lxcfs-worker --serve-reinit FUSEFD,STATEFD,CTLFD,GEN [lxcfs options] MOUNTPOINT
+ *       same on a fresh state, resetting the connection through the kernel series
+ *       (FUSE_DEV_IOC_REINIT, then FUSE_DEV_IOC_BM_REVAL for the bind mounts)
  *   lxcfs-worker --check-state STATEFD
  *       the upgrade probe: can this binary take over that state?  exit 0 or say why not */
 #include <errno.h>
@@ -17,6 +20,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cgroup.h"
@@ -30,6 +34,7 @@
 #include "options.h"
 #include "pidfile.h"
 #include "reinit/ctl.h"
+#include "reinit/reinit.h"
 #include "reinit/state.h"
 #include "serve.h"
 #include "version.h"
@@ -195,7 +200,29 @@ static int parse_fds(const char *s, long *v, int n)
 	return 0;
 }
 
-static int serve_for_keeper(const char *spec, struct options *opt)
+/* The reinit tier: reset the connection, answer the new INIT, revalidate the bind mounts. */
+static int reinit_now(int fd, uint64_t gen)
+{
+	int r = reinit_connection(fd);
+	if (r < 0) {
+		log_error("FUSE_DEV_IOC_REINIT failed: %s", strerror(-r));
+		return -1;
+	}
+	for (int i = 0; i < 10000 && !initrec_complete(&st.hdr->init); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	if (!initrec_complete(&st.hdr->init)) {
+		log_error("no new FUSE_INIT after FUSE_DEV_IOC_REINIT");
+		return -1;
+	}
+	r = reinit_revalidate_binds(fd);
+	if (r < 0)
+		log_warn("reinit: some bind mounts could not be revalidated (%s); they fail with EIO", strerror(-r));
+	log_info("generation %llu reinitialized the connection%s", (unsigned long long)gen,
+		 r < 0 ? "" : " and revalidated every bind mount");
+	return 0;
+}
+
+static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 {
 	long v[4];
 	if (parse_fds(spec, v, 4) < 0) {
@@ -214,15 +241,17 @@ static int serve_for_keeper(const char *spec, struct options *opt)
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (setup(opt, true) < 0 || serve_attach(se, fd, &st, gen) < 0)
 		return WORKER_EXIT_CANNOT;
-	int r = serve_replay_init();
+	int r = reinit ? 0 : serve_replay_init();
 	if (r < 0) {
 		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
 		return WORKER_EXIT_CANNOT;
 	}
 	if (serve_start(thread_count(opt), end_of_connection) < 0)
 		return WORKER_EXIT_CANNOT;
+	if (reinit && reinit_now(fd, gen) < 0)
+		return WORKER_EXIT_CANNOT;
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
-		 r ? "took over the connection" : "new connection");
+		 reinit ? "reinitialized connection" : r ? "took over the connection" : "new connection");
 	ctl_send(ctl, CTL_READY, st.hdr->features);
 
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
@@ -305,7 +334,8 @@ int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "--check-state") == 0)
 		return check_state(argv[2]);
-	bool keeper = argc >= 3 && strcmp(argv[1], "--serve") == 0;
+	bool reinit = argc >= 3 && strcmp(argv[1], "--serve-reinit") == 0;
+	bool keeper = reinit || (argc >= 3 && strcmp(argv[1], "--serve") == 0);
 	if (!keeper && (argc < 2 || strcmp(argv[1], "--standalone") != 0)) {
 		fprintf(stderr, "lxcfs-worker is started by lxcfs; run lxcfs instead\n");
 		return 2;
@@ -318,7 +348,7 @@ int main(int argc, char **argv)
 	if (pr != 0)
 		return pr > 0 ? 0 : 1;
 	log_set_debug(opt.debug);
-	int rc = keeper ? serve_for_keeper(spec, &opt) : standalone(&opt);
+	int rc = keeper ? serve_for_keeper(spec, &opt, reinit) : standalone(&opt);
 	options_free(&opt);
 	return rc;
 }

@@ -1,7 +1,9 @@
 /* The keeper: a deliberately small process.  It mounts (or, after an upgrade, inherits) the fuse
  * connection, holds that fd and the state memfd for its whole life, runs one worker on them,
- * restarts it when it dies and replaces it on SIGUSR1 with the binaries on disk.  It reads no
- * cgroup file and renders nothing: the less code here, the less that can take the mount down. */
+ * restarts it when it dies and replaces it on SIGUSR1 with the binaries on disk.  Where a worker
+ * cannot resume and the kernel has our series, the next one resets the connection instead
+ * (reinit; SIGUSR2 asks for it).  It reads no cgroup file and renders nothing: the less code
+ * here, the less that can take the mount down. */
 #include "reinit/keeper.h"
 
 #include <errno.h>
@@ -22,6 +24,7 @@
 #include "mount.h"
 #include "pidfile.h"
 #include "reinit/ctl.h"
+#include "reinit/reinit.h"
 #include "reinit/state.h"
 #include "selfpath.h"
 #include "version.h"
@@ -52,6 +55,8 @@ static struct {
 	char pidpath[PATH_MAX], statuspath[PATH_MAX + 16];
 	struct worker cur, old; /* old: the predecessor that drains during an upgrade */
 	int backoff_ms;
+	uint32_t reinit_mask; /* FUSE_REINIT_HAS_* of this kernel */
+	bool next_reinit;     /* the next worker resets the connection */
 	uint64_t restart_at_ms, upgrade_deadline_ms;
 	char last_death[160], last_upgrade[256];
 } K = { .fuse_fd = -1, .pidfd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
@@ -84,10 +89,11 @@ static void write_status(void)
 	dprintf(fd,
 		"keeper_pid: %d\nkeeper_version: %s\nworker_pid: %d\nworker_version: %.31s\ngeneration: %llu\n"
 		"restarts: %u\nlast_death: %s\nlast_upgrade: %s\nmountpoint: %s\nstate_version: %u\n"
-		"recovery: resume=yes journal=yes resend=%s reinit=no\n",
+		"recovery: resume=yes journal=yes resend=%s reinit=%s\n",
 		(int)getpid(), LXCFS_VERSION, (int)K.cur.pid, h->worker_version, (unsigned long long)K.cur.gen,
 		h->restarts, K.last_death[0] ? K.last_death : "none", K.last_upgrade[0] ? K.last_upgrade : "none",
-		K.opt->mountpoint, h->version, (f & STATE_FEAT_RESEND) ? "yes" : "no");
+		K.opt->mountpoint, h->version, (f & STATE_FEAT_RESEND) ? "yes" : "no",
+		(K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL) ? "yes" : "no");
 	close(fd);
 	rename(tmp, K.statuspath);
 }
@@ -106,7 +112,22 @@ static void unblock_all(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static int spawn(uint64_t gen)
+/* A new, empty state: for a worker that resets the connection rather than resuming it. */
+static int fresh_state(void)
+{
+	struct state st;
+	const char *why;
+	if (state_create(&st) < 0 || state_attach_header(&st, st.fd, &why) < 0)
+		return -1;
+	state_detach(&K.st);
+	close(K.st.fd);
+	K.st = st;
+	K.have_saved = false;
+	K.st.hdr->keeper_pid = getpid();
+	return 0;
+}
+
+static int spawn(uint64_t gen, bool reinit)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -128,7 +149,7 @@ static int spawn(uint64_t gen)
 		keep_fd(sv[1], true);
 		char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 		av[0] = "lxcfs-worker";
-		av[1] = "--serve";
+		av[1] = reinit ? "--serve-reinit" : "--serve";
 		av[2] = spec;
 		for (int i = 1; i < K.argc; i++)
 			av[i + 2] = K.argv[i];
@@ -188,8 +209,12 @@ static void repair_header(void)
 static void restart_worker(void)
 {
 	K.restart_at_ms = 0;
-	repair_header();
-	if (spawn(K.st.hdr->generation + 1) < 0) {
+	uint64_t gen = K.st.hdr->generation + 1;
+	bool reinit = K.next_reinit && fresh_state() == 0;
+	if (!reinit)
+		repair_header();
+	K.next_reinit = false;
+	if (spawn(gen, reinit) < 0) {
 		log_error("cannot start a worker: %s", strerror(errno));
 		K.restart_at_ms = now_ms() + BACKOFF_MAX_MS;
 		return;
@@ -258,9 +283,12 @@ static void reap(void)
 		h->last_pid = pid;
 		snprintf(K.last_death, sizeof(K.last_death), "worker %d (generation %llu) %s", (int)pid,
 			 (unsigned long long)gen, how);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_CANNOT)
-			log_error("%s: it could not take over the connection", K.last_death);
-		else
+		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_CANNOT) {
+			/* Resume is impossible: the next worker resets the connection, where it can */
+			K.next_reinit = (K.reinit_mask & FUSE_REINIT_HAS_REINIT) != 0;
+			log_error("%s: it could not take over the connection%s", K.last_death,
+				  K.next_reinit ? "; the next one reinitializes it" : "");
+		} else
 			log_warn("%s; restarting (restart %u)", K.last_death, h->restarts);
 		if (K.old.pid) {
 			/* The new worker of an upgrade died: the old one keeps serving. */
@@ -319,23 +347,35 @@ static bool probe_upgrade(char *why, size_t size)
 	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-static void upgrade(void)
+static void upgrade(bool force_reinit)
 {
 	if (K.old.pid || !K.cur.pid) {
 		log_warn("upgrade requested while a worker change is under way; ignored");
 		return;
 	}
-	save_header(); /* only if it is sound: a damaged one must make the probe refuse */
-	char why[512];
-	if (!probe_upgrade(why, sizeof(why))) {
-		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: %s", why);
-		log_error("upgrade refused by the binary on disk: %s; lxcfs %s keeps serving", why, LXCFS_VERSION);
+	if (force_reinit && !(K.reinit_mask & FUSE_REINIT_HAS_REINIT)) {
+		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: this kernel has no FUSE_DEV_IOC_REINIT");
+		log_error("reinit requested, but this kernel has no FUSE_DEV_IOC_REINIT; nothing changed");
 		write_status();
 		return;
 	}
+	save_header(); /* only if it is sound: a damaged one must make the probe refuse */
+	char why[512];
+	bool reinit = force_reinit;
+	if (!reinit && !probe_upgrade(why, sizeof(why))) {
+		if (!(K.reinit_mask & FUSE_REINIT_HAS_REINIT)) {
+			snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: %s", why);
+			log_error("upgrade refused by the binary on disk: %s; lxcfs %s keeps serving", why,
+				  LXCFS_VERSION);
+			write_status();
+			return;
+		}
+		log_warn("the binary on disk cannot resume (%s): upgrading through reinit", why);
+		reinit = true;
+	}
 	char spec[128];
-	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid, K.cur.ctl,
-		 (unsigned long long)K.cur.gen);
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
+		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit);
 	char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 	av[0] = K.argv[0];
 	av[1] = "--keeper-resume";
@@ -345,7 +385,7 @@ static void upgrade(void)
 	int fds[] = { K.fuse_fd, K.st.fd, K.pidfd, K.cur.ctl };
 	for (size_t i = 0; i < 4; i++)
 		keep_fd(fds[i], true);
-	log_info("upgrading: re-executing %s", K.self);
+	log_info("upgrading%s: re-executing %s", reinit ? " through reinit" : "", K.self);
 	execv(K.self, av);
 	log_error("upgrade failed: cannot execute %s: %s", K.self, strerror(errno));
 	for (size_t i = 0; i < 4; i++)
@@ -371,17 +411,27 @@ static void handle_ctl(struct worker *w)
 	write_status();
 }
 
-static int adopt(const char *spec)
+/* The hand-over spec is a protocol between keeper versions: fields are only ever appended, and
+ * a missing trailing field takes its old meaning (no reinit). */
+static int adopt(const char *spec, bool *reinit)
 {
-	long v[6];
+	long v[7] = { 0 };
 	const char *s = spec;
-	for (int i = 0; i < 6; i++, s++) {
+	int n = 0;
+	for (; n < 7; n++, s++) {
 		char *end;
-		v[i] = strtol(s, &end, 10);
-		if (end == s || v[i] < 0 || (*end != (i < 5 ? ',' : '\0')))
+		v[n] = strtol(s, &end, 10);
+		if (end == s || v[n] < 0 || (*end != ',' && *end != '\0'))
 			return -EINVAL;
 		s = end;
+		if (!*end)
+			break;
 	}
+	if (n < 5) {
+		log_error("cannot read the hand-over from the previous keeper: '%s'", spec);
+		return -EINVAL;
+	}
+	*reinit = v[6] != 0;
 	K.fuse_fd = (int)v[0];
 	K.pidfd = (int)v[2];
 	K.old = (struct worker){ .pid = (pid_t)v[3], .ctl = (int)v[4], .gen = (uint64_t)v[5], .ready = true };
@@ -389,6 +439,22 @@ static int adopt(const char *spec)
 	for (size_t i = 0; i < 4; i++)
 		keep_fd(fds[i], false);
 	const char *why;
+	if (*reinit) {
+		/* The old state may be of a format we cannot read: start from an empty one,
+		 * once the old worker no longer reads the device (it could take the new INIT). */
+		ctl_send(K.old.ctl, CTL_STOP, 0);
+		for (int i = 0; i < 1000 && waitpid(K.old.pid, NULL, WNOHANG) == 0; i++)
+			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+		if (waitpid(K.old.pid, NULL, WNOHANG) == 0) {
+			kill(K.old.pid, SIGKILL);
+			waitpid(K.old.pid, NULL, 0);
+		}
+		close(K.old.ctl);
+		close((int)v[1]);
+		K.old = (struct worker){ .ctl = -1, .gen = K.old.gen };
+		K.st.fd = -1;
+		return fresh_state();
+	}
 	if (state_attach_header(&K.st, (int)v[1], &why) < 0) {
 		log_error("re-executed keeper cannot read the state: %s", why);
 		return -EPROTO;
@@ -416,11 +482,17 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 
 	if (resume) {
-		if (adopt(resume) < 0)
+		bool reinit;
+		if (adopt(resume, &reinit) < 0)
 			return 1;
-		save_header();
-		spawn(K.old.gen + 1);
-		K.upgrade_deadline_ms = now_ms() + UPGRADE_TIMEOUT_MS;
+		K.reinit_mask = reinit_features(K.fuse_fd);
+		if (reinit) {
+			spawn(K.old.gen + 1, true);
+		} else {
+			save_header();
+			spawn(K.old.gen + 1, false);
+			K.upgrade_deadline_ms = now_ms() + UPGRADE_TIMEOUT_MS;
+		}
 	} else {
 		K.pidfd = pidfile_acquire(K.pidpath);
 		if (K.pidfd < 0)
@@ -438,7 +510,8 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 			return 1;
 		}
 		K.st.hdr->keeper_pid = getpid();
-		if (spawn(1) < 0) {
+		K.reinit_mask = reinit_features(K.fuse_fd);
+		if (spawn(1, false) < 0) {
 			log_error("cannot start the worker: %s", strerror(errno));
 			shutdown_and_exit(1);
 		}
@@ -480,7 +553,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 			reap();
 		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
 			shutdown_and_exit(0);
-		else if (si.ssi_signo == SIGUSR1)
-			upgrade();
+		else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
+			upgrade(si.ssi_signo == SIGUSR2);
 	}
 }
