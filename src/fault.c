@@ -1,10 +1,12 @@
 #include "fault.h"
 
 #if LXCFS_FAULT_HOOKS
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fileio.h"
 #include "log.h"
 
 void fault_render(const char *name)
@@ -21,5 +23,15 @@ void fault_render(const char *name)
 		log_info("fault hook: render of %s crashes the worker", name);
 		abort();
 	}
+}
+
+bool fault_hidden(const char *name)
+{
+	const char *path = getenv("LXCFS_FAULT_HIDE_FILE");
+	char text[256];
+	if (!path || file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return false;
+	text[strcspn(text, "\n")] = '\0';
+	return strcmp(text, name) == 0;
 }
 #endif

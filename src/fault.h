@@ -1,18 +1,28 @@
 /* Test-only fault hooks, compiled in with -Dfault_hooks=true (the test builds), absent from a
  * release build.  Set in the environment of the daemon; a keeper passes them to its workers.
  *   LXCFS_FAULT_SLEEP=NAME:MS   the render of file NAME (e.g. meminfo) sleeps MS milliseconds
- *   LXCFS_FAULT_CRASH=NAME      the render of file NAME aborts the worker, every time */
+ *   LXCFS_FAULT_CRASH=NAME      the render of file NAME aborts the worker, every time
+ *   LXCFS_FAULT_HIDE_FILE=PATH  while PATH exists, a lookup of the name it holds fails with
+ *                               ENOENT (a bound path that a new daemon no longer has) */
 #ifndef LXCFS_FAULT_H
 #define LXCFS_FAULT_H
 
 #include "version.h"
 
+#include <stdbool.h>
+
 #if LXCFS_FAULT_HOOKS
 void fault_render(const char *name);
+bool fault_hidden(const char *name);
 #else
 static inline void fault_render(const char *name)
 {
 	(void)name;
+}
+static inline bool fault_hidden(const char *name)
+{
+	(void)name;
+	return false;
 }
 #endif
 

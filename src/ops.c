@@ -110,7 +110,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e = { .attr_timeout = ATTR_TTL, .entry_timeout = ENTRY_TTL };
-	if (!tree_name_ok(name)) {
+	if (!tree_name_ok(name) || fault_hidden(name)) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}

@@ -125,6 +125,9 @@ inflight() { # recovery mode, log line that proves the path
 }
 
 @test "a read inside the worker at the kill completes after takeover: RESEND" {
+	if [ "$(uname -r | awk -F. '{ print ($1 * 100 + $2 >= 609) }')" = 0 ]; then
+		skip "this kernel ($(uname -r)) has no FUSE_NOTIFY_RESEND (Linux >= 6.9); the journal carries resume"
+	fi
 	inflight resend "asked the kernel to resend unanswered requests"
 	[[ "$(status_field "$PIDF" recovery)" == *"resend=yes"* ]]
 	! grep -q "from the journal" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"

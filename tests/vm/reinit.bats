@@ -1,0 +1,159 @@
+#!/usr/bin/env bats
+# The reinit tier on a kernel with our series (kernel/patches): FUSE_DEV_IOC_REINIT and
+# FUSE_DEV_IOC_BM_REVAL, driven by the daemon and directly.  Runs in the VM (kernel/vm test).
+
+load ../bats/helpers
+
+TOOL=$BATS_TEST_DIRNAME/../../build/tests/unit/reinit-tool
+
+setup_file() {
+	export RUN_TAG=reinit$$
+	export CG=lxcfs-test-$RUN_TAG
+	cg_make "$CG" $((256 * 1024 * 1024)) 0
+	[ "$("$TOOL" features)" = 3 ] || { echo "this kernel lacks FUSE_DEV_IOC_REINIT/BM_REVAL" >&2; return 1; }
+}
+
+teardown_file() {
+	cg_remove "$CG"
+}
+
+setup() {
+	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	export HIDE=$BATS_RUN_TMPDIR/hide-$RUN_TAG
+	rm -f "$HIDE"
+}
+
+teardown() {
+	container_stop c-$RUN_TAG
+	daemon_stop "$MNT" "$PIDF"
+	rm -f "$HIDE"
+}
+
+keeper_start() { # [VAR=value...]
+	(
+		for a in "$@"; do export "${a?}"; done
+		daemon_start "$MNT" "$PIDF" --restart-on-crash
+	)
+	wait_worker "$PIDF" none
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	KEEPER=$(cat "$PIDF.started")
+	FUSEFD=$(ls -l /proc/$KEEPER/fd | awk '$NF == "/dev/fuse" { print $9; exit }')
+	[ -n "$FUSEFD" ]
+}
+
+memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
+
+@test "the status says reinit=yes; probing the features disturbs nothing" {
+	keeper_start
+	[[ "$(status_field "$PIDF" recovery)" == *"reinit=yes"* ]]
+	for i in 1 2 3 4 5; do
+		[ "$("$TOOL" features)" = 3 ]
+		[ "$(memtotal)" = 262144 ]
+	done
+	[ "$(status_field "$PIDF" generation)" = 1 ]
+}
+
+@test "a worker replaced through REINIT + BM_REVAL: right values, old opens EIO, new opens work" {
+	keeper_start
+	local d=$BATS_RUN_TMPDIR/open-$RUN_TAG
+	rm -rf "$d"
+	mkdir -p "$d"
+	nsenter -t "$(container_init c-$RUN_TAG)" -p -m -- sh -c '
+		exec 3</proc/meminfo
+		touch "$1/opened"
+		while [ ! -e "$1/go" ]; do sleep 0.05; done
+		timeout 10 cat <&3 >"$1/out" 2>"$1/err"; echo $? >"$1/rc"' sh "$d" &
+	for i in $(seq 1 100); do [ -e "$d/opened" ] && break; sleep 0.05; done
+	local w
+	w=$(status_field "$PIDF" worker_pid)
+	kill -USR2 "$KEEPER"
+	wait_worker "$PIDF" "$w"
+	grep -q "reinitialized the connection and revalidated every bind mount" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	# the container's bind mounts (files and the cpu directory) were revalidated
+	[ "$(memtotal)" = 262144 ]
+	run in_container c-$RUN_TAG cat /sys/devices/system/cpu/online
+	[ "$output" = 0 ]
+	run in_container c-$RUN_TAG cat /proc/cpuinfo
+	[ "$(grep -c '^processor' <<<"$output")" = 1 ]
+	# a file opened before the reinit fails with EIO, by design
+	touch "$d/go"
+	for i in $(seq 1 100); do [ -e "$d/rc" ] && break; sleep 0.05; done
+	[ "$(cat "$d/rc")" != 0 ]
+	grep -q "Input/output error" "$d/err"
+	[ "$(status_field "$PIDF" generation)" = 2 ]
+}
+
+@test "200 REINIT cycles under readers: no kernel complaint, no hung task, no leaked mount" {
+	keeper_start
+	local before cbefore i
+	before=$(wc -l </proc/self/mountinfo)
+	cbefore=$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)
+	start_readers c-$RUN_TAG 262144 2
+	for i in $(seq 1 200); do
+		"$TOOL" reinit "$KEEPER" "$FUSEFD" >/dev/null
+		"$TOOL" bmreval "$KEEPER" "$FUSEFD" >/dev/null
+	done
+	read -r reads failures < <(stop_readers 2)
+	echo "reads=$reads failures=$failures (in-flight reads at a reinit fail, by design)"
+	[ "$reads" -gt 0 ]
+	# after the storm, everything reads right
+	[ "$(memtotal)" = 262144 ]
+	run in_container c-$RUN_TAG cat /sys/devices/system/cpu/online
+	[ "$output" = 0 ]
+	[ "$(wc -l </proc/self/mountinfo)" = "$before" ]
+	[ "$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)" = "$cbefore" ]
+	! dmesg | grep -E "blocked for more than|hung_task|BUG:|WARNING:|lockdep|circular locking"
+	! ps -eo stat= | grep -q '^D'
+}
+
+@test "REINIT without CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: EPERM" {
+	keeper_start
+	run "$TOOL" reinit-nocap "$KEEPER" "$FUSEFD"
+	[ "$output" = EPERM ]
+	[ "$(memtotal)" = 262144 ]
+	[ "$(status_field "$PIDF" generation)" = 1 ]
+}
+
+@test "two concurrent REINITs: one gets EBUSY, nothing else fails" {
+	keeper_start
+	local i busy=0
+	for i in $(seq 1 30); do
+		run "$TOOL" race "$KEEPER" "$FUSEFD" 8
+		[ "$status" -eq 0 ] # only ok or EBUSY
+		[[ "$output" =~ busy\ ([0-9]+) ]]
+		busy=$((busy + BASH_REMATCH[1]))
+		[ "$busy" -gt 0 ] && break
+	done
+	[ "$busy" -gt 0 ]
+	"$TOOL" bmreval "$KEEPER" "$FUSEFD"
+	[ "$(memtotal)" = 262144 ]
+}
+
+@test "BM_REVAL with a bound path gone: an error, the other binds revalidated, nothing leaked" {
+	keeper_start LXCFS_FAULT_HIDE_FILE="$HIDE"
+	local before
+	before=$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)
+	echo swaps >"$HIDE"
+	"$TOOL" reinit "$KEEPER" "$FUSEFD"
+	run "$TOOL" bmreval "$KEEPER" "$FUSEFD"
+	[ "$status" -ne 0 ]
+	[ "$output" = ENOENT ]
+	[ "$(memtotal)" = 262144 ]
+	run in_container c-$RUN_TAG cat /sys/devices/system/cpu/online
+	[ "$output" = 0 ]
+	run in_container c-$RUN_TAG cat /proc/swaps
+	[ "$status" -ne 0 ]
+	# once the path is back, a second BM_REVAL heals that bind too
+	rm -f "$HIDE"
+	"$TOOL" bmreval "$KEEPER" "$FUSEFD"
+	run in_container c-$RUN_TAG cat /proc/swaps
+	[ "$status" -eq 0 ]
+	[ "$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)" = "$before" ]
+	if [ -w /sys/kernel/debug/kmemleak ]; then
+		echo scan >/sys/kernel/debug/kmemleak
+		echo scan >/sys/kernel/debug/kmemleak
+		! grep -q "unreferenced object" /sys/kernel/debug/kmemleak
+	fi
+}
