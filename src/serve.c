@@ -191,6 +191,35 @@ static void wake(int sig)
 	(void)sig; /* only here to interrupt read() */
 }
 
+/* A FUSE_INIT on a connection we already serve: someone reset it (FUSE_DEV_IOC_REINIT) and the
+ * kernel asks again.  libfuse refuses a second INIT, which would mark the connection failed;
+ * the same request deserves the same answer, so the recorded one goes back under the new
+ * unique.  "The same": protocol version and flags; max_readahead is lowered by the kernel to
+ * what we answered the first time (0), and we would answer 0 again.  true if handled. */
+static bool answer_repeated_init(const struct fuse_in_header *in, size_t n)
+{
+	const struct initrec *r = init_record();
+	if (in->opcode != FUSE_INIT || !initrec_complete(r))
+		return false;
+	const struct fuse_init_in *now = (const void *)(in + 1);
+	const struct fuse_init_in *was = (const void *)(r->req + sizeof(struct fuse_in_header));
+	bool ext = n >= sizeof(*in) + sizeof(*now) && r->req_len >= sizeof(*in) + sizeof(*was);
+	if (n < sizeof(*in) + 16 || now->major != was->major || now->minor != was->minor ||
+	    now->flags != was->flags || (ext && now->flags2 != was->flags2)) {
+		log_error("the connection was reset with an INIT unlike the recorded one: refused");
+		reply_error(in->unique, EPROTO);
+		return true;
+	}
+	uint8_t rep[INITREC_MAX];
+	memcpy(rep, r->rep, r->rep_len);
+	((struct fuse_out_header *)rep)->unique = in->unique;
+	if (write(S.fd, rep, r->rep_len) < 0)
+		log_warn("answering a repeated INIT: %s", strerror(errno));
+	else
+		log_info("the connection was reset (FUSE_DEV_IOC_REINIT): answered its new INIT");
+	return true;
+}
+
 static void process(struct state_slot *sl, size_t n)
 {
 	const struct fuse_in_header *in = (const void *)sl->data;
@@ -206,6 +235,8 @@ static void process(struct state_slot *sl, size_t n)
 			reply_error(in->unique, EIO);
 		return;
 	}
+	if (answer_repeated_init(in, n))
+		return;
 	if (!init_record()->req_len && initrec_note_request(init_record(), sl->data, n))
 		note_features(init_record());
 	struct fuse_buf fb = { .size = n, .mem = sl->data };
