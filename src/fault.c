@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "fileio.h"
 #include "log.h"
@@ -25,13 +26,29 @@ void fault_render(const char *name)
 	}
 }
 
-bool fault_hidden(const char *name)
+/* Whether the file named by the environment variable VAR holds NAME (one line). */
+static bool file_names(const char *var, const char *name, const char **path)
 {
-	const char *path = getenv("LXCFS_FAULT_HIDE_FILE");
 	char text[256];
-	if (!path || file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
+	*path = getenv(var);
+	if (!*path || file_read_small(AT_FDCWD, *path, text, sizeof(text)) < 0)
 		return false;
 	text[strcspn(text, "\n")] = '\0';
 	return strcmp(text, name) == 0;
+}
+
+bool fault_hidden(const char *name)
+{
+	const char *path;
+	return file_names("LXCFS_FAULT_HIDE_FILE", name, &path);
+}
+
+void fault_point(const char *name)
+{
+	const char *path;
+	if (file_names("LXCFS_FAULT_CRASH_ONCE", name, &path) && unlink(path) == 0) {
+		log_info("fault hook: the worker crashes at %s", name);
+		abort();
+	}
 }
 #endif

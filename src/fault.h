@@ -3,7 +3,9 @@
  *   LXCFS_FAULT_SLEEP=NAME:MS   the render of file NAME (e.g. meminfo) sleeps MS milliseconds
  *   LXCFS_FAULT_CRASH=NAME      the render of file NAME aborts the worker, every time
  *   LXCFS_FAULT_HIDE_FILE=PATH  while PATH exists, a lookup of the name it holds fails with
- *                               ENOENT (a bound path that a new daemon no longer has) */
+ *                               ENOENT (a bound path that a new daemon no longer has)
+ *   LXCFS_FAULT_CRASH_ONCE=PATH while PATH holds the name of a point (fault_point), the worker
+ *                               removes PATH and aborts there: one death, not a crash loop */
 #ifndef LXCFS_FAULT_H
 #define LXCFS_FAULT_H
 
@@ -14,6 +16,7 @@
 #if LXCFS_FAULT_HOOKS
 void fault_render(const char *name);
 bool fault_hidden(const char *name);
+void fault_point(const char *name);
 #else
 static inline void fault_render(const char *name)
 {
@@ -23,6 +26,10 @@ static inline bool fault_hidden(const char *name)
 {
 	(void)name;
 	return false;
+}
+static inline void fault_point(const char *name)
+{
+	(void)name;
 }
 #endif
 

@@ -26,6 +26,7 @@
 #include "cgroup.h"
 #include "container.h"
 #include "cputree.h"
+#include "fault.h"
 #include "fdcache.h"
 #include "log.h"
 #include "mount.h"
@@ -214,6 +215,7 @@ static int reinit_now(int fd, uint64_t gen)
 		log_error("no new FUSE_INIT after FUSE_DEV_IOC_REINIT");
 		return -1;
 	}
+	fault_point("reinit");
 	r = reinit_revalidate_binds(fd);
 	if (r < 0)
 		log_warn("reinit: some bind mounts could not be revalidated (%s); they fail with EIO", strerror(-r));

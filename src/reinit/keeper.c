@@ -39,6 +39,7 @@ struct worker {
 	int ctl;
 	uint64_t gen;
 	bool ready;
+	bool reinit; /* started to reset the connection */
 	uint64_t started_ms;
 };
 
@@ -57,6 +58,7 @@ static struct {
 	int backoff_ms;
 	uint32_t reinit_mask; /* FUSE_REINIT_HAS_* of this kernel */
 	bool next_reinit;     /* the next worker resets the connection */
+	uint64_t reinit_from; /* generation an upgrade through reinit replaces, until READY */
 	uint64_t restart_at_ms, upgrade_deadline_ms;
 	char last_death[160], last_upgrade[256];
 } K = { .fuse_fd = -1, .pidfd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
@@ -119,6 +121,18 @@ static int fresh_state(void)
 	const char *why;
 	if (state_create(&st) < 0 || state_attach_header(&st, st.fd, &why) < 0)
 		return -1;
+	/* the history the status shows outlives the state: from the live header if it is sound */
+	const struct state_hdr *old = NULL;
+	if (K.st.hdr && state_check_header(K.st.hdr, K.st.hdr->total_size, &why) == 0)
+		old = K.st.hdr;
+	else if (K.have_saved)
+		old = &K.saved;
+	if (old) {
+		st.hdr->restarts = old->restarts;
+		st.hdr->last_status = old->last_status;
+		st.hdr->last_death = old->last_death;
+		st.hdr->last_pid = old->last_pid;
+	}
 	state_detach(&K.st);
 	close(K.st.fd);
 	K.st = st;
@@ -160,7 +174,7 @@ static int spawn(uint64_t gen, bool reinit)
 	close(sv[1]);
 	if (K.cur.pid && !K.old.pid)
 		K.old = K.cur; /* an upgrade: the running worker drains once the new one is ready */
-	K.cur = (struct worker){ .pid = pid, .ctl = sv[0], .gen = gen, .started_ms = now_ms() };
+	K.cur = (struct worker){ .pid = pid, .ctl = sv[0], .gen = gen, .reinit = reinit, .started_ms = now_ms() };
 	K.st.hdr->generation = gen;
 	K.st.hdr->worker_pid = pid;
 	log_info("started worker %d (generation %llu)", (int)pid, (unsigned long long)gen);
@@ -288,6 +302,11 @@ static void reap(void)
 			K.next_reinit = (K.reinit_mask & FUSE_REINIT_HAS_REINIT) != 0;
 			log_error("%s: it could not take over the connection%s", K.last_death,
 				  K.next_reinit ? "; the next one reinitializes it" : "");
+		} else if (dead.reinit && !dead.ready) {
+			/* It may have reset the connection without answering the new INIT: the
+			 * state holds no INIT record to resume from, so the next one resets again. */
+			K.next_reinit = true;
+			log_warn("%s during a reinit; the next worker reinitializes again", K.last_death);
 		} else
 			log_warn("%s; restarting (restart %u)", K.last_death, h->restarts);
 		if (K.old.pid) {
@@ -402,10 +421,14 @@ static void handle_ctl(struct worker *w)
 	w->ready = true;
 	K.upgrade_deadline_ms = 0;
 	save_header();
-	if (w == &K.cur && K.old.pid) {
-		ctl_send(K.old.ctl, CTL_STOP, 0);
-		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "generation %llu (lxcfs %s) replaced generation %llu",
-			 (unsigned long long)K.cur.gen, LXCFS_VERSION, (unsigned long long)K.old.gen);
+	if (w == &K.cur && (K.old.pid || K.reinit_from)) {
+		if (K.old.pid)
+			ctl_send(K.old.ctl, CTL_STOP, 0);
+		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "generation %llu (lxcfs %s) replaced generation %llu%s",
+			 (unsigned long long)K.cur.gen, LXCFS_VERSION,
+			 (unsigned long long)(K.old.pid ? K.old.gen : K.reinit_from),
+			 K.old.pid ? "" : " through reinit");
+		K.reinit_from = 0;
 		log_info("upgrade: %s", K.last_upgrade);
 	}
 	write_status();
@@ -451,6 +474,7 @@ static int adopt(const char *spec, bool *reinit)
 		}
 		close(K.old.ctl);
 		close((int)v[1]);
+		K.reinit_from = K.old.gen;
 		K.old = (struct worker){ .ctl = -1, .gen = K.old.gen };
 		K.st.fd = -1;
 		return fresh_state();

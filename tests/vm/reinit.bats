@@ -85,6 +85,30 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	[ "$(status_field "$PIDF" generation)" = 2 ]
 }
 
+@test "a worker that dies inside a reinit: the next one reinitializes again, the binds come back" {
+	local once=$BATS_RUN_TMPDIR/crash-once-$RUN_TAG
+	echo reinit >"$once"
+	keeper_start LXCFS_FAULT_CRASH_ONCE="$once"
+	local w
+	w=$(status_field "$PIDF" worker_pid)
+	kill -USR2 "$KEEPER"
+	# the first reinit worker resets the connection and dies before BM_REVAL and READY
+	for i in $(seq 1 200); do
+		grep -q "during a reinit; the next worker reinitializes again" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
+		sleep 0.05
+	done
+	grep -q "fault hook: the worker crashes at reinit" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	grep -q "during a reinit; the next worker reinitializes again" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	[ ! -e "$once" ]
+	wait_worker "$PIDF" "$w"
+	[ "$(status_field "$PIDF" generation)" = 3 ]
+	[ "$(status_field "$PIDF" restarts)" = 1 ]
+	[ "$(grep -c "reinitialized the connection and revalidated every bind mount" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")" = 1 ]
+	[ "$(memtotal)" = 262144 ]
+	run in_container c-$RUN_TAG cat /sys/devices/system/cpu/online
+	[ "$output" = 0 ]
+}
+
 @test "200 REINIT cycles under readers: no kernel complaint, no hung task, no leaked mount" {
 	keeper_start
 	local before cbefore i
