@@ -82,6 +82,14 @@ int main(int argc, char **argv)
 		log_error("lxcfs must run as root (it mounts a filesystem and reads every container's cgroups)");
 		return 1;
 	}
+	if (opt.rebind) {
+		char self[PATH_MAX], path[PATH_MAX + 32];
+		self_path(self, sizeof(self));
+		worker_binary(self, path, sizeof(path));
+		execl(path, "lxcfs-worker", "--rebind", opt.mountpoint, (char *)NULL);
+		log_error("cannot run %s: %s", path, strerror(errno));
+		return 1;
+	}
 	if (!opt.restart_on_crash) {
 		exec_standalone(argv);
 		return 1;

@@ -2,15 +2,153 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "fileio.h"
 #include "log.h"
+#include "mountinfo.h"
+
+int statfs_probe(const char *path, int timeout_ms)
+{
+	/* In a child: statfs on a live but stuck FUSE mount waits for its daemon, and only a fatal
+	 * signal ends that wait. */
+	pid_t pid = fork();
+	if (pid < 0)
+		return -errno;
+	if (pid == 0) {
+		struct statfs sf;
+		_exit(statfs(path, &sf) == 0 ? 0 : errno & 0xff);
+	}
+	int status = 0;
+	for (int waited_us = 0;; waited_us += 1000) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (waited_us >= timeout_ms * 1000) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+				;
+			return -ETIMEDOUT;
+		}
+		usleep(1000);
+	}
+	if (!WIFEXITED(status))
+		return -EIO;
+	return -WEXITSTATUS(status);
+}
+
+struct top_search {
+	const char *path;
+	struct mntent_info found;
+	bool any;
+};
+
+static bool note_mount_at(const struct mntent_info *m, void *arg)
+{
+	struct top_search *t = arg;
+	/* Later lines are mounted over earlier ones at the same path. */
+	if (strcmp(m->mountpoint, t->path) == 0) {
+		t->found = *m;
+		t->any = true;
+	}
+	return true;
+}
+
+/* mnt as the kernel writes it in mountinfo: the parent canonicalized (never the last component,
+ * which may be a dead mount that answers nothing). */
+int mount_canonical(const char *mnt, char *dst, size_t size)
+{
+	char copy[PATH_MAX], real[PATH_MAX];
+	if (snprintf(copy, sizeof(copy), "%s", mnt) >= (int)sizeof(copy))
+		return -ENAMETOOLONG;
+	size_t n = strlen(copy);
+	while (n > 1 && copy[n - 1] == '/')
+		copy[--n] = '\0';
+	const char *dir = ".", *base = copy;
+	char *slash = strrchr(copy, '/');
+	if (slash) {
+		*slash = '\0';
+		base = slash + 1;
+		dir = slash == copy ? "/" : copy;
+	}
+	if (!realpath(dir, real))
+		return -errno;
+	bool root = strcmp(real, "/") == 0;
+	int w = snprintf(dst, size, "%s%s%s", root && *base ? "" : real, *base ? "/" : "", base);
+	return w < 0 || (size_t)w >= size ? -ENAMETOOLONG : 0;
+}
+
+/* The device of the lxcfs mount on top at path (canonical): 1, 0 if the top mount there is
+ * something else or nothing, or -errno. */
+static int lxcfs_top_at(const char *path, dev_t *dev)
+{
+	struct top_search *t = calloc(1, sizeof(*t));
+	if (!t)
+		return -ENOMEM;
+	t->path = path;
+	int r = mountinfo_each("/proc/self/mountinfo", note_mount_at, t);
+	if (r == 0 && t->any && mountinfo_is_lxcfs(&t->found)) {
+		*dev = makedev(t->found.major, t->found.minor);
+		r = 1;
+	}
+	free(t);
+	return r;
+}
+
+int live_lxcfs_at(const char *path, dev_t *dev)
+{
+	int r = lxcfs_top_at(path, dev);
+	if (r <= 0)
+		return r < 0 ? r : -ENOENT;
+	return statfs_probe(path, 5000);
+}
+
+int take_over_mountpoint(const char *mnt, dev_t *replaced)
+{
+	*replaced = 0;
+	char path[PATH_MAX];
+	dev_t dev;
+	int r = mount_canonical(mnt, path, sizeof(path));
+	if (r == 0)
+		r = lxcfs_top_at(path, &dev);
+	if (r <= 0)
+		return r == -ENOENT ? 0 : r;
+	r = statfs_probe(path, 5000);
+	if (r == 0) {
+		log_error("%s is already served by a live lxcfs; not mounting over it", path);
+		return -EBUSY;
+	}
+	if (r == -ETIMEDOUT) {
+		log_error("%s holds an lxcfs mount whose daemon does not answer (stopped?); not touching it", path);
+		return -EBUSY;
+	}
+	if (r != -ENOTCONN) {
+		log_error("%s holds an lxcfs mount that cannot be checked: %s", path, strerror(-r));
+		return r;
+	}
+	if (umount2(path, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+		r = -errno;
+		log_error("%s holds a dead lxcfs mount that cannot be detached: %s", path, strerror(-r));
+		return r;
+	}
+	log_info("%s held a dead lxcfs mount (device %u:%u, its daemon is gone): detached; its bind "
+		 "mounts in containers will be rebound to the new mount", path, major(dev), minor(dev));
+	*replaced = dev;
+	return 0;
+}
 
 int fuse_mount_fd(const char *mnt, const char *extra, unsigned long flags)
 {

@@ -3,9 +3,25 @@
 #ifndef LXCFS_MOUNT_H
 #define LXCFS_MOUNT_H
 
+#include <stddef.h>
+#include <sys/types.h>
+
 /* Opens /dev/fuse and mounts it at mnt as "lxcfs" of type fuse.lxcfs with MS_* flags.  extra:
  * fuse options to add (comma separated, may be NULL).  Returns the fd or -errno. */
 int fuse_mount_fd(const char *mnt, const char *extra, unsigned long flags);
+/* Before mounting at mnt: a live lxcfs mount there is refused (-EBUSY); a dead one (its daemon
+ * gone: ENOTCONN) is detached and its device returned in *replaced, so that the rebind tier can
+ * heal the bind mounts containers made of it.  0 with *replaced = 0 when nothing was there. */
+int take_over_mountpoint(const char *mnt, dev_t *replaced);
+/* 0 if the top mount at path (canonical) is a live lxcfs mount, with its device in *dev;
+ * -ENOENT if it is not an lxcfs mount, -ENOTCONN if dead, -ETIMEDOUT if it does not answer. */
+int live_lxcfs_at(const char *path, dev_t *dev);
+/* mnt as mountinfo writes it: absolute, its parent canonical; the last component itself is not
+ * resolved (it may be a dead mount that answers nothing). */
+int mount_canonical(const char *mnt, char *dst, size_t size);
+/* statfs(path) in a child killed after timeout_ms: 0, -ENOTCONN for a dead FUSE mount,
+ * -ETIMEDOUT for one whose daemon does not answer, or another -errno. */
+int statfs_probe(const char *path, int timeout_ms);
 /* Unmounts mnt if it is our mount; lazily if busy.  0 or -errno. */
 int fuse_unmount(const char *mnt);
 

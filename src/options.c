@@ -33,7 +33,9 @@ void options_usage(const char *argv0)
 	       "  --restart-on-crash     a keeper process holds the mount and restarts the worker\n"
 	       "                         that serves it; SIGUSR1 upgrades to the binary on disk\n"
 	       "  --status               print the state of the running daemon (keeper, worker,\n"
-	       "                         generation, restarts, last death, recovery paths)\n",
+	       "                         generation, restarts, last death, recovery paths)\n"
+	       "  --rebind               heal dead lxcfs bind mounts in every mount namespace from\n"
+	       "                         the live mount at MOUNTPOINT, then exit (done at every start)\n",
 	       argv0);
 }
 
@@ -113,7 +115,7 @@ static int add_fuse_opts(struct options *o, const char *arg)
 	return r;
 }
 
-enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS };
+enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND };
 
 int options_parse(struct options *o, int argc, char **argv)
 {
@@ -131,6 +133,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "restart-on-crash", no_argument, NULL, OPT_RESTART },
 		{ "status", no_argument, NULL, OPT_STATUS },
+		{ "rebind", no_argument, NULL, OPT_REBIND },
 		{ NULL, 0, NULL, 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -157,6 +160,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
 		case OPT_RESTART: o->restart_on_crash = true; break;
 		case OPT_STATUS: o->status = true; break;
+		case OPT_REBIND: o->rebind = true; break;
 		case OPT_THREADS: {
 			char *end;
 			long n = strtol(optarg, &end, 10);

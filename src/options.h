@@ -16,6 +16,7 @@ struct options {
 	bool help;
 	bool version;
 	bool status;
+	bool rebind;
 	int threads;          /* request threads; 0 = one per online cpu, at least 2 */
 	const char *runtime_dir;
 	const char *pidfile;  /* NULL = <runtime_dir>/lxcfs.pid */

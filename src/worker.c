@@ -8,7 +8,9 @@
  *       same on a fresh state, resetting the connection through the kernel series
  *       (FUSE_DEV_IOC_REINIT, then FUSE_DEV_IOC_BM_REVAL for the bind mounts)
  *   lxcfs-worker --check-state STATEFD
- *       the upgrade probe: can this binary take over that state?  exit 0 or say why not */
+ *       the upgrade probe: can this binary take over that state?  exit 0 or say why not
+ *   lxcfs-worker --rebind MOUNTPOINT [--dead-dev MAJ:MIN]
+ *       the rebind tier: heal dead lxcfs bind mounts in every mount namespace from MOUNTPOINT */
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -20,6 +22,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -34,7 +37,9 @@
 #include "ops.h"
 #include "options.h"
 #include "pidfile.h"
+#include "selfpath.h"
 #include "reinit/ctl.h"
+#include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
 #include "serve.h"
@@ -138,6 +143,7 @@ static sigset_t blocked_signals(void)
 	sigaddset(&s, SIGUSR1);
 	sigaddset(&s, SIGUSR2);
 	sigaddset(&s, SIGPIPE);
+	sigaddset(&s, SIGCHLD);
 	return s;
 }
 
@@ -158,6 +164,9 @@ static int standalone(struct options *opt)
 	}
 	if (setup(opt, false) < 0)
 		goto out;
+	dev_t replaced;
+	if (take_over_mountpoint(opt->mountpoint, &replaced) < 0)
+		goto out;
 	fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
 	if (fd < 0)
 		goto out;
@@ -169,10 +178,21 @@ static int standalone(struct options *opt)
 	}
 	log_info("lxcfs %s serving %s with %d request threads (pid %d)", LXCFS_VERSION, opt->mountpoint,
 		 thread_count(opt), (int)getpid());
+	char self[PATH_MAX];
+	self_path(self, sizeof(self));
+	pid_t rebinder = rebind_start(self, opt->mountpoint, replaced);
 	for (;;) {
 		int sig = sigwaitinfo(&sigs, NULL);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
+		if (sig == SIGCHLD) {
+			int status;
+			if (rebinder > 0 && waitpid(rebinder, &status, WNOHANG) == rebinder) {
+				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+					log_warn("the rebind tier did not heal everything (status %d); see above", status);
+				rebinder = 0;
+			}
+		}
 		if (sig == SIGUSR1)
 			log_warn("reload (SIGUSR1) needs --restart-on-crash; ignored");
 	}
@@ -332,10 +352,36 @@ static int check_state(const char *arg)
 	return 0;
 }
 
+static int rebind_main(int argc, char **argv)
+{
+	log_set_prefix("lxcfs-rebind");
+	dev_t pred = 0;
+	if (argc == 5 && strcmp(argv[3], "--dead-dev") == 0 && parse_dev(argv[4], &pred) == 0) {
+	} else if (argc != 3) {
+		fprintf(stderr, "usage: lxcfs --rebind MOUNTPOINT [--dead-dev MAJ:MIN]\n");
+		return 2;
+	}
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	struct rebind_stats s;
+	if (rebind_all(argv[2], pred, &s) < 0)
+		return 1;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (s.healed || s.failed || s.left)
+		log_info("rebind: %u dead mount(s) healed in %u namespace(s), %u failed, %u left alone (%.1f ms)",
+			 s.healed, s.namespaces, s.failed, s.left, ms);
+	else
+		log_info("rebind: no dead lxcfs mount to heal (%.1f ms)", ms);
+	return s.failed ? REBIND_EXIT_PARTIAL : 0;
+}
+
 int main(int argc, char **argv)
 {
 	if (argc >= 3 && strcmp(argv[1], "--check-state") == 0)
 		return check_state(argv[2]);
+	if (argc >= 2 && strcmp(argv[1], "--rebind") == 0)
+		return rebind_main(argc, argv);
 	bool reinit = argc >= 3 && strcmp(argv[1], "--serve-reinit") == 0;
 	bool keeper = reinit || (argc >= 3 && strcmp(argv[1], "--serve") == 0);
 	if (!keeper && (argc < 2 || strcmp(argv[1], "--standalone") != 0)) {

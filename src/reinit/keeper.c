@@ -24,6 +24,7 @@
 #include "mount.h"
 #include "pidfile.h"
 #include "reinit/ctl.h"
+#include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
 #include "selfpath.h"
@@ -60,6 +61,9 @@ static struct {
 	bool next_reinit;     /* the next worker resets the connection */
 	uint64_t reinit_from; /* generation an upgrade through reinit replaces, until READY */
 	uint64_t restart_at_ms, upgrade_deadline_ms;
+	bool rebind_pending; /* a fresh mount: heal dead binds once the first worker is ready */
+	dev_t replaced;      /* the dead lxcfs mount that was at our mountpoint */
+	pid_t rebinder;
 	char last_death[160], last_upgrade[256];
 } K = { .fuse_fd = -1, .pidfd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
@@ -280,6 +284,12 @@ static void reap(void)
 			write_status();
 			continue;
 		}
+		if (pid == K.rebinder) {
+			K.rebinder = 0;
+			if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+				log_warn("the rebind tier %s: some dead mounts may be left (see above)", how);
+			continue;
+		}
 		if (pid != K.cur.pid)
 			continue;
 		close(K.cur.ctl);
@@ -431,6 +441,16 @@ static void handle_ctl(struct worker *w)
 		K.reinit_from = 0;
 		log_info("upgrade: %s", K.last_upgrade);
 	}
+	if (w == &K.cur && K.rebind_pending) {
+		char path[PATH_MAX + 64];
+		worker_binary(K.self, path, sizeof(path));
+		K.rebind_pending = false;
+		K.rebinder = rebind_start(path, K.opt->mountpoint, K.replaced);
+		if (K.rebinder < 0) {
+			log_error("cannot start the rebind tier: %s", strerror(-K.rebinder));
+			K.rebinder = 0;
+		}
+	}
 	write_status();
 }
 
@@ -528,7 +548,9 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 			pidfile_release(K.pidpath, K.pidfd);
 			return 1;
 		}
-		K.fuse_fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
+		if (take_over_mountpoint(opt->mountpoint, &K.replaced) == 0)
+			K.fuse_fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
+		K.rebind_pending = true;
 		if (K.fuse_fd < 0) {
 			pidfile_release(K.pidpath, K.pidfd);
 			return 1;

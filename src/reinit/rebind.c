@@ -1,0 +1,413 @@
+#include "reinit/rebind.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fileio.h"
+#include "log.h"
+#include "mount.h"
+#include "mountinfo.h"
+#include "parse.h"
+
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
+#endif
+
+#define NS_TIMEOUT_MS 10000
+#define MAX_CANDIDATES 1024 /* lxcfs mounts of one namespace we look at */
+
+/* A mount of another lxcfs device in some namespace: maybe dead, maybe ours to heal. */
+struct cand {
+	int id;
+	dev_t dev;
+	char *root;
+	char *why_left; /* NULL: ours to heal if dead */
+	int tree;       /* the fresh bind, cloned before entering the namespace */
+	int tree_err;   /* why it could not be cloned */
+};
+
+struct instance {
+	dev_t dev;
+	char *mountpoint;
+};
+
+struct scan {
+	dev_t ours, pred;
+	struct instance *inst;
+	size_t ninst;
+	struct cand *c;
+	size_t n;
+};
+
+int parse_dev(const char *s, dev_t *out)
+{
+	char *end;
+	unsigned long ma = strtoul(s, &end, 10);
+	if (end == s || *end != ':' || !isdigit((unsigned char)end[1]))
+		return -EINVAL;
+	const char *m = end + 1;
+	unsigned long mi = strtoul(m, &end, 10);
+	if (*end || ma > 0xfff || mi > 0xfffff)
+		return -EINVAL;
+	*out = makedev(ma, mi);
+	return 0;
+}
+
+static bool note_instance(const struct mntent_info *m, void *arg)
+{
+	struct scan *s = arg;
+	if (!mountinfo_is_lxcfs(m) || strcmp(m->root, "/") != 0)
+		return true;
+	struct instance *n = realloc(s->inst, (s->ninst + 1) * sizeof(*n));
+	if (!n)
+		return false;
+	s->inst = n;
+	s->inst[s->ninst].dev = makedev(m->major, m->minor);
+	s->inst[s->ninst].mountpoint = strdup(m->mountpoint);
+	s->ninst++;
+	return true;
+}
+
+/* A root we clone from: an absolute path inside the tree, no "." or ".." step, not a deleted
+ * file's "//deleted" form. */
+static bool sane_root(const char *r)
+{
+	if (r[0] != '/' || strstr(r, "//"))
+		return false;
+	for (const char *p = r; *p;) {
+		while (*p == '/')
+			p++;
+		size_t n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+	}
+	return true;
+}
+
+static bool note_candidate(const struct mntent_info *m, void *arg)
+{
+	struct scan *s = arg;
+	dev_t dev = makedev(m->major, m->minor);
+	if (!mountinfo_is_lxcfs(m) || dev == s->ours || s->n >= MAX_CANDIDATES)
+		return true;
+	struct cand *c = &s->c[s->n];
+	*c = (struct cand){ .id = m->id, .dev = dev, .tree = -1 };
+	char why[PATH_MAX + 96] = "";
+	if (dev == s->pred) {
+		/* the predecessor at our mountpoint: ours, whatever the root */
+	} else {
+		for (size_t i = 0; i < s->ninst && !why[0]; i++)
+			if (s->inst[i].dev == dev)
+				snprintf(why, sizeof(why), "it belongs to the lxcfs mounted at %s", s->inst[i].mountpoint);
+		if (!why[0] && strcmp(m->root, "/") == 0)
+			snprintf(why, sizeof(why), "a whole lxcfs tree of unknown origin (a nested lxcfs's own mount?)");
+	}
+	if (!why[0] && !sane_root(m->root))
+		snprintf(why, sizeof(why), "its root '%s' is not a path of the tree", m->root);
+	c->root = strdup(m->root);
+	c->why_left = why[0] ? strdup(why) : NULL;
+	if (c->root)
+		s->n++;
+	return true;
+}
+
+static void free_candidates(struct scan *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->c[i].root);
+		free(s->c[i].why_left);
+		if (s->c[i].tree >= 0)
+			close(s->c[i].tree);
+	}
+	s->n = 0;
+}
+
+/* What the namespace's first process belongs to, for the log: its cgroup v2 path if it has
+ * one, else its first hierarchy's (LXC names them lxc.payload.NAME). */
+static void describe_pid(pid_t pid, char *dst, size_t size)
+{
+	char path[64];
+	struct buf b = BUF_INIT;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	snprintf(dst, size, "mount namespace of pid %d", (int)pid);
+	const char *best = NULL, *line;
+	size_t pos = 0, len, bestlen = 0;
+	if (file_read(path, &b) == 0)
+		while (next_line(b.data, b.len, &pos, &line, &len)) {
+			const char *c1 = memchr(line, ':', len);
+			const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+			if (!c2)
+				continue;
+			if (!best || (c1 == line + 1 && line[0] == '0')) {
+				best = c2 + 1;
+				bestlen = len - (size_t)(best - line);
+			}
+		}
+	if (best)
+		snprintf(dst, size, "mount namespace of pid %d (cgroup %.*s)", (int)pid, (int)bestlen, best);
+	buf_free(&b);
+}
+
+struct live_mount {
+	int id, parent;
+	char *mountpoint;
+};
+
+struct ns_view {
+	struct live_mount *m;
+	size_t n;
+};
+
+static bool note_view(const struct mntent_info *m, void *arg)
+{
+	struct ns_view *v = arg;
+	struct live_mount *n = realloc(v->m, (v->n + 1) * sizeof(*n));
+	if (!n)
+		return false;
+	v->m = n;
+	v->m[v->n++] = (struct live_mount){ .id = m->id, .parent = m->parent, .mountpoint = strdup(m->mountpoint) };
+	return true;
+}
+
+/* Replaces the dead mount at mp by the fresh tree: beneath it, then the dead one goes (Linux >=
+ * 6.5: readers never see what is under the mount); else over it, the dead one left below. */
+static int replace(int tree, const char *mp, bool *stacked)
+{
+	*stacked = false;
+	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
+		if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+			int e = errno;
+			log_warn("rebind: %s: the fresh mount is in place beneath, but the dead one over it "
+				 "cannot be detached: %s", mp, strerror(e));
+			return -e;
+		}
+		return 0;
+	}
+	if (errno != EINVAL)
+		return -errno;
+	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	*stacked = true;
+	return 0;
+}
+
+struct ns_result {
+	unsigned healed, failed, left;
+};
+
+/* In a child: enter the namespace, heal, report.  Never returns. */
+static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int out)
+{
+	struct ns_result res = { 0 };
+	for (size_t i = 0; i < s->n; i++) {
+		struct cand *c = &s->c[i];
+		if (c->why_left)
+			continue;
+		/* Cloning needs the source in the caller's namespace: before setns. */
+		const char *rel = c->root + 1;
+		c->tree = open_tree(mntfd, *rel ? rel : "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*rel ? 0 : AT_EMPTY_PATH));
+		c->tree_err = c->tree < 0 ? errno : 0;
+	}
+	if (setns(nsfd, CLONE_NEWNS) < 0) {
+		log_error("rebind: cannot enter the mount namespace of %s: %s", who, strerror(errno));
+		res.failed = 1;
+		goto done;
+	}
+	struct ns_view v = { 0 };
+	mountinfo_each("/proc/self/mountinfo", note_view, &v);
+	for (size_t i = 0; i < s->n; i++) {
+		struct cand *c = &s->c[i];
+		const struct live_mount *me = NULL;
+		for (size_t j = 0; j < v.n && !me; j++)
+			if (v.m[j].id == c->id)
+				me = &v.m[j];
+		if (!me || !me->mountpoint)
+			continue; /* gone meanwhile */
+		bool covered = false;
+		for (size_t j = 0; j < v.n && !covered; j++)
+			covered = v.m[j].parent == c->id && v.m[j].mountpoint && strcmp(v.m[j].mountpoint, me->mountpoint) == 0;
+		if (covered)
+			continue; /* something is mounted over it: not what readers see */
+		struct statfs sf;
+		if (statfs(me->mountpoint, &sf) == 0)
+			continue; /* alive */
+		if (errno != ENOTCONN) {
+			log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(errno));
+			continue;
+		}
+		if (c->why_left) {
+			log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, me->mountpoint,
+				 major(c->dev), minor(c->dev), c->why_left);
+			res.left++;
+			continue;
+		}
+		if (c->tree < 0) {
+			log_error("rebind: %s: %s cannot be healed: %s%s is not in the new tree (%s)", who, me->mountpoint,
+				  mnt, c->root, strerror(c->tree_err));
+			res.failed++;
+			continue;
+		}
+		bool stacked;
+		int r = replace(c->tree, me->mountpoint, &stacked);
+		close(c->tree);
+		c->tree = -1;
+		if (r < 0) {
+			log_error("rebind: %s: %s cannot be healed: %s", who, me->mountpoint, strerror(-r));
+			res.failed++;
+			continue;
+		}
+		if (statfs(me->mountpoint, &sf) < 0) {
+			log_error("rebind: %s: %s still fails after the rebind: %s", who, me->mountpoint, strerror(errno));
+			res.failed++;
+			continue;
+		}
+		log_info("rebind: %s: %s rebound to %s%s%s", who, me->mountpoint, mnt, strcmp(c->root, "/") ? c->root : "",
+			 stacked ? " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)" : "");
+		res.healed++;
+	}
+	for (size_t j = 0; j < v.n; j++)
+		free(v.m[j].mountpoint);
+	free(v.m);
+done:
+	if (write(out, &res, sizeof(res)) != sizeof(res))
+		_exit(2);
+	_exit(0);
+}
+
+static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, struct ns_result *res)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		heal_namespace(nsfd, mntfd, mnt, s, who, p[1]);
+	}
+	close(p[1]);
+	int status = 0;
+	for (int waited_ms = 0;; waited_ms++) {
+		pid_t r = waitpid(pid, &status, WNOHANG);
+		if (r == pid)
+			break;
+		if (waited_ms >= NS_TIMEOUT_MS) {
+			/* stuck on a live lxcfs mount whose daemon does not answer */
+			kill(pid, SIGKILL);
+			waitpid(pid, &status, 0);
+			close(p[0]);
+			return -ETIMEDOUT;
+		}
+		usleep(1000);
+	}
+	ssize_t n = read(p[0], res, sizeof(*res));
+	close(p[0]);
+	return n == (ssize_t)sizeof(*res) ? 0 : -EIO;
+}
+
+static bool seen_ns(ino_t **seen, size_t *n, ino_t ino)
+{
+	for (size_t i = 0; i < *n; i++)
+		if ((*seen)[i] == ino)
+			return true;
+	ino_t *m = realloc(*seen, (*n + 1) * sizeof(ino_t));
+	if (m) {
+		*seen = m;
+		m[(*n)++] = ino;
+	}
+	return false;
+}
+
+int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
+{
+	char path[PATH_MAX];
+	dev_t ours;
+	int r = mount_canonical(mnt, path, sizeof(path));
+	if (r == 0)
+		r = live_lxcfs_at(path, &ours);
+	if (r < 0) {
+		log_error("rebind: %s is not a live lxcfs mount (%s); nothing to rebind from", mnt, strerror(-r));
+		return r;
+	}
+	int mntfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (mntfd < 0)
+		return -errno;
+	struct scan s = { .ours = ours, .pred = pred, .c = calloc(MAX_CANDIDATES, sizeof(struct cand)) };
+	if (!s.c) {
+		close(mntfd);
+		return -ENOMEM;
+	}
+	mountinfo_each("/proc/self/mountinfo", note_instance, &s);
+	*stats = (struct rebind_stats){ 0 };
+	ino_t *seen = NULL;
+	size_t nseen = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		char p[PATH_MAX];
+		snprintf(p, sizeof(p), "/proc/%s/ns/mnt", e->d_name);
+		int nsfd = open(p, O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		if (nsfd < 0)
+			continue; /* gone, or a kernel thread */
+		if (fstat(nsfd, &st) < 0 || seen_ns(&seen, &nseen, st.st_ino)) {
+			close(nsfd);
+			continue;
+		}
+		/* Candidates from the namespace as this process sees it; mount ids are global, so
+		 * the child finds them again from inside. */
+		snprintf(p, sizeof(p), "/proc/%s/mountinfo", e->d_name);
+		mountinfo_each(p, note_candidate, &s);
+		if (s.n) {
+			char who[PATH_MAX + 64];
+			describe_pid((pid_t)atoi(e->d_name), who, sizeof(who));
+			struct ns_result res = { 0 };
+			int cr = run_child(nsfd, mntfd, path, &s, who, &res);
+			if (cr < 0) {
+				log_error("rebind: %s: %s", who,
+					  cr == -ETIMEDOUT ? "timed out (a live lxcfs mount there does not answer)" : strerror(-cr));
+				res.failed++;
+			}
+			stats->namespaces++;
+			stats->healed += res.healed;
+			stats->failed += res.failed;
+			stats->left += res.left;
+		}
+		free_candidates(&s);
+		close(nsfd);
+	}
+	if (d)
+		closedir(d);
+	free(seen);
+	for (size_t i = 0; i < s.ninst; i++)
+		free(s.inst[i].mountpoint);
+	free(s.inst);
+	free(s.c);
+	close(mntfd);
+	return 0;
+}
