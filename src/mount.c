@@ -99,7 +99,7 @@ static int lxcfs_top_at(const char *path, dev_t *dev)
 	if (!t)
 		return -ENOMEM;
 	t->path = path;
-	int r = mountinfo_each("/proc/self/mountinfo", note_mount_at, t);
+	int r = mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_mount_at, t);
 	if (r == 0 && t->any && mountinfo_is_lxcfs(&t->found)) {
 		*dev = makedev(t->found.major, t->found.minor);
 		r = 1;

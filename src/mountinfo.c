@@ -79,10 +79,10 @@ bool mountinfo_parse(const char *line, size_t len, struct mntent_info *m)
 	return m->root[0] == '/' && m->mountpoint[0] == '/';
 }
 
-int mountinfo_each(const char *path, bool (*fn)(const struct mntent_info *m, void *arg), void *arg)
+int mountinfo_each(int dirfd, const char *path, bool (*fn)(const struct mntent_info *m, void *arg), void *arg)
 {
 	struct buf b = BUF_INIT;
-	int r = file_read(path, &b);
+	int r = file_read_at(dirfd, path, &b);
 	if (r < 0) {
 		buf_free(&b);
 		return r;

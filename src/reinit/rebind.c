@@ -225,13 +225,20 @@ static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s,
 		c->tree = open_tree(mntfd, *rel ? rel : "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*rel ? 0 : AT_EMPTY_PATH));
 		c->tree_err = c->tree < 0 ? errno : 0;
 	}
+	/* After setns, /proc is the namespace's own procfs, maybe of another pid namespace where
+	 * we have no /proc/self: our mountinfo is read through the host's. */
+	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (setns(nsfd, CLONE_NEWNS) < 0) {
 		log_error("rebind: cannot enter the mount namespace of %s: %s", who, strerror(errno));
 		res.failed = 1;
 		goto done;
 	}
 	struct ns_view v = { 0 };
-	mountinfo_each("/proc/self/mountinfo", note_view, &v);
+	int r = mountinfo_each(procfd, "self/mountinfo", note_view, &v);
+	if (r < 0) {
+		log_error("rebind: %s: cannot read its mounts: %s", who, strerror(-r));
+		res.failed = 1;
+	}
 	for (size_t i = 0; i < s->n; i++) {
 		struct cand *c = &s->c[i];
 		const struct live_mount *me = NULL;
@@ -265,11 +272,11 @@ static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s,
 			continue;
 		}
 		bool stacked;
-		int r = replace(c->tree, me->mountpoint, &stacked);
+		int rr = replace(c->tree, me->mountpoint, &stacked);
 		close(c->tree);
 		c->tree = -1;
-		if (r < 0) {
-			log_error("rebind: %s: %s cannot be healed: %s", who, me->mountpoint, strerror(-r));
+		if (rr < 0) {
+			log_error("rebind: %s: %s cannot be healed: %s", who, me->mountpoint, strerror(-rr));
 			res.failed++;
 			continue;
 		}
@@ -360,7 +367,7 @@ int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
 		close(mntfd);
 		return -ENOMEM;
 	}
-	mountinfo_each("/proc/self/mountinfo", note_instance, &s);
+	mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_instance, &s);
 	*stats = (struct rebind_stats){ 0 };
 	ino_t *seen = NULL;
 	size_t nseen = 0;
@@ -382,7 +389,7 @@ int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
 		/* Candidates from the namespace as this process sees it; mount ids are global, so
 		 * the child finds them again from inside. */
 		snprintf(p, sizeof(p), "/proc/%s/mountinfo", e->d_name);
-		mountinfo_each(p, note_candidate, &s);
+		mountinfo_each(AT_FDCWD, p, note_candidate, &s);
 		if (s.n) {
 			char who[PATH_MAX + 64];
 			describe_pid((pid_t)atoi(e->d_name), who, sizeof(who));

@@ -1,0 +1,310 @@
+#!/usr/bin/env bats
+# Real LXC containers (lxc-create -t busybox), started as LXD/Incus start theirs: our include
+# file and hooks bind the lxcfs files into them.  Everything is private to this run: an lxcpath,
+# container names (LXC names their cgroups after them), a mountpoint, a pidfile and a copy of
+# the hooks.
+
+load helpers
+
+setup_file() {
+	export RUN_TAG=lxc$$
+	export LXCPATH=$BATS_RUN_TMPDIR/lxc-$RUN_TAG
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	export HOOKS=$BATS_RUN_TMPDIR/hooks-$RUN_TAG
+	export A=lxcfst-$RUN_TAG-a B=lxcfst-$RUN_TAG-b
+	mkdir -p "$LXCPATH" "$HOOKS"
+	local build=${LXCFS_BIN%/*}
+	cp "$build/lxc.mount.hook" "$build/lxc.poststop.hook" "$HOOKS/"
+	chmod 755 "$HOOKS"/*.hook
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	lxc_make "$A" $((256 * 1024 * 1024)) 0 "$MNT"
+	lxc_make "$B" $((128 * 1024 * 1024)) 1 "$MNT"
+	mkdir -p "$LXCPATH/$A/rootfs/var/lib/lxcfs" # nesting: the hook binds the whole tree there
+	lxc_up "$A"
+	lxc_up "$B"
+}
+
+teardown_file() {
+	local n
+	for n in $(ls "$LXCPATH" 2>/dev/null); do
+		[ -f "$LXCPATH/$n/config" ] || continue
+		timeout 30 lxc-stop -P "$LXCPATH" -n "$n" -k >/dev/null 2>&1 || true
+		timeout 30 lxc-destroy -P "$LXCPATH" -n "$n" >/dev/null 2>&1 || true
+	done
+	daemon_stop "$MNT" "$PIDF"
+	[ -z "${UPID:-}" ] || kill -KILL "$UPID" 2>/dev/null || true
+	daemon_stop "$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up" "$BATS_RUN_TMPDIR/$RUN_TAG-up.pid"
+	rm -rf "$LXCPATH" "$HOOKS"
+}
+
+# lxc_make NAME MEM_BYTES CPUS MNT: a busybox container limited to MEM and CPUS, with our
+# include file (its hook told where lxcfs is mounted).
+lxc_make() {
+	local name=$1 mem=$2 cpus=$3 mnt=$4 conf=$LXCPATH/$1/config
+	lxc-create -P "$LXCPATH" -n "$name" -t busybox >"$BATS_RUN_TMPDIR/$name.create.log" 2>&1
+	sed -i -e '/^lxc\.net\.0\./d' -e '/^lxc\.apparmor\./d' "$conf"
+	sed -e "s|^lxc.hook.mount = .*/lxc.mount.hook|lxc.hook.mount = $HOOKS/lxc.mount.hook --mount=$mnt|" \
+		-e "s|^lxc.hook.post-stop = .*/lxc.poststop.hook|lxc.hook.post-stop = $HOOKS/lxc.poststop.hook|" \
+		"${LXCFS_BIN%/*}/lxcfs.conf" >"$HOOKS/$name.conf"
+	{
+		echo "lxc.net.0.type = empty"
+		echo "lxc.apparmor.profile = unconfined"
+		if [ -d /sys/fs/cgroup/memory ]; then
+			echo "lxc.cgroup.memory.limit_in_bytes = $mem"
+			echo "lxc.cgroup.cpuset.cpus = $cpus"
+		else
+			echo "lxc.cgroup2.memory.max = $mem"
+			echo "lxc.cgroup2.cpuset.cpus = $cpus"
+		fi
+		echo "lxc.include = $HOOKS/$name.conf"
+	} >>"$conf"
+}
+
+lxc_up() {
+	timeout 60 lxc-start -P "$LXCPATH" -n "$1" -l INFO -o "$BATS_RUN_TMPDIR/$1.lxc.log"
+	timeout 30 lxc-wait -P "$LXCPATH" -n "$1" -s RUNNING
+}
+
+lxc_down() {
+	timeout 60 lxc-stop -P "$LXCPATH" -n "$1" -k
+}
+
+# in_lxc NAME CMD...: CMD inside the container, bounded inside and out.
+in_lxc() {
+	local name=$1
+	shift
+	timeout $((TMO + 5)) lxc-attach -P "$LXCPATH" -n "$name" -- timeout "$TMO" "$@"
+}
+
+# check_values NAME MEMTOTAL_KB CPU: every virtualized file shows that container's values.
+check_values() {
+	local name=$1 mem=$2 cpu=$3
+	run in_lxc "$name" cat /proc/meminfo
+	[ "$status" -eq 0 ]
+	[ "$(field_kb "$output" MemTotal)" = "$mem" ]
+	run in_lxc "$name" cat /proc/cpuinfo
+	[ "$(grep -c '^processor' <<<"$output")" = 1 ]
+	run in_lxc "$name" cat /proc/stat
+	[ "$(grep -c '^cpu[0-9]' <<<"$output")" = 1 ]
+	run in_lxc "$name" cat /proc/uptime
+	local up=${output%%.*}
+	[[ "$output" =~ ^[0-9]+\.[0-9][0-9]\ [0-9]+\.[0-9][0-9]$ ]]
+	[ "$up" -lt "$(cut -d. -f1 /proc/uptime)" ] # the container's, not the host's
+	run in_lxc "$name" cat /proc/swaps
+	[[ "${lines[0]}" == Filename* ]]
+	run in_lxc "$name" cat /sys/devices/system/cpu/online
+	[ "$output" = "$cpu" ]
+}
+
+# lxc_readers NAME MEMTOTAL_KB N: N loops inside the container reading and checking
+# meminfo, cpuinfo, stat and uptime until the stop file appears in its rootfs.
+lxc_readers() {
+	local name=$1 mem=$2 n=$3 i root=$LXCPATH/$1/rootfs
+	mkdir -p "$root/readers"
+	rm -f "$root/readers"/* "$root/stop"
+	for i in $(seq 1 "$n"); do
+		lxc-attach -P "$LXCPATH" -n "$name" -- sh -c '
+			out=/readers/$1 mem=$2 ok=0 bad=0
+			fail() { bad=$((bad + 1)); echo "$1" >>"$out.err"; }
+			while [ ! -e /stop ]; do
+				m=$(timeout 10 cat /proc/meminfo) || { fail "meminfo: read failed"; continue; }
+				[ "$(echo "$m" | awk "/^MemTotal:/ {print \$2}")" = "$mem" ] || fail "meminfo: wrong MemTotal"
+				c=$(timeout 10 cat /proc/cpuinfo) || { fail "cpuinfo: read failed"; continue; }
+				[ "$(echo "$c" | grep -c ^processor)" = 1 ] || fail "cpuinfo: wrong count"
+				s=$(timeout 10 cat /proc/stat) || { fail "stat: read failed"; continue; }
+				[ "$(echo "$s" | grep -c "^cpu[0-9]")" = 1 ] || fail "stat: wrong cpu lines"
+				u=$(timeout 10 cat /proc/uptime) || { fail "uptime: read failed"; continue; }
+				case "$u" in [0-9]*.[0-9][0-9]\ [0-9]*) ;; *) fail "uptime: [$u]" ;; esac
+				ok=$((ok + 4))
+			done
+			echo "$ok $bad" >"$out"' sh "$i" "$mem" &
+	done
+}
+
+# lxc_readers_stop NAME N: stops them; prints "reads failures".
+lxc_readers_stop() {
+	local root=$LXCPATH/$1/rootfs i
+	touch "$root/stop"
+	for i in $(seq 1 300); do
+		[ "$(ls "$root/readers" | grep -vc '\.err$')" -ge "$2" ] && break
+		sleep 0.1
+	done
+	cat "$root/readers"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
+	cat $(ls "$root/readers"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
+}
+
+lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n "$1" -p -H)/mountinfo"; }
+
+# wait_log TEXT: until the daemon's log holds TEXT (at most 10 s).
+wait_log() {
+	local i
+	for i in $(seq 1 200); do
+		grep -q -- "$1" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && return 0
+		sleep 0.05
+	done
+	echo "no '$1' in the log" >&2
+	return 1
+}
+
+@test "two LXC containers see their own memory, cpus, stat, uptime, swaps and online" {
+	check_values "$A" 262144 0
+	check_values "$B" 131072 1
+	run in_lxc "$A" cat /proc/self/mounts
+	grep -q '^lxcfs /proc/meminfo fuse.lxcfs ' <<<"$output"
+	grep -q '^lxcfs /sys/devices/system/cpu fuse.lxcfs ' <<<"$output"
+	# nesting: the whole tree at the container's /var/lib/lxcfs, answering for the container
+	run in_lxc "$A" cat /var/lib/lxcfs/proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	run in_lxc "$B" ls /var/lib/lxcfs/proc
+	[ "$status" -ne 0 ] # B has no /var/lib/lxcfs: nothing bound
+}
+
+@test "20 SIGKILLs of the worker while both containers read: no failed read" {
+	lxc_readers "$A" 262144 2
+	lxc_readers "$B" 131072 2
+	sleep 0.5
+	local i w
+	for i in $(seq 1 20); do
+		w=$(status_field "$PIDF" worker_pid)
+		kill -KILL "$w"
+		wait_worker "$PIDF" "$w"
+		sleep 0.1
+	done
+	run lxc_readers_stop "$A" 2
+	local a=$output
+	run lxc_readers_stop "$B" 2
+	echo "A: $a  B: $output" >&2
+	[ "${a#* }" = 0 ] && [ "${output#* }" = 0 ]
+	[ "${a% *}" -gt 100 ] && [ "${output% *}" -gt 100 ]
+}
+
+@test "upgrades (SIGUSR1) while both containers read: no failed read" {
+	lxc_readers "$A" 262144 2
+	lxc_readers "$B" 131072 2
+	sleep 0.5
+	local i w g
+	for i in $(seq 1 5); do
+		w=$(status_field "$PIDF" worker_pid)
+		g=$(status_field "$PIDF" generation)
+		kill -USR1 "$(cat "$PIDF")"
+		wait_worker "$PIDF" "$w"
+		[ "$(status_field "$PIDF" generation)" -gt "$g" ]
+		sleep 0.2
+	done
+	run lxc_readers_stop "$A" 2
+	local a=$output
+	run lxc_readers_stop "$B" 2
+	echo "A: $a  B: $output" >&2
+	[ "${a#* }" = 0 ] && [ "${output#* }" = 0 ]
+	[[ "$(status_field "$PIDF" last_upgrade)" == generation* ]]
+}
+
+@test "keeper and worker killed together: the next start rebinds the containers' dead mounts" {
+	local before_a before_b keeper worker
+	before_a=$(lxcfs_mounts_in "$A")
+	before_b=$(lxcfs_mounts_in "$B")
+	keeper=$(cat "$PIDF")
+	worker=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$keeper" "$worker"
+	while kill -0 "$keeper" 2>/dev/null || kill -0 "$worker" 2>/dev/null; do sleep 0.02; done
+	run in_lxc "$A" cat /proc/meminfo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not connected"* ]]
+
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_log "dead mount(s) healed"
+	check_values "$A" 262144 0
+	check_values "$B" 131072 1
+	run in_lxc "$A" cat /var/lib/lxcfs/proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	# replaced, not stacked: the same number of lxcfs mounts in each container
+	[ "$(lxcfs_mounts_in "$A")" = "$before_a" ]
+	[ "$(lxcfs_mounts_in "$B")" = "$before_b" ]
+	grep -q "rebind: mount namespace of pid $(lxc-info -P "$LXCPATH" -n "$A" -p -H) (cgroup .*$A).*: /proc/meminfo rebound" \
+		"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	! grep "$RUN_TAG" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" | grep -q "left alone\|cannot be healed\|still fails"
+
+	# a container started afterwards works too
+	local c=lxcfst-$RUN_TAG-c
+	lxc_make "$c" $((64 * 1024 * 1024)) 1 "$MNT"
+	lxc_up "$c"
+	check_values "$c" 65536 1
+	lxc_down "$c"
+}
+
+@test "containers started under Debian's lxcfs are healed when ours replaces it" {
+	[ -x /usr/bin/lxcfs ] # installed by the test command
+	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up pidf=$BATS_RUN_TMPDIR/$RUN_TAG-up.pid u=lxcfst-$RUN_TAG-u i
+	mkdir -p "$mnt"
+	/usr/bin/lxcfs -f -p "$pidf" "$mnt" >"$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log" 2>&1 &
+	export UPID=$!
+	for i in $(seq 1 100); do
+		timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	lxc_make "$u" $((192 * 1024 * 1024)) 0 "$mnt"
+	lxc_up "$u"
+	run in_lxc "$u" cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 196608 ] # upstream serves it
+	kill -KILL "$UPID"
+	while kill -0 "$UPID" 2>/dev/null; do sleep 0.02; done
+	run in_lxc "$u" cat /proc/meminfo
+	[ "$status" -ne 0 ]
+
+	daemon_start "$mnt" "$pidf" --restart-on-crash
+	wait_log "$mnt held a dead lxcfs mount"
+	wait_log "rebind: mount namespace of pid $(lxc-info -P "$LXCPATH" -n "$u" -p -H) (cgroup .*$u).*/proc/meminfo rebound"
+	check_values "$u" 196608 0
+	lxc_down "$u"
+	daemon_stop "$mnt" "$pidf"
+}
+
+@test "isolation: a container reads only its own values, even from a nested pid namespace; the daemon is out of its reach" {
+	local keeper i
+	keeper=$(cat "$PIDF")
+	# a process in a new pid namespace inside A is still A
+	run in_lxc "$A" unshare -p -f cat /proc/meminfo
+	[ "$status" -eq 0 ]
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	# readers in both, concurrently: every read of each shows its own limit
+	lxc_readers "$A" 262144 2
+	lxc_readers "$B" 131072 2
+	sleep 2
+	run lxc_readers_stop "$A" 2
+	[ "${output#* }" = 0 ]
+	run lxc_readers_stop "$B" 2
+	[ "${output#* }" = 0 ]
+	# no process of the daemon is visible, its status and pid files do not exist there
+	run in_lxc "$A" sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "'
+	[[ "$output" != *lxcfs* ]]
+	run in_lxc "$A" ls "${PIDF%.pid}.status" "$PIDF" "/proc/$keeper/fd"
+	[ "$status" -ne 0 ]
+	[ "$(stat -c %a "${PIDF%.pid}.status")" = 600 ]
+	# /dev/fuse is not there to open a connection of its own
+	run in_lxc "$A" ls /dev/fuse
+	[ "$status" -ne 0 ]
+}
+
+@test "stop/start cycles leave no mounts and no processes behind" {
+	local mounts children i
+	mounts=$(grep -c ' - fuse.lxcfs ' /proc/self/mountinfo)
+	children=$(ps --ppid "$(cat "$PIDF")" -o pid= | wc -l)
+	for i in 1 2 3; do
+		lxc_down "$B"
+		[ "$(lxc-info -P "$LXCPATH" -n "$B" -s -H)" = STOPPED ]
+		lxc_up "$B"
+		check_values "$B" 131072 1
+	done
+	[ "$(grep -c ' - fuse.lxcfs ' /proc/self/mountinfo)" = "$mounts" ]
+	! grep -q "$LXCPATH/$B/rootfs" /proc/self/mountinfo
+	[ "$(ps --ppid "$(cat "$PIDF")" -o pid= | wc -l)" = "$children" ]
+	[ -z "$(ps --ppid "$(cat "$PIDF")" -o stat= | grep Z)" ]
+	# only the container's own processes in its cgroup, none left from earlier runs
+	local init
+	init=$(lxc-info -P "$LXCPATH" -n "$B" -p -H)
+	for p in $(cat "/sys/fs/cgroup/memory/lxc.payload.$B/cgroup.procs" 2>/dev/null ||
+		cat "/sys/fs/cgroup/lxc.payload.$B/cgroup.procs"); do
+		[ "$(awk '{print $22}' "/proc/$p/stat")" -ge "$(awk '{print $22}' "/proc/$init/stat")" ]
+	done
+}
