@@ -116,7 +116,7 @@ int live_lxcfs_at(const char *path, dev_t *dev)
 	return statfs_probe(path, 5000);
 }
 
-int take_over_mountpoint(const char *mnt, dev_t *replaced)
+int take_over_mountpoint(const char *mnt, dev_t *replaced, bool ours)
 {
 	*replaced = 0;
 	char path[PATH_MAX];
@@ -126,7 +126,7 @@ int take_over_mountpoint(const char *mnt, dev_t *replaced)
 		r = lxcfs_top_at(path, &dev);
 	if (r <= 0)
 		return r == -ENOENT ? 0 : r;
-	r = statfs_probe(path, 5000);
+	r = ours ? -ENOTCONN : statfs_probe(path, 5000);
 	if (r == 0) {
 		log_error("%s is already served by a live lxcfs; not mounting over it", path);
 		return -EBUSY;
@@ -144,8 +144,8 @@ int take_over_mountpoint(const char *mnt, dev_t *replaced)
 		log_error("%s holds a dead lxcfs mount that cannot be detached: %s", path, strerror(-r));
 		return r;
 	}
-	log_info("%s held a dead lxcfs mount (device %u:%u, its daemon is gone): detached; its bind "
-		 "mounts in containers will be rebound to the new mount", path, major(dev), minor(dev));
+	log_info("%s held %s lxcfs mount (device %u:%u): detached; its bind mounts in containers will "
+		 "be rebound to the new mount", path, ours ? "our old" : "a dead", major(dev), minor(dev));
 	*replaced = dev;
 	return 0;
 }

@@ -3,6 +3,7 @@
 #ifndef LXCFS_MOUNT_H
 #define LXCFS_MOUNT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -10,9 +11,10 @@
  * fuse options to add (comma separated, may be NULL).  Returns the fd or -errno. */
 int fuse_mount_fd(const char *mnt, const char *extra, unsigned long flags);
 /* Before mounting at mnt: a live lxcfs mount there is refused (-EBUSY); a dead one (its daemon
- * gone: ENOTCONN) is detached and its device returned in *replaced, so that the rebind tier can
- * heal the bind mounts containers made of it.  0 with *replaced = 0 when nothing was there. */
-int take_over_mountpoint(const char *mnt, dev_t *replaced);
+ * gone: ENOTCONN), or any lxcfs mount when ours (a connection we give up), is detached and its
+ * device returned in *replaced, so that the rebind tier can heal the bind mounts containers
+ * made of it.  0 with *replaced = 0 when nothing was there. */
+int take_over_mountpoint(const char *mnt, dev_t *replaced, bool ours);
 /* 0 if the top mount at path (canonical) is a live lxcfs mount, with its device in *dev;
  * -ENOENT if it is not an lxcfs mount, -ENOTCONN if dead, -ETIMEDOUT if it does not answer. */
 int live_lxcfs_at(const char *path, dev_t *dev);

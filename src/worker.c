@@ -165,7 +165,7 @@ static int standalone(struct options *opt)
 	if (setup(opt, false) < 0)
 		goto out;
 	dev_t replaced;
-	if (take_over_mountpoint(opt->mountpoint, &replaced) < 0)
+	if (take_over_mountpoint(opt->mountpoint, &replaced, false) < 0)
 		goto out;
 	fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
 	if (fd < 0)

@@ -6,6 +6,7 @@
  * here, the less that can take the mount down. */
 #include "reinit/keeper.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -26,6 +29,7 @@
 #include "reinit/ctl.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
+#include "reinit/sdnotify.h"
 #include "reinit/state.h"
 #include "selfpath.h"
 #include "version.h"
@@ -64,6 +68,7 @@ static struct {
 	bool rebind_pending; /* a fresh mount: heal dead binds once the first worker is ready */
 	dev_t replaced;      /* the dead lxcfs mount that was at our mountpoint */
 	pid_t rebinder;
+	bool stored; /* the fuse fd and state sit in systemd's fd store */
 	char last_death[160], last_upgrade[256];
 } K = { .fuse_fd = -1, .pidfd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
@@ -118,6 +123,28 @@ static void unblock_all(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
+/* systemd keeps a copy of the connection and the state: whatever dies, the next start of the
+ * service gets them back (a restart of the service is then a takeover, not a new mount). */
+static void store_fd(const char *name, int fd)
+{
+	char msg[96];
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	sd_notify_fds(msg, NULL, 0);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	int r = sd_notify_fds(msg, &fd, 1);
+	if (r < 0)
+		log_warn("cannot hand the %s fd to systemd's fd store: %s", name, strerror(-r));
+}
+
+static void store_fds(void)
+{
+	if (!sd_notify_enabled())
+		return;
+	store_fd("fuse", K.fuse_fd);
+	store_fd("state", K.st.fd);
+	K.stored = true;
+}
+
 /* A new, empty state: for a worker that resets the connection rather than resuming it. */
 static int fresh_state(void)
 {
@@ -142,6 +169,8 @@ static int fresh_state(void)
 	K.st = st;
 	K.have_saved = false;
 	K.st.hdr->keeper_pid = getpid();
+	if (K.stored)
+		store_fd("state", K.st.fd);
 	return 0;
 }
 
@@ -242,10 +271,71 @@ static void restart_worker(void)
 	write_status();
 }
 
-static void shutdown_and_exit(int rc)
+/* A worker of a keeper that died may still serve (systemd ends the whole cgroup, other managers
+ * may not): two workers must never share one connection and one state. */
+static void end_stale_worker(pid_t pid)
 {
-	log_info("shutting down: unmounting %s", K.opt->mountpoint);
-	fuse_unmount(K.opt->mountpoint);
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = pid > 0 && pid != getpid() ? opendir(path) : NULL;
+	bool same = false;
+	struct dirent *e;
+	while (d && !same && (e = readdir(d)))
+		same = e->d_name[0] != '.' &&
+		       syscall(SYS_kcmp, getpid(), pid, KCMP_FILE, K.fuse_fd, atoi(e->d_name)) == 0;
+	if (d)
+		closedir(d);
+	if (!same)
+		return;
+	log_warn("worker %d of the previous keeper still serves the connection; ending it", (int)pid);
+	kill(pid, SIGKILL);
+	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
+	for (int i = 0; i < 1000 && access(path, F_OK) == 0; i++) /* a zombie has no fds */
+		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+}
+
+/* systemd handed back the connection and state it kept for us: take over as after a worker's
+ * death.  0 if so; -1 to mount afresh (a dead or unusable stored connection is detached first,
+ * so that the rebind tier heals what used it). */
+static int resume_from_store(void)
+{
+	sd_listen_init();
+	int fuse = sd_listen_take("fuse"), stfd = sd_listen_take("state");
+	if (fuse < 0 && stfd < 0)
+		return -1;
+	const char *why = "the fuse fd or the state is missing";
+	if (fuse >= 0 && stfd >= 0 && state_attach_header(&K.st, stfd, &why) == 0) {
+		K.fuse_fd = fuse;
+		K.stored = true;
+		K.reinit_mask = reinit_features(K.fuse_fd);
+		end_stale_worker((pid_t)K.st.hdr->worker_pid);
+		log_info("resuming %s from systemd's fd store (generation %llu)", K.opt->mountpoint,
+			 (unsigned long long)K.st.hdr->generation);
+		restart_worker();
+		return K.cur.pid ? 0 : -1;
+	}
+	log_error("systemd's fd store holds a connection we cannot resume (%s): mounting afresh", why);
+	sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=fuse", NULL, 0);
+	sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=state", NULL, 0);
+	if (fuse >= 0) {
+		take_over_mountpoint(K.opt->mountpoint, &K.replaced, true);
+		close(fuse);
+	}
+	if (stfd >= 0)
+		close(stfd);
+	K.st = (struct state){ .fd = -1 };
+	return -1;
+}
+
+static void shutdown_and_exit(int rc, bool unmount)
+{
+	if (unmount) {
+		log_info("shutting down: unmounting %s", K.opt->mountpoint);
+		fuse_unmount(K.opt->mountpoint);
+	} else {
+		log_info("stopping; %s stays mounted: systemd's fd store holds the connection for the next "
+			 "start (a plain stop ends it, and the next start rebinds what used it)", K.opt->mountpoint);
+	}
 	struct worker *w[2] = { &K.cur, &K.old };
 	for (int i = 0; i < 2; i++)
 		if (w[i]->pid)
@@ -298,7 +388,11 @@ static void reap(void)
 		K.cur = (struct worker){ .ctl = -1, .gen = gen };
 		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_GONE) {
 			log_info("the fuse connection ended; exiting");
-			shutdown_and_exit(0);
+			if (K.stored) {
+				sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=fuse", NULL, 0);
+				sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=state", NULL, 0);
+			}
+			shutdown_and_exit(0, true);
 		}
 		struct state_hdr *h = K.st.hdr;
 		h->restarts++;
@@ -441,6 +535,12 @@ static void handle_ctl(struct worker *w)
 		K.reinit_from = 0;
 		log_info("upgrade: %s", K.last_upgrade);
 	}
+	if (w == &K.cur && sd_notify_enabled()) {
+		char msg[PATH_MAX + 96];
+		snprintf(msg, sizeof(msg), "READY=1\nMAINPID=%d\nSTATUS=serving %s (generation %llu)", (int)getpid(),
+			 K.opt->mountpoint, (unsigned long long)K.cur.gen);
+		sd_notify_fds(msg, NULL, 0);
+	}
 	if (w == &K.cur && K.rebind_pending) {
 		char path[PATH_MAX + 64];
 		worker_binary(K.self, path, sizeof(path));
@@ -527,6 +627,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 
 	if (resume) {
 		bool reinit;
+		K.stored = sd_notify_enabled();
 		if (adopt(resume, &reinit) < 0)
 			return 1;
 		K.reinit_mask = reinit_features(K.fuse_fd);
@@ -542,14 +643,19 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 		if (K.pidfd < 0)
 			return 1;
 		warn_request_timeout(NULL);
+		if (resume_from_store() == 0)
+			goto serve;
 		const char *why;
 		if (state_create(&K.st) < 0 || state_attach_header(&K.st, K.st.fd, &why) < 0) {
 			log_error("cannot create the state memfd");
 			pidfile_release(K.pidpath, K.pidfd);
 			return 1;
 		}
-		if (take_over_mountpoint(opt->mountpoint, &K.replaced) == 0)
+		dev_t dead = 0;
+		if (take_over_mountpoint(opt->mountpoint, &dead, false) == 0)
 			K.fuse_fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
+		if (dead)
+			K.replaced = dead;
 		K.rebind_pending = true;
 		if (K.fuse_fd < 0) {
 			pidfile_release(K.pidpath, K.pidfd);
@@ -557,11 +663,13 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 		}
 		K.st.hdr->keeper_pid = getpid();
 		K.reinit_mask = reinit_features(K.fuse_fd);
+		store_fds();
 		if (spawn(1, false) < 0) {
 			log_error("cannot start the worker: %s", strerror(errno));
-			shutdown_and_exit(1);
+			shutdown_and_exit(1, true);
 		}
 	}
+serve:
 	K.st.hdr->keeper_pid = getpid();
 	log_info("lxcfs %s keeper (pid %d) holds %s", LXCFS_VERSION, (int)getpid(), opt->mountpoint);
 	write_status();
@@ -598,7 +706,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 		if (si.ssi_signo == SIGCHLD)
 			reap();
 		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			shutdown_and_exit(0);
+			shutdown_and_exit(0, !K.stored);
 		else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
 			upgrade(si.ssi_signo == SIGUSR2);
 	}

@@ -1,0 +1,133 @@
+#!/usr/bin/env bats
+# lxcfs under a service manager: readiness and the fd store, as lxcfs.service uses them.
+# systemd is not PID 1 on the test hosts, so tests/tools/fake-systemd plays its part of the
+# protocol ($NOTIFY_SOCKET, FDSTORE=1/FDNAME, $LISTEN_FDS on the next start, KillMode=
+# control-group, Restart=on-failure).  What systemd itself does with the unit is not tested here.
+
+load helpers
+
+setup_file() {
+	export RUN_TAG=sd$$
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	export SDLOG=$BATS_RUN_TMPDIR/$RUN_TAG.manager.log
+	export FAKE=${LXCFS_BIN%/*}/tests/unit/fake-systemd
+	export CG1=lxcfs-test-$RUN_TAG-a CG2=lxcfs-test-$RUN_TAG-b
+	cg_make "$CG1" $((256 * 1024 * 1024)) 0
+	cg_make "$CG2" $((128 * 1024 * 1024)) 1
+	manager_start
+	container_start c1-$RUN_TAG "$CG1" "$MNT"
+	container_start c2-$RUN_TAG "$CG2" "$MNT"
+}
+
+teardown_file() {
+	container_stop c1-$RUN_TAG
+	container_stop c2-$RUN_TAG
+	manager_stop
+	daemon_stop "$MNT" "$PIDF"
+	cg_remove "$CG1"
+	cg_remove "$CG2"
+}
+
+manager_start() {
+	mkdir -p "$MNT" 2>/dev/null || true
+	"$FAKE" "$SDLOG" "$LXCFS_BIN" --restart-on-crash -p "$PIDF" "$MNT" \
+		>>"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" 2>&1 &
+	echo $! >"$BATS_RUN_TMPDIR/$RUN_TAG.manager"
+	local i
+	for i in $(seq 1 100); do
+		timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null 2>&1 && grep -q READY=1 "$SDLOG" && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+manager_stop() {
+	local pid
+	pid=$(cat "$BATS_RUN_TMPDIR/$RUN_TAG.manager" 2>/dev/null) || return 0
+	kill -TERM "$pid" 2>/dev/null || true
+	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	rm -f "$BATS_RUN_TMPDIR/$RUN_TAG.manager"
+}
+
+# wait_resumed N: until a keeper resumed from the store N times and its worker serves.
+wait_resumed() {
+	local i
+	for i in $(seq 1 200); do
+		if [ "$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")" -ge "$1" ] &&
+			grep -q "generation $(status_field "$PIDF" generation) serving" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" &&
+			[ "$(grep -c 'READY=1' "$SDLOG")" -gt "$1" ]; then
+			return 0
+		fi
+		sleep 0.05
+	done
+	echo "no resume number $1" >&2
+	return 1
+}
+
+@test "under a service manager: the fuse fd and the state go to its fd store, READY=1 once serving" {
+	grep -q "notify: FDSTORE=1|FDNAME=fuse (1 fds)" "$SDLOG"
+	grep -q "notify: FDSTORE=1|FDNAME=state (1 fds)" "$SDLOG"
+	grep -q "notify: READY=1|MAINPID=$(cat "$PIDF")|STATUS=serving $MNT (generation 1)" "$SDLOG"
+}
+
+@test "systemctl restart (the whole service SIGTERMed, the fds handed back): no failed read, the mount stays" {
+	start_readers c1-$RUN_TAG 262144 2
+	start_readers c2-$RUN_TAG 131072 2
+	sleep 0.5
+	local i keeper n0
+	n0=$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || true)
+	for i in 1 2 3 4 5; do
+		keeper=$(cat "$PIDF")
+		kill -HUP "$(cat "$BATS_RUN_TMPDIR/$RUN_TAG.manager")"
+		wait_resumed $((n0 + i))
+		[ "$(cat "$PIDF")" != "$keeper" ]
+		[ "$(grep -c " $MNT fuse.lxcfs " /proc/self/mounts)" = 1 ]
+		sleep 0.2
+	done
+	run stop_readers 4
+	echo "$output" >&2
+	[ "${output#* }" = 0 ]
+	[ "${output% *}" -gt 100 ]
+	grep -q "stays mounted: systemd's fd store holds the connection" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
+
+@test "keeper and worker killed together: restarted by the manager, resumed from the store, no failed read" {
+	start_readers c1-$RUN_TAG 262144 2
+	start_readers c2-$RUN_TAG 131072 2
+	sleep 0.5
+	local i n0 keeper worker
+	n0=$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")
+	for i in 1 2 3 4 5; do
+		keeper=$(cat "$PIDF")
+		worker=$(status_field "$PIDF" worker_pid)
+		kill -KILL "$keeper" "$worker"
+		wait_resumed $((n0 + i))
+		sleep 0.2
+	done
+	run stop_readers 4
+	echo "$output" >&2
+	[ "${output#* }" = 0 ]
+	[ "${output% *}" -gt 100 ]
+	grep -q "main process $keeper killed by signal 9" "$SDLOG"
+}
+
+@test "systemctl stop ends the connection; the next start replaces the dead mount and rebinds the containers" {
+	manager_stop
+	run in_container c1-$RUN_TAG cat /proc/meminfo
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"not connected"* ]]
+	manager_start
+	grep -q "$MNT held a dead lxcfs mount" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	local i
+	for i in $(seq 1 100); do
+		grep -q "dead mount(s) healed" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
+		sleep 0.05
+	done
+	run in_container c1-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	run in_container c2-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 131072 ]
+	run in_container c2-$RUN_TAG cat /sys/devices/system/cpu/online
+	[ "$output" = 1 ]
+}
