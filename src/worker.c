@@ -197,6 +197,10 @@ static int standalone(struct options *opt)
 			log_warn("reload (SIGUSR1) needs --restart-on-crash; ignored");
 	}
 	log_info("shutting down");
+	if (rebinder > 0) {
+		kill(rebinder, SIGKILL);
+		waitpid(rebinder, NULL, 0);
+	}
 	fuse_unmount(opt->mountpoint);
 	serve_stop();
 	rc = 0;

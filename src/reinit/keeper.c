@@ -27,6 +27,7 @@
 #include "mount.h"
 #include "pidfile.h"
 #include "reinit/ctl.h"
+#include "reinit/orphan.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/sdnotify.h"
@@ -294,37 +295,64 @@ static void end_stale_worker(pid_t pid)
 		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
 }
 
-/* systemd handed back the connection and state it kept for us: take over as after a worker's
- * death.  0 if so; -1 to mount afresh (a dead or unusable stored connection is detached first,
- * so that the rebind tier heals what used it). */
-static int resume_from_store(void)
+/* Takes over a connection and state someone kept alive (systemd's fd store, or a worker whose
+ * keeper died) as after a worker's death: the old worker, if it still runs, is ended, and a new
+ * one answers what it held.  0, or -1 if the state is unusable (fds closed, *why says why). */
+static int take_over_fds(int fuse, int stfd, const char *from, const char **why)
+{
+	if (state_attach_header(&K.st, stfd, why) < 0) {
+		close(fuse);
+		close(stfd);
+		K.st = (struct state){ .fd = -1 };
+		return -1;
+	}
+	K.fuse_fd = fuse;
+	K.reinit_mask = reinit_features(K.fuse_fd);
+	end_stale_worker((pid_t)K.st.hdr->worker_pid);
+	log_info("resuming %s from %s (generation %llu)", K.opt->mountpoint, from,
+		 (unsigned long long)K.st.hdr->generation);
+	restart_worker();
+	return K.cur.pid ? 0 : -1;
+}
+
+/* The connection may have outlived its keeper: in systemd's fd store, or held by the orphaned
+ * worker.  0 if we took it over; -1 to mount afresh (a stored connection we cannot use is
+ * detached first, so that the rebind tier heals what used it). */
+static int resume_connection(void)
 {
 	sd_listen_init();
 	int fuse = sd_listen_take("fuse"), stfd = sd_listen_take("state");
-	if (fuse < 0 && stfd < 0)
-		return -1;
 	const char *why = "the fuse fd or the state is missing";
-	if (fuse >= 0 && stfd >= 0 && state_attach_header(&K.st, stfd, &why) == 0) {
-		K.fuse_fd = fuse;
+	if (fuse >= 0 && stfd >= 0) {
 		K.stored = true;
-		K.reinit_mask = reinit_features(K.fuse_fd);
-		end_stale_worker((pid_t)K.st.hdr->worker_pid);
-		log_info("resuming %s from systemd's fd store (generation %llu)", K.opt->mountpoint,
-			 (unsigned long long)K.st.hdr->generation);
-		restart_worker();
-		return K.cur.pid ? 0 : -1;
+		if (take_over_fds(fuse, stfd, "systemd's fd store", &why) == 0)
+			return 0;
+		fuse = stfd = -1;
 	}
-	log_error("systemd's fd store holds a connection we cannot resume (%s): mounting afresh", why);
-	sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=fuse", NULL, 0);
-	sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=state", NULL, 0);
-	if (fuse >= 0) {
+	if (fuse >= 0 || stfd >= 0 || K.stored) {
+		log_error("systemd's fd store holds a connection we cannot resume (%s): mounting afresh", why);
+		sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=fuse", NULL, 0);
+		sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=state", NULL, 0);
 		take_over_mountpoint(K.opt->mountpoint, &K.replaced, true);
-		close(fuse);
+		if (fuse >= 0)
+			close(fuse);
+		if (stfd >= 0)
+			close(stfd);
+		K.stored = false;
+		return -1;
 	}
-	if (stfd >= 0)
-		close(stfd);
-	K.st = (struct state){ .fd = -1 };
-	return -1;
+	char from[64];
+	pid_t orphan = orphan_take(K.opt->mountpoint, &fuse, &stfd);
+	if (orphan <= 0)
+		return -1;
+	snprintf(from, sizeof(from), "worker %d, whose keeper is gone", (int)orphan);
+	if (take_over_fds(fuse, stfd, from, &why) < 0) {
+		log_error("worker %d serves %s without a keeper, but its state is unusable (%s); leaving it",
+			  (int)orphan, K.opt->mountpoint, why);
+		return -1;
+	}
+	store_fds();
+	return 0;
 }
 
 static void shutdown_and_exit(int rc, bool unmount)
@@ -350,6 +378,10 @@ static void shutdown_and_exit(int rc, bool unmount)
 			}
 			nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
 		}
+	}
+	if (K.rebinder > 0) { /* a pass still waiting on some hung mount: not worth outliving us */
+		kill(K.rebinder, SIGKILL);
+		waitpid(K.rebinder, NULL, 0);
 	}
 	close(K.fuse_fd); /* with the last fd the kernel ends the connection */
 	unlink(K.statuspath);
@@ -643,7 +675,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 		if (K.pidfd < 0)
 			return 1;
 		warn_request_timeout(NULL);
-		if (resume_from_store() == 0)
+		if (resume_connection() == 0)
 			goto serve;
 		const char *why;
 		if (state_create(&K.st) < 0 || state_attach_header(&K.st, K.st.fd, &why) < 0) {

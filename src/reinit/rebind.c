@@ -29,7 +29,7 @@
 #define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
 #endif
 
-#define NS_TIMEOUT_MS 10000
+#define NS_TIMEOUT_MS 5000
 #define MAX_CANDIDATES 1024 /* lxcfs mounts of one namespace we look at */
 
 /* A mount of another lxcfs device in some namespace: maybe dead, maybe ours to heal. */
@@ -40,6 +40,7 @@ struct cand {
 	char *why_left; /* NULL: ours to heal if dead */
 	int tree;       /* the fresh bind, cloned before entering the namespace */
 	int tree_err;   /* why it could not be cloned */
+	bool hung;      /* its daemon did not answer in another namespace */
 };
 
 struct instance {
@@ -51,6 +52,8 @@ struct scan {
 	dev_t ours, pred;
 	struct instance *inst;
 	size_t ninst;
+	dev_t hung[16]; /* devices whose daemon did not answer: not asked again */
+	size_t nhung;
 	struct cand *c;
 	size_t n;
 };
@@ -119,6 +122,8 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 		if (!why[0] && strcmp(m->root, "/") == 0)
 			snprintf(why, sizeof(why), "a whole lxcfs tree of unknown origin (a nested lxcfs's own mount?)");
 	}
+	for (size_t i = 0; i < s->nhung; i++)
+		c->hung |= s->hung[i] == dev;
 	if (!why[0] && !sane_root(m->root))
 		snprintf(why, sizeof(why), "its root '%s' is not a path of the tree", m->root);
 	c->root = strdup(m->root);
@@ -139,8 +144,9 @@ static void free_candidates(struct scan *s)
 	s->n = 0;
 }
 
-/* What the namespace's first process belongs to, for the log: its cgroup v2 path if it has
- * one, else its first hierarchy's (LXC names them lxc.payload.NAME). */
+/* What the namespace's first process belongs to, for the log: its cgroup v2 path, else (the
+ * unified hierarchy of a hybrid host has everyone at "/") its first hierarchy's that says more
+ * (LXC names them lxc.payload.NAME). */
 static void describe_pid(pid_t pid, char *dst, size_t size)
 {
 	char path[64];
@@ -149,15 +155,20 @@ static void describe_pid(pid_t pid, char *dst, size_t size)
 	snprintf(dst, size, "mount namespace of pid %d", (int)pid);
 	const char *best = NULL, *line;
 	size_t pos = 0, len, bestlen = 0;
+	int rank = 0; /* 3: v2 path, 2: another hierarchy's, 1: "/" */
 	if (file_read(path, &b) == 0)
 		while (next_line(b.data, b.len, &pos, &line, &len)) {
 			const char *c1 = memchr(line, ':', len);
 			const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
 			if (!c2)
 				continue;
-			if (!best || (c1 == line + 1 && line[0] == '0')) {
-				best = c2 + 1;
-				bestlen = len - (size_t)(best - line);
+			const char *p = c2 + 1;
+			size_t plen = len - (size_t)(p - line);
+			int r = plen == 1 && *p == '/' ? 1 : c1 == line + 1 && line[0] == '0' ? 3 : 2;
+			if (r > rank) {
+				rank = r;
+				best = p;
+				bestlen = plen;
 			}
 		}
 	if (best)
@@ -210,7 +221,74 @@ static int replace(int tree, const char *mp, bool *stacked)
 
 struct ns_result {
 	unsigned healed, failed, left;
+	dev_t probing; /* the device of the mount being asked, 0 between mounts */
 };
+
+/* One candidate, inside its namespace: dead and ours -> replaced; dead and not ours -> said. */
+static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
+		     int out)
+{
+	const struct live_mount *me = NULL;
+	for (size_t j = 0; j < v->n && !me; j++)
+		if (v->m[j].id == c->id)
+			me = &v->m[j];
+	if (!me || !me->mountpoint)
+		return; /* gone meanwhile */
+	bool covered = false;
+	for (size_t j = 0; j < v->n && !covered; j++)
+		covered = v->m[j].parent == c->id && v->m[j].mountpoint && strcmp(v->m[j].mountpoint, me->mountpoint) == 0;
+	if (covered)
+		return; /* something is mounted over it: not what readers see */
+	if (c->hung) {
+		if (!c->why_left)
+			log_info("rebind: %s: %s (device %u:%u) skipped: its daemon did not answer before", who,
+				 me->mountpoint, major(c->dev), minor(c->dev));
+		res->failed += !c->why_left;
+		return;
+	}
+	struct statfs sf;
+	res->probing = c->dev;
+	if (write(out, res, sizeof(*res)) != sizeof(*res))
+		_exit(2);
+	int dead = statfs(me->mountpoint, &sf) < 0 ? errno : 0;
+	res->probing = 0;
+	if (!dead)
+		return; /* alive */
+	errno = dead;
+	if (errno != ENOTCONN) {
+		log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(errno));
+		return;
+	}
+	if (c->why_left) {
+		log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, me->mountpoint,
+			 major(c->dev), minor(c->dev), c->why_left);
+		res->left++;
+		return;
+	}
+	if (c->tree < 0) {
+		log_error("rebind: %s: %s cannot be healed: %s%s is not in the new tree (%s)", who, me->mountpoint,
+			  mnt, c->root, strerror(c->tree_err));
+		res->failed++;
+		return;
+	}
+	bool stacked;
+	int rr = replace(c->tree, me->mountpoint, &stacked);
+	close(c->tree);
+	c->tree = -1;
+	if (rr < 0) {
+		log_error("rebind: %s: %s cannot be healed: %s", who, me->mountpoint, strerror(-rr));
+		res->failed++;
+		return;
+	}
+	if (statfs(me->mountpoint, &sf) < 0) {
+		log_error("rebind: %s: %s still fails after the rebind: %s", who, me->mountpoint, strerror(errno));
+		res->failed++;
+		return;
+	}
+	log_info("rebind: %s: %s rebound to %s%s%s", who, me->mountpoint, mnt, strcmp(c->root, "/") ? c->root : "",
+		 stacked ? " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)" : "");
+	res->healed++;
+}
 
 /* In a child: enter the namespace, heal, report.  Never returns. */
 static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int out)
@@ -239,56 +317,19 @@ static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s,
 		log_error("rebind: %s: cannot read its mounts: %s", who, strerror(-r));
 		res.failed = 1;
 	}
-	for (size_t i = 0; i < s->n; i++) {
-		struct cand *c = &s->c[i];
-		const struct live_mount *me = NULL;
-		for (size_t j = 0; j < v.n && !me; j++)
-			if (v.m[j].id == c->id)
-				me = &v.m[j];
-		if (!me || !me->mountpoint)
-			continue; /* gone meanwhile */
-		bool covered = false;
-		for (size_t j = 0; j < v.n && !covered; j++)
-			covered = v.m[j].parent == c->id && v.m[j].mountpoint && strcmp(v.m[j].mountpoint, me->mountpoint) == 0;
-		if (covered)
-			continue; /* something is mounted over it: not what readers see */
-		struct statfs sf;
-		if (statfs(me->mountpoint, &sf) == 0)
-			continue; /* alive */
-		if (errno != ENOTCONN) {
-			log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(errno));
-			continue;
+	/* The predecessor's mounts first: they fail at once (their connection is gone), while an
+	 * orphan or another instance's mount may hang on a daemon that does not answer, and a hang
+	 * ends this child.  The result goes out after each step, so a killed child still reports. */
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < s->n; i++) {
+			struct cand *c = &s->c[i];
+			int want = c->why_left ? 2 : c->dev == s->pred ? 0 : 1;
+			if (want != pass)
+				continue;
+			heal_one(c, &v, mnt, who, &res, out);
+			if (write(out, &res, sizeof(res)) != sizeof(res))
+				_exit(2);
 		}
-		if (c->why_left) {
-			log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, me->mountpoint,
-				 major(c->dev), minor(c->dev), c->why_left);
-			res.left++;
-			continue;
-		}
-		if (c->tree < 0) {
-			log_error("rebind: %s: %s cannot be healed: %s%s is not in the new tree (%s)", who, me->mountpoint,
-				  mnt, c->root, strerror(c->tree_err));
-			res.failed++;
-			continue;
-		}
-		bool stacked;
-		int rr = replace(c->tree, me->mountpoint, &stacked);
-		close(c->tree);
-		c->tree = -1;
-		if (rr < 0) {
-			log_error("rebind: %s: %s cannot be healed: %s", who, me->mountpoint, strerror(-rr));
-			res.failed++;
-			continue;
-		}
-		if (statfs(me->mountpoint, &sf) < 0) {
-			log_error("rebind: %s: %s still fails after the rebind: %s", who, me->mountpoint, strerror(errno));
-			res.failed++;
-			continue;
-		}
-		log_info("rebind: %s: %s rebound to %s%s%s", who, me->mountpoint, mnt, strcmp(c->root, "/") ? c->root : "",
-			 stacked ? " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)" : "");
-		res.healed++;
-	}
 	for (size_t j = 0; j < v.n; j++)
 		free(v.m[j].mountpoint);
 	free(v.m);
@@ -317,6 +358,7 @@ static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const
 	}
 	close(p[1]);
 	int status = 0;
+	bool timed_out = false;
 	for (int waited_ms = 0;; waited_ms++) {
 		pid_t r = waitpid(pid, &status, WNOHANG);
 		if (r == pid)
@@ -325,14 +367,21 @@ static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const
 			/* stuck on a live lxcfs mount whose daemon does not answer */
 			kill(pid, SIGKILL);
 			waitpid(pid, &status, 0);
-			close(p[0]);
-			return -ETIMEDOUT;
+			timed_out = true;
+			break;
 		}
 		usleep(1000);
 	}
-	ssize_t n = read(p[0], res, sizeof(*res));
+	/* the last report is the child's total (a killed child's, as far as it got) */
+	struct ns_result r;
+	ssize_t n;
+	bool any = false;
+	while ((n = read(p[0], &r, sizeof(r))) == (ssize_t)sizeof(r)) {
+		*res = r;
+		any = true;
+	}
 	close(p[0]);
-	return n == (ssize_t)sizeof(*res) ? 0 : -EIO;
+	return timed_out ? -ETIMEDOUT : any ? 0 : -EIO;
 }
 
 static bool seen_ns(ino_t **seen, size_t *n, ino_t ino)
@@ -395,11 +444,15 @@ int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
 			describe_pid((pid_t)atoi(e->d_name), who, sizeof(who));
 			struct ns_result res = { 0 };
 			int cr = run_child(nsfd, mntfd, path, &s, who, &res);
-			if (cr < 0) {
-				log_error("rebind: %s: %s", who,
-					  cr == -ETIMEDOUT ? "timed out (a live lxcfs mount there does not answer)" : strerror(-cr));
-				res.failed++;
-			}
+			if (cr == -ETIMEDOUT && res.probing && s.nhung < sizeof(s.hung) / sizeof(s.hung[0]))
+				s.hung[s.nhung++] = res.probing;
+			if (cr == -ETIMEDOUT)
+				log_error("rebind: %s: timed out on a mount of device %u:%u, whose daemon does not "
+					  "answer; what came after it there is not healed, and its mounts elsewhere "
+					  "are skipped", who, major(res.probing), minor(res.probing));
+			else if (cr < 0)
+				log_error("rebind: %s: %s", who, strerror(-cr));
+			res.failed += cr < 0;
 			stats->namespaces++;
 			stats->healed += res.healed;
 			stats->failed += res.failed;

@@ -79,6 +79,31 @@ kill_worker() { # signal
 	[[ "$(status_field "$PIDF" last_death)" == *"killed by signal 9"* ]]
 }
 
+@test "the keeper killed alone: its worker serves on, the next start takes the connection over from it" {
+	keeper_start
+	containers
+	start_readers a-$RUN_TAG 262144 2
+	start_readers b-$RUN_TAG 196608 2
+	sleep 0.5
+	local keeper w
+	keeper=$(cat "$PIDF.started")
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$keeper"
+	while kill -0 "$keeper" 2>/dev/null; do sleep 0.02; done
+	sleep 0.5 # served by the orphan alone meanwhile
+	kill -0 "$w"
+	keeper_start
+	grep -q "resuming $MNT from worker $w, whose keeper is gone" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	! kill -0 "$w" 2>/dev/null
+	[ "$(status_field "$PIDF" generation)" = 2 ]
+	sleep 0.5
+	read -r reads failures < <(stop_readers 4)
+	echo "reads=$reads failures=$failures"
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt 100 ]
+	[ "$(grep -c " $MNT fuse" /proc/self/mounts)" = 1 ]
+}
+
 @test "a file opened before a kill, and one half read, are read correctly after it" {
 	keeper_start
 	containers

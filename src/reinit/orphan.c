@@ -1,0 +1,101 @@
+#include "reinit/orphan.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fileio.h"
+#include "log.h"
+#include "mount.h"
+
+/* argv of pid, NUL-separated in b; argc, or -1. */
+static int cmdline(pid_t pid, struct buf *b, const char **argv, int max)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	buf_reset(b);
+	if (file_read(path, b) < 0 || b->len == 0 || !buf_cstr(b))
+		return -1;
+	int argc = 0;
+	for (size_t off = 0; off < b->len && argc < max; off += strlen(b->data + off) + 1)
+		argv[argc++] = b->data + off;
+	return argc;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], text[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return 0;
+	const char *rp = strrchr(text, ')');
+	int ppid = 0;
+	return rp && sscanf(rp + 2, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+}
+
+static bool is_keeper(pid_t pid, struct buf *b)
+{
+	const char *argv[64];
+	int argc = cmdline(pid, b, argv, 64);
+	for (int i = 1; i < argc; i++)
+		if (strcmp(argv[i], "--restart-on-crash") == 0 || strcmp(argv[i], "--keeper-resume") == 0)
+			return true;
+	return false;
+}
+
+pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd)
+{
+	char want[PATH_MAX], have[PATH_MAX];
+	if (mount_canonical(mnt, want, sizeof(want)) < 0)
+		return 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	struct buf b = BUF_INIT;
+	pid_t found = 0;
+	long fds[2] = { -1, -1 };
+	while (d && !found && (e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		pid_t pid = (pid_t)atoi(e->d_name);
+		const char *argv[64];
+		int argc = cmdline(pid, &b, argv, 64);
+		if (argc < 4 || strcmp(argv[0], "lxcfs-worker") != 0 ||
+		    (strcmp(argv[1], "--serve") != 0 && strcmp(argv[1], "--serve-reinit") != 0) ||
+		    mount_canonical(argv[argc - 1], have, sizeof(have)) < 0 || strcmp(have, want) != 0 ||
+		    sscanf(argv[2], "%ld,%ld,", &fds[0], &fds[1]) != 2)
+			continue;
+		pid_t parent = parent_of(pid);
+		if (parent > 1 && is_keeper(parent, &b))
+			continue; /* its keeper lives: not ours to take */
+		found = pid;
+	}
+	if (d)
+		closedir(d);
+	buf_free(&b);
+	if (!found)
+		return 0;
+	int pfd = (int)syscall(SYS_pidfd_open, found, 0);
+	if (pfd < 0)
+		return -errno;
+	*fuse_fd = (int)syscall(SYS_pidfd_getfd, pfd, (int)fds[0], 0);
+	*state_fd = *fuse_fd >= 0 ? (int)syscall(SYS_pidfd_getfd, pfd, (int)fds[1], 0) : -1;
+	int err = errno;
+	close(pfd);
+	if (*state_fd < 0) {
+		if (*fuse_fd >= 0)
+			close(*fuse_fd);
+		log_warn("worker %d serves %s without its keeper, but its fds cannot be taken: %s", (int)found, want,
+			 strerror(err));
+		return -err;
+	}
+	return found;
+}

@@ -1,0 +1,180 @@
+#!/usr/bin/env bats
+# The rebind tier on this host: namespaced "containers" whose lxcfs binds died with the daemon
+# are healed at the next start, and only what is ours to heal is touched.
+
+load helpers
+
+setup_file() {
+	export RUN_TAG=rb$$
+	export CG1=lxcfs-test-$RUN_TAG-a CG2=lxcfs-test-$RUN_TAG-b
+	cg_make "$CG1" $((256 * 1024 * 1024)) 0
+	cg_make "$CG2" $((128 * 1024 * 1024)) 1
+}
+
+teardown_file() {
+	cg_remove "$CG1"
+	cg_remove "$CG2"
+}
+
+setup() {
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	export OTHER=$BATS_RUN_TMPDIR/other-$RUN_TAG-$BATS_TEST_NUMBER
+	export OPIDF=$BATS_RUN_TMPDIR/other-$RUN_TAG-$BATS_TEST_NUMBER.pid
+	export LOG=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
+	: >"$LOG"
+}
+
+teardown() {
+	local n
+	for n in a b c; do container_stop $n-$RUN_TAG; done
+	[ -z "${STOPPED:-}" ] || kill -CONT "$STOPPED" 2>/dev/null || true
+	daemon_stop "$MNT" "$PIDF"
+	daemon_stop "$OTHER" "$OPIDF"
+}
+
+# kill_all PIDFILE: keeper and worker at once, as a crash of everything would.
+kill_all() {
+	local keeper worker
+	keeper=$(cat "$1")
+	worker=$(status_field "$1" worker_pid)
+	kill -KILL "$keeper" "$worker"
+	while kill -0 "$keeper" 2>/dev/null || kill -0 "$worker" 2>/dev/null; do sleep 0.02; done
+}
+
+mounts_of() { # NAME: the container's mountinfo, ids and all
+	cat "/proc/$(container_init "$1")/mountinfo"
+}
+
+wait_rebind() {
+	local i
+	for i in $(seq 1 600); do
+		grep -q "rebind: .* healed in\|rebind: no dead" "$LOG" && return 0
+		sleep 0.05
+	done
+	cat "$LOG" >&2
+	return 1
+}
+
+@test "everything killed: the next start replaces the dead mount and heals every container's binds in place" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	container_start b-$RUN_TAG "$CG2" "$MNT"
+	local before_a before_b
+	before_a=$(mounts_of a-$RUN_TAG | grep -c fuse.lxcfs)
+	before_b=$(mounts_of b-$RUN_TAG | grep -c fuse.lxcfs)
+	kill_all "$PIDF"
+	run in_container a-$RUN_TAG cat /proc/meminfo
+	[ "$status" -ne 0 ]
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	grep -q "$MNT held a dead lxcfs mount" "$LOG"
+	run in_container a-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	run in_container b-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 131072 ]
+	run in_container b-$RUN_TAG cat /sys/devices/system/cpu/online
+	[ "$output" = 1 ]
+	# the copy of the whole tree the namespaces inherited at $MNT is healed too
+	run in_container a-$RUN_TAG cat "$MNT/proc/uptime"
+	[ "$status" -eq 0 ]
+	[ "$(mounts_of a-$RUN_TAG | grep -c fuse.lxcfs)" = "$before_a" ]
+	[ "$(mounts_of b-$RUN_TAG | grep -c fuse.lxcfs)" = "$before_b" ]
+	# one line per mount, naming the namespace's process and cgroup
+	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$CG1): /proc/meminfo rebound to $MNT/proc/meminfo" "$LOG"
+	# a file opened after the heal is served by the new daemon
+	grep -q "generation 1 serving" "$LOG"
+	[ "$(grep " $MNT fuse.lxcfs " /proc/self/mounts | wc -l)" = 1 ]
+}
+
+@test "only ours is touched: a live lxcfs, another instance's dead mount and other filesystems stay as they were" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	# c: files from the other instance, a tmpfs, and one file of ours
+	local ready=$BATS_RUN_TMPDIR/c-$RUN_TAG.ready
+	unshare --pid --mount --fork --mount-proc --propagation private sh -c '
+		mount --bind "$1/proc/meminfo" /proc/meminfo
+		mount --bind "$1/proc/uptime" /proc/uptime
+		mkdir -p /tmp/rbt-'$RUN_TAG' && mount -t tmpfs none /tmp/rbt-'$RUN_TAG'
+		mount --bind "$2/proc/stat" /proc/stat
+		touch "$3"
+		exec sleep infinity' sh "$OTHER" "$MNT" "$ready" &
+	local outer=$!
+	disown "$outer"
+	for i in $(seq 1 100); do [ -e "$ready" ] && break; sleep 0.05; done
+	echo "$(cat /proc/$outer/task/$outer/children | awk '{print $1}')" >"$BATS_RUN_TMPDIR/c-$RUN_TAG.pid"
+	echo "$outer" >"$BATS_RUN_TMPDIR/c-$RUN_TAG.outer"
+	local other_before
+	other_before=$(mounts_of c-$RUN_TAG | grep -v " $MNT\| /proc/stat ")
+
+	kill_all "$PIDF"
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	# ours healed in both namespaces; the other instance's mounts (live) and the tmpfs untouched
+	run in_container c-$RUN_TAG cat /proc/stat
+	[ "$status" -eq 0 ]
+	run in_container a-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	[ "$(mounts_of c-$RUN_TAG | grep -v " $MNT\| /proc/stat ")" = "$other_before" ]
+
+	# the other instance dies but stays mounted in our namespace: its dead binds are not ours
+	kill_all "$OPIDF"
+	: >"$LOG"
+	run "$LXCFS_BIN" --rebind "$MNT"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/proc/meminfo"*"left alone: it belongs to the lxcfs mounted at $OTHER"* ]]
+	run in_container c-$RUN_TAG cat /proc/uptime
+	[ "$status" -ne 0 ] # still the other instance's, dead
+	[ "$(mounts_of c-$RUN_TAG | grep -v " $MNT\| /proc/stat ")" = "$other_before" ]
+
+	# once its mountpoint is gone too, its file binds are orphans: `lxcfs --rebind` heals them
+	umount -l "$OTHER"
+	run "$LXCFS_BIN" --rebind "$MNT"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/proc/uptime rebound to $MNT/proc/uptime"* ]]
+	run in_container c-$RUN_TAG cat /proc/meminfo
+	[ "$status" -eq 0 ]
+	grep -q " /tmp/rbt-$RUN_TAG .* - tmpfs " <(mounts_of c-$RUN_TAG)
+}
+
+@test "a mount whose daemon hangs is given up after a bound time, once, and everything else is healed" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	container_start b-$RUN_TAG "$CG2" "$OTHER"
+	kill_all "$PIDF"
+	# the other instance stops answering (stopped, not dead): its mounts hang rather than fail;
+	# unmounted here, its binds look like orphans and are looked at
+	export STOPPED
+	STOPPED=$(status_field "$OPIDF" worker_pid)
+	kill -STOP "$STOPPED"
+	umount -l "$OTHER"
+	local t0=$SECONDS
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	echo "rebind took $((SECONDS - t0)) s" >&2
+	[ $((SECONDS - t0)) -lt 15 ] # one timeout (5 s), not one per namespace
+	[ "$(grep -c "timed out on a mount of device" "$LOG")" = 1 ]
+	run in_container a-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	run in_container b-$RUN_TAG cat "$MNT/proc/uptime" # b's copy of our tree
+	[ "$status" -eq 0 ]
+	kill -CONT "$STOPPED"
+}
+
+@test "garbage: --rebind from a path that is not a live lxcfs mount refuses and touches nothing" {
+	mkdir -p "$MNT"
+	run "$LXCFS_BIN" --rebind "$MNT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is not a live lxcfs mount"* ]]
+	run "$LXCFS_BIN" --rebind /proc
+	[ "$status" -eq 1 ]
+	run "$BATS_TEST_DIRNAME/../../build/lxcfs-worker" --rebind "$MNT" --dead-dev nonsense
+	[ "$status" -eq 2 ]
+}
