@@ -97,10 +97,7 @@ kill_worker() { # signal
 	! kill -0 "$w" 2>/dev/null
 	[ "$(status_field "$PIDF" generation)" = 2 ]
 	sleep 0.5
-	read -r reads failures < <(stop_readers 4)
-	echo "reads=$reads failures=$failures"
-	[ "$failures" -eq 0 ]
-	[ "$reads" -gt 100 ]
+	stop_readers_ok 4 100
 	[ "$(grep -c " $MNT fuse" /proc/self/mounts)" = 1 ]
 }
 

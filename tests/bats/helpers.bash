@@ -168,29 +168,34 @@ wait_worker() {
 	return 1
 }
 
-# start_readers NAME EXPECTED_MEMTOTAL_KB N: N loops in container NAME reading meminfo, cpuinfo,
-# stat, uptime and checking each value, until $BATS_RUN_TMPDIR/stop-$RUN_TAG exists.  Each loop
-# writes "reads failures" to $BATS_RUN_TMPDIR/readers-$RUN_TAG/NAME.I and its errors beside it.
+# The loop every reader runs inside a container: reads meminfo, cpuinfo, stat and uptime and
+# checks each value until the file STOP exists; then writes "reads failures" to OUT, and each
+# failure to OUT.err.  Arguments: STOP OUT EXPECTED_MEMTOTAL_KB.  Plain sh: busybox runs it.
+READER_LOOP='
+	stop=$1 out=$2 mem=$3 ok=0 bad=0
+	fail() { bad=$((bad + 1)); echo "$1" >>"$out.err"; }
+	while [ ! -e "$stop" ]; do
+		m=$(timeout 10 cat /proc/meminfo) || { fail "meminfo: read failed"; continue; }
+		t=$(echo "$m" | awk "/^MemTotal:/ {print \$2}")
+		[ "$t" = "$mem" ] || fail "meminfo: MemTotal $t"
+		c=$(timeout 10 cat /proc/cpuinfo) || { fail "cpuinfo: read failed"; continue; }
+		[ "$(echo "$c" | grep -c ^processor)" = 1 ] || fail "cpuinfo: $(echo "$c" | grep -c ^processor) cpus"
+		s=$(timeout 10 cat /proc/stat) || { fail "stat: read failed"; continue; }
+		[ "$(echo "$s" | grep -c "^cpu[0-9]")" = 1 ] || fail "stat: wrong cpu lines"
+		u=$(timeout 10 cat /proc/uptime) || { fail "uptime: read failed"; continue; }
+		case "$u" in [0-9]*.[0-9][0-9]\ [0-9]*) ;; *) fail "uptime: [$u]" ;; esac
+		ok=$((ok + 4))
+	done
+	echo "$ok $bad" >"$out"'
+
+# start_readers NAME EXPECTED_MEMTOTAL_KB N: N reader loops in container NAME, until
+# $BATS_RUN_TMPDIR/stop-$RUN_TAG exists; results in $BATS_RUN_TMPDIR/readers-$RUN_TAG/NAME.I.
 start_readers() {
 	local name=$1 mem=$2 n=$3 i dir=$BATS_RUN_TMPDIR/readers-$RUN_TAG
 	mkdir -p "$dir"
 	for i in $(seq 1 "$n"); do
-		nsenter -t "$(container_init "$name")" -p -m -- sh -c '
-			stop=$1 out=$2 mem=$3 ok=0 bad=0
-			fail() { bad=$((bad + 1)); echo "$1" >>"$out.err"; }
-			while [ ! -e "$stop" ]; do
-				m=$(timeout 10 cat /proc/meminfo) || { fail "meminfo: read failed"; continue; }
-				t=$(echo "$m" | awk "/^MemTotal:/ {print \$2}")
-				[ "$t" = "$mem" ] || fail "meminfo: MemTotal $t"
-				c=$(timeout 10 cat /proc/cpuinfo) || { fail "cpuinfo: read failed"; continue; }
-				[ "$(echo "$c" | grep -c ^processor)" = 1 ] || fail "cpuinfo: $(echo "$c" | grep -c ^processor) cpus"
-				s=$(timeout 10 cat /proc/stat) || { fail "stat: read failed"; continue; }
-				[ "$(echo "$s" | grep -c "^cpu[0-9]")" = 1 ] || fail "stat: wrong cpu lines"
-				u=$(timeout 10 cat /proc/uptime) || { fail "uptime: read failed"; continue; }
-				case "$u" in [0-9]*.[0-9][0-9]\ [0-9]*) ;; *) fail "uptime: [$u]" ;; esac
-				ok=$((ok + 4))
-			done
-			echo "$ok $bad" >"$out"' sh "$BATS_RUN_TMPDIR/stop-$RUN_TAG" "$dir/$name.$i" "$mem" &
+		nsenter -t "$(container_init "$name")" -p -m -- sh -c "$READER_LOOP" sh \
+			"$BATS_RUN_TMPDIR/stop-$RUN_TAG" "$dir/$name.$i" "$mem" &
 	done
 }
 
@@ -205,4 +210,13 @@ stop_readers() {
 	cat "$dir"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
 	cat $(ls "$dir"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
 	rm -rf "$dir" "$BATS_RUN_TMPDIR/stop-$RUN_TAG"
+}
+
+# stop_readers_ok N MIN: stops the N reader loops; fails unless none failed and there were more
+# than MIN reads.
+stop_readers_ok() {
+	local reads failures
+	read -r reads failures < <(stop_readers "$1")
+	echo "reads=$reads failures=$failures" >&2
+	[ "$failures" -eq 0 ] && [ "$reads" -gt "$2" ]
 }

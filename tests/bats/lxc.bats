@@ -97,28 +97,14 @@ check_values() {
 	[ "$output" = "$cpu" ]
 }
 
-# lxc_readers NAME MEMTOTAL_KB N: N loops inside the container reading and checking
-# meminfo, cpuinfo, stat and uptime until the stop file appears in its rootfs.
+# lxc_readers NAME MEMTOTAL_KB N: N reader loops (helpers' READER_LOOP) inside the container,
+# until the stop file appears in its rootfs.
 lxc_readers() {
 	local name=$1 mem=$2 n=$3 i root=$LXCPATH/$1/rootfs
 	mkdir -p "$root/readers"
 	rm -f "$root/readers"/* "$root/stop"
 	for i in $(seq 1 "$n"); do
-		lxc-attach -P "$LXCPATH" -n "$name" -- sh -c '
-			out=/readers/$1 mem=$2 ok=0 bad=0
-			fail() { bad=$((bad + 1)); echo "$1" >>"$out.err"; }
-			while [ ! -e /stop ]; do
-				m=$(timeout 10 cat /proc/meminfo) || { fail "meminfo: read failed"; continue; }
-				[ "$(echo "$m" | awk "/^MemTotal:/ {print \$2}")" = "$mem" ] || fail "meminfo: wrong MemTotal"
-				c=$(timeout 10 cat /proc/cpuinfo) || { fail "cpuinfo: read failed"; continue; }
-				[ "$(echo "$c" | grep -c ^processor)" = 1 ] || fail "cpuinfo: wrong count"
-				s=$(timeout 10 cat /proc/stat) || { fail "stat: read failed"; continue; }
-				[ "$(echo "$s" | grep -c "^cpu[0-9]")" = 1 ] || fail "stat: wrong cpu lines"
-				u=$(timeout 10 cat /proc/uptime) || { fail "uptime: read failed"; continue; }
-				case "$u" in [0-9]*.[0-9][0-9]\ [0-9]*) ;; *) fail "uptime: [$u]" ;; esac
-				ok=$((ok + 4))
-			done
-			echo "$ok $bad" >"$out"' sh "$i" "$mem" &
+		lxc-attach -P "$LXCPATH" -n "$name" -- sh -c "$READER_LOOP" sh /stop "/readers/$i" "$mem" &
 	done
 }
 
@@ -132,6 +118,22 @@ lxc_readers_stop() {
 	done
 	cat "$root/readers"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
 	cat $(ls "$root/readers"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
+}
+
+# Two reader loops in each of A and B; both_readers_ok MIN stops them and fails unless none
+# failed in either and each read more than MIN times.
+both_readers() {
+	lxc_readers "$A" 262144 2
+	lxc_readers "$B" 131072 2
+	sleep 0.5
+}
+
+both_readers_ok() {
+	local a b
+	a=$(lxc_readers_stop "$A" 2)
+	b=$(lxc_readers_stop "$B" 2)
+	echo "A: $a  B: $b" >&2
+	[ "${a#* }" = 0 ] && [ "${b#* }" = 0 ] && [ "${a% *}" -gt "$1" ] && [ "${b% *}" -gt "$1" ]
 }
 
 lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n "$1" -p -H)/mountinfo"; }
@@ -161,9 +163,7 @@ wait_log() {
 }
 
 @test "20 SIGKILLs of the worker while both containers read: no failed read" {
-	lxc_readers "$A" 262144 2
-	lxc_readers "$B" 131072 2
-	sleep 0.5
+	both_readers
 	local i w
 	for i in $(seq 1 20); do
 		w=$(status_field "$PIDF" worker_pid)
@@ -171,18 +171,11 @@ wait_log() {
 		wait_worker "$PIDF" "$w"
 		sleep 0.1
 	done
-	run lxc_readers_stop "$A" 2
-	local a=$output
-	run lxc_readers_stop "$B" 2
-	echo "A: $a  B: $output" >&2
-	[ "${a#* }" = 0 ] && [ "${output#* }" = 0 ]
-	[ "${a% *}" -gt 100 ] && [ "${output% *}" -gt 100 ]
+	both_readers_ok 100
 }
 
 @test "upgrades (SIGUSR1) while both containers read: no failed read" {
-	lxc_readers "$A" 262144 2
-	lxc_readers "$B" 131072 2
-	sleep 0.5
+	both_readers
 	local i w g
 	for i in $(seq 1 5); do
 		w=$(status_field "$PIDF" worker_pid)
@@ -192,11 +185,7 @@ wait_log() {
 		[ "$(status_field "$PIDF" generation)" -gt "$g" ]
 		sleep 0.2
 	done
-	run lxc_readers_stop "$A" 2
-	local a=$output
-	run lxc_readers_stop "$B" 2
-	echo "A: $a  B: $output" >&2
-	[ "${a#* }" = 0 ] && [ "${output#* }" = 0 ]
+	both_readers_ok 20
 	[[ "$(status_field "$PIDF" last_upgrade)" == generation* ]]
 }
 
@@ -268,13 +257,9 @@ wait_log() {
 	[ "$status" -eq 0 ]
 	[ "$(field_kb "$output" MemTotal)" = 262144 ]
 	# readers in both, concurrently: every read of each shows its own limit
-	lxc_readers "$A" 262144 2
-	lxc_readers "$B" 131072 2
-	sleep 2
-	run lxc_readers_stop "$A" 2
-	[ "${output#* }" = 0 ]
-	run lxc_readers_stop "$B" 2
-	[ "${output#* }" = 0 ]
+	both_readers
+	sleep 1.5
+	both_readers_ok 10
 	# no process of the daemon is visible, its status and pid files do not exist there
 	run in_lxc "$A" sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "'
 	[[ "$output" != *lxcfs* ]]

@@ -50,6 +50,12 @@ manager_stop() {
 	rm -f "$BATS_RUN_TMPDIR/$RUN_TAG.manager"
 }
 
+readers() { # two reader loops in each container
+	start_readers c1-$RUN_TAG 262144 2
+	start_readers c2-$RUN_TAG 131072 2
+	sleep 0.5
+}
+
 # wait_resumed N: until a keeper resumed from the store N times and its worker serves.
 wait_resumed() {
 	local i
@@ -72,9 +78,7 @@ wait_resumed() {
 }
 
 @test "systemctl restart (the whole service SIGTERMed, the fds handed back): no failed read, the mount stays" {
-	start_readers c1-$RUN_TAG 262144 2
-	start_readers c2-$RUN_TAG 131072 2
-	sleep 0.5
+	readers
 	local i keeper n0
 	n0=$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || true)
 	for i in 1 2 3 4 5; do
@@ -85,17 +89,12 @@ wait_resumed() {
 		[ "$(grep -c " $MNT fuse.lxcfs " /proc/self/mounts)" = 1 ]
 		sleep 0.2
 	done
-	run stop_readers 4
-	echo "$output" >&2
-	[ "${output#* }" = 0 ]
-	[ "${output% *}" -gt 100 ]
+	stop_readers_ok 4 100
 	grep -q "stays mounted: systemd's fd store holds the connection" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 }
 
 @test "keeper and worker killed together: restarted by the manager, resumed from the store, no failed read" {
-	start_readers c1-$RUN_TAG 262144 2
-	start_readers c2-$RUN_TAG 131072 2
-	sleep 0.5
+	readers
 	local i n0 keeper worker
 	n0=$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")
 	for i in 1 2 3 4 5; do
@@ -105,10 +104,7 @@ wait_resumed() {
 		wait_resumed $((n0 + i))
 		sleep 0.2
 	done
-	run stop_readers 4
-	echo "$output" >&2
-	[ "${output#* }" = 0 ]
-	[ "${output% *}" -gt 100 ]
+	stop_readers_ok 4 100
 	grep -q "main process $keeper killed by signal 9" "$SDLOG"
 }
 
