@@ -279,13 +279,18 @@ static void end_stale_worker(pid_t pid)
 	char path[64];
 	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
 	DIR *d = pid > 0 && pid != getpid() ? opendir(path) : NULL;
-	bool same = false;
+	bool same = false, nokcmp = false;
 	struct dirent *e;
-	while (d && !same && (e = readdir(d)))
-		same = e->d_name[0] != '.' &&
-		       syscall(SYS_kcmp, getpid(), pid, KCMP_FILE, K.fuse_fd, atoi(e->d_name)) == 0;
+	while (d && !same && !nokcmp && (e = readdir(d))) {
+		if (e->d_name[0] == '.')
+			continue;
+		same = syscall(SYS_kcmp, getpid(), pid, KCMP_FILE, K.fuse_fd, atoi(e->d_name)) == 0;
+		nokcmp = !same && errno == ENOSYS;
+	}
 	if (d)
 		closedir(d);
+	if (nokcmp) /* a kernel without kcmp: the pid our state names, serving our mountpoint */
+		same = worker_serves(pid, K.opt->mountpoint);
 	if (!same)
 		return;
 	log_warn("worker %d of the previous keeper still serves the connection; ending it", (int)pid);

@@ -52,9 +52,31 @@ static bool is_keeper(pid_t pid, struct buf *b)
 	return false;
 }
 
+/* pid is a worker serving mnt (canonical): fds of its spec in *fds. */
+static bool serves(pid_t pid, const char *mnt, struct buf *b, long fds[2])
+{
+	char have[PATH_MAX];
+	const char *argv[64];
+	int argc = cmdline(pid, b, argv, 64);
+	return argc >= 4 && strcmp(argv[0], "lxcfs-worker") == 0 &&
+	       (strcmp(argv[1], "--serve") == 0 || strcmp(argv[1], "--serve-reinit") == 0) &&
+	       sscanf(argv[2], "%ld,%ld,", &fds[0], &fds[1]) == 2 &&
+	       mount_canonical(argv[argc - 1], have, sizeof(have)) == 0 && strcmp(have, mnt) == 0;
+}
+
+bool worker_serves(pid_t pid, const char *mnt)
+{
+	char want[PATH_MAX];
+	struct buf b = BUF_INIT;
+	long fds[2];
+	bool r = mount_canonical(mnt, want, sizeof(want)) == 0 && serves(pid, want, &b, fds);
+	buf_free(&b);
+	return r;
+}
+
 pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd)
 {
-	char want[PATH_MAX], have[PATH_MAX];
+	char want[PATH_MAX];
 	if (mount_canonical(mnt, want, sizeof(want)) < 0)
 		return 0;
 	DIR *d = opendir("/proc");
@@ -66,12 +88,7 @@ pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd)
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		pid_t pid = (pid_t)atoi(e->d_name);
-		const char *argv[64];
-		int argc = cmdline(pid, &b, argv, 64);
-		if (argc < 4 || strcmp(argv[0], "lxcfs-worker") != 0 ||
-		    (strcmp(argv[1], "--serve") != 0 && strcmp(argv[1], "--serve-reinit") != 0) ||
-		    mount_canonical(argv[argc - 1], have, sizeof(have)) < 0 || strcmp(have, want) != 0 ||
-		    sscanf(argv[2], "%ld,%ld,", &fds[0], &fds[1]) != 2)
+		if (!serves(pid, want, &b, fds))
 			continue;
 		pid_t parent = parent_of(pid);
 		if (parent > 1 && is_keeper(parent, &b))
