@@ -6,7 +6,6 @@
  * here, the less that can take the mount down. */
 #include "reinit/keeper.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,9 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/kcmp.h>
 #include <sys/signalfd.h>
-#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -126,23 +123,12 @@ static void unblock_all(void)
 
 /* systemd keeps a copy of the connection and the state: whatever dies, the next start of the
  * service gets them back (a restart of the service is then a takeover, not a new mount). */
-static void store_fd(const char *name, int fd)
-{
-	char msg[96];
-	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
-	sd_notify_fds(msg, NULL, 0);
-	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
-	int r = sd_notify_fds(msg, &fd, 1);
-	if (r < 0)
-		log_warn("cannot hand the %s fd to systemd's fd store: %s", name, strerror(-r));
-}
-
 static void store_fds(void)
 {
 	if (!sd_notify_enabled())
 		return;
-	store_fd("fuse", K.fuse_fd);
-	store_fd("state", K.st.fd);
+	sd_store_fd("fuse", K.fuse_fd);
+	sd_store_fd("state", K.st.fd);
 	K.stored = true;
 }
 
@@ -171,7 +157,7 @@ static int fresh_state(void)
 	K.have_saved = false;
 	K.st.hdr->keeper_pid = getpid();
 	if (K.stored)
-		store_fd("state", K.st.fd);
+		sd_store_fd("state", K.st.fd);
 	return 0;
 }
 
@@ -272,34 +258,6 @@ static void restart_worker(void)
 	write_status();
 }
 
-/* A worker of a keeper that died may still serve (systemd ends the whole cgroup, other managers
- * may not): two workers must never share one connection and one state. */
-static void end_stale_worker(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = pid > 0 && pid != getpid() ? opendir(path) : NULL;
-	bool same = false, nokcmp = false;
-	struct dirent *e;
-	while (d && !same && !nokcmp && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		same = syscall(SYS_kcmp, getpid(), pid, KCMP_FILE, K.fuse_fd, atoi(e->d_name)) == 0;
-		nokcmp = !same && errno == ENOSYS;
-	}
-	if (d)
-		closedir(d);
-	if (nokcmp) /* a kernel without kcmp: the pid our state names, serving our mountpoint */
-		same = worker_serves(pid, K.opt->mountpoint);
-	if (!same)
-		return;
-	log_warn("worker %d of the previous keeper still serves the connection; ending it", (int)pid);
-	kill(pid, SIGKILL);
-	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
-	for (int i = 0; i < 1000 && access(path, F_OK) == 0; i++) /* a zombie has no fds */
-		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
-}
-
 /* Takes over a connection and state someone kept alive (systemd's fd store, or a worker whose
  * keeper died) as after a worker's death: the old worker, if it still runs, is ended, and a new
  * one answers what it held.  0, or -1 if the state is unusable (fds closed, *why says why). */
@@ -313,7 +271,7 @@ static int take_over_fds(int fuse, int stfd, const char *from, const char **why)
 	}
 	K.fuse_fd = fuse;
 	K.reinit_mask = reinit_features(K.fuse_fd);
-	end_stale_worker((pid_t)K.st.hdr->worker_pid);
+	orphan_end((pid_t)K.st.hdr->worker_pid, K.fuse_fd, K.opt->mountpoint);
 	log_info("resuming %s from %s (generation %llu)", K.opt->mountpoint, from,
 		 (unsigned long long)K.st.hdr->generation);
 	restart_worker();

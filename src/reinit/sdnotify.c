@@ -9,6 +9,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "log.h"
+
 #define LISTEN_FDS_START 3
 #define MAX_LISTEN 16
 
@@ -92,4 +94,16 @@ int sd_listen_take(const char *name)
 			return fd;
 		}
 	return -1;
+}
+
+int sd_store_fd(const char *name, int fd)
+{
+	char msg[96];
+	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
+	sd_notify_fds(msg, NULL, 0);
+	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
+	int r = sd_notify_fds(msg, &fd, 1);
+	if (r < 0)
+		log_warn("cannot hand the %s fd to systemd's fd store: %s", name, strerror(-r));
+	return r;
 }

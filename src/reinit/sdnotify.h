@@ -13,6 +13,9 @@ bool sd_notify_enabled(void);
 /* Sends msg ("READY=1", "FDSTORE=1\nFDNAME=fuse"...) with fds attached.  0 or -errno. */
 int sd_notify_fds(const char *msg, const int *fds, size_t nfds);
 
+/* Puts fd in the store under name, replacing what was stored under it.  0 or -errno (logged). */
+int sd_store_fd(const char *name, int fd);
+
 /* Takes the fds systemd passed us ($LISTEN_PID must be ours) and forgets the variables, so no
  * child inherits them.  Then sd_listen_take(name) returns the fd named so (once), or -1. */
 void sd_listen_init(void);
