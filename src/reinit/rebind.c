@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -224,6 +226,23 @@ struct ns_result {
 	dev_t probing; /* the device of the mount being asked, 0 between mounts */
 };
 
+static int clone_beneath(int mntfd, const char *rel)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV |
+					   RESOLVE_NO_MAGICLINKS };
+	int fd = *rel ? (int)syscall(SYS_openat2, mntfd, rel, &how, sizeof(how)) : dup(mntfd);
+	if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the root was checked for ".." steps */
+		return open_tree(mntfd, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return tree;
+}
+
 /* One candidate, inside its namespace: dead and ours -> replaced; dead and not ours -> said. */
 static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
 		     int out)
@@ -298,9 +317,10 @@ static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s,
 		struct cand *c = &s->c[i];
 		if (c->why_left)
 			continue;
-		/* Cloning needs the source in the caller's namespace: before setns. */
-		const char *rel = c->root + 1;
-		c->tree = open_tree(mntfd, *rel ? rel : "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*rel ? 0 : AT_EMPTY_PATH));
+		/* Cloning needs the source in the caller's namespace: before setns.  The path is
+		 * resolved beneath the mount, through no symlink and no other mount: a root of the
+		 * old tree can never name a host path in the new one. */
+		c->tree = clone_beneath(mntfd, c->root + 1);
 		c->tree_err = c->tree < 0 ? errno : 0;
 	}
 	/* After setns, /proc is the namespace's own procfs, maybe of another pid namespace where
