@@ -269,7 +269,8 @@ int cg_read_u64(const struct cgview *v, enum cg_ctrl c, const char *file, bool a
 	return parse_u64(text, allow_max, out);
 }
 
-int cg_limit_min(const struct cgview *v, enum cg_ctrl c, const char *file, uint64_t *out)
+/* Calls fn with the cgroup's directory, then each ancestor's up to the hierarchy's mount. */
+static int walk_up(const struct cgview *v, enum cg_ctrl c, void (*fn)(const char *dir, void *arg), void *arg)
 {
 	if (!v->dir[c])
 		return -ENOENT;
@@ -277,32 +278,107 @@ int cg_limit_min(const struct cgview *v, enum cg_ctrl c, const char *file, uint6
 	size_t mlen = strlen(v->hier[c]->mnt);
 	if ((size_t)snprintf(path, sizeof(path), "%s", v->dir[c]) >= sizeof(path))
 		return -ENAMETOOLONG;
-	uint64_t best = UINT64_MAX;
-	bool found = false;
 	for (;;) {
-		size_t dl = strlen(path);
-		char fp[4096 + 256], text[64];
-		if ((size_t)snprintf(fp, sizeof(fp), "%s/%s", path, file) < sizeof(fp) &&
-		    fdcache_read_small(fp, text, sizeof(text)) >= 0) {
-			uint64_t val;
-			if (parse_u64(text, true, &val) == 0) {
-				found = true;
-				if (val < best)
-					best = val;
-			} else {
-				log_debug("ignoring unparsable %s", fp);
-			}
-		}
-		if (dl <= mlen)
-			break;
+		fn(path, arg);
 		char *slash = strrchr(path, '/');
-		if (!slash || (size_t)(slash - path) < mlen)
-			break;
+		if (strlen(path) <= mlen || !slash || (size_t)(slash - path) < mlen)
+			return 0;
 		*slash = '\0';
 	}
-	if (!found)
+}
+
+/* dir/file into text (small, NUL-terminated); false if missing or too long a path. */
+static bool read_level(const char *dir, const char *file, char *text, size_t size)
+{
+	char fp[4096 + 256];
+	return (size_t)snprintf(fp, sizeof(fp), "%s/%s", dir, file) < sizeof(fp) &&
+	       fdcache_read_small(fp, text, size) >= 0;
+}
+
+struct limit_walk {
+	const char *file;
+	uint64_t best;
+	bool found;
+};
+
+static void limit_level(const char *dir, void *arg)
+{
+	struct limit_walk *w = arg;
+	char text[64];
+	uint64_t val;
+	if (!read_level(dir, w->file, text, sizeof(text)))
+		return;
+	if (parse_u64(text, true, &val) < 0) {
+		log_debug("ignoring unparsable %s/%s", dir, w->file);
+		return;
+	}
+	w->found = true;
+	if (val < w->best)
+		w->best = val;
+}
+
+int cg_limit_min(const struct cgview *v, enum cg_ctrl c, const char *file, uint64_t *out)
+{
+	struct limit_walk w = { .file = file, .best = UINT64_MAX };
+	int r = walk_up(v, c, limit_level, &w);
+	if (r < 0)
+		return r;
+	if (!w.found)
 		return -ENOENT;
-	*out = best;
+	*out = w.best;
+	return 0;
+}
+
+struct quota_walk {
+	bool v2, found;
+	uint64_t quota, period; /* the smallest quota/period seen */
+};
+
+static void quota_level(const char *dir, void *arg)
+{
+	struct quota_walk *w = arg;
+	char text[64], ptext[64];
+	uint64_t q, p;
+	if (w->v2) {
+		/* cpu.max: "max 100000" or "50000 100000" */
+		if (!read_level(dir, "cpu.max", text, sizeof(text)) || strncmp(text, "max", 3) == 0)
+			return;
+		char *sp = strchr(text, ' ');
+		if (!sp)
+			return;
+		*sp = '\0';
+		if (parse_u64(text, false, &q) < 0 || parse_u64(sp + 1, false, &p) < 0)
+			return;
+	} else {
+		/* cpu.cfs_quota_us: -1 when unlimited */
+		if (!read_level(dir, "cpu.cfs_quota_us", text, sizeof(text)) || text[0] == '-' ||
+		    !read_level(dir, "cpu.cfs_period_us", ptext, sizeof(ptext)) || parse_u64(text, false, &q) < 0 ||
+		    parse_u64(ptext, false, &p) < 0)
+			return;
+	}
+	/* Outside what the kernel accepts (periods up to 1 s): ignored, not trusted.  The bounds
+	 * also keep the cross products below from overflowing. */
+	if (q == 0 || p == 0 || q > 1000000000000ull || p > 10000000)
+		return;
+	if (!w->found || q * w->period < w->quota * p) {
+		w->quota = q;
+		w->period = p;
+		w->found = true;
+	}
+}
+
+int cg_cpu_quota_cpus(const struct cgview *v, unsigned *out)
+{
+	if (!v->dir[CG_CPU])
+		return -ENOENT;
+	struct quota_walk w = { .v2 = v->hier[CG_CPU]->v2 };
+	int r = walk_up(v, CG_CPU, quota_level, &w);
+	if (r < 0)
+		return r;
+	if (!w.found)
+		return -ENOENT;
+	uint64_t n = (w.quota + w.period - 1) / w.period; /* a fraction of a cpu is a whole cpu */
+	*out = n > CPUSET_MAX ? CPUSET_MAX : (unsigned)n;
 	return 0;
 }
 

@@ -48,6 +48,10 @@ int cg_read_u64(const struct cgview *v, enum cg_ctrl c, const char *file, bool a
 /* Minimum of a limit file over the cgroup and all its ancestors up to the mount root.  "max" and
  * missing levels count as unlimited (UINT64_MAX); -ENOENT if no level has the file. */
 int cg_limit_min(const struct cgview *v, enum cg_ctrl c, const char *file, uint64_t *out);
+/* The cpu bandwidth limit in whole cpus, rounded up: the smallest quota/period over the cgroup
+ * and its ancestors (v2 cpu.max, v1 cpu.cfs_quota_us over cpu.cfs_period_us).  -ENOENT when
+ * nothing limits it. */
+int cg_cpu_quota_cpus(const struct cgview *v, unsigned *out);
 /* Effective cpus of the cgroup (cpuset.effective_cpus / cpuset.cpus.effective, else cpuset.cpus
  * of the nearest ancestor that has one). */
 int cg_cpuset(const struct cgview *v, struct cpuset *out);

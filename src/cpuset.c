@@ -44,6 +44,14 @@ int cpuset_next(const struct cpuset *set, unsigned from)
 	return -1;
 }
 
+void cpuset_keep_first(struct cpuset *set, unsigned n)
+{
+	struct cpuset kept = { { 0 } };
+	for (int c = cpuset_next(set, 0); c >= 0 && n > 0; c = cpuset_next(set, (unsigned)c + 1), n--)
+		cpuset_add(&kept, (unsigned)c);
+	*set = kept;
+}
+
 static int read_num(const char **p, unsigned *out)
 {
 	if (!isdigit((unsigned char)**p))

@@ -22,6 +22,8 @@ unsigned cpuset_count(const struct cpuset *set);
 bool cpuset_empty(const struct cpuset *set);
 /* The lowest cpu >= from in set, or -1. */
 int cpuset_next(const struct cpuset *set, unsigned from);
+/* Keeps the n lowest cpus of set. */
+void cpuset_keep_first(struct cpuset *set, unsigned n);
 /* Kernel list format with ranges, no newline. */
 bool cpuset_format(const struct cpuset *set, struct buf *out);
 

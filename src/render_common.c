@@ -5,6 +5,7 @@
 
 #include "fdcache.h"
 #include "fileio.h"
+#include "options.h"
 #include "render.h"
 
 int host_proc_read(const struct rctx *c, const char *name, struct buf *out)
@@ -17,11 +18,19 @@ int host_proc_read(const struct rctx *c, const char *name, struct buf *out)
 
 int container_cpus(const struct rctx *c, struct cpuset *out)
 {
-	if (c->cg && cg_cpuset(c->cg, out) == 0 && !cpuset_empty(out))
-		return 0;
-	char path[4096], text[4096];
-	snprintf(path, sizeof(path), "%s/online", c->host->cpu);
-	if (fdcache_read_small(path, text, sizeof(text)) < 0)
-		return -ENOENT;
-	return cpuset_parse(text, out);
+	if (!c->cg || cg_cpuset(c->cg, out) < 0 || cpuset_empty(out)) {
+		char path[4096], text[4096];
+		snprintf(path, sizeof(path), "%s/online", c->host->cpu);
+		if (fdcache_read_small(path, text, sizeof(text)) < 0)
+			return -ENOENT;
+		int r = cpuset_parse(text, out);
+		if (r < 0)
+			return r;
+	}
+	/* --enable-cfs: a quota of N.x cpus shows the first N+1 cpus of the set, as upstream
+	 * counts them */
+	unsigned n;
+	if (c->cg && c->opt && c->opt->cfs && cg_cpu_quota_cpus(c->cg, &n) == 0 && n < cpuset_count(out))
+		cpuset_keep_first(out, n);
+	return 0;
 }

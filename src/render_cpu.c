@@ -42,7 +42,7 @@ int render_cpuinfo(const struct rctx *c, struct buf *out)
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/cpuinfo", c->host->proc);
 	int r = fdcache_read_aged(path, 1000, &host);
-	if (r < 0 || !c->cg || !c->cg->dir[CG_CPUSET]) {
+	if (r < 0 || !c->cg) {
 		if (r == 0)
 			buf_append(out, host.data, host.len);
 		buf_free(&host);

@@ -189,3 +189,29 @@ teardown_file() {
 	! grep -q " $BATS_RUN_TMPDIR/mnt2-$RUN_TAG " /proc/self/mounts
 	[ "$(field_kb "$(timeout "$TMO" cat "$MNT/proc/meminfo")" MemTotal)" -gt 0 ]
 }
+
+@test "--enable-cfs: a quota of half a cpu shows one cpu; without the option, the cpuset's two" {
+	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-cfs pidf=$BATS_RUN_TMPDIR/$RUN_TAG-cfs.pid cg=lxcfs-test-$RUN_TAG-cfs
+	cg_make "$cg" max 0-1 2>/dev/null || cg_make "$cg" -1 0-1
+	cg_quota "$cg" 50000 100000
+	daemon_start "$mnt" "$pidf" --enable-cfs
+	container_start cfs-$RUN_TAG "$cg" "$mnt"
+	container_start nocfs-$RUN_TAG "$cg" "$MNT"
+	run in_container cfs-$RUN_TAG cat /proc/cpuinfo
+	local cfs_cpus=$(grep -c '^processor' <<<"$output")
+	run in_container cfs-$RUN_TAG cat /sys/devices/system/cpu/online
+	local cfs_online=$output
+	run in_container cfs-$RUN_TAG cat /proc/stat
+	local cfs_stat=$(grep -c '^cpu[0-9]' <<<"$output")
+	run in_container nocfs-$RUN_TAG cat /proc/cpuinfo
+	local plain_cpus=$(grep -c '^processor' <<<"$output")
+	run in_container nocfs-$RUN_TAG cat /sys/devices/system/cpu/online
+	local plain_online=$output
+	container_stop cfs-$RUN_TAG
+	container_stop nocfs-$RUN_TAG
+	daemon_stop "$mnt" "$pidf"
+	cg_remove "$cg"
+	echo "cfs: $cfs_cpus cpus, online $cfs_online, $cfs_stat stat lines; plain: $plain_cpus, $plain_online" >&2
+	[ "$cfs_cpus" = 1 ] && [ "$cfs_online" = 0 ] && [ "$cfs_stat" = 1 ]
+	[ "$plain_cpus" = 2 ] && [ "$plain_online" = 0-1 ]
+}

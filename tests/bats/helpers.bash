@@ -38,6 +38,16 @@ cg_make() {
 	echo "$cpus" > /sys/fs/cgroup/cpuset/$name/cpuset.cpus
 }
 
+# cg_quota NAME QUOTA_US PERIOD_US: a cpu bandwidth limit on NAME.
+cg_quota() {
+	if cgroup_v2; then
+		echo "$2 $3" >/sys/fs/cgroup/$1/cpu.max
+	else
+		echo "$3" >/sys/fs/cgroup/cpu/$1/cpu.cfs_period_us
+		echo "$2" >/sys/fs/cgroup/cpu/$1/cpu.cfs_quota_us
+	fi
+}
+
 cg_remove() {
 	local name=$1 root i
 	for root in $(cg_roots); do

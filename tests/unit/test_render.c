@@ -208,6 +208,57 @@ static void cpus(void)
 	free(m);
 }
 
+/* --enable-cfs: the quota (min over ancestors, rounded up) cuts the cpuset to its first cpus. */
+static void cfs(void)
+{
+	struct cg_layout l;
+	struct cgview v;
+	opt.cfs = true;
+	fixture_layout_v1(&l);
+	fixture_view(&v, &l, "/lxc/c1"); /* cpuset 1,3; quota 0.5 cpu under a parent's 1.5 */
+	char *m = render(render_cpu_online, &v, 0);
+	CHECK_STR(m, "1\n");
+	free(m);
+	m = render(render_cpuinfo, &v, 0);
+	CHECK(has_line(m, "processor\t: 0"));
+	CHECK(!has_line(m, "processor\t: 1"));
+	CHECK(has_line(m, "apicid\t\t: 1"));
+	free(m);
+	m = render(render_stat, &v, 0);
+	CHECK(strstr(m, "\ncpu1 ") != NULL);
+	CHECK(strstr(m, "\ncpu3 ") == NULL);
+	free(m);
+	cgview_free(&v);
+	cg_layout_free(&l);
+
+	static const struct {
+		const char *cg, *online;
+	} v2[] = {
+		{ "/lxc/c3", "0\n" },         /* 0.5 cpu of the host's 0-3 */
+		{ "/lxc/c4", "0-1\n" },       /* 1.5 cpus: 2 */
+		{ "/lxc/c4/inner", "0-1\n" }, /* no limit of its own: its parent's */
+		{ "/lxc/c5", "0-3\n" },       /* garbage in cpu.max: no limit, never a crash */
+		{ "/lxc/c1", "2\n" },         /* no quota: its cpuset */
+	};
+	fixture_layout_v2(&l);
+	for (size_t i = 0; i < sizeof(v2) / sizeof(v2[0]); i++) {
+		fixture_view(&v, &l, v2[i].cg);
+		m = render(render_cpu_online, &v, 0);
+		if (strcmp(m, v2[i].online) != 0)
+			fprintf(stderr, "cfs %s: %s", v2[i].cg, m);
+		CHECK_STR(m, v2[i].online);
+		free(m);
+		cgview_free(&v);
+	}
+	opt.cfs = false;
+	fixture_view(&v, &l, "/lxc/c3"); /* without --enable-cfs the quota changes nothing */
+	m = render(render_cpu_online, &v, 0);
+	CHECK_STR(m, "0-3\n");
+	free(m);
+	cgview_free(&v);
+	cg_layout_free(&l);
+}
+
 static void io_and_pressure(void)
 {
 	struct cg_layout l;
@@ -250,6 +301,7 @@ int main(int argc, char **argv)
 	meminfo_v1();
 	meminfo_v2();
 	cpus();
+	cfs();
 	io_and_pressure();
 	CHECK_DONE();
 }
