@@ -107,6 +107,20 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = 0;
 }
 
+/* The cpus the caller may see in sys/devices/system/cpu: false for the host (it sees all). */
+static bool caller_cpus(fuse_req_t req, struct cpuset *set)
+{
+	int err = 0;
+	struct container *c = container_of_pid(fuse_req_ctx(req)->pid, &err);
+	if (!c)
+		return false; /* the host, or a caller that vanished: nothing to filter for it */
+	const struct ops_ctx *ctx = ctx_of(req);
+	struct rctx rc = { .host = ctx->host, .opt = ctx->opt, .cg = &c->cg };
+	bool ok = container_cpus(&rc, set) == 0;
+	container_put(c);
+	return ok;
+}
+
 static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e = { .attr_timeout = ATTR_TTL, .entry_timeout = ENTRY_TTL };
@@ -122,10 +136,22 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		e.ino = n->ino;
 	} else if ((pn && pn->type == NODE_CPUROOT) || (!pn && (parent & INO_DYNAMIC_BIT))) {
 		uint64_t ino;
-		r = cputree_lookup(parent, name, &ino, &e.attr);
-		if (r == 0) {
-			host_attr(ino, &e.attr);
-			e.ino = ino;
+		unsigned cpu;
+		struct cpuset mine;
+		bool cpudir = pn && tree_cpu_dir(name, &cpu);
+		if (cpudir) {
+			/* A container sees the directories of its own cpus only.  The dentry is
+			 * shared by every caller of the mount: it is looked up again each time. */
+			e.entry_timeout = 0;
+		}
+		if (cpudir && caller_cpus(req, &mine) && !cpuset_has(&mine, cpu)) {
+			r = -ENOENT;
+		} else {
+			r = cputree_lookup(parent, name, &ino, &e.attr);
+			if (r == 0) {
+				host_attr(ino, &e.attr);
+				e.ino = ino;
+			}
 		}
 	} else {
 		r = pn ? -ENOENT : -ESTALE;
@@ -299,13 +325,17 @@ struct dirlist {
 	size_t size, used;
 	off_t want, idx;
 	bool full;
-	const char *skip; /* virtual child that replaces the host entry of the same name */
+	bool cpuroot;         /* host entries of the cpu root: virtual ones replace them */
+	bool filter;          /* and only the caller's cpus' directories are listed */
+	struct cpuset cpus;
 };
 
 static bool dir_add(void *arg, const char *name, uint64_t ino, mode_t type)
 {
 	struct dirlist *d = arg;
-	if (d->skip && strcmp(name, d->skip) == 0)
+	unsigned cpu;
+	if (d->cpuroot && (tree_child(INO_SYS_CPU, name) ||
+			   (d->filter && tree_cpu_dir(name, &cpu) && !cpuset_has(&d->cpus, cpu))))
 		return true;
 	d->idx++;
 	if (d->idx <= d->want)
@@ -350,8 +380,10 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 		}
 	}
 	if (!d.full && (!dn || dn->type == NODE_CPUROOT)) {
-		if (dn)
-			d.skip = "online"; /* listed above, virtualised */
+		if (dn) {
+			d.cpuroot = true;
+			d.filter = caller_cpus(req, &d.cpus);
+		}
 		cputree_list(ino, dir_add, &d);
 	}
 	fuse_reply_buf(req, d.buf, d.used);

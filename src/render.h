@@ -45,6 +45,9 @@ int render_pressure_cpu(const struct rctx *c, struct buf *out);
 int render_pressure_io(const struct rctx *c, struct buf *out);
 int render_pressure_memory(const struct rctx *c, struct buf *out);
 int render_cpu_online(const struct rctx *c, struct buf *out);
+int render_cpu_present(const struct rctx *c, struct buf *out);
+int render_cpu_possible(const struct rctx *c, struct buf *out);
+int render_cpu_offline(const struct rctx *c, struct buf *out);
 
 /* The cpus a container may use: its effective cpuset, or the host's online cpus. */
 int container_cpus(const struct rctx *c, struct cpuset *out);

@@ -25,12 +25,15 @@ static const struct node nodes[] = {
 	{ INO_SYS_SYSTEM, INO_SYS_DEVICES, "system", NODE_DIR, NULL, NULL },
 	{ INO_SYS_CPU, INO_SYS_SYSTEM, "cpu", NODE_CPUROOT, NULL, NULL },
 	{ INO_SYS_CPU_ONLINE, INO_SYS_CPU, "online", NODE_VFILE, render_cpu_online, NULL },
+	{ INO_SYS_CPU_PRESENT, INO_SYS_CPU, "present", NODE_VFILE, render_cpu_present, NULL },
+	{ INO_SYS_CPU_POSSIBLE, INO_SYS_CPU, "possible", NODE_VFILE, render_cpu_possible, NULL },
+	{ INO_SYS_CPU_OFFLINE, INO_SYS_CPU, "offline", NODE_VFILE, render_cpu_offline, NULL },
 };
 
 #define NNODES (sizeof(nodes) / sizeof(nodes[0]))
 
 /* Direct index by id: the table is small and ids are dense. */
-static const struct node *by_ino[INO_SYS_CPU_ONLINE + 1];
+static const struct node *by_ino[INO_STATIC_LAST + 1];
 
 static void index_once(void)
 {
@@ -103,4 +106,17 @@ bool tree_name_ok(const char *name)
 	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
 		return false;
 	return strchr(name, '/') == NULL;
+}
+
+bool tree_cpu_dir(const char *name, unsigned *cpu)
+{
+	if (strncmp(name, "cpu", 3) != 0 || name[3] < '0' || name[3] > '9')
+		return false;
+	unsigned long v = 0;
+	for (const char *p = name + 3; *p; p++) {
+		if (*p < '0' || *p > '9' || (v = v * 10 + (unsigned long)(*p - '0')) >= CPUSET_MAX)
+			return false;
+	}
+	*cpu = (unsigned)v;
+	return true;
 }

@@ -37,6 +37,10 @@ enum {
 	INO_SYS_SYSTEM = 17,
 	INO_SYS_CPU = 18,
 	INO_SYS_CPU_ONLINE = 19,
+	INO_SYS_CPU_PRESENT = 20,
+	INO_SYS_CPU_POSSIBLE = 21,
+	INO_SYS_CPU_OFFLINE = 22,
+	INO_STATIC_LAST = INO_SYS_CPU_OFFLINE,
 	INO_STATIC_LIMIT = 1024, /* ids below are reserved for the static table */
 };
 
@@ -64,6 +68,9 @@ bool tree_present(const struct node *n, const struct hostroot *h);
 /* The id of a host node below sys/devices/system/cpu, from its path relative to that dir.
  * Changing this function breaks every kernel that holds ids of a previous version. */
 uint64_t tree_dynamic_ino(const char *relpath);
+
+/* "cpuN" (a cpu's directory below sys/devices/system/cpu): true with *cpu = N. */
+bool tree_cpu_dir(const char *name, unsigned *cpu);
 
 /* A name a lookup may ask for: one component, not "." or "..", no '/'. */
 bool tree_name_ok(const char *name);

@@ -190,6 +190,31 @@ teardown_file() {
 	[ "$(field_kb "$(timeout "$TMO" cat "$MNT/proc/meminfo")" MemTotal)" -gt 0 ]
 }
 
+@test "the cpu tree: a container sees its own cpus' directories, present, possible and offline; the host all" {
+	local i
+	for i in 1 2 3; do # in turns: what one container looked up is never what the other sees
+		run in_container c1-$RUN_TAG ls /sys/devices/system/cpu
+		[ "$(grep '^cpu[0-9]' <<<"$output" | tr '\n' ' ')" = "cpu0 " ]
+		run in_container c2-$RUN_TAG ls /sys/devices/system/cpu
+		[ "$(grep '^cpu[0-9]' <<<"$output" | tr '\n' ' ')" = "cpu1 " ]
+		run in_container c1-$RUN_TAG ls /sys/devices/system/cpu/cpu0
+		[ "$status" -eq 0 ]
+		run in_container c2-$RUN_TAG ls /sys/devices/system/cpu/cpu0
+		[ "$status" -ne 0 ]
+		run in_container c2-$RUN_TAG ls /sys/devices/system/cpu/cpu1
+		[ "$status" -eq 0 ]
+		run in_container c1-$RUN_TAG ls /sys/devices/system/cpu/cpu1
+		[ "$status" -ne 0 ]
+	done
+	run in_container c2-$RUN_TAG cat /sys/devices/system/cpu/present /sys/devices/system/cpu/possible /sys/devices/system/cpu/offline
+	[ "$output" = "$(printf '1\n1\n')" ]
+	run in_container c2-$RUN_TAG ls /sys/devices/system/cpu/cpufreq
+	[ "$status" -eq 0 ] || [ ! -e /sys/devices/system/cpu/cpufreq ]
+	[ "$(ls "$MNT/sys/devices/system/cpu" | grep -c '^cpu[0-9]')" = "$(ls /sys/devices/system/cpu | grep -c '^cpu[0-9]')" ]
+	[ "$(timeout "$TMO" cat "$MNT/sys/devices/system/cpu/present")" = "$(cat /sys/devices/system/cpu/present)" ]
+	[ "$(timeout "$TMO" cat "$MNT/sys/devices/system/cpu/possible")" = "$(cat /sys/devices/system/cpu/possible)" ]
+}
+
 @test "--enable-cfs: a quota of half a cpu shows one cpu; without the option, the cpuset's two" {
 	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-cfs pidf=$BATS_RUN_TMPDIR/$RUN_TAG-cfs.pid cg=lxcfs-test-$RUN_TAG-cfs
 	cg_make "$cg" max 0-1 2>/dev/null || cg_make "$cg" -1 0-1

@@ -22,6 +22,9 @@ static void static_ids(void)
 	CHECK_INT(tree_child(INO_PROC_PRESSURE, "memory")->ino, 14);
 	CHECK_INT(tree_child(INO_SYS_SYSTEM, "cpu")->ino, 18);
 	CHECK_INT(tree_child(INO_SYS_CPU, "online")->ino, 19);
+	CHECK_INT(tree_child(INO_SYS_CPU, "present")->ino, 20);
+	CHECK_INT(tree_child(INO_SYS_CPU, "possible")->ino, 21);
+	CHECK_INT(tree_child(INO_SYS_CPU, "offline")->ino, 22);
 	CHECK(tree_child(INO_PROC, "..") == NULL);
 	CHECK(tree_child(INO_PROC, "self") == NULL);
 	/* every static node's parent is a static directory, every id maps back to its node */
@@ -42,6 +45,12 @@ static void static_ids(void)
 	CHECK(tree_dynamic_ino("cpu0") != tree_dynamic_ino("cpu1"));
 	CHECK(!tree_name_ok(".") && !tree_name_ok("..") && !tree_name_ok("a/b") && !tree_name_ok(""));
 	CHECK(tree_name_ok("cpu0") && tree_name_ok("..."));
+	/* a cpu's directory, and the names that only look like one */
+	unsigned cpu = 99;
+	CHECK(tree_cpu_dir("cpu0", &cpu) && cpu == 0);
+	CHECK(tree_cpu_dir("cpu127", &cpu) && cpu == 127);
+	CHECK(!tree_cpu_dir("cpufreq", &cpu) && !tree_cpu_dir("cpuidle", &cpu) && !tree_cpu_dir("cpu", &cpu));
+	CHECK(!tree_cpu_dir("cpu1a", &cpu) && !tree_cpu_dir("cpu99999999999", &cpu) && !tree_cpu_dir("xcpu1", &cpu));
 }
 
 struct seen {
