@@ -1,5 +1,5 @@
 /* /proc/stat: the host's cpu lines cut to the container's cpuset, with the container's own cpu
- * time per cpu where the cgroup accounts it (v1 cpuacct). */
+ * time per cpu where the cgroup accounts it (v1 cpuacct per cpu, v2 cpu.stat spread evenly). */
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
@@ -32,13 +32,52 @@ static uint64_t ns_to_ticks(uint64_t ns)
 	return ns / (1000000000u / (uint64_t)hz);
 }
 
-/* cpuacct.usage_all ("cpu user system" then one line per cpu), else cpuacct.usage_percpu (one
- * total per cpu, counted as user time).  -ENOENT when the cgroup has neither. */
-static int read_usage(const struct cgview *cg, unsigned ncpu, struct cpu_usage *u)
+static int usage_alloc(struct cpu_usage *u, unsigned ncpu)
+{
+	u->n = ncpu;
+	u->user = calloc(ncpu ? ncpu : 1, sizeof(uint64_t));
+	u->system = calloc(ncpu ? ncpu : 1, sizeof(uint64_t));
+	if (u->user && u->system)
+		return 0;
+	usage_free(u);
+	return -ENOMEM;
+}
+
+/* cgroup v2 accounts cpu time per cgroup, not per cpu (cpu.stat user_usec, system_usec): the
+ * totals are exact, their split over the container's cpus is even (the remainder of a tick
+ * goes to the lowest cpus). */
+static int read_usage_v2(const struct cgview *cg, const struct cpuset *cpus, unsigned ncpu, struct cpu_usage *u)
+{
+	struct buf b = BUF_INIT;
+	uint64_t us, sy;
+	unsigned n = cpuset_count(cpus);
+	int r = cg_read(cg, CG_CPUACCT, "cpu.stat", &b);
+	if (r == 0 && (kv_get_u64(b.data, b.len, "user_usec", &us) < 0 ||
+		       kv_get_u64(b.data, b.len, "system_usec", &sy) < 0))
+		r = -ENOENT;
+	buf_free(&b);
+	if (r < 0 || n == 0)
+		return -ENOENT;
+	if (usage_alloc(u, ncpu) < 0)
+		return -ENOMEM;
+	uint64_t ut = ns_to_ticks(us * 1000), st = ns_to_ticks(sy * 1000);
+	unsigned i = 0;
+	for (int c = cpuset_next(cpus, 0); c >= 0 && (unsigned)c < ncpu; c = cpuset_next(cpus, (unsigned)c + 1), i++) {
+		u->user[c] = ut / n + (i < ut % n);
+		u->system[c] = st / n + (i < st % n);
+	}
+	return 0;
+}
+
+/* v1: cpuacct.usage_all ("cpu user system" then one line per cpu), else cpuacct.usage_percpu
+ * (one total per cpu, counted as user time); v2: cpu.stat.  -ENOENT when the cgroup has none. */
+static int read_usage(const struct cgview *cg, const struct cpuset *cpus, unsigned ncpu, struct cpu_usage *u)
 {
 	memset(u, 0, sizeof(*u));
-	if (!cg || !cg->dir[CG_CPUACCT] || cg->hier[CG_CPUACCT]->v2)
+	if (!cg || !cg->dir[CG_CPUACCT])
 		return -ENOENT;
+	if (cg->hier[CG_CPUACCT]->v2)
+		return read_usage_v2(cg, cpus, ncpu, u);
 	struct buf b = BUF_INIT;
 	int r = cg_read(cg, CG_CPUACCT, "cpuacct.usage_all", &b);
 	bool all = r == 0;
@@ -50,11 +89,7 @@ static int read_usage(const struct cgview *cg, unsigned ncpu, struct cpu_usage *
 		buf_free(&b);
 		return -ENOENT;
 	}
-	u->n = ncpu;
-	u->user = calloc(u->n, sizeof(uint64_t));
-	u->system = calloc(u->n, sizeof(uint64_t));
-	if (!u->user || !u->system) {
-		usage_free(u);
+	if (usage_alloc(u, ncpu) < 0) {
 		buf_free(&b);
 		return -ENOMEM;
 	}
@@ -142,7 +177,7 @@ int render_stat(const struct rctx *c, struct buf *out)
 	for (int i = cpuset_next(&cpus, 0); i >= 0; i = cpuset_next(&cpus, (unsigned)i + 1))
 		ncpu = (unsigned)i + 1;
 	struct cpu_usage use;
-	bool have_use = read_usage(c->cg, ncpu, &use) == 0;
+	bool have_use = read_usage(c->cg, &cpus, ncpu, &use) == 0;
 
 	struct buf lines = BUF_INIT, rest = BUF_INIT;
 	uint64_t sum[STAT_FIELDS] = { 0 };

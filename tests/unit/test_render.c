@@ -184,7 +184,8 @@ static void cpus(void)
 	fixture_layout_v2(&l);
 	fixture_view(&v, &l, "/lxc/c1");
 	m = render(render_stat, &v, 0);
-	const char *want = "cpu  1000 10 500 25000 100 0 25 0 0 0\ncpu2 1000 10 500 25000 100 0 25 0 0 0\nintr ";
+	/* cpu.stat: 3 s user, 2 s system, all on its one cpu; the rest of cpu2's time is idle */
+	const char *want = "cpu  300 0 200 26135 0 0 0 0 0 0\ncpu2 300 0 200 26135 0 0 0 0 0 0\nintr ";
 	CHECK(strncmp(m, want, strlen(want)) == 0);
 	free(m);
 	m = render(render_uptime, &v, 50000);
@@ -192,6 +193,13 @@ static void cpus(void)
 	free(m);
 	m = render(render_cpu_online, &v, 0);
 	CHECK_STR(m, "2\n");
+	free(m);
+	cgview_free(&v);
+	/* four cpus: 103 user and 47 system ticks spread evenly, the totals exact */
+	fixture_view(&v, &l, "/lxc/c4");
+	m = render(render_stat, &v, 0);
+	CHECK(strncmp(m, "cpu  103 0 47 ", 14) == 0);
+	CHECK(strstr(m, "\ncpu0 26 0 12 ") && strstr(m, "\ncpu2 26 0 12 ") && strstr(m, "\ncpu3 25 0 11 "));
 	free(m);
 	cgview_free(&v);
 	cg_layout_free(&l);
