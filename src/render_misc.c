@@ -8,6 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "loadavg.h"
+#include "log.h"
+#include "options.h"
 #include "parse.h"
 #include "render.h"
 
@@ -60,9 +63,34 @@ int render_uptime(const struct rctx *c, struct buf *out)
 	return 0;
 }
 
+/* With -l, the container's own averages (loadavg.c), printed as the kernel prints the host's:
+ * "1min 5min 15min running/total newest-pid". */
 int render_loadavg(const struct rctx *c, struct buf *out)
 {
-	return host_proc_read(c, "loadavg", out);
+	if (!c->cg || !c->opt || !c->opt->loadavg)
+		return host_proc_read(c, "loadavg", out);
+	/* Any hierarchy lists the container's tasks; the cpu one is where they are counted. */
+	static const enum cg_ctrl pick[] = { CG_CPU, CG_CPUACCT, CG_MEMORY, CG_CPUSET, CG_BLKIO };
+	const char *dir = NULL;
+	bool v2 = false;
+	for (size_t i = 0; i < sizeof(pick) / sizeof(pick[0]) && !dir; i++)
+		if (c->cg->dir[pick[i]]) {
+			dir = c->cg->dir[pick[i]];
+			v2 = c->cg->hier[pick[i]]->v2;
+		}
+	struct loadavg_val v;
+	int r = dir ? loadavg_get(dir, v2, &v) : -ENOENT;
+	if (r < 0) {
+		log_debug("no load average for %s: %s", dir ? dir : "(no cgroup)", strerror(-r));
+		return host_proc_read(c, "loadavg", out);
+	}
+	for (int i = 0; i < 3; i++) {
+		uint64_t a = v.avg[i] + LOAD_FIXED_1 / 200; /* rounded to hundredths, as the kernel */
+		buf_printf(out, "%" PRIu64 ".%02" PRIu64 " ", a >> LOAD_FSHIFT,
+			   ((a & (LOAD_FIXED_1 - 1)) * 100) >> LOAD_FSHIFT);
+	}
+	buf_printf(out, "%u/%u %u\n", v.running, v.total, v.last_pid);
+	return 0;
 }
 
 int render_slabinfo(const struct rctx *c, struct buf *out)

@@ -31,6 +31,7 @@
 #include "cputree.h"
 #include "fault.h"
 #include "fdcache.h"
+#include "loadavg.h"
 #include "log.h"
 #include "mount.h"
 #include "openfile.h"
@@ -39,6 +40,7 @@
 #include "pidfile.h"
 #include "selfpath.h"
 #include "reinit/ctl.h"
+#include "reinit/history.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
@@ -104,6 +106,8 @@ static int setup(const struct options *opt, bool quiet_layout)
 	}
 	cputree_init(host.cpu);
 	fdcache_init(4096);
+	if (opt->loadavg && (loadavg_init(host.proc, history_fd_from_env()) < 0 || loadavg_start() < 0))
+		log_warn("cannot start the load average engine; loadavg shows the host's");
 	openfile_init(&st);
 	vsize_init(&st);
 	octx = (struct ops_ctx){ .opt = opt, .host = &host };
@@ -126,6 +130,7 @@ static void teardown(void)
 	if (se)
 		fuse_session_destroy(se); /* closes our copy of the fuse fd */
 	se = NULL;
+	loadavg_fini();
 	openfile_fini();
 	fdcache_fini();
 	cputree_fini();

@@ -24,6 +24,7 @@
 #include "mount.h"
 #include "pidfile.h"
 #include "reinit/ctl.h"
+#include "reinit/history.h"
 #include "reinit/orphan.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
@@ -67,8 +68,9 @@ static struct {
 	dev_t replaced;      /* the dead lxcfs mount that was at our mountpoint */
 	pid_t rebinder;
 	bool stored; /* the fuse fd and state sit in systemd's fd store */
+	int history_fd; /* load averages and the like, handed to each worker (history.h) */
 	char last_death[160], last_upgrade[256];
-} K = { .fuse_fd = -1, .pidfd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
+} K = { .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
 static uint64_t now_ms(void)
 {
@@ -129,6 +131,8 @@ static void store_fds(void)
 		return;
 	sd_store_fd("fuse", K.fuse_fd);
 	sd_store_fd("state", K.st.fd);
+	if (K.history_fd >= 0)
+		sd_store_fd("history", K.history_fd);
 	K.stored = true;
 }
 
@@ -181,6 +185,12 @@ static int spawn(uint64_t gen, bool reinit)
 		keep_fd(K.fuse_fd, true);
 		keep_fd(K.st.fd, true);
 		keep_fd(sv[1], true);
+		if (K.history_fd >= 0) {
+			char num[16];
+			snprintf(num, sizeof(num), "%d", K.history_fd);
+			keep_fd(K.history_fd, true);
+			setenv("LXCFS_HISTORY_FD", num, 1);
+		}
 		char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 		av[0] = "lxcfs-worker";
 		av[1] = reinit ? "--serve-reinit" : "--serve";
@@ -271,6 +281,8 @@ static int take_over_fds(int fuse, int stfd, const char *from, const char **why)
 	}
 	K.fuse_fd = fuse;
 	K.reinit_mask = reinit_features(K.fuse_fd);
+	if (K.history_fd < 0)
+		K.history_fd = history_create(); /* the averages start again; the connection does not */
 	orphan_end((pid_t)K.st.hdr->worker_pid, K.fuse_fd, K.opt->mountpoint);
 	log_info("resuming %s from %s (generation %llu)", K.opt->mountpoint, from,
 		 (unsigned long long)K.st.hdr->generation);
@@ -285,6 +297,7 @@ static int resume_connection(void)
 {
 	sd_listen_init();
 	int fuse = sd_listen_take("fuse"), stfd = sd_listen_take("state");
+	K.history_fd = sd_listen_take("history");
 	const char *why = "the fuse fd or the state is missing";
 	if (fuse >= 0 && stfd >= 0) {
 		K.stored = true;
@@ -305,7 +318,7 @@ static int resume_connection(void)
 		return -1;
 	}
 	char from[64];
-	pid_t orphan = orphan_take(K.opt->mountpoint, &fuse, &stfd);
+	pid_t orphan = orphan_take(K.opt->mountpoint, &fuse, &stfd, &K.history_fd);
 	if (orphan <= 0)
 		return -1;
 	snprintf(from, sizeof(from), "worker %d, whose keeper is gone", (int)orphan);
@@ -491,23 +504,25 @@ static void upgrade(bool force_reinit)
 		log_warn("the binary on disk cannot resume (%s): upgrading through reinit", why);
 		reinit = true;
 	}
-	char spec[128];
-	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
-		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit);
+	char spec[160];
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
+		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit, K.history_fd);
 	char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 	av[0] = K.argv[0];
 	av[1] = "--keeper-resume";
 	av[2] = spec;
 	for (int i = 1; i < K.argc; i++)
 		av[i + 2] = K.argv[i];
-	int fds[] = { K.fuse_fd, K.st.fd, K.pidfd, K.cur.ctl };
-	for (size_t i = 0; i < 4; i++)
-		keep_fd(fds[i], true);
+	int fds[] = { K.fuse_fd, K.st.fd, K.pidfd, K.cur.ctl, K.history_fd };
+	for (size_t i = 0; i < 5; i++)
+		if (fds[i] >= 0)
+			keep_fd(fds[i], true);
 	log_info("upgrading%s: re-executing %s", reinit ? " through reinit" : "", K.self);
 	execv(K.self, av);
 	log_error("upgrade failed: cannot execute %s: %s", K.self, strerror(errno));
-	for (size_t i = 0; i < 4; i++)
-		keep_fd(fds[i], false);
+	for (size_t i = 0; i < 5; i++)
+		if (fds[i] >= 0)
+			keep_fd(fds[i], false);
 	free(av);
 }
 
@@ -553,13 +568,13 @@ static void handle_ctl(struct worker *w)
  * a missing trailing field takes its old meaning (no reinit). */
 static int adopt(const char *spec, bool *reinit)
 {
-	long v[7] = { 0 };
+	long v[8] = { 0, 0, 0, 0, 0, 0, 0, -1 };
 	const char *s = spec;
 	int n = 0;
-	for (; n < 7; n++, s++) {
+	for (; n < 8; n++, s++) {
 		char *end;
 		v[n] = strtol(s, &end, 10);
-		if (end == s || v[n] < 0 || (*end != ',' && *end != '\0'))
+		if (end == s || (v[n] < 0 && n != 7) || (*end != ',' && *end != '\0'))
 			return -EINVAL;
 		s = end;
 		if (!*end)
@@ -570,6 +585,10 @@ static int adopt(const char *spec, bool *reinit)
 		return -EINVAL;
 	}
 	*reinit = v[6] != 0;
+	/* the history came with field 8; from an older keeper there is none yet */
+	K.history_fd = v[7] >= 0 ? (int)v[7] : history_create();
+	if (v[7] >= 0)
+		keep_fd(K.history_fd, false);
 	K.fuse_fd = (int)v[0];
 	K.pidfd = (int)v[2];
 	K.old = (struct worker){ .pid = (pid_t)v[3], .ctl = (int)v[4], .gen = (uint64_t)v[5], .ready = true };
@@ -658,6 +677,8 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 		}
 		K.st.hdr->keeper_pid = getpid();
 		K.reinit_mask = reinit_features(K.fuse_fd);
+		if (K.history_fd < 0)
+			K.history_fd = history_create();
 		store_fds();
 		if (spawn(1, false) < 0) {
 			log_error("cannot start the worker: %s", strerror(errno));

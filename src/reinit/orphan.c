@@ -77,7 +77,22 @@ bool worker_serves(pid_t pid, const char *mnt)
 	return r;
 }
 
-pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd)
+/* The history fd number a worker was given ($LXCFS_HISTORY_FD in its environment), or -1. */
+static int history_fd_of(pid_t pid)
+{
+	char path[64];
+	struct buf b = BUF_INIT;
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	int fd = -1;
+	if (file_read(path, &b) == 0)
+		for (size_t off = 0; off < b.len; off += strnlen(b.data + off, b.len - off) + 1)
+			if (b.len - off > 17 && strncmp(b.data + off, "LXCFS_HISTORY_FD=", 17) == 0)
+				fd = atoi(b.data + off + 17);
+	buf_free(&b);
+	return fd;
+}
+
+pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)
 {
 	char want[PATH_MAX];
 	if (mount_canonical(mnt, want, sizeof(want)) < 0)
@@ -109,6 +124,12 @@ pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd)
 	*fuse_fd = (int)syscall(SYS_pidfd_getfd, pfd, (int)fds[0], 0);
 	*state_fd = *fuse_fd >= 0 ? (int)syscall(SYS_pidfd_getfd, pfd, (int)fds[1], 0) : -1;
 	int err = errno;
+	int hfd = history_fd_of(found);
+	if (*state_fd >= 0 && hfd >= 0) {
+		int h = (int)syscall(SYS_pidfd_getfd, pfd, hfd, 0);
+		if (h >= 0)
+			*history_fd = h;
+	}
 	close(pfd);
 	if (*state_fd < 0) {
 		if (*fuse_fd >= 0)

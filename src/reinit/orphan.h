@@ -7,9 +7,10 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Finds a worker serving mnt whose keeper is gone and copies its fuse and state fds
- * (pidfd_getfd, Linux >= 5.6).  Returns its pid, 0 if there is none, or -errno. */
-pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd);
+/* Finds a worker serving mnt whose keeper is gone and copies its fuse and state fds, and its
+ * history fd if it has one (else *history_fd is left alone), with pidfd_getfd (Linux >= 5.6).
+ * Returns its pid, 0 if there is none, or -errno. */
+pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd);
 
 /* Ends pid if it is a worker still serving the connection of fuse_fd (kcmp; by its command line
  * serving mnt where the kernel has no kcmp), and waits until it let go of its fds.  A keeper

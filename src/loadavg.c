@@ -1,0 +1,348 @@
+#include "loadavg.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "fileio.h"
+#include "log.h"
+#include "reinit/history.h"
+
+/* The kernel's constants: exp(-5 s / 1, 5, 15 min) in fixed point. */
+static const unsigned EXP[3] = { 1884, 2014, 2037 };
+
+#define KEY_FREE 0
+#define KEY_GONE 1                                 /* a dropped entry: probing goes on past it */
+#define IDLE_DROP_MS (30ull * 60 * 1000)           /* unread for this long: no longer tracked */
+#define MAX_CATCHUP (15u * 60 * 1000 / LOAD_TICK_MS) /* ticks replayed after a gap, at most */
+#define MAX_DEPTH 32
+
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct history h;
+	struct history_entry *e; /* the history's table, or a private one */
+	bool private_table;
+	int procfd;
+	pthread_t thread;
+	bool running, stop;
+} L = { .lock = PTHREAD_MUTEX_INITIALIZER, .procfd = -1 };
+
+static uint64_t boot_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+uint64_t loadavg_decay(uint64_t load, unsigned exp, uint64_t active, unsigned n)
+{
+	/* as the kernel's calc_load(): rounded up while rising, so a steady count is reached */
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t next = load * exp + active * (LOAD_FIXED_1 - exp);
+		if (active >= load)
+			next += LOAD_FIXED_1 - 1;
+		load = next / LOAD_FIXED_1;
+	}
+	return load;
+}
+
+static uint64_t key_of(const char *dir)
+{
+	uint64_t h = 1469598103934665603ull;
+	for (const char *p = dir; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ull;
+	return h > KEY_GONE ? h : h + 2;
+}
+
+struct count {
+	uint32_t running, active, total, newest;
+};
+
+/* The state letter of a task, from /proc/<tid>/stat ('?' if it is gone). */
+static char task_state(unsigned tid)
+{
+	char name[32], text[512];
+	snprintf(name, sizeof(name), "%u/stat", tid);
+	if (file_read_small(L.procfd, name, text, sizeof(text)) < 0)
+		return '?';
+	const char *rp = strrchr(text, ')');
+	return rp && rp[1] == ' ' ? rp[2] : '?';
+}
+
+/* Counts the tasks listed in dirfd's thread list, then in every cgroup below it. */
+static void count_tasks(int dirfd, bool v2, struct count *c, int depth)
+{
+	struct buf b = BUF_INIT;
+	if (file_read_at(dirfd, v2 ? "cgroup.threads" : "tasks", &b) == 0) {
+		const char *p = buf_cstr(&b), *end = p + b.len;
+		while (p && p < end) {
+			char *next;
+			unsigned long tid = strtoul(p, &next, 10);
+			if (next == p)
+				break;
+			p = next + (*next == '\n');
+			char s = task_state((unsigned)tid);
+			if (s == '?')
+				continue; /* exited meanwhile */
+			c->total++;
+			c->running += s == 'R';
+			c->active += s == 'R' || s == 'D';
+			if (tid > c->newest)
+				c->newest = (uint32_t)tid;
+		}
+	}
+	buf_free(&b);
+	if (depth >= MAX_DEPTH)
+		return;
+	int dup_fd = dup(dirfd);
+	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
+	if (!d) {
+		if (dup_fd >= 0)
+			close(dup_fd);
+		return;
+	}
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
+			continue;
+		int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+		if (sub < 0)
+			continue;
+		count_tasks(sub, v2, c, depth + 1);
+		close(sub);
+	}
+	closedir(d);
+}
+
+/* The pid the container sees for a task: the last NSpid of its status. */
+static uint32_t ns_pid(uint32_t tid)
+{
+	char name[32], text[2048];
+	snprintf(name, sizeof(name), "%u/status", tid);
+	if (tid == 0 || file_read_small(L.procfd, name, text, sizeof(text)) < 0)
+		return 0;
+	const char *l = strstr(text, "\nNSpid:");
+	if (!l)
+		return tid;
+	uint32_t last = tid;
+	for (const char *p = l + 7; *p && *p != '\n';) {
+		char *next;
+		unsigned long v = strtoul(p, &next, 10);
+		if (next == p)
+			break;
+		last = (uint32_t)v;
+		p = next;
+	}
+	return last;
+}
+
+/* Samples one cgroup tree; -ENOENT once the cgroup is gone. */
+static int sample(const char *dir, bool v2, struct count *c)
+{
+	memset(c, 0, sizeof(*c));
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	count_tasks(fd, v2, c, 0);
+	close(fd);
+	c->newest = ns_pid(c->newest);
+	return 0;
+}
+
+static struct history_entry *find(uint64_t key, const char *dir, struct history_entry **slot)
+{
+	*slot = NULL;
+	for (unsigned j = 0; j < HISTORY_ENTRIES; j++) {
+		struct history_entry *e = &L.e[(key + j) % HISTORY_ENTRIES];
+		if (e->key == key && strcmp(e->dir, dir) == 0)
+			return e;
+		if (e->key <= KEY_GONE && !*slot)
+			*slot = e;
+		if (e->key == KEY_FREE)
+			break;
+	}
+	return NULL;
+}
+
+static void store(struct history_entry *e, const struct count *c)
+{
+	e->running = c->running;
+	e->total = c->total;
+	e->last_pid = c->newest;
+}
+
+int loadavg_get(const char *dir, bool v2, struct loadavg_val *out)
+{
+	if (!L.e)
+		return -ENODEV;
+	if (strlen(dir) >= HISTORY_DIR)
+		return -ENAMETOOLONG;
+	uint64_t key = key_of(dir), now = boot_ms();
+	struct history_entry *slot;
+	pthread_mutex_lock(&L.lock);
+	struct history_entry *e = find(key, dir, &slot);
+	if (e) {
+		e->read_ms = now;
+		*out = (struct loadavg_val){ { e->avg[0], e->avg[1], e->avg[2] }, e->running, e->total, e->last_pid };
+		pthread_mutex_unlock(&L.lock);
+		return 0;
+	}
+	pthread_mutex_unlock(&L.lock);
+
+	/* First read: sample now (this container's threads only), start the averages there. */
+	struct count c;
+	int r = sample(dir, v2, &c);
+	if (r < 0)
+		return r;
+	pthread_mutex_lock(&L.lock);
+	e = find(key, dir, &slot);
+	if (!e) {
+		if (!slot) {
+			/* full: the entry read least recently makes room */
+			slot = &L.e[0];
+			for (unsigned j = 1; j < HISTORY_ENTRIES; j++)
+				if (L.e[j].read_ms < slot->read_ms)
+					slot = &L.e[j];
+		}
+		e = slot;
+		memset(e, 0, sizeof(*e));
+		snprintf(e->dir, sizeof(e->dir), "%s", dir);
+		e->v2 = v2;
+		for (int i = 0; i < 3; i++)
+			e->avg[i] = (uint64_t)c.active << LOAD_FSHIFT;
+		e->sample_ms = now;
+		store(e, &c);
+		e->key = key;
+	}
+	e->read_ms = now;
+	*out = (struct loadavg_val){ { e->avg[0], e->avg[1], e->avg[2] }, e->running, e->total, e->last_pid };
+	pthread_mutex_unlock(&L.lock);
+	return 0;
+}
+
+void loadavg_tick(uint64_t now_ms)
+{
+	char dir[HISTORY_DIR];
+	for (unsigned i = 0; i < HISTORY_ENTRIES; i++) {
+		pthread_mutex_lock(&L.lock);
+		struct history_entry *e = &L.e[i];
+		uint64_t key = e->key;
+		bool v2 = e->v2;
+		bool due = key > KEY_GONE && now_ms >= e->sample_ms + LOAD_TICK_MS;
+		if (key > KEY_GONE && now_ms > e->read_ms + IDLE_DROP_MS) {
+			e->key = KEY_GONE; /* nobody reads it any more */
+			due = false;
+		}
+		if (due)
+			memcpy(dir, e->dir, sizeof(dir));
+		pthread_mutex_unlock(&L.lock);
+		if (!due)
+			continue;
+		struct count c;
+		int r = sample(dir, v2, &c); /* no lock held: readers go on */
+		pthread_mutex_lock(&L.lock);
+		if (e->key == key) {
+			if (r == -ENOENT) {
+				e->key = KEY_GONE; /* the container is gone */
+			} else if (r == 0) {
+				/* every tick since the last sample counts (a gap: a new worker, a
+				 * slow pass), each with what is seen now */
+				uint64_t n = (now_ms - e->sample_ms) / LOAD_TICK_MS;
+				if (n > MAX_CATCHUP)
+					n = MAX_CATCHUP;
+				for (int k = 0; k < 3; k++)
+					e->avg[k] = loadavg_decay(e->avg[k], EXP[k], (uint64_t)c.active << LOAD_FSHIFT,
+								  (unsigned)n);
+				e->sample_ms = now_ms - (now_ms - e->sample_ms) % LOAD_TICK_MS;
+				if (n == MAX_CATCHUP)
+					e->sample_ms = now_ms;
+				store(e, &c);
+			}
+		}
+		pthread_mutex_unlock(&L.lock);
+	}
+}
+
+static void *engine(void *arg)
+{
+	(void)arg;
+	pthread_mutex_lock(&L.lock);
+	while (!L.stop) {
+		struct timespec ts;
+		clock_gettime(CLOCK_MONOTONIC, &ts);
+		ts.tv_sec += 1; /* entries are due on their own 5 s schedule; look every second */
+		pthread_cond_timedwait(&L.wake, &L.lock, &ts);
+		if (L.stop)
+			break;
+		pthread_mutex_unlock(&L.lock);
+		loadavg_tick(boot_ms());
+		pthread_mutex_lock(&L.lock);
+	}
+	pthread_mutex_unlock(&L.lock);
+	return NULL;
+}
+
+int loadavg_init(const char *procdir, int history_fd)
+{
+	L.procfd = open(procdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (L.procfd < 0)
+		return -errno;
+	const char *why = NULL;
+	if (history_fd >= 0 && history_attach(&L.h, history_fd, &why) == 0) {
+		if (why)
+			log_warn("load averages: %s", why);
+		L.e = L.h.e;
+		return 0;
+	}
+	if (history_fd >= 0)
+		log_warn("load averages: cannot use the history (%s); this worker keeps its own",
+			 why ? why : strerror(errno));
+	L.e = calloc(HISTORY_ENTRIES, sizeof(*L.e));
+	L.private_table = true;
+	return L.e ? 0 : -ENOMEM;
+}
+
+int loadavg_start(void)
+{
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&L.wake, &ca);
+	pthread_condattr_destroy(&ca);
+	L.stop = false;
+	int r = pthread_create(&L.thread, NULL, engine, NULL);
+	L.running = r == 0;
+	return -r;
+}
+
+void loadavg_fini(void)
+{
+	if (L.running) {
+		pthread_mutex_lock(&L.lock);
+		L.stop = true;
+		pthread_cond_signal(&L.wake);
+		pthread_mutex_unlock(&L.lock);
+		pthread_join(L.thread, NULL);
+		pthread_cond_destroy(&L.wake);
+		L.running = false;
+	}
+	if (L.private_table)
+		free(L.e);
+	else
+		history_detach(&L.h);
+	L.e = NULL;
+	L.private_table = false;
+	if (L.procfd >= 0)
+		close(L.procfd);
+	L.procfd = -1;
+}

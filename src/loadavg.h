@@ -1,0 +1,43 @@
+/* Per-container load averages (-l).  The kernel's /proc/loadavg is the whole host's; this is the
+ * same computation (the number of runnable and uninterruptible tasks, averaged every 5 s with
+ * the kernel's fixed-point decay) for each container that reads its loadavg.
+ *
+ * Cost that scales: an engine thread samples each tracked container every 5 s by reading its
+ * cgroups' thread lists and one small /proc/<tid>/stat per thread, with no lock held while it
+ * reads; request threads only copy the latest values under a short lock, so a read never waits
+ * for a sample.  The averages live in the history memfd, so a new worker continues them. */
+#ifndef LXCFS_LOADAVG_H
+#define LXCFS_LOADAVG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LOAD_FSHIFT 11
+#define LOAD_FIXED_1 (1u << LOAD_FSHIFT)
+#define LOAD_TICK_MS 5000
+
+struct loadavg_val {
+	uint64_t avg[3]; /* fixed point */
+	uint32_t running, total, last_pid;
+};
+
+/* procdir: the host's /proc.  history_fd: the keeper's history memfd, or -1 for a private
+ * table.  0 or -errno. */
+int loadavg_init(const char *procdir, int history_fd);
+/* Starts and stops the engine thread. */
+int loadavg_start(void);
+void loadavg_fini(void);
+
+/* The values for the container whose tasks are in the cgroup directory dir (and below it); v2
+ * selects cgroup.threads over v1's tasks.  A container read for the first time is sampled at
+ * once and its averages start at that sample.  0 or -errno. */
+int loadavg_get(const char *dir, bool v2, struct loadavg_val *out);
+
+/* One pass of the engine over every tracked container (tests call it directly); now_ms is
+ * CLOCK_BOOTTIME in ms. */
+void loadavg_tick(uint64_t now_ms);
+
+/* The kernel's step: load decayed by exp (of LOAD_FIXED_1) towards active tasks, n times. */
+uint64_t loadavg_decay(uint64_t load, unsigned exp, uint64_t active, unsigned n);
+
+#endif

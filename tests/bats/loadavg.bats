@@ -1,0 +1,104 @@
+#!/usr/bin/env bats
+# -l: per-container load averages, computed as the kernel computes the host's, that keep going
+# when the worker is replaced.  Runs on this host (cgroup v1) and in the VM (v2).
+
+load helpers
+
+setup_file() {
+	export RUN_TAG=la$$
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	export CG1=lxcfs-test-$RUN_TAG-busy CG2=lxcfs-test-$RUN_TAG-idle
+	cg_make "$CG1" $((256 * 1024 * 1024)) 0-1 2>/dev/null || cg_make "$CG1" $((256 * 1024 * 1024)) 0
+	cg_make "$CG2" $((256 * 1024 * 1024)) 0
+	daemon_start "$MNT" "$PIDF" --restart-on-crash -l
+	wait_worker "$PIDF" none
+	container_start busy-$RUN_TAG "$CG1" "$MNT"
+	container_start idle-$RUN_TAG "$CG2" "$MNT"
+}
+
+teardown_file() {
+	stop_loops
+	container_stop busy-$RUN_TAG
+	container_stop idle-$RUN_TAG
+	daemon_stop "$MNT" "$PIDF"
+	cg_remove "$CG1"
+	cg_remove "$CG2"
+}
+
+# start_loops CGROUP N: N busy loops (niced) in the cgroup; their pids in $BATS_RUN_TMPDIR.
+start_loops() {
+	local cg=$1 n=$2 i root
+	for i in $(seq 1 "$n"); do
+		(
+			if cgroup_v2; then
+				echo $BASHPID >/sys/fs/cgroup/$cg/cgroup.procs
+			else
+				for root in $(cg_roots); do echo $BASHPID >"$root/$cg/cgroup.procs"; done
+			fi
+			exec nice -n 19 sh -c 'while :; do :; done'
+		) </dev/null >/dev/null 2>&1 &
+		echo $! >>"$BATS_RUN_TMPDIR/loops-$RUN_TAG"
+		disown
+	done
+}
+
+stop_loops() {
+	local p
+	for p in $(cat "$BATS_RUN_TMPDIR/loops-$RUN_TAG" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+	rm -f "$BATS_RUN_TMPDIR/loops-$RUN_TAG"
+}
+
+# avg1 NAME: the container's 1-minute average, in hundredths.
+avg1() {
+	local l
+	l=$(in_container "$1" cat /proc/loadavg) || return 1
+	echo "$l" >&2
+	awk '{ split($1, a, "."); print a[1] * 100 + a[2] }' <<<"$l"
+}
+
+@test "-l: the kernel's format; busy loops give a load near their count, an idle container none, the host its own" {
+	# two busy loops in the container's cgroup, started before its first read
+	start_loops "$CG1" 2
+	sleep 0.5
+	run in_container busy-$RUN_TAG cat /proc/loadavg
+	[[ "$output" =~ ^[0-9]+\.[0-9]{2}\ [0-9]+\.[0-9]{2}\ [0-9]+\.[0-9]{2}\ [0-9]+/[0-9]+\ [0-9]+$ ]]
+	local a
+	a=$(avg1 busy-$RUN_TAG)
+	[ "$a" -ge 100 ] && [ "$a" -le 250 ]
+	# running/total counts the cgroup's tasks: its init, sleep and the two loops
+	local rt
+	rt=$(awk '{ print $4 }' <<<"$output")
+	[ "${rt#*/}" -ge 4 ] && [ "${rt#*/}" -le 6 ] && [ "${rt%/*}" -le 2 ]
+	[ "$(avg1 idle-$RUN_TAG)" -le 50 ]
+	run timeout "$TMO" cat "$MNT/proc/loadavg"
+	[[ "$output" =~ ^[0-9]+\.[0-9]{2}\ .*/[0-9]+\ [0-9]+$ ]]
+	[ "${output##* }" -gt 10 ] # the host's last pid, not a container's
+}
+
+@test "-l: the averages decay as the kernel's and go on across a worker restart" {
+	local before after w
+	# stop the loops; two 5 s ticks later the 1-minute average has decayed, not dropped
+	stop_loops
+	sleep 11
+	before=$(avg1 busy-$RUN_TAG)
+	[ "$before" -lt 200 ] && [ "$before" -gt 60 ]
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	after=$(avg1 busy-$RUN_TAG)
+	# the new worker continues the history: neither restarted at the present count (0) nor lost
+	[ "$after" -le "$before" ] && [ "$after" -ge $((before * 7 / 10)) ]
+	sleep 6
+	[ "$(avg1 busy-$RUN_TAG)" -lt "$after" ]
+}
+
+@test "without -l the loadavg is the host's" {
+	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-nol pidf=$BATS_RUN_TMPDIR/$RUN_TAG-nol.pid
+	daemon_start "$mnt" "$pidf"
+	container_start nol-$RUN_TAG "$CG1" "$mnt"
+	run in_container nol-$RUN_TAG cat /proc/loadavg
+	container_stop nol-$RUN_TAG
+	daemon_stop "$mnt" "$pidf"
+	[ "${output##* }" -gt 10 ] # the host's last pid
+}
