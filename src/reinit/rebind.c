@@ -404,17 +404,57 @@ static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const
 	return timed_out ? -ETIMEDOUT : any ? 0 : -EIO;
 }
 
-static bool seen_ns(ino_t **seen, size_t *n, ino_t ino)
+/* A mount namespace, named by its oldest process (a container's init rather than something
+ * attached to it later): the one the logs name. */
+struct ns {
+	ino_t ino;
+	pid_t pid;
+	uint64_t start;
+};
+
+static uint64_t start_of(const char *pid)
 {
-	for (size_t i = 0; i < *n; i++)
-		if ((*seen)[i] == ino)
-			return true;
-	ino_t *m = realloc(*seen, (*n + 1) * sizeof(ino_t));
-	if (m) {
-		*seen = m;
-		m[(*n)++] = ino;
+	char path[300], text[1024];
+	uint64_t st = UINT64_MAX;
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0 || stat_starttime(text, &st) < 0)
+		return UINT64_MAX;
+	return st;
+}
+
+static size_t list_namespaces(struct ns **out)
+{
+	struct ns *v = NULL;
+	size_t n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		char p[300];
+		struct stat st;
+		snprintf(p, sizeof(p), "/proc/%s/ns/mnt", e->d_name);
+		if (stat(p, &st) < 0)
+			continue; /* gone, or a kernel thread */
+		uint64_t start = start_of(e->d_name);
+		size_t i = 0;
+		while (i < n && v[i].ino != st.st_ino)
+			i++;
+		if (i == n) {
+			struct ns *m = realloc(v, (n + 1) * sizeof(*v));
+			if (!m)
+				break;
+			v = m;
+			v[n++] = (struct ns){ .ino = st.st_ino, .pid = (pid_t)atoi(e->d_name), .start = start };
+		} else if (start < v[i].start) {
+			v[i].pid = (pid_t)atoi(e->d_name);
+			v[i].start = start;
+		}
 	}
-	return false;
+	if (d)
+		closedir(d);
+	*out = v;
+	return n;
 }
 
 int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
@@ -438,30 +478,26 @@ int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
 	}
 	mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_instance, &s);
 	*stats = (struct rebind_stats){ 0 };
-	ino_t *seen = NULL;
-	size_t nseen = 0;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
+	struct ns *all;
+	size_t nns = list_namespaces(&all);
+	for (size_t k = 0; k < nns; k++) {
 		char p[PATH_MAX];
-		snprintf(p, sizeof(p), "/proc/%s/ns/mnt", e->d_name);
-		int nsfd = open(p, O_RDONLY | O_CLOEXEC);
 		struct stat st;
+		snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)all[k].pid);
+		int nsfd = open(p, O_RDONLY | O_CLOEXEC);
 		if (nsfd < 0)
-			continue; /* gone, or a kernel thread */
-		if (fstat(nsfd, &st) < 0 || seen_ns(&seen, &nseen, st.st_ino)) {
-			close(nsfd);
+			continue; /* its process is gone: so is, most likely, the namespace */
+		if (fstat(nsfd, &st) < 0 || st.st_ino != all[k].ino) {
+			close(nsfd); /* the pid was reused meanwhile */
 			continue;
 		}
 		/* Candidates from the namespace as this process sees it; mount ids are global, so
 		 * the child finds them again from inside. */
-		snprintf(p, sizeof(p), "/proc/%s/mountinfo", e->d_name);
+		snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)all[k].pid);
 		mountinfo_each(AT_FDCWD, p, note_candidate, &s);
 		if (s.n) {
 			char who[PATH_MAX + 64];
-			describe_pid((pid_t)atoi(e->d_name), who, sizeof(who));
+			describe_pid(all[k].pid, who, sizeof(who));
 			struct ns_result res = { 0 };
 			int cr = run_child(nsfd, mntfd, path, &s, who, &res);
 			if (cr == -ETIMEDOUT && res.probing && s.nhung < sizeof(s.hung) / sizeof(s.hung[0]))
@@ -481,9 +517,7 @@ int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
 		free_candidates(&s);
 		close(nsfd);
 	}
-	if (d)
-		closedir(d);
-	free(seen);
+	free(all);
 	for (size_t i = 0; i < s.ninst; i++)
 		free(s.inst[i].mountpoint);
 	free(s.inst);
