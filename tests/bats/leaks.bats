@@ -32,7 +32,7 @@ teardown_file() {
 	# lxcfs execs lxcfs-worker: valgrind must follow
 	# (a log per process: the rebind pass it starts is checked too; forks without exec are not)
 	LXCFS_WRAP="valgrind --trace-children=yes --child-silent-after-fork=yes --suppressions=$BATS_TEST_DIRNAME/../valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$VGLOG.%p" \
-		LXCFS_START_TRIES=600 daemon_start "$MNT" "$PIDF"
+		LXCFS_START_TRIES=600 daemon_start "$MNT" "$PIDF" -l # the load average engine runs too
 	container_start vg-$RUN_TAG "$CG" "$MNT"
 	local i f
 	for i in $(seq 1 40); do
@@ -62,7 +62,7 @@ teardown_file() {
 	[ -n "${LXCFS_VALGRIND:-}" ] || skip "set LXCFS_VALGRIND=1 to run"
 	# the keeper and every worker it starts, a log each
 	LXCFS_WRAP="valgrind --trace-children=yes --child-silent-after-fork=yes --suppressions=$BATS_TEST_DIRNAME/../valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$VGLOG.%p" \
-		LXCFS_START_TRIES=600 daemon_start "$MNT" "$PIDF" --restart-on-crash
+		LXCFS_START_TRIES=600 daemon_start "$MNT" "$PIDF" --restart-on-crash -l
 	for n in $(seq 1 300); do status_field "$PIDF" worker_pid | grep -q . && break; sleep 0.1; done
 	local i w g
 	for i in $(seq 1 10); do
