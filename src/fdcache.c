@@ -129,9 +129,9 @@ static int with_fd(const char *path, int (*fn)(struct kept *k, void *arg), void 
 			break;
 		k->used = ++F.clock[s];
 		r = fn(k, arg);
-		/* ENODEV: the cgroup went away under a kept fd.  Drop it; a new cgroup of the
-		 * same path (a restarted container) gets a fresh open. */
-		if (r != -ENODEV && r != -ESTALE)
+		/* ENODEV: the cgroup went away under a kept fd; ESRCH: the task of a /proc/<pid>
+		 * file did.  Drop it: a new cgroup or task of the same path gets a fresh open. */
+		if (r != -ENODEV && r != -ESTALE && r != -ESRCH)
 			break;
 		unlink_kept(s, k);
 	}

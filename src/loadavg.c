@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "buf.h"
+#include "fdcache.h"
 #include "fileio.h"
 #include "log.h"
 #include "reinit/history.h"
@@ -32,10 +34,10 @@ static struct {
 	struct history h;
 	struct history_entry *e; /* the history's table, or a private one */
 	bool private_table;
-	int procfd;
+	char procdir[PATH_MAX];
 	pthread_t thread;
 	bool running, stop;
-} L = { .lock = PTHREAD_MUTEX_INITIALIZER, .procfd = -1 };
+} L = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static uint64_t boot_ms(void)
 {
@@ -68,22 +70,24 @@ struct count {
 	uint32_t running, active, total, newest;
 };
 
-/* The state letter of a task, from /proc/<tid>/stat ('?' if it is gone). */
+/* The state letter of a task, from /proc/<tid>/stat ('?' if it is gone).  Through kept fds: one
+ * pread per task and sample. */
 static char task_state(unsigned tid)
 {
-	char name[32], text[512];
-	snprintf(name, sizeof(name), "%u/stat", tid);
-	if (file_read_small(L.procfd, name, text, sizeof(text)) < 0)
+	char path[PATH_MAX + 32], text[512];
+	snprintf(path, sizeof(path), "%s/%u/stat", L.procdir, tid);
+	if (fdcache_read_small(path, text, sizeof(text)) < 0)
 		return '?';
 	const char *rp = strrchr(text, ')');
 	return rp && rp[1] == ' ' ? rp[2] : '?';
 }
 
-/* Counts the tasks listed in dirfd's thread list, then in every cgroup below it. */
-static void count_tasks(int dirfd, bool v2, struct count *c, int depth)
+/* Counts the tasks listed in dir's thread list, then in every cgroup below it. */
+static void count_tasks(char *dir, size_t len, size_t size, bool v2, struct count *c, int depth)
 {
 	struct buf b = BUF_INIT;
-	if (file_read_at(dirfd, v2 ? "cgroup.threads" : "tasks", &b) == 0) {
+	if ((size_t)snprintf(dir + len, size - len, "/%s", v2 ? "cgroup.threads" : "tasks") < size - len &&
+	    fdcache_read(dir, &b) == 0) {
 		const char *p = buf_cstr(&b), *end = p + b.len;
 		while (p && p < end) {
 			char *next;
@@ -102,34 +106,29 @@ static void count_tasks(int dirfd, bool v2, struct count *c, int depth)
 		}
 	}
 	buf_free(&b);
+	dir[len] = '\0';
 	if (depth >= MAX_DEPTH)
 		return;
-	int dup_fd = dup(dirfd);
-	DIR *d = dup_fd >= 0 ? fdopendir(dup_fd) : NULL;
-	if (!d) {
-		if (dup_fd >= 0)
-			close(dup_fd);
-		return;
-	}
+	DIR *d = opendir(dir);
 	struct dirent *e;
-	while ((e = readdir(d))) {
+	while (d && (e = readdir(d))) {
 		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
 			continue;
-		int sub = openat(dirfd, e->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0)
-			continue;
-		count_tasks(sub, v2, c, depth + 1);
-		close(sub);
+		size_t n = (size_t)snprintf(dir + len, size - len, "/%s", e->d_name);
+		if (n < size - len)
+			count_tasks(dir, len + n, size, v2, c, depth + 1);
+		dir[len] = '\0';
 	}
-	closedir(d);
+	if (d)
+		closedir(d);
 }
 
 /* The pid the container sees for a task: the last NSpid of its status. */
 static uint32_t ns_pid(uint32_t tid)
 {
-	char name[32], text[2048];
-	snprintf(name, sizeof(name), "%u/status", tid);
-	if (tid == 0 || file_read_small(L.procfd, name, text, sizeof(text)) < 0)
+	char path[PATH_MAX + 32], text[2048];
+	snprintf(path, sizeof(path), "%s/%u/status", L.procdir, tid);
+	if (tid == 0 || file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
 		return 0;
 	const char *l = strstr(text, "\nNSpid:");
 	if (!l)
@@ -150,11 +149,16 @@ static uint32_t ns_pid(uint32_t tid)
 static int sample(const char *dir, bool v2, struct count *c)
 {
 	memset(c, 0, sizeof(*c));
-	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
+	struct stat st;
+	if (stat(dir, &st) < 0)
 		return -errno;
-	count_tasks(fd, v2, c, 0);
-	close(fd);
+	if (!S_ISDIR(st.st_mode))
+		return -ENOTDIR;
+	char path[PATH_MAX];
+	size_t len = (size_t)snprintf(path, sizeof(path), "%s", dir);
+	if (len >= sizeof(path))
+		return -ENAMETOOLONG;
+	count_tasks(path, len, sizeof(path), v2, c, 0);
 	c->newest = ns_pid(c->newest);
 	return 0;
 }
@@ -294,9 +298,8 @@ static void *engine(void *arg)
 
 int loadavg_init(const char *procdir, int history_fd)
 {
-	L.procfd = open(procdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (L.procfd < 0)
-		return -errno;
+	if ((size_t)snprintf(L.procdir, sizeof(L.procdir), "%s", procdir) >= sizeof(L.procdir))
+		return -ENAMETOOLONG;
 	const char *why = NULL;
 	if (history_fd >= 0 && history_attach(&L.h, history_fd, &why) == 0) {
 		if (why)
@@ -342,7 +345,4 @@ void loadavg_fini(void)
 		history_detach(&L.h);
 	L.e = NULL;
 	L.private_table = false;
-	if (L.procfd >= 0)
-		close(L.procfd);
-	L.procfd = -1;
 }
