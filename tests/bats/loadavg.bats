@@ -76,17 +76,25 @@ avg1() {
 	[ "${output##* }" -gt 10 ] # the host's last pid, not a container's
 }
 
-@test "-l: the averages decay as the kernel's and go on across a worker restart" {
+@test "-l: the averages decay as the kernel's and go on across a worker restart, as /proc/stat does" {
 	local before after w
 	# stop the loops; two 5 s ticks later the 1-minute average has decayed, not dropped
 	stop_loops
 	sleep 11
 	before=$(avg1 busy-$RUN_TAG)
 	[ "$before" -lt 200 ] && [ "$before" -gt 60 ]
+	local stat_before stat_after i
+	stat_before=$(in_container busy-$RUN_TAG cat /proc/stat | awk '/^cpu / { print $2, $4, $5 }')
 	w=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$w"
 	wait_worker "$PIDF" "$w"
 	after=$(avg1 busy-$RUN_TAG)
+	# nor does /proc/stat jump back: user, system and idle only grow
+	stat_after=$(in_container busy-$RUN_TAG cat /proc/stat | awk '/^cpu / { print $2, $4, $5 }')
+	echo "stat: $stat_before -> $stat_after" >&2
+	read -r -a b <<<"$stat_before"
+	read -r -a a <<<"$stat_after"
+	for i in 0 1 2; do [ "${a[$i]}" -ge "${b[$i]}" ]; done
 	# the new worker continues the history: neither restarted at the present count (0) nor lost
 	[ "$after" -le "$before" ] && [ "$after" -ge $((before * 7 / 10)) ]
 	sleep 6
