@@ -97,7 +97,7 @@ kill_worker() { # signal
 	! kill -0 "$w" 2>/dev/null
 	[ "$(status_field "$PIDF" generation)" = 2 ]
 	sleep 0.5
-	stop_readers_ok 4 100
+	stop_readers_ok 4 20 # the VM (TCG) reads slowly
 	[ "$(grep -c " $MNT fuse" /proc/self/mounts)" = 1 ]
 }
 
