@@ -35,6 +35,10 @@ static struct {
 	struct history_entry *e; /* the history's table, or a private one */
 	bool private_table;
 	char procdir[PATH_MAX];
+	/* indexes of the tracked entries: the engine visits these, never the whole table (whose
+	 * every entry is a cache miss, and mostly empty) */
+	unsigned active[HISTORY_ENTRIES];
+	unsigned nactive;
 	pthread_t thread;
 	bool running, stop;
 } L = { .lock = PTHREAD_MUTEX_INITIALIZER };
@@ -163,6 +167,27 @@ static int sample(const char *dir, bool v2, struct count *c)
 	return 0;
 }
 
+static void track(struct history_entry *e)
+{
+	unsigned idx = (unsigned)(e - L.e);
+	for (unsigned i = 0; i < L.nactive; i++)
+		if (L.active[i] == idx)
+			return;
+	if (L.nactive < HISTORY_ENTRIES)
+		L.active[L.nactive++] = idx;
+}
+
+static void untrack(struct history_entry *e)
+{
+	unsigned idx = (unsigned)(e - L.e);
+	e->key = KEY_GONE;
+	for (unsigned i = 0; i < L.nactive; i++)
+		if (L.active[i] == idx) {
+			L.active[i] = L.active[--L.nactive];
+			return;
+		}
+}
+
 static struct history_entry *find(uint64_t key, const char *dir, struct history_entry **slot)
 {
 	*slot = NULL;
@@ -217,6 +242,7 @@ int loadavg_get(const char *dir, bool v2, struct loadavg_val *out)
 			for (unsigned j = 1; j < HISTORY_ENTRIES; j++)
 				if (L.e[j].read_ms < slot->read_ms)
 					slot = &L.e[j];
+			untrack(slot);
 		}
 		e = slot;
 		memset(e, 0, sizeof(*e));
@@ -227,6 +253,7 @@ int loadavg_get(const char *dir, bool v2, struct loadavg_val *out)
 		e->sample_ms = now;
 		store(e, &c);
 		e->key = key;
+		track(e);
 	}
 	e->read_ms = now;
 	*out = (struct loadavg_val){ { e->avg[0], e->avg[1], e->avg[2] }, e->running, e->total, e->last_pid };
@@ -237,14 +264,19 @@ int loadavg_get(const char *dir, bool v2, struct loadavg_val *out)
 void loadavg_tick(uint64_t now_ms)
 {
 	char dir[HISTORY_DIR];
-	for (unsigned i = 0; i < HISTORY_ENTRIES; i++) {
+	static unsigned todo[HISTORY_ENTRIES]; /* the engine's thread only */
+	pthread_mutex_lock(&L.lock);
+	unsigned n = L.nactive;
+	memcpy(todo, L.active, n * sizeof(todo[0]));
+	pthread_mutex_unlock(&L.lock);
+	for (unsigned t = 0; t < n; t++) {
 		pthread_mutex_lock(&L.lock);
-		struct history_entry *e = &L.e[i];
+		struct history_entry *e = &L.e[todo[t]];
 		uint64_t key = e->key;
 		bool v2 = e->v2;
 		bool due = key > KEY_GONE && now_ms >= e->sample_ms + LOAD_TICK_MS;
 		if (key > KEY_GONE && now_ms > e->read_ms + IDLE_DROP_MS) {
-			e->key = KEY_GONE; /* nobody reads it any more */
+			untrack(e); /* nobody reads it any more */
 			due = false;
 		}
 		if (due)
@@ -257,18 +289,18 @@ void loadavg_tick(uint64_t now_ms)
 		pthread_mutex_lock(&L.lock);
 		if (e->key == key) {
 			if (r == -ENOENT) {
-				e->key = KEY_GONE; /* the container is gone */
+				untrack(e); /* the container is gone */
 			} else if (r == 0) {
 				/* every tick since the last sample counts (a gap: a new worker, a
 				 * slow pass), each with what is seen now */
-				uint64_t n = (now_ms - e->sample_ms) / LOAD_TICK_MS;
-				if (n > MAX_CATCHUP)
-					n = MAX_CATCHUP;
+				uint64_t ticks = (now_ms - e->sample_ms) / LOAD_TICK_MS;
+				if (ticks > MAX_CATCHUP)
+					ticks = MAX_CATCHUP;
 				for (int k = 0; k < 3; k++)
 					e->avg[k] = loadavg_decay(e->avg[k], EXP[k], (uint64_t)c.active << LOAD_FSHIFT,
-								  (unsigned)n);
+								  (unsigned)ticks);
 				e->sample_ms = now_ms - (now_ms - e->sample_ms) % LOAD_TICK_MS;
-				if (n == MAX_CATCHUP)
+				if (ticks == MAX_CATCHUP)
 					e->sample_ms = now_ms;
 				store(e, &c);
 			}
@@ -305,12 +337,17 @@ int loadavg_init(const char *procdir, int history_fd)
 		if (why)
 			log_warn("load averages: %s", why);
 		L.e = L.h.e;
+		L.nactive = 0;
+		for (unsigned i = 0; i < HISTORY_ENTRIES; i++)
+			if (L.e[i].key > KEY_GONE)
+				L.active[L.nactive++] = i; /* what a previous worker tracked */
 		return 0;
 	}
 	if (history_fd >= 0)
 		log_warn("load averages: cannot use the history (%s); this worker keeps its own",
 			 why ? why : strerror(errno));
 	L.e = calloc(HISTORY_ENTRIES, sizeof(*L.e));
+	L.nactive = 0;
 	L.private_table = true;
 	return L.e ? 0 : -ENOMEM;
 }
