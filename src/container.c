@@ -111,20 +111,16 @@ static int status_ids(pid_t pid, pid_t *inner, pid_t *ppid)
 	if (r < 0)
 		goto out;
 	const char *s = buf_cstr(&b);
-	const char *ns = strstr(s, "\nNSpid:");
 	const char *pp = strstr(s, "\nPPid:");
-	if (!ns || !pp) {
+	if (!pp) {
 		r = -EINVAL;
 		goto out;
 	}
 	*ppid = (pid_t)strtol(pp + 6, NULL, 10);
-	const char *e = strchr(ns + 1, '\n');
-	const char *last = e;
-	while (last > ns && (last[-1] == ' ' || last[-1] == '\t'))
-		last--;
-	while (last > ns && last[-1] >= '0' && last[-1] <= '9')
-		last--;
-	*inner = (pid_t)strtol(last, NULL, 10);
+	long in;
+	r = status_nspid(s, &in);
+	if (r == 0)
+		*inner = (pid_t)in;
 out:
 	buf_free(&b);
 	return r;

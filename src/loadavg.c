@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -17,6 +16,7 @@
 #include "fdcache.h"
 #include "fileio.h"
 #include "log.h"
+#include "parse.h"
 #include "reinit/history.h"
 
 /* The kernel's constants: exp(-5 s / 1, 5, 15 min) in fixed point. */
@@ -82,8 +82,8 @@ static char task_state(unsigned tid)
 	snprintf(path, sizeof(path), "%s/%u/stat", L.procdir, tid);
 	if (fdcache_read_small(path, text, sizeof(text)) < 0)
 		return '?';
-	const char *rp = strrchr(text, ')');
-	return rp && rp[1] == ' ' ? rp[2] : '?';
+	const char *state = stat_field(text, 3);
+	return state ? *state : '?';
 }
 
 /* Counts the tasks listed in dir's thread list, then in every cgroup below it. */
@@ -132,21 +132,10 @@ static uint32_t ns_pid(uint32_t tid)
 {
 	char path[PATH_MAX + 32], text[2048];
 	snprintf(path, sizeof(path), "%s/%u/status", L.procdir, tid);
+	long pid;
 	if (tid == 0 || file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
 		return 0;
-	const char *l = strstr(text, "\nNSpid:");
-	if (!l)
-		return tid;
-	uint32_t last = tid;
-	for (const char *p = l + 7; *p && *p != '\n';) {
-		char *next;
-		unsigned long v = strtoul(p, &next, 10);
-		if (next == p)
-			break;
-		last = (uint32_t)v;
-		p = next;
-	}
-	return last;
+	return status_nspid(text, &pid) == 0 ? (uint32_t)pid : tid;
 }
 
 /* Samples one cgroup tree; -ENOENT once the cgroup is gone. */

@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 
 int parse_u64(const char *s, bool allow_max, uint64_t *out)
@@ -86,26 +87,51 @@ int meminfo_get_kb(const char *text, size_t len, const char *key, uint64_t *out)
 	return find_key_value(text, len, key, ':', out);
 }
 
-int stat_starttime(const char *text, uint64_t *out)
+const char *stat_field(const char *text, int field)
 {
 	const char *p = strrchr(text, ')');
-	if (!p)
-		return -EINVAL;
+	if (!p || field < 3)
+		return NULL;
 	p++;
-	for (int field = 3; *p; field++) {
+	for (int f = 3; *p; f++) {
 		while (*p == ' ')
 			p++;
-		if (field == 22) {
-			uint64_t v = 0;
-			if (!isdigit((unsigned char)*p))
-				return -EINVAL;
-			for (; isdigit((unsigned char)*p); p++)
-				v = v * 10 + (uint64_t)(*p - '0');
-			*out = v;
-			return 0;
-		}
+		if (!*p)
+			break;
+		if (f == field)
+			return p;
 		while (*p && *p != ' ')
 			p++;
 	}
-	return -EINVAL;
+	return NULL;
+}
+
+int stat_starttime(const char *text, uint64_t *out)
+{
+	const char *p = stat_field(text, 22);
+	if (!p || !isdigit((unsigned char)*p))
+		return -EINVAL;
+	uint64_t v = 0;
+	for (; isdigit((unsigned char)*p); p++)
+		v = v * 10 + (uint64_t)(*p - '0');
+	*out = v;
+	return 0;
+}
+
+int status_nspid(const char *text, long *out)
+{
+	const char *ns = strstr(text, "\nNSpid:");
+	if (!ns)
+		return -EINVAL;
+	const char *e = strchr(ns + 1, '\n');
+	const char *last = e ? e : ns + strlen(ns);
+	while (last > ns && (last[-1] == ' ' || last[-1] == '\t'))
+		last--;
+	const char *digits = last;
+	while (digits > ns && digits[-1] >= '0' && digits[-1] <= '9')
+		digits--;
+	if (digits == last)
+		return -EINVAL;
+	*out = strtol(digits, NULL, 10);
+	return 0;
 }

@@ -16,9 +16,14 @@ int kv_get_u64(const char *text, size_t len, const char *key, uint64_t *out);
 /* In /proc/meminfo-style text ("Key:   123 kB"), finds Key and returns the number (kB). */
 int meminfo_get_kb(const char *text, size_t len, const char *key, uint64_t *out);
 
-/* Field 22 of /proc/<pid>/stat (start time, clock ticks after boot).  comm may hold spaces and
- * parentheses, so fields are counted from the last ')'. */
+/* Field number field (>= 3, as proc(5) numbers them: 3 is the state, 4 the ppid, 22 the start
+ * time) of /proc/<pid>/stat text, or NULL.  comm may hold spaces and parentheses, so fields are
+ * counted from the last ')'. */
+const char *stat_field(const char *stat_text, int field);
+/* Field 22 of /proc/<pid>/stat (start time, clock ticks after boot). */
 int stat_starttime(const char *stat_text, uint64_t *out);
+/* The last NSpid of /proc/<pid>/status text: the pid as its own namespace numbers it. */
+int status_nspid(const char *status_text, long *out);
 
 /* Iterates lines: sets line and linelen (without the newline) for each; false at the end. */
 bool next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *linelen);

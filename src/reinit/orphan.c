@@ -19,6 +19,7 @@
 #include "fileio.h"
 #include "log.h"
 #include "mount.h"
+#include "parse.h"
 
 /* argv of pid, NUL-separated in b; argc, or -1. */
 static int cmdline(pid_t pid, struct buf *b, const char **argv, int max)
@@ -40,9 +41,8 @@ static pid_t parent_of(pid_t pid)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
 		return 0;
-	const char *rp = strrchr(text, ')');
-	int ppid = 0;
-	return rp && sscanf(rp + 2, "%*c %d", &ppid) == 1 ? (pid_t)ppid : 0;
+	const char *f = stat_field(text, 4);
+	return f ? (pid_t)atoi(f) : 0;
 }
 
 static bool is_keeper(pid_t pid, struct buf *b)

@@ -1,4 +1,5 @@
 #include <stdint.h>
+#include <stdlib.h>
 
 #include "check.h"
 #include "cpuset.h"
@@ -52,6 +53,19 @@ static void starttime(void)
 	CHECK(stat_starttime("1 (a) S 0 1", &v) < 0);
 	CHECK(stat_starttime("no parens here", &v) < 0);
 	CHECK(stat_starttime("1 (a) S 0 1 1 0 -1 4 1 0 0 0 1 2 0 0 20 0 1 0 x", &v) < 0);
+	/* the other fields the daemon reads: the state and the parent */
+	const char *t = "9 (x) y (z)) R 42 1";
+	CHECK(stat_field(t, 3) && *stat_field(t, 3) == 'R');
+	CHECK(stat_field(t, 4) && atoi(stat_field(t, 4)) == 42);
+	CHECK(stat_field(t, 9) == NULL && stat_field(t, 2) == NULL && stat_field("no parens", 3) == NULL);
+	/* the last NSpid: the pid inside the innermost namespace */
+	long pid = 0;
+	CHECK_INT(status_nspid("Name:\ta\nPid:\t700\nNSpid:\t700\t12\t3\nState:\tS\n", &pid), 0);
+	CHECK_INT(pid, 3);
+	CHECK_INT(status_nspid("Name:\ta\nNSpid:\t700", &pid), 0);
+	CHECK_INT(pid, 700);
+	CHECK(status_nspid("Name:\ta\nPid:\t700\n", &pid) < 0);
+	CHECK(status_nspid("Name:\ta\nNSpid:\t\n", &pid) < 0);
 }
 
 static void cpusets(void)
