@@ -19,6 +19,24 @@
 #include "log.h"
 #include "mountinfo.h"
 
+int wait_bounded(pid_t pid, int timeout_ms, int *status)
+{
+	for (int waited_ms = 0;; waited_ms++) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+		if (r == pid)
+			return 0;
+		if (r < 0 && errno != EINTR)
+			return -errno;
+		if (waited_ms >= timeout_ms) {
+			kill(pid, SIGKILL);
+			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
+				;
+			return -ETIMEDOUT;
+		}
+		usleep(1000);
+	}
+}
+
 int statfs_probe(const char *path, int timeout_ms)
 {
 	/* In a child: statfs on a live but stuck FUSE mount waits for its daemon, and only a fatal
@@ -30,24 +48,10 @@ int statfs_probe(const char *path, int timeout_ms)
 		struct statfs sf;
 		_exit(statfs(path, &sf) == 0 ? 0 : errno & 0xff);
 	}
-	int status = 0;
-	for (int waited_us = 0;; waited_us += 1000) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			break;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (waited_us >= timeout_ms * 1000) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-				;
-			return -ETIMEDOUT;
-		}
-		usleep(1000);
-	}
-	if (!WIFEXITED(status))
-		return -EIO;
-	return -WEXITSTATUS(status);
+	int status = 0, r = wait_bounded(pid, timeout_ms, &status);
+	if (r < 0)
+		return r;
+	return WIFEXITED(status) ? -WEXITSTATUS(status) : -EIO;
 }
 
 struct top_search {

@@ -7,7 +7,6 @@
 #include <limits.h>
 #include <linux/openat2.h>
 #include <sched.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,7 +16,6 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -269,14 +267,12 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 	res->probing = c->dev;
 	if (write(out, res, sizeof(*res)) != sizeof(*res))
 		_exit(2);
-	int dead = statfs(me->mountpoint, &sf) < 0 ? errno : 0;
+	int err = statfs(me->mountpoint, &sf) < 0 ? errno : 0;
 	res->probing = 0;
-	if (!dead)
-		return; /* alive */
-	errno = dead;
-	if (errno != ENOTCONN) {
-		log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(errno));
-		return;
+	if (err != ENOTCONN) {
+		if (err)
+			log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(err));
+		return; /* alive, or not ours to judge */
 	}
 	if (c->why_left) {
 		log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, me->mountpoint,
@@ -378,20 +374,7 @@ static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const
 	}
 	close(p[1]);
 	int status = 0;
-	bool timed_out = false;
-	for (int waited_ms = 0;; waited_ms++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-		if (r == pid)
-			break;
-		if (waited_ms >= NS_TIMEOUT_MS) {
-			/* stuck on a live lxcfs mount whose daemon does not answer */
-			kill(pid, SIGKILL);
-			waitpid(pid, &status, 0);
-			timed_out = true;
-			break;
-		}
-		usleep(1000);
-	}
+	bool timed_out = wait_bounded(pid, NS_TIMEOUT_MS, &status) == -ETIMEDOUT;
 	/* the last report is the child's total (a killed child's, as far as it got) */
 	struct ns_result r;
 	ssize_t n;
