@@ -130,8 +130,8 @@ int take_over_mountpoint(const char *mnt, dev_t *replaced, bool ours)
 		r = lxcfs_top_at(path, &dev);
 	if (r <= 0)
 		return r == -ENOENT ? 0 : r;
-	r = ours ? -ENOTCONN : statfs_probe(path, 5000);
-	if (r == 0) {
+	r = ours ? 0 : statfs_probe(path, 5000); /* ours: a connection we give up, alive or not */
+	if (r == 0 && !ours) {
 		log_error("%s is already served by a live lxcfs; not mounting over it", path);
 		return -EBUSY;
 	}
@@ -139,7 +139,7 @@ int take_over_mountpoint(const char *mnt, dev_t *replaced, bool ours)
 		log_error("%s holds an lxcfs mount whose daemon does not answer (stopped?); not touching it", path);
 		return -EBUSY;
 	}
-	if (r != -ENOTCONN) {
+	if (r < 0 && r != -ENOTCONN) {
 		log_error("%s holds an lxcfs mount that cannot be checked: %s", path, strerror(-r));
 		return r;
 	}

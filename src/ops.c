@@ -107,15 +107,30 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = 0;
 }
 
+/* The caller's container (referenced; NULL for the host) and what renderers need of it. */
+static struct container *caller(fuse_req_t req, struct rctx *rc, int *err)
+{
+	const struct ops_ctx *ctx = ctx_of(req);
+	*err = 0;
+	struct container *c = container_of_pid(fuse_req_ctx(req)->pid, err);
+	*rc = (struct rctx){
+		.host = ctx->host,
+		.opt = ctx->opt,
+		.cg = c ? &c->cg : NULL,
+		.init_pid = c ? c->init_pid : 0,
+		.init_start = c ? c->init_start : 0,
+	};
+	return c;
+}
+
 /* The cpus the caller may see in sys/devices/system/cpu: false for the host (it sees all). */
 static bool caller_cpus(fuse_req_t req, struct cpuset *set)
 {
-	int err = 0;
-	struct container *c = container_of_pid(fuse_req_ctx(req)->pid, &err);
+	int err;
+	struct rctx rc;
+	struct container *c = caller(req, &rc, &err);
 	if (!c)
 		return false; /* the host, or a caller that vanished: nothing to filter for it */
-	const struct ops_ctx *ctx = ctx_of(req);
-	struct rctx rc = { .host = ctx->host, .opt = ctx->opt, .cg = &c->cg };
 	bool ok = container_cpus(&rc, set) == 0;
 	container_put(c);
 	return ok;
@@ -242,18 +257,11 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 
 static int render_for(fuse_req_t req, const struct node *n, struct buf *out)
 {
-	const struct ops_ctx *ctx = ctx_of(req);
-	int err = 0;
-	struct container *c = container_of_pid(fuse_req_ctx(req)->pid, &err);
+	int err;
+	struct rctx rc;
+	struct container *c = caller(req, &rc, &err);
 	if (err < 0)
 		return err == -ESRCH ? -EIO : err;
-	struct rctx rc = {
-		.host = ctx->host,
-		.opt = ctx->opt,
-		.cg = c ? &c->cg : NULL,
-		.init_pid = c ? c->init_pid : 0,
-		.init_start = c ? c->init_start : 0,
-	};
 	fault_render(n->name);
 	int r = n->render(&rc, out);
 	container_put(c);

@@ -32,6 +32,8 @@ typedef int (*render_fn)(const struct rctx *c, struct buf *out);
 
 /* Reads <host proc>/<name> into out through a kept fd; the shared fallback of every renderer. */
 int host_proc_read(const struct rctx *c, const char *name, struct buf *out);
+/* Same for <host cpu dir>/<name> (online, present...). */
+int host_cpu_read(const struct rctx *c, const char *name, struct buf *out);
 
 int render_meminfo(const struct rctx *c, struct buf *out);
 int render_cpuinfo(const struct rctx *c, struct buf *out);

@@ -16,9 +16,17 @@ int host_proc_read(const struct rctx *c, const char *name, struct buf *out)
 }
 
 
+int host_cpu_read(const struct rctx *c, const char *name, struct buf *out)
+{
+	char path[4096];
+	snprintf(path, sizeof(path), "%s/%s", c->host->cpu, name);
+	return fdcache_read(path, out);
+}
+
 int container_cpus(const struct rctx *c, struct cpuset *out)
 {
 	if (!c->cg || cg_cpuset(c->cg, out) < 0 || cpuset_empty(out)) {
+		/* a stack buffer, not host_cpu_read(): this runs for most renders */
 		char path[4096], text[4096];
 		snprintf(path, sizeof(path), "%s/online", c->host->cpu);
 		if (fdcache_read_small(path, text, sizeof(text)) < 0)

@@ -78,11 +78,8 @@ int render_cpuinfo(const struct rctx *c, struct buf *out)
 /* The host's own file for the host; for a container, its cpus (all of them online). */
 static int cpu_list(const struct rctx *c, const char *host_file, struct buf *out)
 {
-	if (!c->cg && host_file) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/%s", c->host->cpu, host_file);
-		return fdcache_read(path, out);
-	}
+	if (!c->cg && host_file)
+		return host_cpu_read(c, host_file, out);
 	struct cpuset cpus;
 	int r = container_cpus(c, &cpus);
 	if (r < 0)
@@ -110,11 +107,8 @@ int render_cpu_possible(const struct rctx *c, struct buf *out)
 /* Nothing of a container is offline; the host sees its own file. */
 int render_cpu_offline(const struct rctx *c, struct buf *out)
 {
-	if (!c->cg) {
-		char path[4096];
-		snprintf(path, sizeof(path), "%s/offline", c->host->cpu);
-		return fdcache_read(path, out);
-	}
+	if (!c->cg)
+		return host_cpu_read(c, "offline", out);
 	buf_puts(out, "\n");
 	return 0;
 }

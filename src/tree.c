@@ -5,6 +5,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "parse.h"
+
 static const struct node nodes[] = {
 	{ INO_ROOT, INO_ROOT, "", NODE_DIR, NULL, NULL },
 	{ INO_PROC, INO_ROOT, "proc", NODE_DIR, NULL, NULL },
@@ -110,13 +112,10 @@ bool tree_name_ok(const char *name)
 
 bool tree_cpu_dir(const char *name, unsigned *cpu)
 {
-	if (strncmp(name, "cpu", 3) != 0 || name[3] < '0' || name[3] > '9')
+	uint64_t v;
+	if (strncmp(name, "cpu", 3) != 0 || name[3] < '0' || name[3] > '9' ||
+	    parse_u64(name + 3, false, &v) < 0 || v >= CPUSET_MAX)
 		return false;
-	unsigned long v = 0;
-	for (const char *p = name + 3; *p; p++) {
-		if (*p < '0' || *p > '9' || (v = v * 10 + (unsigned long)(*p - '0')) >= CPUSET_MAX)
-			return false;
-	}
 	*cpu = (unsigned)v;
 	return true;
 }

@@ -365,8 +365,8 @@ static int rebind_main(int argc, char **argv)
 {
 	log_set_prefix("lxcfs-rebind");
 	dev_t pred = 0;
-	if (argc == 5 && strcmp(argv[3], "--dead-dev") == 0 && parse_dev(argv[4], &pred) == 0) {
-	} else if (argc != 3) {
+	bool with_dev = argc == 5 && strcmp(argv[3], "--dead-dev") == 0 && parse_dev(argv[4], &pred) == 0;
+	if (argc != 3 && !with_dev) {
 		fprintf(stderr, "usage: lxcfs --rebind MOUNTPOINT [--dead-dev MAJ:MIN]\n");
 		return 2;
 	}

@@ -143,7 +143,7 @@ static int fresh_state(void)
 	const char *why;
 	if (state_create(&st) < 0 || state_attach_header(&st, st.fd, &why) < 0)
 		return -1;
-	/* the history the status shows outlives the state: from the live header if it is sound */
+	/* the restart record the status shows outlives the state: from the live header if sound */
 	const struct state_hdr *old = NULL;
 	if (K.st.hdr && state_check_header(K.st.hdr, K.st.hdr->total_size, &why) == 0)
 		old = K.st.hdr;
@@ -307,8 +307,8 @@ static int resume_connection(void)
 	}
 	if (fuse >= 0 || stfd >= 0 || K.stored) {
 		log_error("systemd's fd store holds a connection we cannot resume (%s): mounting afresh", why);
-		sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=fuse", NULL, 0);
-		sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=state", NULL, 0);
+		sd_unstore_fd("fuse");
+		sd_unstore_fd("state");
 		take_over_mountpoint(K.opt->mountpoint, &K.replaced, true);
 		if (fuse >= 0)
 			close(fuse);
@@ -397,8 +397,8 @@ static void reap(void)
 		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_GONE) {
 			log_info("the fuse connection ended; exiting");
 			if (K.stored) {
-				sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=fuse", NULL, 0);
-				sd_notify_fds("FDSTOREREMOVE=1\nFDNAME=state", NULL, 0);
+				sd_unstore_fd("fuse");
+				sd_unstore_fd("state");
 			}
 			shutdown_and_exit(0, true);
 		}

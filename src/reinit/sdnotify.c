@@ -96,11 +96,17 @@ int sd_listen_take(const char *name)
 	return -1;
 }
 
-int sd_store_fd(const char *name, int fd)
+void sd_unstore_fd(const char *name)
 {
 	char msg[96];
 	snprintf(msg, sizeof(msg), "FDSTOREREMOVE=1\nFDNAME=%s", name);
 	sd_notify_fds(msg, NULL, 0);
+}
+
+int sd_store_fd(const char *name, int fd)
+{
+	char msg[96];
+	sd_unstore_fd(name);
 	snprintf(msg, sizeof(msg), "FDSTORE=1\nFDNAME=%s", name);
 	int r = sd_notify_fds(msg, &fd, 1);
 	if (r < 0)

@@ -15,6 +15,8 @@ int sd_notify_fds(const char *msg, const int *fds, size_t nfds);
 
 /* Puts fd in the store under name, replacing what was stored under it.  0 or -errno (logged). */
 int sd_store_fd(const char *name, int fd);
+/* Drops what the store holds under name (systemd closes it). */
+void sd_unstore_fd(const char *name);
 
 /* Takes the fds systemd passed us ($LISTEN_PID must be ours) and forgets the variables, so no
  * child inherits them.  Then sd_listen_take(name) returns the fd named so (once), or -1. */
