@@ -89,10 +89,8 @@ teardown_file() {
 @test "two containers with different limits each see their own, read in turns" {
 	local i
 	for i in 1 2 3 4 5; do
-		run in_container c1-$RUN_TAG cat /proc/meminfo
-		[ "$(field_kb "$output" MemTotal)" = 262144 ]
-		run in_container c2-$RUN_TAG cat /proc/meminfo
-		[ "$(field_kb "$output" MemTotal)" = 131072 ]
+		[ "$(memtotal c1-$RUN_TAG)" = 262144 ]
+		[ "$(memtotal c2-$RUN_TAG)" = 131072 ]
 		run in_container c2-$RUN_TAG cat /sys/devices/system/cpu/online
 		[ "$output" = 1 ]
 		run in_container c1-$RUN_TAG cat /sys/devices/system/cpu/online

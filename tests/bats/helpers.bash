@@ -153,6 +153,9 @@ container_stop() {
 	done
 }
 
+# memtotal NAME: MemTotal (kB) in the container's /proc/meminfo; empty if the read fails.
+memtotal() { field_kb "$(in_container "$1" cat /proc/meminfo)" MemTotal; }
+
 # meminfo_kb FILE-CONTENT KEY
 field_kb() { awk -v k="$2:" '$1 == k { print $2 }' <<<"$1"; }
 

@@ -263,8 +263,11 @@ wait_log() {
 	# no process of the daemon is visible, its status and pid files do not exist there
 	run in_lxc "$A" sh -c 'cat /proc/[0-9]*/cmdline 2>/dev/null | tr "\0" " "'
 	[[ "$output" != *lxcfs* ]]
-	run in_lxc "$A" ls "${PIDF%.pid}.status" "$PIDF" "/proc/$keeper/fd"
-	[ "$status" -ne 0 ]
+	local p
+	for p in "${PIDF%.pid}.status" "$PIDF" "/proc/$keeper/fd"; do
+		run in_lxc "$A" ls "$p"
+		[ "$status" -ne 0 ] # each of them, not just one
+	done
 	[ "$(stat -c %a "${PIDF%.pid}.status")" = 600 ]
 	# /dev/fuse is not there to open a connection of its own
 	run in_lxc "$A" ls /dev/fuse

@@ -70,10 +70,8 @@ wait_rebind() {
 	daemon_start "$MNT" "$PIDF" --restart-on-crash
 	wait_rebind
 	grep -q "$MNT held a dead lxcfs mount" "$LOG"
-	run in_container a-$RUN_TAG cat /proc/meminfo
-	[ "$(field_kb "$output" MemTotal)" = 262144 ]
-	run in_container b-$RUN_TAG cat /proc/meminfo
-	[ "$(field_kb "$output" MemTotal)" = 131072 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	[ "$(memtotal b-$RUN_TAG)" = 131072 ]
 	run in_container b-$RUN_TAG cat /sys/devices/system/cpu/online
 	[ "$output" = 1 ]
 	# the copy of the whole tree the namespaces inherited at $MNT is healed too
@@ -116,8 +114,7 @@ wait_rebind() {
 	# ours healed in both namespaces; the other instance's mounts (live) and the tmpfs untouched
 	run in_container c-$RUN_TAG cat /proc/stat
 	[ "$status" -eq 0 ]
-	run in_container a-$RUN_TAG cat /proc/meminfo
-	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 	[ "$(mounts_of c-$RUN_TAG | grep -v " $MNT\| /proc/stat ")" = "$other_before" ]
 
 	# the other instance dies but stays mounted in our namespace: its dead binds are not ours
@@ -161,8 +158,7 @@ wait_rebind() {
 	echo "rebind took $((SECONDS - t0)) s" >&2
 	[ $((SECONDS - t0)) -lt 15 ] # one timeout (5 s), not one per namespace
 	[ "$(grep -c "timed out on a mount of device" "$LOG")" = 1 ]
-	run in_container a-$RUN_TAG cat /proc/meminfo
-	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 	run in_container b-$RUN_TAG cat "$MNT/proc/uptime" # b's copy of our tree
 	[ "$status" -eq 0 ]
 	kill -CONT "$STOPPED"

@@ -120,10 +120,8 @@ wait_resumed() {
 		grep -q "dead mount(s) healed" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
 		sleep 0.05
 	done
-	run in_container c1-$RUN_TAG cat /proc/meminfo
-	[ "$(field_kb "$output" MemTotal)" = 262144 ]
-	run in_container c2-$RUN_TAG cat /proc/meminfo
-	[ "$(field_kb "$output" MemTotal)" = 131072 ]
+	[ "$(memtotal c1-$RUN_TAG)" = 262144 ]
+	[ "$(memtotal c2-$RUN_TAG)" = 131072 ]
 	run in_container c2-$RUN_TAG cat /sys/devices/system/cpu/online
 	[ "$output" = 1 ]
 }
