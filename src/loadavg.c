@@ -1,6 +1,5 @@
 #include "loadavg.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,12 +11,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "fdcache.h"
-#include "fileio.h"
 #include "log.h"
-#include "parse.h"
 #include "reinit/history.h"
+#include "taskcount.h"
 
 /* The kernel's constants: exp(-5 s / 1, 5, 15 min) in fixed point. */
 static const unsigned EXP[3] = { 1884, 2014, 2037 };
@@ -26,7 +22,6 @@ static const unsigned EXP[3] = { 1884, 2014, 2037 };
 #define KEY_GONE 1                                 /* a dropped entry: probing goes on past it */
 #define IDLE_DROP_MS (30ull * 60 * 1000)           /* unread for this long: no longer tracked */
 #define MAX_CATCHUP (15u * 60 * 1000 / LOAD_TICK_MS) /* ticks replayed after a gap, at most */
-#define MAX_DEPTH 32
 
 static struct {
 	pthread_mutex_t lock;
@@ -70,92 +65,6 @@ static uint64_t key_of(const char *dir)
 	return h > KEY_GONE ? h : h + 2;
 }
 
-struct count {
-	uint32_t running, active, total, newest;
-};
-
-/* The state letter of a task, from /proc/<tid>/stat ('?' if it is gone).  Through kept fds: one
- * pread per task and sample. */
-static char task_state(unsigned tid)
-{
-	char path[PATH_MAX + 32], text[512];
-	snprintf(path, sizeof(path), "%s/%u/stat", L.procdir, tid);
-	if (fdcache_read_small(path, text, sizeof(text)) < 0)
-		return '?';
-	const char *state = stat_field(text, 3);
-	return state ? *state : '?';
-}
-
-/* Counts the tasks listed in dir's thread list, then in every cgroup below it. */
-static void count_tasks(char *dir, size_t len, size_t size, bool v2, struct count *c, int depth)
-{
-	struct buf b = BUF_INIT;
-	if ((size_t)snprintf(dir + len, size - len, "/%s", v2 ? "cgroup.threads" : "tasks") < size - len &&
-	    fdcache_read(dir, &b) == 0) {
-		const char *p = buf_cstr(&b), *end = p + b.len;
-		while (p && p < end) {
-			char *next;
-			unsigned long tid = strtoul(p, &next, 10);
-			if (next == p)
-				break;
-			p = next + (*next == '\n');
-			char s = task_state((unsigned)tid);
-			if (s == '?')
-				continue; /* exited meanwhile */
-			c->total++;
-			c->running += s == 'R';
-			c->active += s == 'R' || s == 'D';
-			if (tid > c->newest)
-				c->newest = (uint32_t)tid;
-		}
-	}
-	buf_free(&b);
-	dir[len] = '\0';
-	if (depth >= MAX_DEPTH)
-		return;
-	DIR *d = opendir(dir);
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (e->d_name[0] == '.' || (e->d_type != DT_DIR && e->d_type != DT_UNKNOWN))
-			continue;
-		size_t n = (size_t)snprintf(dir + len, size - len, "/%s", e->d_name);
-		if (n < size - len)
-			count_tasks(dir, len + n, size, v2, c, depth + 1);
-		dir[len] = '\0';
-	}
-	if (d)
-		closedir(d);
-}
-
-/* The pid the container sees for a task: the last NSpid of its status. */
-static uint32_t ns_pid(uint32_t tid)
-{
-	char path[PATH_MAX + 32], text[2048];
-	snprintf(path, sizeof(path), "%s/%u/status", L.procdir, tid);
-	long pid;
-	if (tid == 0 || file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
-		return 0;
-	return status_nspid(text, &pid) == 0 ? (uint32_t)pid : tid;
-}
-
-/* Samples one cgroup tree; -ENOENT once the cgroup is gone. */
-static int sample(const char *dir, bool v2, struct count *c)
-{
-	memset(c, 0, sizeof(*c));
-	struct stat st;
-	if (stat(dir, &st) < 0)
-		return -errno;
-	if (!S_ISDIR(st.st_mode))
-		return -ENOTDIR;
-	char path[PATH_MAX];
-	size_t len = (size_t)snprintf(path, sizeof(path), "%s", dir);
-	if (len >= sizeof(path))
-		return -ENAMETOOLONG;
-	count_tasks(path, len, sizeof(path), v2, c, 0);
-	c->newest = ns_pid(c->newest);
-	return 0;
-}
-
 static void track(struct history_entry *e)
 {
 	unsigned idx = (unsigned)(e - L.e);
@@ -192,7 +101,7 @@ static struct history_entry *find(uint64_t key, const char *dir, struct history_
 	return NULL;
 }
 
-static void store(struct history_entry *e, const struct count *c)
+static void store(struct history_entry *e, const struct task_count *c)
 {
 	e->running = c->running;
 	e->total = c->total;
@@ -218,8 +127,8 @@ int loadavg_get(const char *dir, bool v2, struct loadavg_val *out)
 	pthread_mutex_unlock(&L.lock);
 
 	/* First read: sample now (this container's threads only), start the averages there. */
-	struct count c;
-	int r = sample(dir, v2, &c);
+	struct task_count c;
+	int r = taskcount_scan(L.procdir, dir, v2, &c);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&L.lock);
@@ -250,52 +159,88 @@ int loadavg_get(const char *dir, bool v2, struct loadavg_val *out)
 	return 0;
 }
 
+/* Counts the entries in req: in one kernel pass when it is loaded, else by scanning each. */
+static void count_entries(struct taskcount_req *req, const bool *v2, unsigned n)
+{
+	if (n && taskcount_bpf_ready()) {
+		int r = taskcount_bpf_pass(req, n);
+		if (r < 0 && r != -ENOENT) {
+			log_warn("load averages: the kernel pass failed (%s); scanning /proc from now on",
+				 strerror(-r));
+			taskcount_bpf_fini();
+		}
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (!taskcount_bpf_ready() || (req[i].err < 0 && req[i].err != -ENOENT))
+			req[i].err = taskcount_scan(L.procdir, req[i].dir, v2[i], &req[i].count);
+}
+
 void loadavg_tick(uint64_t now_ms)
 {
-	char dir[HISTORY_DIR];
-	static unsigned todo[HISTORY_ENTRIES]; /* the engine's thread only */
+	/* the engine's thread only */
+	static unsigned todo[HISTORY_ENTRIES];
+	static uint64_t keys[HISTORY_ENTRIES];
+	static bool v2[HISTORY_ENTRIES];
+	static char dirs[HISTORY_ENTRIES][HISTORY_DIR];
+	static struct taskcount_req req[HISTORY_ENTRIES];
+	static uint64_t last_pass;
+	/* A kernel pass costs one walk of the host's tasks however many entries it counts: every
+	 * entry goes into one pass each 5 s (an entry not yet due only gets fresh counts).  A scan
+	 * costs per entry: each is scanned when due. */
+	bool kernel = taskcount_bpf_ready();
+	if (kernel && now_ms < last_pass + LOAD_TICK_MS)
+		return;
+	unsigned n = 0;
 	pthread_mutex_lock(&L.lock);
-	unsigned n = L.nactive;
-	memcpy(todo, L.active, n * sizeof(todo[0]));
-	pthread_mutex_unlock(&L.lock);
-	for (unsigned t = 0; t < n; t++) {
-		pthread_mutex_lock(&L.lock);
-		struct history_entry *e = &L.e[todo[t]];
-		uint64_t key = e->key;
-		bool v2 = e->v2;
-		bool due = key > KEY_GONE && now_ms >= e->sample_ms + LOAD_TICK_MS;
-		if (key > KEY_GONE && now_ms > e->read_ms + IDLE_DROP_MS) {
-			untrack(e); /* nobody reads it any more */
-			due = false;
-		}
-		if (due)
-			memcpy(dir, e->dir, sizeof(dir));
-		pthread_mutex_unlock(&L.lock);
-		if (!due)
+	for (unsigned t = 0; t < L.nactive; t++) {
+		struct history_entry *e = &L.e[L.active[t]];
+		if (e->key <= KEY_GONE)
 			continue;
-		struct count c;
-		int r = sample(dir, v2, &c); /* no lock held: readers go on */
-		pthread_mutex_lock(&L.lock);
-		if (e->key == key) {
-			if (r == -ENOENT) {
-				untrack(e); /* the container is gone */
-			} else if (r == 0) {
-				/* every tick since the last sample counts (a gap: a new worker, a
-				 * slow pass), each with what is seen now */
-				uint64_t ticks = (now_ms - e->sample_ms) / LOAD_TICK_MS;
-				if (ticks > MAX_CATCHUP)
-					ticks = MAX_CATCHUP;
-				for (int k = 0; k < 3; k++)
-					e->avg[k] = loadavg_decay(e->avg[k], EXP[k], (uint64_t)c.active << LOAD_FSHIFT,
-								  (unsigned)ticks);
-				e->sample_ms = now_ms - (now_ms - e->sample_ms) % LOAD_TICK_MS;
-				if (ticks == MAX_CATCHUP)
-					e->sample_ms = now_ms;
-				store(e, &c);
-			}
+		if (now_ms > e->read_ms + IDLE_DROP_MS) {
+			untrack(e); /* nobody reads it any more; the last index moved here */
+			t--;
+			continue;
 		}
-		pthread_mutex_unlock(&L.lock);
+		if (!kernel && now_ms < e->sample_ms + LOAD_TICK_MS)
+			continue;
+		todo[n] = L.active[t];
+		keys[n] = e->key;
+		v2[n] = e->v2;
+		memcpy(dirs[n], e->dir, HISTORY_DIR);
+		req[n] = (struct taskcount_req){ .dir = dirs[n], .slot = todo[n] };
+		n++;
 	}
+	pthread_mutex_unlock(&L.lock);
+
+	if (kernel)
+		last_pass = now_ms;
+	count_entries(req, v2, n); /* no lock held: readers go on */
+
+	pthread_mutex_lock(&L.lock);
+	for (unsigned i = 0; i < n; i++) {
+		struct history_entry *e = &L.e[todo[i]];
+		if (e->key != keys[i])
+			continue; /* evicted and reused meanwhile */
+		if (req[i].err == -ENOENT) {
+			untrack(e); /* the container is gone */
+		} else if (req[i].err == 0) {
+			/* every tick since the last sample counts (a gap: a new worker, a slow pass),
+			 * each with what is seen now */
+			uint64_t ticks = now_ms > e->sample_ms ? (now_ms - e->sample_ms) / LOAD_TICK_MS : 0;
+			store(e, &req[i].count);
+			if (ticks == 0)
+				continue;
+			if (ticks > MAX_CATCHUP)
+				ticks = MAX_CATCHUP;
+			for (int k = 0; k < 3; k++)
+				e->avg[k] = loadavg_decay(e->avg[k], EXP[k], (uint64_t)req[i].count.active << LOAD_FSHIFT,
+							  (unsigned)ticks);
+			e->sample_ms = now_ms - (now_ms - e->sample_ms) % LOAD_TICK_MS;
+			if (ticks == MAX_CATCHUP)
+				e->sample_ms = now_ms;
+		}
+	}
+	pthread_mutex_unlock(&L.lock);
 }
 
 static void *engine(void *arg)
@@ -343,6 +288,13 @@ int loadavg_init(const char *procdir, int history_fd)
 
 int loadavg_start(void)
 {
+	const char *want = getenv("LXCFS_LOADAVG_COUNTER"), *why = NULL;
+	if (want && strcmp(want, "scan") == 0)
+		log_info("load averages: scanning /proc ($LXCFS_LOADAVG_COUNTER=scan)");
+	else if (taskcount_bpf_init(&why) == 0)
+		log_info("load averages: counting tasks in the kernel (BPF task iterator)");
+	else
+		log_info("load averages: scanning /proc per thread: %s", why);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -365,6 +317,7 @@ void loadavg_fini(void)
 		pthread_cond_destroy(&L.wake);
 		L.running = false;
 	}
+	taskcount_bpf_fini();
 	if (L.private_table)
 		free(L.e);
 	else

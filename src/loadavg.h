@@ -2,10 +2,10 @@
  * same computation (the number of runnable and uninterruptible tasks, averaged every 5 s with
  * the kernel's fixed-point decay) for each container that reads its loadavg.
  *
- * Cost that scales: an engine thread samples each tracked container every 5 s by reading its
- * cgroups' thread lists and one small /proc/<tid>/stat per thread, with no lock held while it
- * reads; request threads only copy the latest values under a short lock, so a read never waits
- * for a sample.  The averages live in the history memfd, so a new worker continues them. */
+ * Cost that scales: an engine thread samples each tracked container every 5 s, all of them in
+ * one kernel pass of a BPF task iterator where the kernel allows it (taskcount.h), else by
+ * reading their threads' states from /proc.  No lock is held while it counts; request threads
+ * only copy the latest values under a short lock, so a read never waits for a sample.  The averages live in the history memfd, so a new worker continues them. */
 #ifndef LXCFS_LOADAVG_H
 #define LXCFS_LOADAVG_H
 

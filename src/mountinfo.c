@@ -76,6 +76,8 @@ bool mountinfo_parse(const char *line, size_t len, struct mntent_info *m)
 	if (!take_field(&p, end, m->fstype, sizeof(m->fstype)) ||
 	    !take_field(&p, end, m->source, sizeof(m->source)))
 		return false;
+	if (!take_field(&p, end, m->superopts, sizeof(m->superopts)))
+		m->superopts[0] = '\0';
 	return m->root[0] == '/' && m->mountpoint[0] == '/';
 }
 

@@ -14,6 +14,7 @@ struct mntent_info {
 	char mountpoint[PATH_MAX]; /* relative to the reader's root, unescaped */
 	char fstype[64];
 	char source[256];
+	char superopts[256]; /* "" if too long: only cgroup mounts' are read (their controllers) */
 };
 
 /* Parses one line.  false on anything malformed (the caller skips it: the kernel writes this

@@ -1,0 +1,40 @@
+/* How many tasks of a container's cgroup tree count towards its load: what the load average
+ * engine samples every 5 s.  Two ways to the same numbers:
+ *  - the kernel pass (taskcount_bpf.c): one BPF task iterator over the host's tasks counts every
+ *    tracked cgroup at once, with no file opened per task; it needs BTF and task iterators;
+ *  - the scan (taskcount_scan.c): the cgroups' thread lists and one /proc/<tid>/stat per thread;
+ *    used for a container's first read and wherever the kernel pass cannot load. */
+#ifndef LXCFS_TASKCOUNT_H
+#define LXCFS_TASKCOUNT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct task_count {
+	uint32_t running; /* R */
+	uint32_t active;  /* R and D: what the load average counts */
+	uint32_t total;
+	uint32_t newest; /* the highest tid's pid in its own namespace (the last of its NSpid) */
+};
+
+/* Counts dir's tree by reading procdir (the host's /proc).  -ENOENT once the cgroup is gone. */
+int taskcount_scan(const char *procdir, const char *dir, bool v2, struct task_count *c);
+
+/* One cgroup tree of a kernel pass. */
+struct taskcount_req {
+	const char *dir;
+	unsigned slot; /* the caller's stable number for this cgroup, below 4096 */
+	struct task_count count;
+	int err; /* 0, or -errno for this directory (-ENOENT: gone) */
+};
+
+/* Loads the program.  0, or -errno with *why saying what is missing; the scan serves then.
+ * The kernel pass is not thread-safe: one thread (the engine) uses it. */
+int taskcount_bpf_init(const char **why);
+/* Counts every req in one pass; cgroups not asked for again are forgotten.  0, or -errno when
+ * the pass itself failed (each req's err is then set too). */
+int taskcount_bpf_pass(struct taskcount_req *req, unsigned n);
+bool taskcount_bpf_ready(void);
+void taskcount_bpf_fini(void);
+
+#endif
