@@ -188,8 +188,8 @@ void loadavg_tick(uint64_t now_ms)
 	 * entry goes into one pass each 5 s (an entry not yet due only gets fresh counts).  A scan
 	 * costs per entry: each is scanned when due. */
 	bool kernel = taskcount_bpf_ready();
-	if (kernel && now_ms < last_pass + LOAD_TICK_MS)
-		return;
+	if (kernel && now_ms + 200 < last_pass + LOAD_TICK_MS)
+		return; /* (a wake-up a little early still counts) */
 	unsigned n = 0;
 	pthread_mutex_lock(&L.lock);
 	for (unsigned t = 0; t < L.nactive; t++) {
@@ -207,7 +207,7 @@ void loadavg_tick(uint64_t now_ms)
 		keys[n] = e->key;
 		v2[n] = e->v2;
 		memcpy(dirs[n], e->dir, HISTORY_DIR);
-		req[n] = (struct taskcount_req){ .dir = dirs[n], .slot = todo[n] };
+		req[n] = (struct taskcount_req){ .dir = dirs[n], .slot = todo[n], .tag = e->key };
 		n++;
 	}
 	pthread_mutex_unlock(&L.lock);
@@ -250,7 +250,9 @@ static void *engine(void *arg)
 	while (!L.stop) {
 		struct timespec ts;
 		clock_gettime(CLOCK_MONOTONIC, &ts);
-		ts.tv_sec += 1; /* entries are due on their own 5 s schedule; look every second */
+		/* scanned entries are due on their own 5 s schedules: look every second; the kernel
+		 * pass counts them all at once every 5 s */
+		ts.tv_sec += taskcount_bpf_ready() ? LOAD_TICK_MS / 1000 : 1;
 		pthread_cond_timedwait(&L.wake, &L.lock, &ts);
 		if (L.stop)
 			break;

@@ -44,6 +44,8 @@ static struct {
 	} devs[MAX_DEVS];
 	unsigned ndevs;
 	struct tc_key installed[TC_MAX_TRACKED]; /* the key each slot has in the map (id 0: none) */
+	uint64_t tag[TC_MAX_TRACKED];            /* the caller's tag for the installed cgroup */
+	bool live[TC_MAX_TRACKED];               /* the last pass saw a task in it */
 	uint32_t seen[TC_MAX_TRACKED];           /* the last pass that asked for the slot */
 } B = { .map_fd = -1 };
 
@@ -82,6 +84,7 @@ int taskcount_bpf_init(const char **why)
 	}
 	B.map_fd = bpf_map__fd(B.skel->maps.slots);
 	memset(B.installed, 0, sizeof(B.installed));
+	memset(B.live, 0, sizeof(B.live));
 	return 0;
 }
 
@@ -237,24 +240,41 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 		g = 1; /* 0 is what a slot no pass has written holds */
 	unsigned nh = 0;
 	for (unsigned i = 0; i < n; i++) {
-		struct tc_hier h = { 0 };
-		uint64_t id = 0;
-		memset(&req[i].count, 0, sizeof(req[i].count));
-		req[i].err = req[i].slot < TC_MAX_TRACKED ? resolve(req[i].dir, &h, &id) : -E2BIG;
-		if (req[i].err < 0)
+		struct taskcount_req *q = &req[i];
+		memset(&q->count, 0, sizeof(q->count));
+		if (q->slot >= TC_MAX_TRACKED) {
+			q->err = -E2BIG;
 			continue;
+		}
+		/* A cgroup that had a task at the last pass is still there (a cgroup with tasks
+		 * cannot be removed), under the same id: no need to look at its directory.  Only new
+		 * and empty ones are stat()ed, to see them removed or made again. */
+		struct tc_key key = B.installed[q->slot];
+		struct tc_hier h = { 0 };
+		if (!(key.id && B.live[q->slot] && B.tag[q->slot] == q->tag)) {
+			uint64_t id = 0;
+			q->err = resolve(q->dir, &h, &id);
+			if (q->err < 0)
+				continue;
+			key = (struct tc_key){ .id = id, .hierarchy_id = h.hierarchy_id };
+		} else {
+			for (unsigned d = 0; d < B.ndevs; d++)
+				if (B.devs[d].h.hierarchy_id == key.hierarchy_id)
+					h = B.devs[d].h;
+		}
 		unsigned k = 0;
 		while (k < nh && bss->hiers[k].hierarchy_id != h.hierarchy_id)
 			k++;
 		if (k == nh) {
 			if (nh == TC_MAX_HIERS) {
-				req[i].err = -E2BIG;
+				q->err = -E2BIG;
 				continue;
 			}
 			bss->hiers[nh++] = h;
 		}
-		req[i].err = install(req[i].slot, &(struct tc_key){ .id = id, .hierarchy_id = h.hierarchy_id });
-		B.seen[req[i].slot] = g;
+		q->err = install(q->slot, &key);
+		B.tag[q->slot] = q->tag;
+		B.seen[q->slot] = g;
 	}
 	/* a slot nobody asked for this time: its cgroup leaves the map */
 	for (unsigned s = 0; s < TC_MAX_TRACKED; s++)
@@ -272,6 +292,7 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 		if (req[i].err < 0)
 			continue;
 		const struct tc_count *c = &bss->counts[req[i].slot];
+		B.live[req[i].slot] = r == 0 && c->gen == g;
 		if (r < 0)
 			req[i].err = r;
 		else if (c->gen == g) /* else no task was seen in it */

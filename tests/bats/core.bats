@@ -55,7 +55,8 @@ teardown_file() {
 	[ "$status" -eq 0 ]
 	[ "$(field_kb "$output" MemTotal)" = 262144 ]
 	local free=$(field_kb "$output" MemFree)
-	[ "$free" -gt 0 ] && [ "$free" -le 262144 ]
+	[ "$free" -gt 0 ]
+	[ "$free" -le 262144 ]
 	run in_container "$c" cat /proc/cpuinfo
 	[ "$(grep -c '^processor' <<<"$output")" = 1 ]
 	[ "$(grep '^processor' <<<"$output")" = "$(printf 'processor\t: 0')" ]
@@ -68,7 +69,8 @@ teardown_file() {
 	grep -q '^ctxt ' <<<"$output"
 	run in_container "$c" cat /proc/uptime
 	local up=${output%%.*}
-	[ "$up" -ge 0 ] && [ "$up" -lt 60 ]
+	[ "$up" -ge 0 ]
+	[ "$up" -lt 60 ]
 	[ "$(awk '{print $1}' /proc/uptime | cut -d. -f1)" -gt "$up" ] || [ "$(cut -d. -f1 /proc/uptime)" -lt 60 ]
 }
 
@@ -235,6 +237,9 @@ teardown_file() {
 	daemon_stop "$mnt" "$pidf"
 	cg_remove "$cg"
 	echo "cfs: $cfs_cpus cpus, online $cfs_online, $cfs_stat stat lines; plain: $plain_cpus, $plain_online" >&2
-	[ "$cfs_cpus" = 1 ] && [ "$cfs_online" = 0 ] && [ "$cfs_stat" = 1 ]
-	[ "$plain_cpus" = 2 ] && [ "$plain_online" = 0-1 ]
+	[ "$cfs_cpus" = 1 ]
+	[ "$cfs_online" = 0 ]
+	[ "$cfs_stat" = 1 ]
+	[ "$plain_cpus" = 2 ]
+	[ "$plain_online" = 0-1 ]
 }

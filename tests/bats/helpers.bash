@@ -231,5 +231,6 @@ stop_readers_ok() {
 	local reads failures
 	read -r reads failures < <(stop_readers "$1")
 	echo "reads=$reads failures=$failures" >&2
-	[ "$failures" -eq 0 ] && [ "$reads" -gt "$2" ]
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt "$2" ]
 }

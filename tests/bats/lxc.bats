@@ -133,7 +133,10 @@ both_readers_ok() {
 	a=$(lxc_readers_stop "$A" 2)
 	b=$(lxc_readers_stop "$B" 2)
 	echo "A: $a  B: $b" >&2
-	[ "${a#* }" = 0 ] && [ "${b#* }" = 0 ] && [ "${a% *}" -gt "$1" ] && [ "${b% *}" -gt "$1" ]
+	[ "${a#* }" = 0 ]
+	[ "${b#* }" = 0 ]
+	[ "${a% *}" -gt "$1" ]
+	[ "${b% *}" -gt "$1" ]
 }
 
 lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n "$1" -p -H)/mountinfo"; }
