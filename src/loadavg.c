@@ -243,9 +243,27 @@ void loadavg_tick(uint64_t now_ms)
 	pthread_mutex_unlock(&L.lock);
 }
 
+/* Loading the program parses the kernel's BTF (tens of ms): done here, not before serving. */
+static void choose_counter(void)
+{
+	const char *want = getenv("LXCFS_LOADAVG_COUNTER"), *why = NULL;
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (want && strcmp(want, "scan") == 0) {
+		log_info("load averages: scanning /proc ($LXCFS_LOADAVG_COUNTER=scan)");
+	} else if (taskcount_bpf_init(&why) == 0) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		log_info("load averages: counting tasks in the kernel (BPF task iterator, loaded in %ld ms)",
+			 (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+	} else {
+		log_info("load averages: scanning /proc per thread: %s", why);
+	}
+}
+
 static void *engine(void *arg)
 {
 	(void)arg;
+	choose_counter();
 	pthread_mutex_lock(&L.lock);
 	while (!L.stop) {
 		struct timespec ts;
@@ -290,13 +308,6 @@ int loadavg_init(const char *procdir, int history_fd)
 
 int loadavg_start(void)
 {
-	const char *want = getenv("LXCFS_LOADAVG_COUNTER"), *why = NULL;
-	if (want && strcmp(want, "scan") == 0)
-		log_info("load averages: scanning /proc ($LXCFS_LOADAVG_COUNTER=scan)");
-	else if (taskcount_bpf_init(&why) == 0)
-		log_info("load averages: counting tasks in the kernel (BPF task iterator)");
-	else
-		log_info("load averages: scanning /proc per thread: %s", why);
 	pthread_condattr_t ca;
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

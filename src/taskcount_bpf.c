@@ -144,9 +144,10 @@ static int v1_hier(dev_t dev, struct tc_hier *h)
 		if (len == 0 || line[0] == '#')
 			continue;
 		ssid++;
-		char name[64];
+		char text[128], name[64];
 		unsigned hid;
-		if (sscanf(line, "%63s %u", name, &hid) != 2 || hid == 0)
+		snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) ? len : sizeof(text) - 1), line);
+		if (sscanf(text, "%63s %u", name, &hid) != 2 || hid == 0)
 			continue;
 		/* is name one of the comma-separated mount options? */
 		size_t nl = strlen(name);

@@ -77,6 +77,10 @@ teardown_file() {
 	local pid last
 	pid=$(cat "$PIDF.started")
 	last=$(status_field "$PIDF" worker_pid)
+	# let the last worker finish starting: under valgrind its engine takes seconds to load the
+	# BPF program, and a worker still loading it when the keeper's 5 s stop deadline passes
+	# is killed, which leaves its log without a summary
+	for n in $(seq 1 1200); do grep -q "lxcfs-worker\[$last\]: info: load averages:" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break; sleep 0.1; done
 	kill -TERM "$pid"
 	wait "$pid" && rc=0 || rc=$?
 	cat "$VGLOG".* | grep -v '^--'
