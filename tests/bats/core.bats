@@ -19,6 +19,8 @@ setup_file() {
 }
 
 teardown_file() {
+	local loop
+	loop=$(cat "$BATS_RUN_TMPDIR/loopdev-$RUN_TAG" 2>/dev/null) && losetup -d "$loop" 2>/dev/null || true
 	container_stop c1-$RUN_TAG
 	container_stop c2-$RUN_TAG
 	container_stop c3-$RUN_TAG
@@ -242,4 +244,39 @@ teardown_file() {
 	[ "$cfs_stat" = 1 ]
 	[ "$plain_cpus" = 2 ]
 	[ "$plain_online" = 0-1 ]
+}
+
+@test "known io: a container's diskstats counts its cgroup's reads of a device; another's shows none" {
+	local dev img mm name a b
+	if [ -b /dev/ram0 ]; then
+		dev=/dev/ram0 # the VM's RAM disk
+	else
+		img=$BATS_RUN_TMPDIR/disk-$RUN_TAG.img
+		truncate -s 32M "$img"
+		dev=$(losetup -f --show "$img")
+		echo "$dev" >"$BATS_RUN_TMPDIR/loopdev-$RUN_TAG"
+	fi
+	mm=$((0x$(stat -c %t "$dev"))):$((0x$(stat -c %T "$dev")))
+	name=${dev#/dev/}
+	if ! cgroup_v2; then
+		# v1 counts a device's I/O once throttling is active on it (recent kernels turn it on
+		# with the first rule): a rule no read reaches
+		echo "$mm 1099511627776" >/sys/fs/cgroup/blkio/$CG1/blkio.throttle.read_bps_device
+	else
+		[ -f /sys/fs/cgroup/$CG1/io.stat ] # the io controller is on for the test cgroups
+	fi
+	# 100 direct reads of 4 KiB from the first container's cgroup
+	(
+		for root in $(cg_roots); do echo $BASHPID >"$root/$CG1/cgroup.procs"; done
+		exec dd if="$dev" of=/dev/null bs=4k count=100 iflag=direct status=none
+	)
+	[ -n "$img" ] && losetup -d "$dev"
+	a=$(in_container c1-$RUN_TAG cat /proc/diskstats | awk -v n="$name" '$3 == n')
+	b=$(in_container c2-$RUN_TAG cat /proc/diskstats | awk -v n="$name" '$3 == n')
+	echo "c1: [$a] c2: [$b]" >&2
+	# reads completed and sectors read: exactly the 100 reads, 800 sectors; nothing written
+	[ "$(awk '{ print $4 }' <<<"$a")" -eq 100 ]
+	[ "$(awk '{ print $6 }' <<<"$a")" -eq 800 ]
+	[ "$(awk '{ print $8 }' <<<"$a")" -eq 0 ]
+	[ -z "$b" ]
 }
