@@ -168,8 +168,9 @@ status_field() {
 
 # wait_worker PIDFILE OLDPID: until a worker other than OLDPID serves and reported ready.
 wait_worker() {
-	local pidfile=$1 old=$2 i w
-	for i in $(seq 1 200); do
+	local pidfile=$1 old=$2 w end=$((SECONDS + ${LXCFS_WORKER_WAIT:-15}))
+	# a deadline, not a count of tries: a try costs far more in the debug kernel under TCG
+	while [ "$SECONDS" -le "$end" ]; do
 		w=$(status_field "$pidfile" worker_pid)
 		if [ -n "$w" ] && [ "$w" != 0 ] && [ "$w" != "$old" ] && kill -0 "$w" 2>/dev/null &&
 			grep -q "generation $(status_field "$pidfile" generation) serving" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"; then
