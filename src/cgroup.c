@@ -45,19 +45,6 @@ static void unescape(char *s)
 	*w = '\0';
 }
 
-static bool has_opt(const char *opts, const char *name)
-{
-	size_t n = strlen(name);
-	for (const char *p = opts; p && *p;) {
-		const char *c = strchr(p, ',');
-		size_t len = c ? (size_t)(c - p) : strlen(p);
-		if (len == n && memcmp(p, name, n) == 0)
-			return true;
-		p = c ? c + 1 : NULL;
-	}
-	return false;
-}
-
 static int set_hier(struct cg_hier *h, const char *mnt, const char *root, bool v2)
 {
 	if (h->mnt)
@@ -109,7 +96,7 @@ int cg_layout_parse(struct cg_layout *l, const char *mi, size_t len)
 			unescape(f[4]);
 			if (strcmp(fstype, "cgroup") == 0) {
 				for (int c = 0; c < CG_N && r == 0; c++)
-					if (has_opt(super, names[c].v1))
+					if (opt_list_has(super, names[c].v1))
 						r = set_hier(&l->ctrl[c], f[4], f[3], false);
 			} else if (strcmp(fstype, "cgroup2") == 0) {
 				r = set_hier(&l->unified, f[4], f[3], true);
@@ -230,7 +217,7 @@ int cgview_from_text(struct cgview *v, const struct cg_layout *l, const char *te
 					continue;
 				memcpy(ctrls, c1 + 1, clen);
 				ctrls[clen] = '\0';
-				match = has_opt(ctrls, names[c].v1);
+				match = opt_list_has(ctrls, names[c].v1);
 			}
 			if (match) {
 				v->dir[c] = resolve(h, path, plen);

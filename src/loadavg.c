@@ -1,15 +1,12 @@
 #include "loadavg.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 #include "reinit/history.h"
@@ -160,11 +157,11 @@ int loadavg_get(const char *dir, bool v2, struct loadavg_val *out)
 }
 
 /* Counts the entries in req: in one kernel pass when it is loaded, else by scanning each. */
-static void count_entries(struct taskcount_req *req, const bool *v2, unsigned n)
+static void count_entries(struct taskcount_req *req, unsigned n)
 {
 	if (n && taskcount_bpf_ready()) {
 		int r = taskcount_bpf_pass(req, n);
-		if (r < 0 && r != -ENOENT) {
+		if (r < 0) {
 			log_warn("load averages: the kernel pass failed (%s); scanning /proc from now on",
 				 strerror(-r));
 			taskcount_bpf_fini();
@@ -172,15 +169,12 @@ static void count_entries(struct taskcount_req *req, const bool *v2, unsigned n)
 	}
 	for (unsigned i = 0; i < n; i++)
 		if (!taskcount_bpf_ready() || (req[i].err < 0 && req[i].err != -ENOENT))
-			req[i].err = taskcount_scan(L.procdir, req[i].dir, v2[i], &req[i].count);
+			req[i].err = taskcount_scan(L.procdir, req[i].dir, req[i].v2, &req[i].count);
 }
 
 void loadavg_tick(uint64_t now_ms)
 {
-	/* the engine's thread only */
-	static unsigned todo[HISTORY_ENTRIES];
-	static uint64_t keys[HISTORY_ENTRIES];
-	static bool v2[HISTORY_ENTRIES];
+	/* the engine's thread only; a request's slot is its entry's index, its tag the entry's key */
 	static char dirs[HISTORY_ENTRIES][HISTORY_DIR];
 	static struct taskcount_req req[HISTORY_ENTRIES];
 	static uint64_t last_pass;
@@ -194,8 +188,6 @@ void loadavg_tick(uint64_t now_ms)
 	pthread_mutex_lock(&L.lock);
 	for (unsigned t = 0; t < L.nactive; t++) {
 		struct history_entry *e = &L.e[L.active[t]];
-		if (e->key <= KEY_GONE)
-			continue;
 		if (now_ms > e->read_ms + IDLE_DROP_MS) {
 			untrack(e); /* nobody reads it any more; the last index moved here */
 			t--;
@@ -203,23 +195,20 @@ void loadavg_tick(uint64_t now_ms)
 		}
 		if (!kernel && now_ms < e->sample_ms + LOAD_TICK_MS)
 			continue;
-		todo[n] = L.active[t];
-		keys[n] = e->key;
-		v2[n] = e->v2;
 		memcpy(dirs[n], e->dir, HISTORY_DIR);
-		req[n] = (struct taskcount_req){ .dir = dirs[n], .slot = todo[n], .tag = e->key };
+		req[n] = (struct taskcount_req){ .dir = dirs[n], .v2 = e->v2, .slot = L.active[t], .tag = e->key };
 		n++;
 	}
 	pthread_mutex_unlock(&L.lock);
 
 	if (kernel)
 		last_pass = now_ms;
-	count_entries(req, v2, n); /* no lock held: readers go on */
+	count_entries(req, n); /* no lock held: readers go on */
 
 	pthread_mutex_lock(&L.lock);
 	for (unsigned i = 0; i < n; i++) {
-		struct history_entry *e = &L.e[todo[i]];
-		if (e->key != keys[i])
+		struct history_entry *e = &L.e[req[i].slot];
+		if (e->key != req[i].tag)
 			continue; /* evicted and reused meanwhile */
 		if (req[i].err == -ENOENT) {
 			untrack(e); /* the container is gone */
@@ -243,7 +232,8 @@ void loadavg_tick(uint64_t now_ms)
 	pthread_mutex_unlock(&L.lock);
 }
 
-/* Loading the program parses the kernel's BTF (tens of ms): done here, not before serving. */
+/* Loading the program parses the kernel's BTF (0.5 s of cpu here): done in the engine's
+ * thread once the worker serves, not before. */
 static void choose_counter(void)
 {
 	const char *want = getenv("LXCFS_LOADAVG_COUNTER"), *why = NULL;

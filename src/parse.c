@@ -135,3 +135,16 @@ int status_nspid(const char *text, long *out)
 	*out = strtol(digits, NULL, 10);
 	return 0;
 }
+
+bool opt_list_has(const char *opts, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = opts; p && *p;) {
+		const char *c = strchr(p, ',');
+		size_t len = c ? (size_t)(c - p) : strlen(p);
+		if (len == n && memcmp(p, name, n) == 0)
+			return true;
+		p = c ? c + 1 : NULL;
+	}
+	return false;
+}

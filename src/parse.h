@@ -25,6 +25,9 @@ int stat_starttime(const char *stat_text, uint64_t *out);
 /* The last NSpid of /proc/<pid>/status text: the pid as its own namespace numbers it. */
 int status_nspid(const char *status_text, long *out);
 
+/* Is name one of the comma-separated options (a mount's "rw,cpu,cpuacct")? */
+bool opt_list_has(const char *opts, const char *name);
+
 /* Iterates lines: sets line and linelen (without the newline) for each; false at the end. */
 bool next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *linelen);
 

@@ -23,6 +23,7 @@ int taskcount_scan(const char *procdir, const char *dir, bool v2, struct task_co
 /* One cgroup tree of a kernel pass. */
 struct taskcount_req {
 	const char *dir;
+	bool v2;       /* for the scan: cgroup.threads rather than tasks */
 	unsigned slot; /* the caller's stable number for this cgroup, below 4096 */
 	uint64_t tag;  /* the caller's name for dir (a hash): a slot given another dir is looked up again */
 	struct task_count count;

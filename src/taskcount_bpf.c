@@ -43,10 +43,13 @@ static struct {
 		struct tc_hier h;
 	} devs[MAX_DEVS];
 	unsigned ndevs;
-	struct tc_key installed[TC_MAX_TRACKED]; /* the key each slot has in the map (id 0: none) */
-	uint64_t tag[TC_MAX_TRACKED];            /* the caller's tag for the installed cgroup */
-	bool live[TC_MAX_TRACKED];               /* the last pass saw a task in it */
-	uint32_t seen[TC_MAX_TRACKED];           /* the last pass that asked for the slot */
+	struct slot {
+		struct tc_key key; /* what the map sends here (id 0: nothing) */
+		struct tc_hier hier;
+		uint64_t tag;  /* the caller's tag for that cgroup */
+		uint32_t seen; /* the last pass that asked for it */
+		bool live;     /* that pass saw a task in it */
+	} slot[TC_MAX_TRACKED];
 } B = { .map_fd = -1 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -83,8 +86,7 @@ int taskcount_bpf_init(const char **why)
 		return r < 0 ? r : -EINVAL;
 	}
 	B.map_fd = bpf_map__fd(B.skel->maps.slots);
-	memset(B.installed, 0, sizeof(B.installed));
-	memset(B.live, 0, sizeof(B.live));
+	memset(B.slot, 0, sizeof(B.slot));
 	return 0;
 }
 
@@ -149,14 +151,9 @@ static int v1_hier(dev_t dev, struct tc_hier *h)
 		snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) ? len : sizeof(text) - 1), line);
 		if (sscanf(text, "%63s %u", name, &hid) != 2 || hid == 0)
 			continue;
-		/* is name one of the comma-separated mount options? */
-		size_t nl = strlen(name);
-		for (const char *o = f.opts; *o; o += strcspn(o, ",") + (o[strcspn(o, ",")] == ',')) {
-			if (strncmp(o, name, nl) == 0 && (o[nl] == ',' || o[nl] == '\0')) {
-				*h = (struct tc_hier){ .hierarchy_id = hid, .ssid = (unsigned)ssid };
-				r = 0;
-				break;
-			}
+		if (opt_list_has(f.opts, name)) {
+			*h = (struct tc_hier){ .hierarchy_id = hid, .ssid = (unsigned)ssid };
+			r = 0;
 		}
 	}
 	buf_free(&b);
@@ -216,18 +213,17 @@ static int run_iterator(void)
 	return n < 0 ? (int)n : 0;
 }
 
-/* Makes the map send key's tasks to slot. */
-static int install(uint32_t slot, const struct tc_key *key)
+/* Makes the map send key's tasks to slot s. */
+static int install(struct slot *sl, uint32_t s, const struct tc_key *key)
 {
-	struct tc_key *old = &B.installed[slot];
-	if (old->id == key->id && old->hierarchy_id == key->hierarchy_id)
+	if (sl->key.id == key->id && sl->key.hierarchy_id == key->hierarchy_id)
 		return 0;
-	if (old->id)
-		bpf_map_delete_elem(B.map_fd, old);
-	old->id = 0;
-	if (bpf_map_update_elem(B.map_fd, key, &slot, BPF_ANY) < 0)
+	if (sl->key.id)
+		bpf_map_delete_elem(B.map_fd, &sl->key);
+	sl->key.id = 0;
+	if (bpf_map_update_elem(B.map_fd, key, &s, BPF_ANY) < 0)
 		return -errno;
-	*old = *key;
+	sl->key = *key;
 	return 0;
 }
 
@@ -247,21 +243,18 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 			q->err = -E2BIG;
 			continue;
 		}
+		struct slot *sl = &B.slot[q->slot];
 		/* A cgroup that had a task at the last pass is still there (a cgroup with tasks
 		 * cannot be removed), under the same id: no need to look at its directory.  Only new
 		 * and empty ones are stat()ed, to see them removed or made again. */
-		struct tc_key key = B.installed[q->slot];
-		struct tc_hier h = { 0 };
-		if (!(key.id && B.live[q->slot] && B.tag[q->slot] == q->tag)) {
+		struct tc_key key = sl->key;
+		struct tc_hier h = sl->hier;
+		if (!(key.id && sl->live && sl->tag == q->tag)) {
 			uint64_t id = 0;
 			q->err = resolve(q->dir, &h, &id);
 			if (q->err < 0)
 				continue;
 			key = (struct tc_key){ .id = id, .hierarchy_id = h.hierarchy_id };
-		} else {
-			for (unsigned d = 0; d < B.ndevs; d++)
-				if (B.devs[d].h.hierarchy_id == key.hierarchy_id)
-					h = B.devs[d].h;
 		}
 		unsigned k = 0;
 		while (k < nh && bss->hiers[k].hierarchy_id != h.hierarchy_id)
@@ -273,15 +266,16 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 			}
 			bss->hiers[nh++] = h;
 		}
-		q->err = install(q->slot, &key);
-		B.tag[q->slot] = q->tag;
-		B.seen[q->slot] = g;
+		q->err = install(sl, q->slot, &key);
+		sl->hier = h;
+		sl->tag = q->tag;
+		sl->seen = g;
 	}
 	/* a slot nobody asked for this time: its cgroup leaves the map */
 	for (unsigned s = 0; s < TC_MAX_TRACKED; s++)
-		if (B.installed[s].id && B.seen[s] != g) {
-			bpf_map_delete_elem(B.map_fd, &B.installed[s]);
-			B.installed[s].id = 0;
+		if (B.slot[s].key.id && B.slot[s].seen != g) {
+			bpf_map_delete_elem(B.map_fd, &B.slot[s].key);
+			B.slot[s].key.id = 0;
 		}
 	bss->nhiers = nh;
 	bss->mismatch = 0;
@@ -293,7 +287,7 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 		if (req[i].err < 0)
 			continue;
 		const struct tc_count *c = &bss->counts[req[i].slot];
-		B.live[req[i].slot] = r == 0 && c->gen == g;
+		B.slot[req[i].slot].live = r == 0 && c->gen == g;
 		if (r < 0)
 			req[i].err = r;
 		else if (c->gen == g) /* else no task was seen in it */

@@ -113,8 +113,10 @@ bool tree_name_ok(const char *name)
 bool tree_cpu_dir(const char *name, unsigned *cpu)
 {
 	uint64_t v;
+	/* digits only: parse_u64 would also take the spaces around them */
 	if (strncmp(name, "cpu", 3) != 0 || name[3] < '0' || name[3] > '9' ||
-	    parse_u64(name + 3, false, &v) < 0 || v >= CPUSET_MAX)
+	    name[3 + strspn(name + 3, "0123456789")] != '\0' || parse_u64(name + 3, false, &v) < 0 ||
+	    v >= CPUSET_MAX)
 		return false;
 	*cpu = (unsigned)v;
 	return true;

@@ -6,6 +6,7 @@
  *
  * Only the fields read here are declared; CO-RE relocates them against the running kernel's
  * BTF, so one object serves every kernel that has BTF and task iterators (5.8 and later). */
+/* the types bpf_helper_defs.h names (no kernel headers here: the kernel's own come by CO-RE) */
 typedef unsigned char __u8;
 typedef unsigned short __u16;
 typedef unsigned int __u32;
@@ -72,12 +73,8 @@ struct task_struct {
 	struct css_set *cgroups;
 } PAI;
 
-struct bpf_iter_meta {
-	void *seq;
-} PAI;
-
 struct bpf_iter__task {
-	struct bpf_iter_meta *meta;
+	void *meta;
 	struct task_struct *task;
 } PAI;
 

@@ -51,6 +51,7 @@ static void static_ids(void)
 	CHECK(tree_cpu_dir("cpu127", &cpu) && cpu == 127);
 	CHECK(!tree_cpu_dir("cpufreq", &cpu) && !tree_cpu_dir("cpuidle", &cpu) && !tree_cpu_dir("cpu", &cpu));
 	CHECK(!tree_cpu_dir("cpu1a", &cpu) && !tree_cpu_dir("cpu99999999999", &cpu) && !tree_cpu_dir("xcpu1", &cpu));
+	CHECK(!tree_cpu_dir("cpu1 ", &cpu) && !tree_cpu_dir("cpu1\n", &cpu));
 }
 
 struct seen {
