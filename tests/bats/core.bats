@@ -188,7 +188,7 @@ teardown_file() {
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"already running"* ]]
 	[ "$(cat "$PIDF")" = "$(cat "$PIDF.started")" ]
-	! grep -q " $BATS_RUN_TMPDIR/mnt2-$RUN_TAG " /proc/self/mounts
+	refute grep -q " $BATS_RUN_TMPDIR/mnt2-$RUN_TAG " /proc/self/mounts
 	[ "$(field_kb "$(timeout "$TMO" cat "$MNT/proc/meminfo")" MemTotal)" -gt 0 ]
 }
 
@@ -254,7 +254,7 @@ teardown_file() {
 		img=$BATS_RUN_TMPDIR/disk-$RUN_TAG.img
 		truncate -s 32M "$img"
 		dev=$(losetup -f --show "$img")
-		echo "$dev" >"$BATS_RUN_TMPDIR/loopdev-$RUN_TAG"
+		echo "$dev" >"$BATS_RUN_TMPDIR/loopdev-$RUN_TAG" # detached at teardown, once
 	fi
 	mm=$((0x$(stat -c %t "$dev"))):$((0x$(stat -c %T "$dev")))
 	name=${dev#/dev/}
@@ -270,7 +270,6 @@ teardown_file() {
 		for root in $(cg_roots); do echo $BASHPID >"$root/$CG1/cgroup.procs"; done
 		exec dd if="$dev" of=/dev/null bs=4k count=100 iflag=direct status=none
 	)
-	[ -n "$img" ] && losetup -d "$dev"
 	a=$(in_container c1-$RUN_TAG cat /proc/diskstats | awk -v n="$name" '$3 == n')
 	b=$(in_container c2-$RUN_TAG cat /proc/diskstats | awk -v n="$name" '$3 == n')
 	echo "c1: [$a] c2: [$b]" >&2

@@ -153,6 +153,18 @@ container_stop() {
 	done
 }
 
+# refute CMD...: fails when CMD succeeds.  A bare "! CMD" never fails a bats test unless it is
+# the test's last command: bash's errexit ignores negated commands.
+refute() { if "$@"; then return 1; fi; }
+
+# ended PID: the process runs no more: gone, or a zombie its parent has not reaped yet (an
+# orphan's parent is whatever adopted it).
+ended() {
+	local s
+	s=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1)
+	[ -z "$s" ] || [ "$s" = Z ] || [ "$s" = X ]
+}
+
 # memtotal NAME: MemTotal (kB) in the container's /proc/meminfo; empty if the read fails.
 memtotal() { field_kb "$(in_container "$1" cat /proc/meminfo)" MemTotal; }
 

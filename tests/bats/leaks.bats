@@ -55,7 +55,7 @@ teardown_file() {
 	grep -q "ERROR SUMMARY: 0 errors" "$VGLOG.$pid"
 	grep -q "Command: .*lxcfs-worker --standalone" "$VGLOG.$pid" # the worker is what was checked
 	grep -q "Command: .*lxcfs-worker --rebind" "$VGLOG".*       # and the rebind pass
-	! grep -l "Invalid read\|Invalid write\|uninitialised\|definitely lost: [1-9]" "$VGLOG".*
+	refute grep -l "Invalid read\|Invalid write\|uninitialised\|definitely lost: [1-9]" "$VGLOG".*
 }
 
 @test "the keeper: no leak and no memory error across worker restarts" {
@@ -88,5 +88,5 @@ teardown_file() {
 	[ "$(ls "$VGLOG".* | wc -l)" -ge 12 ] # the keeper and 11 workers
 	grep -q "ERROR SUMMARY: 0 errors" "$VGLOG.$pid"      # the keeper
 	grep -q "ERROR SUMMARY: 0 errors" "$VGLOG.$last"     # the worker stopped cleanly at the end
-	! grep -l "Invalid read\|Invalid write\|uninitialised\|definitely lost: [1-9]" "$VGLOG".*
+	refute grep -l "Invalid read\|Invalid write\|uninitialised\|definitely lost: [1-9]" "$VGLOG".*
 }

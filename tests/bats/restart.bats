@@ -37,7 +37,7 @@ ids() {
 	kill -TERM "$pid"
 	run timeout 10 tail --pid="$pid" -f /dev/null
 	wait "$pid" || { echo "exit status $?"; false; }
-	! grep -q " $MNT fuse.lxcfs " /proc/self/mounts
+	refute grep -q " $MNT fuse.lxcfs " /proc/self/mounts
 	[ ! -e "$PIDF" ]
 }
 

@@ -128,8 +128,8 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	[ "$output" = 0 ]
 	[ "$(wc -l </proc/self/mountinfo)" = "$before" ]
 	[ "$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)" = "$cbefore" ]
-	! dmesg | grep -E "blocked for more than|hung_task|BUG:|WARNING:|lockdep|circular locking"
-	! ps -eo stat= | grep -q '^D'
+	[ -z "$(dmesg | grep -E "blocked for more than|hung_task|BUG:|WARNING:|lockdep|circular locking" | tee /dev/stderr)" ]
+	[ "$(ps -eo stat= | grep -c '^D')" = 0 ]
 }
 
 @test "REINIT without CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: EPERM" {
@@ -178,6 +178,6 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	if [ -w /sys/kernel/debug/kmemleak ]; then
 		echo scan >/sys/kernel/debug/kmemleak
 		echo scan >/sys/kernel/debug/kmemleak
-		! grep -q "unreferenced object" /sys/kernel/debug/kmemleak
+		refute grep -q "unreferenced object" /sys/kernel/debug/kmemleak
 	fi
 }
