@@ -233,20 +233,21 @@ void loadavg_tick(uint64_t now_ms)
 }
 
 /* Loading the program parses the kernel's BTF (0.5 s of cpu here): done in the engine's
- * thread once the worker serves, not before. */
+ * thread once the worker serves, not before.  $LXCFS_LOADAVG_COUNTER: "scan" for the /proc
+ * scan, "task" for the task iterator where the cgroup iterator would load (to compare them). */
 static void choose_counter(void)
 {
-	const char *want = getenv("LXCFS_LOADAVG_COUNTER"), *why = NULL;
+	const char *want = getenv("LXCFS_LOADAVG_COUNTER"), *what = NULL;
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (want && strcmp(want, "scan") == 0) {
 		log_info("load averages: scanning /proc ($LXCFS_LOADAVG_COUNTER=scan)");
-	} else if (taskcount_bpf_init(&why) == 0) {
+	} else if (taskcount_bpf_init(!(want && strcmp(want, "task") == 0), &what) == 0) {
 		clock_gettime(CLOCK_MONOTONIC, &t1);
-		log_info("load averages: counting tasks in the kernel (BPF task iterator, loaded in %ld ms)",
+		log_info("load averages: counting tasks in the kernel (%s, loaded in %ld ms)", what,
 			 (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
 	} else {
-		log_info("load averages: scanning /proc per thread: %s", why);
+		log_info("load averages: scanning /proc per thread: %s", what);
 	}
 }
 

@@ -1,7 +1,8 @@
 /* How many tasks of a container's cgroup tree count towards its load: what the load average
  * engine samples every 5 s.  Two ways to the same numbers:
- *  - the kernel pass (taskcount_bpf.c): one BPF task iterator over the host's tasks counts every
- *    tracked cgroup at once, with no file opened per task; it needs BTF and task iterators;
+ *  - the kernel pass (taskcount_bpf.c): one BPF iterator counts every tracked cgroup at once,
+ *    with no file opened per task: a cgroup iterator over the containers' own tasks (6.7+), or
+ *    a task iterator over the host's tasks; it needs BTF;
  *  - the scan (taskcount_scan.c): the cgroups' thread lists and one /proc/<tid>/stat per thread;
  *    used for a container's first read and wherever the kernel pass cannot load. */
 #ifndef LXCFS_TASKCOUNT_H
@@ -30,9 +31,10 @@ struct taskcount_req {
 	int err; /* 0, or -errno for this directory (-ENOENT: gone) */
 };
 
-/* Loads the program.  0, or -errno with *why saying what is missing; the scan serves then.
- * The kernel pass is not thread-safe: one thread (the engine) uses it. */
-int taskcount_bpf_init(const char **why);
+/* Loads the program: the cgroup iterator if by_cgroup and the kernel has it, else the task
+ * iterator.  0 with *what naming the one loaded, or -errno with *what saying what is missing;
+ * the scan serves then.  The kernel pass is not thread-safe: one thread (the engine) uses it. */
+int taskcount_bpf_init(bool by_cgroup, const char **what);
 /* Counts every req in one pass; cgroups not asked for again are forgotten.  0, or -errno when
  * the pass itself failed (each req's err is then set too). */
 int taskcount_bpf_pass(struct taskcount_req *req, unsigned n);

@@ -1,7 +1,8 @@
 /* The kernel pass: loads src/bpf/taskcount.bpf.c (embedded as a skeleton), tells it which
- * cgroups to count and in which hierarchy each is, runs its task iterator once, and reads the
- * counts back.  Cost: one walk of the host's task list in the kernel per pass, whatever the
- * number of containers, instead of one /proc file per thread. */
+ * cgroups to count and in which hierarchy each is, runs one of its iterators once, and reads
+ * the counts back.  Cost, whatever the number of containers: with the cgroup iterator, one walk
+ * of the hierarchy's cgroups and of the containers' own tasks; with the task iterator (kernels
+ * before 6.7), one walk of the host's task list.  Instead of one /proc file per thread. */
 #include "taskcount.h"
 
 #include "version.h"
@@ -32,23 +33,25 @@
 #include "bpf/taskcount_bpf.h"
 #include "taskcount.skel.h"
 
-#define MAX_DEVS 16 /* cgroup mounts remembered (one per hierarchy, in practice) */
+#define MAX_DEVS 16 /* cgroup hierarchies remembered (by mount device) */
 
 static struct {
 	struct taskcount *skel;
-	struct bpf_link *link;
+	bool by_cgroup;             /* count_cgroups, else count_tasks */
+	struct bpf_link *task_link; /* count_tasks' */
 	int map_fd;
-	struct {
+	struct hier {
 		dev_t dev;
 		struct tc_hier h;
+		struct bpf_link *link; /* count_cgroups', walking this hierarchy from its root */
 	} devs[MAX_DEVS];
 	unsigned ndevs;
+	int broken; /* a walk could not be set up: the next pass fails with this */
 	struct slot {
 		struct tc_key key; /* what the map sends here (id 0: nothing) */
-		struct tc_hier hier;
-		uint64_t tag;  /* the caller's tag for that cgroup */
-		uint32_t seen; /* the last pass that asked for it */
-		bool live;     /* that pass saw a task in it */
+		unsigned hier;     /* its index in devs */
+		uint64_t tag;      /* the caller's tag for that cgroup */
+		uint32_t seen;     /* the last pass that asked for it */
 	} slot[TC_MAX_TRACKED];
 } B = { .map_fd = -1 };
 
@@ -63,30 +66,52 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-int taskcount_bpf_init(const char **why)
+static int load(bool by_cgroup)
 {
-	libbpf_set_print(libbpf_log);
-	*why = NULL;
-	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
-		*why = "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
-		return -ENOTSUP;
+	B.skel = taskcount__open();
+	if (!B.skel)
+		return -errno;
+	bpf_program__set_autoload(B.skel->progs.count_cgroups, by_cgroup);
+	bpf_program__set_autoload(B.skel->progs.count_tasks, !by_cgroup);
+	int r = taskcount__load(B.skel);
+	if (r == 0 && !by_cgroup) {
+		B.task_link = bpf_program__attach_iter(B.skel->progs.count_tasks, NULL);
+		if (!B.task_link)
+			r = -errno;
 	}
-	B.skel = taskcount__open_and_load();
-	if (!B.skel) {
-		int r = -errno;
-		*why = "the task counting program did not load (no task iterators, or no CAP_BPF)";
-		return r < 0 ? r : -EINVAL;
-	}
-	B.link = bpf_program__attach_iter(B.skel->progs.count_tasks, NULL);
-	if (!B.link) {
-		int r = -errno;
+	if (r < 0) {
 		taskcount__destroy(B.skel);
 		B.skel = NULL;
-		*why = "the task iterator did not attach";
-		return r < 0 ? r : -EINVAL;
+		return r;
 	}
+	B.by_cgroup = by_cgroup;
 	B.map_fd = bpf_map__fd(B.skel->maps.slots);
 	memset(B.slot, 0, sizeof(B.slot));
+	B.ndevs = 0;
+	B.broken = 0;
+	return 0;
+}
+
+int taskcount_bpf_init(bool by_cgroup, const char **what)
+{
+	libbpf_set_print(libbpf_log);
+	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
+		*what = "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
+		return -ENOTSUP;
+	}
+	/* the cgroup iterator needs the css_task kfuncs (6.7); before them, the task iterator */
+	if (by_cgroup && load(true) == 0) {
+		*what = "BPF cgroup iterator";
+		return 0;
+	}
+	int r = load(false);
+	if (r < 0) {
+		*what = r == -ESRCH || r == -EINVAL || r == -ENOENT
+				? "the task counting program did not load (no task iterators?)"
+				: "the task counting program did not load (no CAP_BPF?)";
+		return r;
+	}
+	*what = "BPF task iterator";
 	return 0;
 }
 
@@ -97,43 +122,49 @@ bool taskcount_bpf_ready(void)
 
 void taskcount_bpf_fini(void)
 {
-	bpf_link__destroy(B.link);
-	B.link = NULL;
+	bpf_link__destroy(B.task_link);
+	B.task_link = NULL;
+	for (unsigned i = 0; i < B.ndevs; i++)
+		bpf_link__destroy(B.devs[i].link);
+	B.ndevs = 0;
 	if (B.skel)
 		taskcount__destroy(B.skel);
 	B.skel = NULL;
 	B.map_fd = -1;
-	B.ndevs = 0;
 }
 
 struct find_mount {
 	dev_t dev;
+	const char *dir;
 	char opts[256];
-	bool found;
+	char top[PATH_MAX]; /* where the hierarchy's root, or the part of it dir is in, is mounted */
+	bool found, whole;
 };
 
 static bool match_mount(const struct mntent_info *m, void *arg)
 {
 	struct find_mount *f = arg;
-	if (strcmp(m->fstype, "cgroup") != 0 || makedev(m->major, m->minor) != f->dev)
+	if ((strcmp(m->fstype, "cgroup") != 0 && strcmp(m->fstype, "cgroup2") != 0) ||
+	    makedev(m->major, m->minor) != f->dev)
 		return true;
-	snprintf(f->opts, sizeof(f->opts), "%s", m->superopts);
-	f->found = true;
-	return false;
+	size_t n = strlen(m->mountpoint);
+	bool whole = strcmp(m->root, "/") == 0;
+	bool holds_dir = strncmp(f->dir, m->mountpoint, n) == 0 && (f->dir[n] == '/' || f->dir[n] == '\0' || n == 1);
+	if (!f->found || (whole && !f->whole) || (!f->whole && holds_dir)) {
+		snprintf(f->opts, sizeof(f->opts), "%s", m->superopts);
+		snprintf(f->top, sizeof(f->top), "%s", m->mountpoint);
+		f->found = true;
+		f->whole = whole;
+	}
+	return !whole; /* the root of the hierarchy: nothing better */
 }
 
-/* The v1 hierarchy mounted with device dev: the controllers in its mount options, looked up in
+/* The v1 hierarchy of these mount options: the controllers named there, looked up in
  * /proc/cgroups, whose rows are in subsystem index order. */
-static int v1_hier(dev_t dev, struct tc_hier *h)
+static int v1_hier(const char *opts, struct tc_hier *h)
 {
-	struct find_mount f = { .dev = dev };
-	int r = mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", match_mount, &f);
-	if (r < 0)
-		return r;
-	if (!f.found)
-		return -ENOENT;
 	struct buf b = BUF_INIT;
-	r = file_read_at(AT_FDCWD, "/proc/cgroups", &b);
+	int r = file_read_at(AT_FDCWD, "/proc/cgroups", &b);
 	if (r < 0) {
 		buf_free(&b);
 		return r;
@@ -141,7 +172,7 @@ static int v1_hier(dev_t dev, struct tc_hier *h)
 	size_t pos = 0, len;
 	const char *line;
 	int ssid = -1;
-	r = -ENOENT;
+	r = -ENODEV; /* (not -ENOENT: that says the cgroup is gone) */
 	while (r < 0 && next_line(b.data, b.len, &pos, &line, &len)) {
 		if (len == 0 || line[0] == '#')
 			continue;
@@ -151,7 +182,7 @@ static int v1_hier(dev_t dev, struct tc_hier *h)
 		snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) ? len : sizeof(text) - 1), line);
 		if (sscanf(text, "%63s %u", name, &hid) != 2 || hid == 0)
 			continue;
-		if (opt_list_has(f.opts, name)) {
+		if (opt_list_has(opts, name)) {
 			*h = (struct tc_hier){ .hierarchy_id = hid, .ssid = (unsigned)ssid };
 			r = 0;
 		}
@@ -160,9 +191,27 @@ static int v1_hier(dev_t dev, struct tc_hier *h)
 	return r;
 }
 
-/* The hierarchy and kernfs id of a cgroup directory: a stat per pass (a cgroup removed, or
- * made again under the same name, shows there); the mount's type and hierarchy once per mount. */
-static int resolve(const char *dir, struct tc_hier *h, uint64_t *id)
+/* count_cgroups' walk of a hierarchy, from the top of its mount */
+static int attach_walk(struct hier *hr, const char *top)
+{
+	int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	/* (the walk holds the kernel's cgroup_mutex: cgroups are neither made nor removed during a
+	 * pass, which lasts a few hundred microseconds for a thousand containers' tasks) */
+	union bpf_iter_link_info info = { .cgroup = { .cgroup_fd = (uint32_t)fd, .order = BPF_CGROUP_ITER_DESCENDANTS_PRE } };
+	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &info, .link_info_len = sizeof(info));
+	hr->link = bpf_program__attach_iter(B.skel->progs.count_cgroups, &o);
+	int r = hr->link ? 0 : -errno;
+	close(fd);
+	if (r < 0)
+		log_warn("load averages: cannot walk the cgroups under %s: %s", top, strerror(-r));
+	return r;
+}
+
+/* The hierarchy (index in B.devs) and kernfs id of a cgroup directory.  The mount's type and
+ * hierarchy are found once per mount. */
+static int resolve(const char *dir, unsigned *hier, uint64_t *id)
 {
 	struct stat st;
 	if (stat(dir, &st) < 0)
@@ -172,35 +221,41 @@ static int resolve(const char *dir, struct tc_hier *h, uint64_t *id)
 	*id = st.st_ino;
 	for (unsigned i = 0; i < B.ndevs; i++)
 		if (B.devs[i].dev == st.st_dev) {
-			*h = B.devs[i].h;
+			*hier = i;
 			return 0;
 		}
+	if (B.ndevs == MAX_DEVS)
+		return -E2BIG;
 	struct statfs sf;
 	if (statfs(dir, &sf) < 0)
 		return -errno;
-	if (sf.f_type == CGROUP2_SUPER_MAGIC) {
-		*h = (struct tc_hier){ 0 };
-	} else if (sf.f_type == CGROUP_SUPER_MAGIC) {
-		int r = v1_hier(st.st_dev, h);
-		if (r < 0)
-			return r;
-	} else {
+	if (sf.f_type != CGROUP2_SUPER_MAGIC && sf.f_type != CGROUP_SUPER_MAGIC)
 		return -EINVAL;
-	}
-	if (B.ndevs < MAX_DEVS)
-		B.devs[B.ndevs++] = (typeof(B.devs[0])){ st.st_dev, *h };
+	struct find_mount f = { .dev = st.st_dev, .dir = dir };
+	int r = mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", match_mount, &f);
+	if (r == 0 && !f.found)
+		r = -ENODEV; /* (not -ENOENT: that says the cgroup is gone) */
+	struct hier hr = { .dev = st.st_dev };
+	if (r == 0 && sf.f_type == CGROUP_SUPER_MAGIC)
+		r = v1_hier(f.opts, &hr.h);
+	if (r == 0 && B.by_cgroup && (r = attach_walk(&hr, f.top)) < 0)
+		B.broken = r; /* the kernel would not walk it: this pass fails, the scan takes over */
+	if (r < 0)
+		return r;
+	*hier = B.ndevs;
+	B.devs[B.ndevs++] = hr;
 	return 0;
 }
 
-static int run_iterator(void)
+static int run_iterator(struct bpf_link *link)
 {
-	int fd = bpf_iter_create(bpf_link__fd(B.link));
+	int fd = bpf_iter_create(bpf_link__fd(link));
 	if (fd < 0)
 		return -errno;
 	char sink[64];
 	ssize_t n;
 	int again = 0;
-	/* The program prints nothing: one read walks every task (up to a million per read). */
+	/* The program prints nothing: one read walks it all (up to a million steps per read). */
 	while ((n = read(fd, sink, sizeof(sink))) != 0) {
 		if (n < 0 && errno != EAGAIN && errno != EINTR) {
 			n = -errno;
@@ -227,6 +282,48 @@ static int install(struct slot *sl, uint32_t s, const struct tc_key *key)
 	return 0;
 }
 
+/* Where q's cgroup is: looked up again, and installed under its (new) key. */
+static int locate(struct taskcount_req *q, struct slot *sl)
+{
+	uint64_t id = 0;
+	unsigned hier = 0;
+	int r = resolve(q->dir, &hier, &id);
+	if (r < 0)
+		return r;
+	struct tc_key key = { .id = id, .hierarchy_id = B.devs[hier].h.hierarchy_id };
+	sl->hier = hier;
+	sl->tag = q->tag;
+	return install(sl, q->slot, &key);
+}
+
+/* One pass of the loaded program over the hierarchies in `used` (a bit per B.devs index). */
+static int run_pass(uint32_t used)
+{
+	struct taskcount__bss *bss = B.skel->bss;
+	if (B.by_cgroup) {
+		for (unsigned i = 0; i < B.ndevs; i++)
+			if (used & (1u << i)) {
+				int r = run_iterator(B.devs[i].link);
+				if (r < 0)
+					return r;
+			}
+		return 0;
+	}
+	unsigned nh = 0;
+	for (unsigned i = 0; i < B.ndevs; i++)
+		if (used & (1u << i)) {
+			if (nh == TC_MAX_HIERS)
+				return -E2BIG;
+			bss->hiers[nh++] = B.devs[i].h;
+		}
+	bss->nhiers = nh;
+	bss->mismatch = 0;
+	int r = run_iterator(B.task_link);
+	if (r == 0 && bss->mismatch)
+		r = -EPROTO; /* a subsystem index led elsewhere: /proc/cgroups is not in index order */
+	return r;
+}
+
 int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 {
 	if (!B.skel)
@@ -235,41 +332,23 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 	uint32_t g = bss->gen + 1;
 	if (g == 0)
 		g = 1; /* 0 is what a slot no pass has written holds */
-	unsigned nh = 0;
+	uint32_t used = 0;
 	for (unsigned i = 0; i < n; i++) {
 		struct taskcount_req *q = &req[i];
 		memset(&q->count, 0, sizeof(q->count));
+		q->err = 0;
 		if (q->slot >= TC_MAX_TRACKED) {
 			q->err = -E2BIG;
 			continue;
 		}
 		struct slot *sl = &B.slot[q->slot];
-		/* A cgroup that had a task at the last pass is still there (a cgroup with tasks
-		 * cannot be removed), under the same id: no need to look at its directory.  Only new
-		 * and empty ones are stat()ed, to see them removed or made again. */
-		struct tc_key key = sl->key;
-		struct tc_hier h = sl->hier;
-		if (!(key.id && sl->live && sl->tag == q->tag)) {
-			uint64_t id = 0;
-			q->err = resolve(q->dir, &h, &id);
-			if (q->err < 0)
-				continue;
-			key = (struct tc_key){ .id = id, .hierarchy_id = h.hierarchy_id };
-		}
-		unsigned k = 0;
-		while (k < nh && bss->hiers[k].hierarchy_id != h.hierarchy_id)
-			k++;
-		if (k == nh) {
-			if (nh == TC_MAX_HIERS) {
-				q->err = -E2BIG;
-				continue;
-			}
-			bss->hiers[nh++] = h;
-		}
-		q->err = install(sl, q->slot, &key);
-		sl->hier = h;
-		sl->tag = q->tag;
+		/* A known cgroup is looked up again only after a pass that counted nothing in it */
+		if (!(sl->key.id && sl->tag == q->tag))
+			q->err = locate(q, sl);
+		if (q->err < 0)
+			continue;
 		sl->seen = g;
+		used |= 1u << sl->hier;
 	}
 	/* a slot nobody asked for this time: its cgroup leaves the map */
 	for (unsigned s = 0; s < TC_MAX_TRACKED; s++)
@@ -277,21 +356,33 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 			bpf_map_delete_elem(B.map_fd, &B.slot[s].key);
 			B.slot[s].key.id = 0;
 		}
-	bss->nhiers = nh;
-	bss->mismatch = 0;
 	bss->gen = g;
-	int r = run_iterator();
-	if (r == 0 && bss->mismatch)
-		r = -EPROTO; /* a subsystem index led elsewhere: /proc/cgroups is not in index order */
+	int r = B.broken ? B.broken : run_pass(used);
 	for (unsigned i = 0; i < n; i++) {
-		if (req[i].err < 0)
+		struct taskcount_req *q = &req[i];
+		if (q->err < 0)
 			continue;
-		const struct tc_count *c = &bss->counts[req[i].slot];
-		B.slot[req[i].slot].live = r == 0 && c->gen == g;
-		if (r < 0)
-			req[i].err = r;
-		else if (c->gen == g) /* else no task was seen in it */
-			req[i].count = (struct task_count){ c->running, c->active, c->total, c->newest_ns };
+		struct slot *sl = &B.slot[q->slot];
+		const struct tc_count *c = &bss->counts[q->slot];
+		if (r < 0) {
+			q->err = r;
+		} else if (c->gen == g) {
+			/* counted: it is there (visited, or it has a task: a cgroup with tasks
+			 * cannot be removed) */
+			q->count = (struct task_count){ c->running, c->active, c->total, c->newest_ns };
+		} else {
+			/* Nothing counted: the task iterator saw no task in it (it is empty, or was
+			 * removed, perhaps made again under its name), or the cgroup iterator did not
+			 * visit it (removed, remade, or outside the walk).  Looked up again: what is
+			 * still the same cgroup counts zero tasks (task iterator) or is scanned (not
+			 * walked); a new one is scanned this time. */
+			struct tc_key before = sl->key;
+			q->err = locate(q, sl);
+			if (q->err == 0 && sl->key.id != before.id)
+				q->err = -ESTALE;
+			else if (q->err == 0 && B.by_cgroup)
+				q->err = -EXDEV;
+		}
 	}
 	return r;
 }
@@ -300,9 +391,10 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 
 #include <errno.h>
 
-int taskcount_bpf_init(const char **why)
+int taskcount_bpf_init(bool by_cgroup, const char **what)
 {
-	*why = "this build has no BPF support";
+	(void)by_cgroup;
+	*what = "this build has no BPF support";
 	return -ENOTSUP;
 }
 

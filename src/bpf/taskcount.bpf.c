@@ -1,11 +1,15 @@
-/* The load average's task count, taken in the kernel: one pass of a task iterator over every
- * task of the host, each task counted for every tracked cgroup it is in (its own cgroup or an
- * ancestor, in the hierarchy the cgroup belongs to).  Userspace names the cgroups in `slots`,
- * bumps `gen`, reads the iterator to its end, then reads `counts` from the mapped global data:
- * no system call per cgroup or per task.
+/* The load average's task count, taken in the kernel.  Each tracked cgroup's tasks (its own and
+ * its descendants') are counted in one pass, by one of two programs:
+ *  - count_cgroups (6.7 and later): a cgroup iterator walks a hierarchy from its root; in the
+ *    cgroups at or below a tracked one it walks the cgroup's own task list (the css_task kfuncs).
+ *    Tasks outside the containers are never looked at, nor is a task looked up by pid.
+ *  - count_tasks (5.8 and later): a task iterator over every task of the host, each task's
+ *    cgroup and its ancestors looked up.
+ * Userspace names the cgroups in `slots`, bumps `gen`, reads the iterator to its end, then reads
+ * `counts` from the mapped global data: no system call per cgroup or per task.
  *
  * Only the fields read here are declared; CO-RE relocates them against the running kernel's
- * BTF, so one object serves every kernel that has BTF and task iterators (5.8 and later). */
+ * BTF, so one object serves every kernel that has BTF and task iterators. */
 /* the types bpf_helper_defs.h names (no kernel headers here: the kernel's own come by CO-RE) */
 typedef unsigned char __u8;
 typedef unsigned short __u16;
@@ -78,6 +82,20 @@ struct bpf_iter__task {
 	struct task_struct *task;
 } PAI;
 
+struct bpf_iter__cgroup {
+	void *meta;
+	struct cgroup *cgroup;
+} PAI;
+
+/* The css_task kfuncs (6.7): weak, so the object still loads count_tasks where they are missing. */
+struct bpf_iter_css_task {
+	__u64 opaque[1];
+} __attribute__((aligned(8)));
+extern int bpf_iter_css_task_new(struct bpf_iter_css_task *it, struct cgroup_subsys_state *css,
+				 unsigned int flags) __attribute__((weak)) __ksym;
+extern struct task_struct *bpf_iter_css_task_next(struct bpf_iter_css_task *it) __attribute__((weak)) __ksym;
+extern void bpf_iter_css_task_destroy(struct bpf_iter_css_task *it) __attribute__((weak)) __ksym;
+
 /* The kernel's task states and flags (include/linux/sched.h), stable for years. */
 #define TASK_RUNNING 0x0000
 #define TASK_UNINTERRUPTIBLE 0x0002
@@ -94,13 +112,121 @@ struct {
 } slots SEC(".maps");
 
 /* Global data, mapped by userspace: it sets the pass's generation and hierarchies, reads the
- * counts after the pass.  A slot whose gen is not the pass's saw no task. */
+ * counts after the pass.  A slot whose gen is not the pass's: count_tasks saw no task in it;
+ * count_cgroups did not visit it. */
 struct tc_count counts[TC_MAX_TRACKED];
 struct tc_hier hiers[TC_MAX_HIERS];
-__u32 nhiers;
+__u32 nhiers; /* (count_tasks only: count_cgroups walks the hierarchy its link names) */
 __u32 gen;
 /* Set here: a subsystem index that did not lead to the hierarchy userspace named. */
 __u32 mismatch;
+
+/* What one task adds to the counts of the tracked cgroups it is in. */
+struct task_load {
+	__u32 running, active, tid;
+	struct task_struct *t;
+};
+
+/* 0 for the tasks no container lists: zombies and kernel threads */
+static __always_inline int task_load(struct task_struct *t, struct task_load *l)
+{
+	/* plain loads through the task's pointers: the verifier makes them fault-safe loads, far
+	 * cheaper than a helper call each */
+	if (t->exit_state || (t->flags & PF_KTHREAD))
+		return 0;
+	__u32 state = t->__state;
+	l->running = state == TASK_RUNNING;
+	l->active = l->running || ((state & TASK_UNINTERRUPTIBLE) && !(state & (TASK_NOLOAD | TASK_FROZEN)));
+	l->tid = (__u32)t->pid;
+	l->t = t;
+	return 1;
+}
+
+static __always_inline void add_load(struct tc_count *c, const struct task_load *l)
+{
+	c->total++;
+	c->running += l->running;
+	c->active += l->active;
+	if (l->tid > c->newest) {
+		/* the pid the task has in its own (innermost) namespace, as NSpid */
+		struct pid *p = l->t->thread_pid;
+		unsigned int level = p ? p->level : 0;
+		int nr = 0;
+		if (p && level < 64)
+			bpf_core_read(&nr, sizeof(nr), &p->numbers[level].nr);
+		c->newest = l->tid;
+		c->newest_ns = (__u32)nr;
+	}
+}
+
+static __always_inline __u32 *slot_of(struct cgroup *cg, __u32 hierarchy_id)
+{
+	struct tc_key key = { .id = cg->kn->id, .hierarchy_id = hierarchy_id };
+	return bpf_map_lookup_elem(&slots, &key);
+}
+
+/* ---- count_cgroups: a cgroup iterator, the tasks of tracked trees only ---- */
+
+/* The tracked cgroups cg is in (itself or an ancestor): for each, add `own` to its count, or with
+ * own NULL, stop at the first and say there is one.  (No list of them is kept between walks: the
+ * verifier would walk every length it could have.) */
+static __always_inline int each_tracked(struct cgroup *cg, __u32 hid, __u32 g, const struct tc_count *own)
+{
+	struct cgroup *c = cg;
+	for (int depth = 0; depth < TC_MAX_DEPTH && c; depth++) {
+		struct cgroup_subsys_state *parent = c->self.parent;
+		if (!parent)
+			break; /* the root is the host's, never tracked */
+		__u32 *slot = slot_of(c, hid);
+		if (slot) {
+			if (!own)
+				return 1;
+			struct tc_count *t = &counts[*slot & (TC_MAX_TRACKED - 1)];
+			/* the walk is pre-order: a tracked cgroup's count was started, at its own
+			 * visit, before any cgroup below it adds to it */
+			if (t->gen == g) {
+				t->total += own->total;
+				t->running += own->running;
+				t->active += own->active;
+				if (own->newest > t->newest) {
+					t->newest = own->newest;
+					t->newest_ns = own->newest_ns;
+				}
+			}
+		}
+		c = parent->cgroup;
+	}
+	return 0;
+}
+
+SEC("?iter/cgroup")
+int count_cgroups(struct bpf_iter__cgroup *ctx)
+{
+	struct cgroup *cg = ctx->cgroup;
+	if (!cg || !cg->self.parent)
+		return 0; /* the walk's end; the hierarchy's root, the host's */
+	__u32 hid = (__u32)cg->root->hierarchy_id, g = gen;
+	__u32 *slot = slot_of(cg, hid);
+	if (slot)
+		counts[*slot & (TC_MAX_TRACKED - 1)] = (struct tc_count){ .gen = g }; /* visited */
+	else if (!each_tracked(cg, hid, g, NULL))
+		return 0; /* in no container: its tasks are not looked at */
+
+	/* this cgroup's own tasks (every thread), counted once, then added where they count */
+	struct tc_count own = { 0 };
+	struct bpf_iter_css_task it;
+	struct task_struct *t;
+	struct task_load l;
+	bpf_iter_css_task_new(&it, &cg->self, 0);
+	while ((t = bpf_iter_css_task_next(&it)))
+		if (task_load(t, &l))
+			add_load(&own, &l);
+	bpf_iter_css_task_destroy(&it);
+	each_tracked(cg, hid, g, &own);
+	return 0;
+}
+
+/* ---- count_tasks: a task iterator over the host's tasks ---- */
 
 static struct cgroup *task_cgroup(struct task_struct *t, const struct tc_hier *h)
 {
@@ -134,41 +260,23 @@ static struct cgroup *task_cgroup(struct task_struct *t, const struct tc_hier *h
 SEC("iter/task")
 int count_tasks(struct bpf_iter__task *ctx)
 {
-	/* plain loads through the task's pointers: the verifier turns them into fault-safe loads,
-	 * far cheaper than a helper call each */
 	struct task_struct *t = ctx->task;
-	if (!t || t->exit_state || (t->flags & PF_KTHREAD))
-		return 0; /* zombies and kernel threads are in no container's thread list */
-	__u32 state = t->__state;
-	int running = state == TASK_RUNNING;
-	int active = running || ((state & TASK_UNINTERRUPTIBLE) && !(state & (TASK_NOLOAD | TASK_FROZEN)));
-	__u32 tid = (__u32)t->pid, g = gen;
-
+	struct task_load l;
+	if (!t || !task_load(t, &l))
+		return 0;
+	__u32 g = gen;
 	for (__u32 k = 0; k < TC_MAX_HIERS && k < nhiers; k++) {
 		struct cgroup *cg = task_cgroup(t, &hiers[k]);
 		for (int depth = 0; depth < TC_MAX_DEPTH && cg; depth++) {
 			struct cgroup_subsys_state *parent = cg->self.parent;
 			if (!parent)
 				break; /* the root is the host's, never tracked: most tasks stop here */
-			struct tc_key key = { .id = cg->kn->id, .hierarchy_id = hiers[k].hierarchy_id };
-			__u32 *slot = bpf_map_lookup_elem(&slots, &key);
+			__u32 *slot = slot_of(cg, hiers[k].hierarchy_id);
 			if (slot) {
 				struct tc_count *c = &counts[*slot & (TC_MAX_TRACKED - 1)];
 				if (c->gen != g)
 					*c = (struct tc_count){ .gen = g };
-				c->total++;
-				c->running += running;
-				c->active += active;
-				if (tid > c->newest) {
-					/* the pid the task has in its own (innermost) namespace, as NSpid */
-					struct pid *p = t->thread_pid;
-					unsigned int level = p ? p->level : 0;
-					int nr = 0;
-					if (p && level < 64)
-						bpf_core_read(&nr, sizeof(nr), &p->numbers[level].nr);
-					c->newest = tid;
-					c->newest_ns = (__u32)nr;
-				}
+				add_load(c, &l);
 			}
 			cg = parent->cgroup;
 		}

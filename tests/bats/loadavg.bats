@@ -1,8 +1,9 @@
 #!/usr/bin/env bats
 # -l: per-container load averages, computed as the kernel computes the host's, that keep going
 # when the worker is replaced.  Runs on this host (cgroup v1) and in the VM (v2), with the
-# kernel pass (BPF task iterator) where the kernel has BTF, and again with
-# LXCFS_LOADAVG_COUNTER=scan (the /proc scan every other kernel gets).
+# kernel pass where the kernel has BTF (the BPF cgroup iterator from 6.7, the task iterator
+# before), and on the host again with LXCFS_LOADAVG_COUNTER=task (the task iterator) and =scan
+# (the /proc scan every other kernel gets).
 
 load helpers
 
@@ -30,6 +31,8 @@ teardown_file() {
 	cg_remove "$CG2"
 	cg_remove "$CG3/sub"
 	cg_remove "$CG3"
+	container_stop again-$RUN_TAG
+	cg_remove "lxcfs-test-$RUN_TAG-again"
 }
 
 # cg_child PARENT/CHILD: a cgroup below a test cgroup, in every hierarchy.
@@ -178,6 +181,50 @@ avg1() {
 	stop_loops
 }
 
+@test "-l: a container's cgroup removed and made again under its name: the new one's tasks count" {
+	local cg=lxcfs-test-$RUN_TAG-again root ino1 ino2 before rt i
+	root=$(cg_roots | head -1)
+	cg_make "$cg" $((256 * 1024 * 1024)) 0
+	container_start again-$RUN_TAG "$cg" "$MNT"
+	[ "$(avg1 again-$RUN_TAG)" -le 10 ] # tracked from here
+	sleep 6 # a kernel pass has counted it
+	before=$(in_container again-$RUN_TAG cat /proc/loadavg | awk '{ print $4 }')
+	ino1=$(stat -c %i "$root/$cg")
+	# The cgroup goes (its tasks moved out first: empty, it would rightly count 0/0) and another
+	# comes under the same name, with two loops first (no right count of it lacks them); then
+	# the container is started again in it.
+	local p r
+	for r in $(cg_roots); do
+		for p in $(cat "$r/$cg/cgroup.procs"); do echo "$p" >"$r/cgroup.procs"; done
+		rmdir "$r/$cg"
+	done
+	refute test -d "$root/$cg"
+	cg_make "$cg" $((256 * 1024 * 1024)) 0
+	start_loops "$cg" 2
+	ino2=$(stat -c %i "$root/$cg")
+	[ "$ino1" != "$ino2" ] # a new cgroup, not the old one kept
+	container_stop again-$RUN_TAG
+	container_start again-$RUN_TAG "$cg" "$MNT"
+	# The first count that differs from the old container's (the pass that saw the cgroup gone
+	# or made again, or the new container's first read) is the new one's: not a stale empty one.
+	for i in $(seq 120); do
+		rt=$(in_container again-$RUN_TAG cat /proc/loadavg | awk '{ print $4 }')
+		[ "$rt" != "$before" ] && break
+		sleep 0.1
+	done
+	echo "$before -> $rt" >&2
+	[ "${rt%/*}" -eq 2 ]
+	sleep 6
+	run in_container again-$RUN_TAG cat /proc/loadavg
+	echo "$output; the tree holds $(tree_tasks "$cg") tasks" >&2
+	rt=$(awk '{ print $4 }' <<<"$output")
+	[ "${rt%/*}" -eq 2 ]
+	[ "${rt#*/}" -eq "$(tree_tasks "$cg")" ]
+	stop_loops
+	container_stop again-$RUN_TAG
+	cg_remove "$cg"
+}
+
 # After the others: a kernel pass that failed during any of them shows here.
 @test "-l: the daemon says how it counts: in the kernel where there is BTF, else by scanning /proc" {
 	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log i
@@ -187,7 +234,12 @@ avg1() {
 	if [ "${LXCFS_LOADAVG_COUNTER:-}" = scan ]; then
 		grep -q 'load averages: scanning /proc (\$LXCFS_LOADAVG_COUNTER=scan)' "$log"
 	elif [ -r /sys/kernel/btf/vmlinux ]; then
-		grep -q "load averages: counting tasks in the kernel (BPF task iterator" "$log"
+		# the cgroup iterator wherever the kernel has the css_task kfuncs (6.7)
+		local want="BPF task iterator"
+		if [ "${LXCFS_LOADAVG_COUNTER:-}" != task ] && grep -q ' bpf_iter_css_task_new$' /proc/kallsyms; then
+			want="BPF cgroup iterator"
+		fi
+		grep -q "load averages: counting tasks in the kernel ($want" "$log"
 		# every worker (test 2 replaced one) and every pass since
 		refute grep -q "load averages: scanning" "$log"
 		refute grep -q "the kernel pass failed" "$log"
