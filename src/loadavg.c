@@ -195,7 +195,9 @@ void loadavg_tick(uint64_t now_ms)
 		}
 		if (!kernel && now_ms < e->sample_ms + LOAD_TICK_MS)
 			continue;
-		memcpy(dirs[n], e->dir, HISTORY_DIR);
+		size_t len = strnlen(e->dir, HISTORY_DIR - 1); /* (not the whole field: 448 bytes) */
+		memcpy(dirs[n], e->dir, len);
+		dirs[n][len] = '\0';
 		req[n] = (struct taskcount_req){ .dir = dirs[n], .v2 = e->v2, .slot = L.active[t], .tag = e->key };
 		n++;
 	}

@@ -53,6 +53,8 @@ static struct {
 		uint64_t tag;      /* the caller's tag for that cgroup */
 		uint32_t seen;     /* the last pass that asked for it */
 	} slot[TC_MAX_TRACKED];
+	uint16_t inmap[TC_MAX_TRACKED]; /* the slots the last pass left a key in the map for */
+	unsigned ninmap;
 } B = { .map_fd = -1 };
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
@@ -87,6 +89,7 @@ static int load(bool by_cgroup)
 	B.by_cgroup = by_cgroup;
 	B.map_fd = bpf_map__fd(B.skel->maps.slots);
 	memset(B.slot, 0, sizeof(B.slot));
+	B.ninmap = 0;
 	B.ndevs = 0;
 	B.broken = 0;
 	return 0;
@@ -350,12 +353,15 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 		sl->seen = g;
 		used |= 1u << sl->hier;
 	}
-	/* a slot nobody asked for this time: its cgroup leaves the map */
-	for (unsigned s = 0; s < TC_MAX_TRACKED; s++)
-		if (B.slot[s].key.id && B.slot[s].seen != g) {
-			bpf_map_delete_elem(B.map_fd, &B.slot[s].key);
-			B.slot[s].key.id = 0;
+	/* a slot nobody asked for this time: its cgroup leaves the map (only the last pass's
+	 * slots are looked at: the whole table is 40 cache-cold pages) */
+	for (unsigned k = 0; k < B.ninmap; k++) {
+		struct slot *sl = &B.slot[B.inmap[k]];
+		if (sl->key.id && sl->seen != g) {
+			bpf_map_delete_elem(B.map_fd, &sl->key);
+			sl->key.id = 0;
 		}
+	}
 	bss->gen = g;
 	int r = B.broken ? B.broken : run_pass(used);
 	for (unsigned i = 0; i < n; i++) {
@@ -384,6 +390,10 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 				q->err = -EXDEV;
 		}
 	}
+	B.ninmap = 0;
+	for (unsigned i = 0; i < n; i++)
+		if (req[i].slot < TC_MAX_TRACKED && B.slot[req[i].slot].key.id)
+			B.inmap[B.ninmap++] = (uint16_t)req[i].slot;
 	return r;
 }
 

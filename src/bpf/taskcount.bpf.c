@@ -142,20 +142,26 @@ static __always_inline int task_load(struct task_struct *t, struct task_load *l)
 	return 1;
 }
 
-static __always_inline void add_load(struct tc_count *c, const struct task_load *l)
+/* the pid a task has in its own (innermost) namespace, as the last of NSpid: a helper call
+ * (numbers[] is indexed by a variable), so done once per count, not per task */
+static __always_inline __u32 ns_pid(struct pid *p)
+{
+	unsigned int level = p ? p->level : 0;
+	int nr = 0;
+	if (p && level < 64)
+		bpf_core_read(&nr, sizeof(nr), &p->numbers[level].nr);
+	return (__u32)nr;
+}
+
+/* Adds the task to c; the highest tid's struct pid goes to *newest (its ns pid is read later). */
+static __always_inline void add_load(struct tc_count *c, const struct task_load *l, struct pid **newest)
 {
 	c->total++;
 	c->running += l->running;
 	c->active += l->active;
 	if (l->tid > c->newest) {
-		/* the pid the task has in its own (innermost) namespace, as NSpid */
-		struct pid *p = l->t->thread_pid;
-		unsigned int level = p ? p->level : 0;
-		int nr = 0;
-		if (p && level < 64)
-			bpf_core_read(&nr, sizeof(nr), &p->numbers[level].nr);
 		c->newest = l->tid;
-		c->newest_ns = (__u32)nr;
+		*newest = l->t->thread_pid;
 	}
 }
 
@@ -217,11 +223,14 @@ int count_cgroups(struct bpf_iter__cgroup *ctx)
 	struct bpf_iter_css_task it;
 	struct task_struct *t;
 	struct task_load l;
+	struct pid *newest = NULL; /* (the walk of one cgroup is one RCU read section: it stays) */
 	bpf_iter_css_task_new(&it, &cg->self, 0);
 	while ((t = bpf_iter_css_task_next(&it)))
 		if (task_load(t, &l))
-			add_load(&own, &l);
+			add_load(&own, &l, &newest);
 	bpf_iter_css_task_destroy(&it);
+	own.newest_ns = ns_pid(newest); /* (no test of own's counts here: the verifier would have
+					* to tell every count apart, and the loop would never settle) */
 	each_tracked(cg, hid, g, &own);
 	return 0;
 }
@@ -276,7 +285,10 @@ int count_tasks(struct bpf_iter__task *ctx)
 				struct tc_count *c = &counts[*slot & (TC_MAX_TRACKED - 1)];
 				if (c->gen != g)
 					*c = (struct tc_count){ .gen = g };
-				add_load(c, &l);
+				struct pid *newest = NULL;
+				add_load(c, &l, &newest);
+				if (newest)
+					c->newest_ns = ns_pid(newest);
 			}
 			cg = parent->cgroup;
 		}
