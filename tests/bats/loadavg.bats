@@ -33,6 +33,12 @@ teardown_file() {
 	cg_remove "$CG3"
 	container_stop again-$RUN_TAG
 	cg_remove "lxcfs-test-$RUN_TAG-again"
+	local r d i
+	for r in /sys/fs/cgroup/cpu $(awk '$3 == "cgroup2" { print $2 }' /proc/self/mounts); do
+		for d in "$r/lxcfs-test-$RUN_TAG-three/sub" "$r/lxcfs-test-$RUN_TAG-three"; do
+			for i in $(seq 20); do [ -d "$d" ] || break; rmdir "$d" 2>/dev/null || sleep 0.1; done
+		done
+	done
 }
 
 # cg_child PARENT/CHILD: a cgroup below a test cgroup, in every hierarchy.
@@ -223,6 +229,46 @@ avg1() {
 	stop_loops
 	container_stop again-$RUN_TAG
 	cg_remove "$cg"
+}
+
+@test "-l: the cgroup iterator, the task iterator and the /proc scan count the same trees, v1 and v2" {
+	local tool=${LXCFS_BIN%/*}/tests/unit/taskcount roots=() r x p want
+	if [ -d /sys/fs/cgroup/cpu ] && ! cgroup_v2; then roots+=(/sys/fs/cgroup/cpu); fi
+	roots+=("$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)") # this host's is hybrid
+	for r in "${roots[@]}"; do
+		x=$r/lxcfs-test-$RUN_TAG-three
+		mkdir -p "$x/sub"
+		# two loops in the cgroup, one below it: in this hierarchy only
+		for p in "$x" "$x" "$x/sub"; do
+			(echo $BASHPID >"$p/cgroup.procs" && exec nice -n 19 sh -c 'while :; do :; done') </dev/null >/dev/null 2>&1 &
+			echo $! >>"$BATS_RUN_TMPDIR/loops-$RUN_TAG"
+			disown
+		done
+		sleep 0.3
+		local top sub m dirs
+		top="3 3 3 $(cat "$x/cgroup.procs" "$x/sub/cgroup.procs" | sort -n | tail -1)"
+		sub="1 1 1 $(cat "$x/sub/cgroup.procs")"
+		# the tree alone (its sub-cgroup counted through it), then both
+		for dirs in "$x" "$x $x/sub"; do
+			want=$top
+			[ "$dirs" = "$x" ] || want=$(printf '%s\n%s' "$top" "$sub")
+			for m in scan task cgroup; do
+				run "$tool" $m $dirs
+				echo "$m $dirs: $output (want $want)" >&2
+				if [ $m = cgroup ] && ! grep -q ' bpf_iter_css_task_new$' /proc/kallsyms; then
+					[ "$status" -eq 3 ] # not before 6.7
+					continue
+				fi
+				[ "$status" -eq 0 ]
+				[ "$output" = "$want" ]
+			done
+		done
+		stop_loops
+		for p in $(cat "$x/cgroup.procs" "$x/sub/cgroup.procs"); do
+			while kill -0 "$p" 2>/dev/null; do sleep 0.02; done
+		done
+		rmdir "$x/sub" "$x"
+	done
 }
 
 # After the others: a kernel pass that failed during any of them shows here.
