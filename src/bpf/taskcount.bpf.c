@@ -229,8 +229,9 @@ int count_cgroups(struct bpf_iter__cgroup *ctx)
 		if (task_load(t, &l))
 			add_load(&own, &l, &newest);
 	bpf_iter_css_task_destroy(&it);
-	own.newest_ns = ns_pid(newest); /* (no test of own's counts here: the verifier would have
-					* to tell every count apart, and the loop would never settle) */
+	/* read whether or not a task was seen: a test of own's counts after the loop would make
+	 * the verifier tell every count apart inside it, and the loop would never settle */
+	own.newest_ns = ns_pid(newest);
 	each_tracked(cg, hid, g, &own);
 	return 0;
 }
