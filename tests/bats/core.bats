@@ -279,3 +279,49 @@ teardown_file() {
 	[ "$(awk '{ print $8 }' <<<"$a")" -eq 0 ]
 	[ -z "$b" ]
 }
+
+@test "pressure: a container's files are its cgroup's on v2 (io stalled by a throttle shows in its own), the host's on v1" {
+	local f mine cg i io1 io2 dev=/dev/ram0 # (the VM's RAM disk: v2 runs there)
+	[ -e /proc/pressure/io ] || skip "this kernel has no PSI"
+	if ! cgroup_v2; then
+		# v1 cgroups have no pressure files: the host's
+		for f in cpu io memory; do
+			run in_container c1-$RUN_TAG cat /proc/pressure/$f
+			[ "$status" -eq 0 ]
+			[[ "${lines[0]}" =~ ^some\ avg10=[0-9.]+\ avg60=[0-9.]+\ avg300=[0-9.]+\ total=[0-9]+$ ]]
+		done
+		return
+	fi
+	# 100 direct reads of 4 KiB from the second container's cgroup, throttled to 200 KiB/s: about
+	# two seconds of its tasks waiting on io
+	local mm=$((0x$(stat -c %t "$dev"))):$((0x$(stat -c %T "$dev")))
+	echo "$mm rbps=204800" >/sys/fs/cgroup/$CG2/io.max
+	(
+		echo $BASHPID >/sys/fs/cgroup/$CG2/cgroup.procs
+		exec dd if="$dev" of=/dev/null bs=4k count=100 iflag=direct status=none
+	)
+	echo "$mm rbps=max" >/sys/fs/cgroup/$CG2/io.max
+	local same
+	for f in cpu io memory; do
+		# the same text as the cgroup's file, read just before or just after (its averages move
+		# every 2 s)
+		same=no
+		for i in 1 2 3 4 5; do
+			cg=$(cat /sys/fs/cgroup/$CG2/$f.pressure)
+			mine=$(in_container c2-$RUN_TAG cat /proc/pressure/$f)
+			if [ "$mine" = "$cg" ] || [ "$mine" = "$(cat /sys/fs/cgroup/$CG2/$f.pressure)" ]; then
+				same=yes
+				break
+			fi
+		done
+		echo "$f: [$mine] cgroup: [$cg]" >&2
+		[ "$same" = yes ]
+	done
+	# the stall is the second container's: at least half a second in its io "some" total (us), and
+	# not in the first's
+	io2=$(in_container c2-$RUN_TAG cat /proc/pressure/io | awk -F'total=' '/^some/ { print $2 }')
+	io1=$(in_container c1-$RUN_TAG cat /proc/pressure/io | awk -F'total=' '/^some/ { print $2 }')
+	echo "io some total: c1 $io1 c2 $io2 us" >&2
+	[ "$io2" -ge 500000 ]
+	[ "$io1" -lt $((io2 / 2)) ]
+}
