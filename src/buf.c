@@ -45,7 +45,8 @@ bool buf_append(struct buf *b, const void *p, size_t n)
 {
 	if (!buf_reserve(b, n))
 		return false;
-	memcpy(b->data + b->len, p, n);
+	if (n) /* (an empty buffer may have no data yet: no memcpy to NULL) */
+		memcpy(b->data + b->len, p, n);
 	b->len += n;
 	return true;
 }
@@ -121,6 +122,8 @@ bool buf_put_pad(struct buf *b, const char *s, size_t len, unsigned width)
 	size_t pad = width > len ? width - len : 0;
 	if (!buf_reserve(b, len + pad))
 		return false;
+	if (len + pad == 0)
+		return true; /* (an empty buffer may have no data yet) */
 	memcpy(b->data + b->len, s, len);
 	memset(b->data + b->len + len, ' ', pad);
 	b->len += len + pad;

@@ -186,7 +186,8 @@ static int read_aged_fn(struct kept *k, void *arg)
 		return r;
 	char *copy = malloc(k->last ? k->last : 1);
 	if (copy) {
-		memcpy(copy, a->out->data + start, k->last);
+		if (k->last)
+			memcpy(copy, a->out->data + start, k->last);
 		free(k->saved);
 		k->saved = copy;
 		k->saved_ms = now;

@@ -135,7 +135,8 @@ void openfile_keep(uint64_t fh, struct buf *content)
 	struct state_snap *sn = content->len <= STATE_SNAP_DATA ? snap_find(fh, true) : NULL;
 	if (sn) {
 		snap_lock(sn);
-		memcpy(sn->data, content->data, content->len);
+		if (content->len) /* (an empty render has no data: memcpy from NULL is undefined) */
+			memcpy(sn->data, content->data, content->len);
 		sn->len = (uint32_t)content->len;
 		snap_unlock(sn);
 		local_forget(fh);

@@ -287,6 +287,7 @@ teardown_file() {
 		# v1 cgroups have no pressure files: the host's
 		for f in cpu io memory; do
 			run in_container c1-$RUN_TAG cat /proc/pressure/$f
+			echo "$f: $status [$output]" >&2
 			[ "$status" -eq 0 ]
 			[[ "${lines[0]}" =~ ^some\ avg10=[0-9.]+\ avg60=[0-9.]+\ avg300=[0-9.]+\ total=[0-9]+$ ]]
 		done
