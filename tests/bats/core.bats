@@ -326,3 +326,12 @@ teardown_file() {
 	[ "$io2" -ge 500000 ]
 	[ "$io1" -lt $((io2 / 2)) ]
 }
+
+# Last: a worker that died after its last reply in an earlier test (an abort of the sanitizers,
+# say) would otherwise go unseen until teardown unmounts it.
+@test "after the others, the daemon still serves" {
+	kill -0 "$(cat "$PIDF")"
+	run timeout "$TMO" cat "$MNT/proc/uptime"
+	[ "$status" -eq 0 ]
+	[[ "$output" =~ ^[0-9]+\.[0-9]{2}\ [0-9]+\.[0-9]{2}$ ]]
+}
