@@ -215,7 +215,7 @@ int count_cgroups(struct bpf_iter__cgroup *ctx)
 	__u32 *slot = slot_of(cg, hid);
 	if (slot)
 		counts[*slot & (TC_MAX_TRACKED - 1)] = (struct tc_count){ .gen = g }; /* visited */
-	else if (!each_tracked(cg, hid, g, NULL))
+	else if (!each_tracked(cg->self.parent->cgroup, hid, g, NULL)) /* (cg: just looked up) */
 		return 0; /* in no container: its tasks are not looked at */
 
 	/* this cgroup's own tasks (every thread), counted once, then added where they count */
