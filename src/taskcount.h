@@ -28,7 +28,8 @@ struct taskcount_req {
 	unsigned slot; /* the caller's stable number for this cgroup, below 4096 */
 	uint64_t tag;  /* the caller's name for dir (a hash): a slot given another dir is looked up again */
 	struct task_count count;
-	int err; /* 0, or -errno for this directory (-ENOENT: gone) */
+	int err; /* 0, or -errno for this directory: -ENOENT, it is gone; any other, the pass has
+		  * no count of it (new under that name, outside the walk...): scan it */
 };
 
 /* Loads the program: the cgroup iterator if by_cgroup and the kernel has it, else the task

@@ -109,9 +109,7 @@ int taskcount_bpf_init(bool by_cgroup, const char **what)
 	}
 	int r = load(false);
 	if (r < 0) {
-		*what = r == -ESRCH || r == -EINVAL || r == -ENOENT
-				? "the task counting program did not load (no task iterators?)"
-				: "the task counting program did not load (no CAP_BPF?)";
+		*what = "the task counting program did not load (no task iterators, or no CAP_BPF)";
 		return r;
 	}
 	*what = "BPF task iterator";
@@ -139,9 +137,9 @@ void taskcount_bpf_fini(void)
 struct find_mount {
 	dev_t dev;
 	const char *dir;
-	char opts[256];
-	char top[PATH_MAX]; /* where the hierarchy's root, or the part of it dir is in, is mounted */
-	bool found, whole;
+	char opts[256];     /* the same for every mount of the hierarchy */
+	char top[PATH_MAX]; /* a mount of it, the one dir is under if any (the walk starts there) */
+	bool found;
 };
 
 static bool match_mount(const struct mntent_info *m, void *arg)
@@ -150,16 +148,12 @@ static bool match_mount(const struct mntent_info *m, void *arg)
 	if ((strcmp(m->fstype, "cgroup") != 0 && strcmp(m->fstype, "cgroup2") != 0) ||
 	    makedev(m->major, m->minor) != f->dev)
 		return true;
+	snprintf(f->opts, sizeof(f->opts), "%s", m->superopts);
+	snprintf(f->top, sizeof(f->top), "%s", m->mountpoint);
+	f->found = true;
 	size_t n = strlen(m->mountpoint);
-	bool whole = strcmp(m->root, "/") == 0;
-	bool holds_dir = strncmp(f->dir, m->mountpoint, n) == 0 && (f->dir[n] == '/' || f->dir[n] == '\0' || n == 1);
-	if (!f->found || (whole && !f->whole) || (!f->whole && holds_dir)) {
-		snprintf(f->opts, sizeof(f->opts), "%s", m->superopts);
-		snprintf(f->top, sizeof(f->top), "%s", m->mountpoint);
-		f->found = true;
-		f->whole = whole;
-	}
-	return !whole; /* the root of the hierarchy: nothing better */
+	/* a walk from elsewhere would miss dir: its cgroup is then scanned (-EXDEV) each pass */
+	return !(strncmp(f->dir, m->mountpoint, n) == 0 && (f->dir[n] == '/' || f->dir[n] == '\0' || n == 1));
 }
 
 /* The v1 hierarchy of these mount options: the controllers named there, looked up in
