@@ -232,6 +232,8 @@ avg1() {
 }
 
 @test "-l: the cgroup iterator, the task iterator and the /proc scan count the same trees, v1 and v2" {
+	# (the tool counts all three ways whatever the daemon uses: once is enough)
+	[ -z "${LXCFS_LOADAVG_COUNTER:-}" ] || skip "run with the default counter"
 	local tool=${LXCFS_BIN%/*}/tests/unit/taskcount roots=() r x p want
 	if [ -d /sys/fs/cgroup/cpu ] && ! cgroup_v2; then roots+=(/sys/fs/cgroup/cpu); fi
 	roots+=("$(awk '$3 == "cgroup2" { print $2; exit }' /proc/self/mounts)") # this host's is hybrid
@@ -285,9 +287,9 @@ avg1() {
 		if [ "${LXCFS_LOADAVG_COUNTER:-}" != task ] && grep -q ' bpf_iter_css_task_new$' /proc/kallsyms; then
 			want="BPF cgroup iterator"
 		fi
+		# every worker (test 2 replaced one) counts that way, and no pass since failed
 		grep -q "load averages: counting tasks in the kernel ($want" "$log"
-		# every worker (test 2 replaced one) and every pass since
-		refute grep -q "load averages: scanning" "$log"
+		[ "$(grep -c "load averages:" "$log")" = "$(grep -c "load averages: counting tasks in the kernel ($want" "$log")" ]
 		refute grep -q "the kernel pass failed" "$log"
 	else
 		grep -q "load averages: scanning /proc per thread: " "$log"

@@ -24,8 +24,10 @@ int main(int argc, char **argv)
 	const char *mode = argv[1];
 	unsigned n = (unsigned)argc - 2;
 	struct taskcount_req req[64];
-	if (n > 64)
-		n = 64;
+	if (n > 64) {
+		fprintf(stderr, "taskcount: 64 directories at most\n");
+		return 2;
+	}
 	for (unsigned i = 0; i < n; i++) {
 		struct statfs sf;
 		bool v2 = statfs(argv[i + 2], &sf) == 0 && sf.f_type == CGROUP2_SUPER_MAGIC;
