@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fileio.h"
@@ -40,7 +42,25 @@ static int print_status(const struct options *o)
 		buf_free(&b);
 		return 3;
 	}
-	fputs(s, stdout);
+	/* The keeper rewrites the file when asked (SIGHUP), so the counts are of this moment; an
+	 * older keeper that ignores the request still leaves its last report to print. */
+	struct stat before, now;
+	if (stat(path, &before) == 0 && kill(pid, SIGHUP) == 0) {
+		for (int i = 0; i < 100; i++) {
+			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
+			if (stat(path, &now) == 0 && now.st_ino != before.st_ino) {
+				struct buf fresh = BUF_INIT;
+				if (file_read(path, &fresh) == 0) {
+					buf_free(&b);
+					b = fresh;
+				} else {
+					buf_free(&fresh);
+				}
+				break;
+			}
+		}
+	}
+	fputs(buf_cstr(&b), stdout);
 	buf_free(&b);
 	return 0;
 }

@@ -51,4 +51,10 @@ void fault_point(const char *name)
 		abort();
 	}
 }
+
+long fault_snap_idle(long dflt)
+{
+	const char *s = getenv("LXCFS_FAULT_SNAP_IDLE");
+	return s && *s ? atol(s) : dflt;
+}
 #endif

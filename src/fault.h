@@ -1,11 +1,13 @@
 /* Test-only fault hooks, compiled in with -Dfault_hooks=true (the test builds), absent from a
  * release build.  Set in the environment of the daemon; a keeper passes them to its workers.
- *   LXCFS_FAULT_SLEEP=NAME:MS   the render of file NAME (e.g. meminfo) sleeps MS milliseconds
+ *   LXCFS_FAULT_SLEEP=NAME:MS   the render of file NAME (e.g. meminfo) sleeps MS milliseconds;
+ *                               NAME "keep": the keeping of every render for its open file does
  *   LXCFS_FAULT_CRASH=NAME      the render of file NAME aborts the worker, every time
  *   LXCFS_FAULT_HIDE_FILE=PATH  while PATH exists, a lookup of the name it holds fails with
  *                               ENOENT (a bound path that a new daemon no longer has)
  *   LXCFS_FAULT_CRASH_ONCE=PATH while PATH holds the name of a point (fault_point), the worker
- *                               removes PATH and aborts there: one death, not a crash loop */
+ *                               removes PATH and aborts there: one death, not a crash loop
+ *   LXCFS_FAULT_SNAP_IDLE=S     a kept render untouched for S seconds is reclaimed (default 300) */
 #ifndef LXCFS_FAULT_H
 #define LXCFS_FAULT_H
 
@@ -17,6 +19,7 @@
 void fault_render(const char *name);
 bool fault_hidden(const char *name);
 void fault_point(const char *name);
+long fault_snap_idle(long dflt);
 #else
 static inline void fault_render(const char *name)
 {
@@ -30,6 +33,10 @@ static inline bool fault_hidden(const char *name)
 static inline void fault_point(const char *name)
 {
 	(void)name;
+}
+static inline long fault_snap_idle(long dflt)
+{
+	return dflt;
 }
 #endif
 

@@ -5,6 +5,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "fault.h"
+#include "log.h"
+
 #if defined(__x86_64__) || defined(__i386__)
 #define cpu_relax() __builtin_ia32_pause()
 #elif defined(__aarch64__)
@@ -14,26 +17,54 @@
 #endif
 
 #define SHARDS 64
-#define PROBE 32         /* shared entries looked at per handle */
+#define PROBE 32          /* shared entries looked at per handle */
 #define SPIN_LIMIT 100000 /* a sequence lock held this long belongs to a dead worker */
+/* A render untouched this long belongs to a handle whose RELEASE never reached a live worker
+ * (answered by a dead one, or dropped after two deaths), or to a reader that stopped in the
+ * middle of a file for that long: it is reclaimed; such a reader's next read renders afresh. */
+#define IDLE_S 300
+#define SWEEP_EVERY 1024 /* opens between two sweeps */
 
 /* Renders too big for a shared entry, or when the shared table is full. */
 struct kept {
 	uint64_t fh;
 	struct kept *next;
+	uint64_t used; /* as state_snap.used */
 	size_t len;
 	char *data;
 };
 
 static struct {
 	struct state *st;
+	uint64_t gen;
+	uint64_t idle_s;
 	pthread_mutex_t lock[SHARDS];
 	struct kept *head[SHARDS];
+	unsigned kept; /* entries on the lists, all shards */
+	int full_logged;
 } O;
 
-void openfile_init(struct state *st)
+static uint64_t now_stamp(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (uint64_t)ts.tv_sec + 1; /* 0 means "not stamped" */
+}
+
+/* The newest worker says how many renders it keeps in its memory; an older one still draining
+ * keeps quiet, or its last word would stand for its successor's. */
+static void publish_kept(void)
+{
+	if (__atomic_load_n(&O.st->hdr->generation, __ATOMIC_RELAXED) == O.gen)
+		__atomic_store_n(&O.st->hdr->kept_renders, __atomic_load_n(&O.kept, __ATOMIC_RELAXED),
+				 __ATOMIC_RELAXED);
+}
+
+void openfile_init(struct state *st, uint64_t generation)
 {
 	O.st = st;
+	O.gen = generation;
+	O.idle_s = (uint64_t)fault_snap_idle(IDLE_S);
 	for (int i = 0; i < SHARDS; i++)
 		pthread_mutex_init(&O.lock[i], NULL);
 	uint64_t expect = 0;
@@ -43,6 +74,7 @@ void openfile_init(struct state *st)
 	 * new daemon reissue the handles of an old one. */
 	uint64_t seed = ((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u) & FH_SERIAL_MASK;
 	__atomic_compare_exchange_n(&st->hdr->fh_serial, &expect, seed, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
+	openfile_sweep();
 }
 
 void openfile_fini(void)
@@ -55,11 +87,14 @@ void openfile_fini(void)
 		}
 		O.head[i] = NULL;
 	}
+	O.kept = 0;
 }
 
 uint64_t fh_make(enum fh_kind kind)
 {
 	uint64_t s = __atomic_add_fetch(&O.st->hdr->fh_serial, 1, __ATOMIC_RELAXED) & FH_SERIAL_MASK;
+	if (s % SWEEP_EVERY == 0)
+		openfile_sweep();
 	return ((uint64_t)kind << 56) | s;
 }
 
@@ -92,6 +127,22 @@ static void snap_unlock(struct state_snap *sn)
 	__atomic_add_fetch(&sn->lock, 1, __ATOMIC_RELEASE);
 }
 
+/* Frees the entry if it still belongs to fh (a sweep and a RELEASE may race for it). */
+static void snap_free(struct state_snap *sn, uint64_t fh)
+{
+	snap_lock(sn);
+	uint64_t cur = fh;
+	if (__atomic_compare_exchange_n(&sn->fh, &cur, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+		sn->len = 0;
+		__atomic_store_n(&sn->used, 0, __ATOMIC_RELAXED);
+		uint32_t n = __atomic_load_n(&O.st->hdr->snaps_used, __ATOMIC_RELAXED);
+		while (n && !__atomic_compare_exchange_n(&O.st->hdr->snaps_used, &n, n - 1, false, __ATOMIC_RELAXED,
+							 __ATOMIC_RELAXED))
+			;
+	}
+	snap_unlock(sn);
+}
+
 /* The shared entry of fh, claiming a free one if claim. */
 static struct state_snap *snap_find(uint64_t fh, bool claim)
 {
@@ -103,8 +154,10 @@ static struct state_snap *snap_find(uint64_t fh, bool claim)
 		if (cur == fh)
 			return sn;
 		if (cur == 0 && claim &&
-		    __atomic_compare_exchange_n(&sn->fh, &cur, fh, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		    __atomic_compare_exchange_n(&sn->fh, &cur, fh, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+			__atomic_add_fetch(&O.st->hdr->snaps_used, 1, __ATOMIC_RELAXED);
 			return sn;
+		}
 	}
 	return NULL;
 }
@@ -114,56 +167,92 @@ static unsigned shard(uint64_t fh)
 	return (unsigned)(mix(fh) >> 58);
 }
 
+static void kept_free(struct kept *k)
+{
+	free(k->data);
+	free(k);
+	__atomic_sub_fetch(&O.kept, 1, __ATOMIC_RELAXED);
+}
+
 static void local_forget(uint64_t fh)
 {
 	unsigned s = shard(fh);
+	bool freed = false;
 	pthread_mutex_lock(&O.lock[s]);
 	for (struct kept **p = &O.head[s]; *p; p = &(*p)->next) {
 		if ((*p)->fh == fh) {
 			struct kept *k = *p;
 			*p = k->next;
-			free(k->data);
-			free(k);
+			kept_free(k);
+			freed = true;
 			break;
 		}
 	}
 	pthread_mutex_unlock(&O.lock[s]);
+	if (freed)
+		publish_kept();
 }
 
-void openfile_keep(uint64_t fh, struct buf *content)
+static void local_keep(uint64_t fh, const struct buf *content, uint64_t now)
 {
-	struct state_snap *sn = content->len <= STATE_SNAP_DATA ? snap_find(fh, true) : NULL;
-	if (sn) {
-		snap_lock(sn);
-		if (content->len) /* (an empty render has no data: memcpy from NULL is undefined) */
-			memcpy(sn->data, content->data, content->len);
-		sn->len = (uint32_t)content->len;
-		snap_unlock(sn);
-		local_forget(fh);
-		buf_free(content);
+	char *copy = malloc(content->len ? content->len : 1);
+	if (!copy) {
+		log_warn("out of memory keeping a render: a later read of that open renders afresh");
 		return;
 	}
+	if (content->len)
+		memcpy(copy, content->data, content->len);
 	unsigned s = shard(fh);
+	bool added = false;
 	pthread_mutex_lock(&O.lock[s]);
 	struct kept *k = O.head[s];
 	while (k && k->fh != fh)
 		k = k->next;
-	if (!k) {
-		k = calloc(1, sizeof(*k));
-		if (!k) {
-			pthread_mutex_unlock(&O.lock[s]);
-			buf_free(content);
-			return;
-		}
+	if (!k && (k = calloc(1, sizeof(*k))) != NULL) {
 		k->fh = fh;
 		k->next = O.head[s];
 		O.head[s] = k;
+		__atomic_add_fetch(&O.kept, 1, __ATOMIC_RELAXED);
+		added = true;
 	}
-	free(k->data);
-	k->data = content->data;
-	k->len = content->len;
+	if (k) {
+		free(k->data);
+		k->data = copy;
+		k->len = content->len;
+		k->used = now;
+		copy = NULL;
+	}
 	pthread_mutex_unlock(&O.lock[s]);
-	*content = (struct buf)BUF_INIT;
+	free(copy);
+	if (added)
+		publish_kept();
+}
+
+void openfile_keep(uint64_t fh, const struct buf *content)
+{
+	fault_render("keep");
+	uint64_t now = now_stamp();
+	struct state_snap *sn;
+	if (content->len > STATE_SNAP_DATA) {
+		if ((sn = snap_find(fh, false)) != NULL)
+			snap_free(sn, fh); /* an earlier, smaller render of the same open */
+		local_keep(fh, content, now);
+		return;
+	}
+	if ((sn = snap_find(fh, true)) == NULL) {
+		if (!__atomic_exchange_n(&O.full_logged, 1, __ATOMIC_RELAXED))
+			log_warn("the snapshot entries an open file may use are all taken: renders go to the "
+				 "worker's memory (lost if it dies) until some are released");
+		local_keep(fh, content, now);
+		return;
+	}
+	snap_lock(sn);
+	if (content->len) /* (an empty render has no data: memcpy from NULL is undefined) */
+		memcpy(sn->data, content->data, content->len);
+	sn->len = (uint32_t)content->len;
+	__atomic_store_n(&sn->used, now, __ATOMIC_RELAXED);
+	snap_unlock(sn);
+	local_forget(fh); /* an earlier, larger render of the same open */
 }
 
 static void slice_of(const char *data, size_t len, off_t off, size_t size, struct buf *out)
@@ -176,6 +265,7 @@ static void slice_of(const char *data, size_t len, off_t off, size_t size, struc
 
 bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 {
+	uint64_t now = now_stamp();
 	struct state_snap *sn = snap_find(fh, false);
 	if (sn) {
 		size_t start = out->len;
@@ -190,8 +280,10 @@ bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 				break;
 			slice_of((const char *)sn->data, len, off, size, out);
 			if (__atomic_load_n(&sn->lock, __ATOMIC_ACQUIRE) == v1 &&
-			    __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE) == fh)
+			    __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE) == fh) {
+				__atomic_store_n(&sn->used, now, __ATOMIC_RELAXED);
 				return true;
+			}
 			out->len = start; /* torn: read again */
 		}
 		out->len = start;
@@ -202,6 +294,7 @@ bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 	for (struct kept *k = O.head[s]; k; k = k->next) {
 		if (k->fh == fh) {
 			found = true;
+			k->used = now;
 			slice_of(k->data, k->len, off, size, out);
 			break;
 		}
@@ -213,11 +306,69 @@ bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 void openfile_forget(uint64_t fh)
 {
 	struct state_snap *sn = snap_find(fh, false);
-	if (sn) {
-		snap_lock(sn);
-		sn->len = 0;
-		__atomic_store_n(&sn->fh, 0, __ATOMIC_RELEASE);
-		snap_unlock(sn);
-	}
+	if (sn)
+		snap_free(sn, fh);
 	local_forget(fh);
+}
+
+static bool stale(uint64_t used, uint64_t now)
+{
+	return now >= used && now - used >= O.idle_s;
+}
+
+void openfile_sweep(void)
+{
+	uint64_t now = now_stamp();
+	unsigned live = 0, reclaimed = 0;
+	for (unsigned i = 0; i < O.st->hdr->nsnaps; i++) {
+		struct state_snap *sn = state_snap(O.st, i);
+		uint64_t fh = __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE);
+		if (!fh)
+			continue;
+		uint64_t used = __atomic_load_n(&sn->used, __ATOMIC_RELAXED);
+		if (!used) { /* an older worker's: its age counts from now */
+			uint64_t zero = 0;
+			__atomic_compare_exchange_n(&sn->used, &zero, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+			used = now;
+		}
+		if (stale(used, now)) {
+			snap_free(sn, fh);
+			reclaimed++;
+		} else {
+			live++;
+		}
+	}
+	/* The count is kept by increments and decrements; a worker that died between a claim and
+	 * its increment would leave it off for ever, so each sweep sets it from the table. */
+	__atomic_store_n(&O.st->hdr->snaps_used, live, __ATOMIC_RELAXED);
+	unsigned freed = 0;
+	for (int s = 0; s < SHARDS; s++) {
+		pthread_mutex_lock(&O.lock[s]);
+		for (struct kept **p = &O.head[s]; *p;) {
+			if (stale((*p)->used, now)) {
+				struct kept *k = *p;
+				*p = k->next;
+				kept_free(k);
+				freed++;
+			} else {
+				p = &(*p)->next;
+			}
+		}
+		pthread_mutex_unlock(&O.lock[s]);
+	}
+	publish_kept();
+	if (reclaimed || freed) {
+		log_info("reclaimed %u snapshot entries and %u kept renders untouched for %llu s (handles whose "
+			 "release never reached a live worker)", reclaimed, freed, (unsigned long long)O.idle_s);
+		__atomic_store_n(&O.full_logged, 0, __ATOMIC_RELAXED);
+	}
+}
+
+void openfile_usage(unsigned *snaps, unsigned *kept)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < O.st->hdr->nsnaps; i++)
+		n += __atomic_load_n(&state_snap(O.st, i)->fh, __ATOMIC_RELAXED) != 0;
+	*snaps = n;
+	*kept = __atomic_load_n(&O.kept, __ATOMIC_RELAXED);
 }

@@ -316,8 +316,12 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		return;
 	}
 	vsize_note(ino, out.len);
-	reply_slice(req, &out, size, off);
+	/* Kept before the reply: once the kernel has it, this handle's next READ (which must
+	 * continue this render) or its RELEASE (which must find it to free it) can reach
+	 * another thread at once. */
 	openfile_keep(fi->fh, &out);
+	reply_slice(req, &out, size, off);
+	buf_free(&out);
 }
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

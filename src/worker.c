@@ -92,7 +92,7 @@ static void end_of_connection(void)
 }
 
 /* Everything a serving process needs, in the order the request path uses it. */
-static int setup(const struct options *opt, bool quiet_layout)
+static int setup(const struct options *opt, bool quiet_layout, uint64_t gen)
 {
 	raise_nofile();
 	if (cg_layout_discover(&layout) < 0)
@@ -108,7 +108,7 @@ static int setup(const struct options *opt, bool quiet_layout)
 	fdcache_init(4096);
 	if (opt->loadavg && (loadavg_init(host.proc, history_fd_from_env()) < 0 || loadavg_start() < 0))
 		log_warn("cannot start the load average engine; loadavg shows the host's");
-	openfile_init(&st);
+	openfile_init(&st, gen);
 	vsize_init(&st);
 	octx = (struct ops_ctx){ .opt = opt, .host = &host };
 	char *fargv[] = { "lxcfs", opt->debug ? "-d" : NULL, NULL };
@@ -167,7 +167,8 @@ static int standalone(struct options *opt)
 		log_error("cannot create the state");
 		goto out;
 	}
-	if (setup(opt, false) < 0)
+	st.hdr->generation = 1; /* the only one */
+	if (setup(opt, false, 1) < 0)
 		goto out;
 	dev_t replaced;
 	if (take_over_mountpoint(opt->mountpoint, &replaced, false) < 0)
@@ -270,7 +271,7 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	}
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (setup(opt, true) < 0 || serve_attach(se, fd, &st, gen) < 0)
+	if (setup(opt, true, gen) < 0 || serve_attach(se, fd, &st, gen) < 0)
 		return WORKER_EXIT_CANNOT;
 	int r = reinit ? 0 : serve_replay_init();
 	if (r < 0) {

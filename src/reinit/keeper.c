@@ -100,11 +100,13 @@ static void write_status(void)
 	dprintf(fd,
 		"keeper_pid: %d\nkeeper_version: %s\nworker_pid: %d\nworker_version: %.31s\ngeneration: %llu\n"
 		"restarts: %u\nlast_death: %s\nlast_upgrade: %s\nmountpoint: %s\nstate_version: %u\n"
-		"recovery: resume=yes journal=yes resend=%s reinit=%s\n",
+		"recovery: resume=yes journal=yes resend=%s reinit=%s\nsnapshots_in_use: %u/%u\nkept_renders: %u\n",
 		(int)getpid(), LXCFS_VERSION, (int)K.cur.pid, h->worker_version, (unsigned long long)K.cur.gen,
 		h->restarts, K.last_death[0] ? K.last_death : "none", K.last_upgrade[0] ? K.last_upgrade : "none",
 		K.opt->mountpoint, h->version, (f & STATE_FEAT_RESEND) ? "yes" : "no",
-		(K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL) ? "yes" : "no");
+		(K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL) ? "yes" : "no",
+		__atomic_load_n(&h->snaps_used, __ATOMIC_RELAXED), h->nsnaps,
+		__atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED));
 	close(fd);
 	rename(tmp, K.statuspath);
 }
@@ -725,5 +727,7 @@ serve:
 			shutdown_and_exit(0, !K.stored);
 		else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
 			upgrade(si.ssi_signo == SIGUSR2);
+		else if (si.ssi_signo == SIGHUP)
+			write_status(); /* lxcfs --status asks for the counts of this moment */
 	}
 }

@@ -50,12 +50,12 @@ struct state_hdr {
 	int32_t last_pid;
 	int32_t keeper_pid;
 	int32_t worker_pid;
-	uint32_t pad0;
+	uint32_t snaps_used; /* snapshot entries holding a render (workers keep it; openfile.c) */
 	/* written by workers */
 	uint64_t fh_serial;
 	uint32_t features;
 	char worker_version[32];
-	uint32_t pad1;
+	uint32_t kept_renders; /* renders too big for an entry, in the newest worker's memory */
 	uint64_t vsize[STATE_VSIZES]; /* largest render seen per static node id */
 	struct initrec init;
 };
@@ -78,8 +78,10 @@ struct state_slot {
 struct state_snap {
 	uint64_t fh;   /* 0: free */
 	uint32_t len;
-	uint32_t lock; /* 0 or the generation holding it (low 32 bits) */
-	uint64_t gen;
+	uint32_t lock; /* sequence lock: odd while written */
+	uint64_t used; /* boot-time second of the last keep or read, plus one; 0: not stamped yet
+			  (left by a worker from before stamping: openfile.c ages it from when it
+			  is first seen) */
 	uint64_t pad[5];
 	uint8_t data[];
 };

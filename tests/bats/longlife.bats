@@ -1,0 +1,115 @@
+#!/usr/bin/env bats
+# What a long life must not accumulate: renders kept for open files (shared snapshot entries and
+# the worker's memory) are all given back once the files are closed, whatever the threads did in
+# between; what a lost release left behind is reclaimed.
+
+load helpers
+
+setup_file() {
+	export RUN_TAG=longlife$$
+}
+
+setup() {
+	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+}
+
+teardown() {
+	exec 8<&- || true
+	daemon_stop "$MNT" "$PIDF"
+}
+
+keeper_start() { # [VAR=value...] [--option...]: the environment of keeper and workers, options
+	(
+		args=()
+		for a in "$@"; do
+			case "$a" in -*) args+=("$a") ;; *) export "${a?}" ;; esac
+		done
+		daemon_start "$MNT" "$PIDF" --restart-on-crash "${args[@]}"
+	)
+	wait_worker "$PIDF" none
+}
+
+# status VAR: a field of `lxcfs --status` (which asks the keeper for the counts of this moment).
+status() {
+	"$LXCFS_BIN" --status -p "$PIDF" "$MNT" | awk -v f="$1:" '$1 == f { print $2 }'
+}
+
+# hammer N: 8 readers, N rounds each of whole-file reads and small-buffer reads (each file in
+# several READs) of the four busiest files; prints the failed reads.
+hammer() {
+	local n=$1 i dir=$BATS_RUN_TMPDIR/hammer-$RUN_TAG
+	mkdir -p "$dir"
+	for i in 1 2 3 4 5 6 7 8; do
+		(
+			bad=0
+			for _ in $(seq 1 "$n"); do
+				for f in meminfo cpuinfo stat uptime; do
+					timeout "$TMO" cat "$MNT/proc/$f" >/dev/null || bad=$((bad + 1))
+				done
+				timeout "$TMO" dd if="$MNT/proc/meminfo" bs=300 status=none of=/dev/null || bad=$((bad + 1))
+			done
+			echo "$bad" >"$dir/$i"
+		) &
+	done
+	wait
+	cat "$dir"/* | awk '{ s += $1 } END { print s + 0 }'
+	rm -rf "$dir"
+}
+
+@test "after 8 readers stop, no snapshot entry and no kept render is left in use" {
+	keeper_start
+	[ "$(status snapshots_in_use)" = "0/1024" ]
+	[ "$(hammer 150)" = 0 ]
+	echo "in use after the readers: $(status snapshots_in_use) entries, $(status kept_renders) kept" >&2
+	[ "$(status snapshots_in_use)" = "0/1024" ]
+	[ "$(status kept_renders)" = 0 ]
+}
+
+@test "a slow keep cannot lose a render: what the next READ and the RELEASE need is there before the reply" {
+	# Keeping a render takes 20 ms here; four threads, so the next READ and the RELEASE of
+	# each open can run beside it.  Kept after the reply, every open would leave its render.
+	keeper_start LXCFS_FAULT_SLEEP=keep:20 --threads=4
+	[ "$(hammer 5)" = 0 ]
+	echo "in use after the readers: $(status snapshots_in_use) entries, $(status kept_renders) kept" >&2
+	[ "$(status snapshots_in_use)" = "0/1024" ]
+	[ "$(status kept_renders)" = 0 ]
+}
+
+@test "a file half read keeps its render across a worker kill, and gives it back on close" {
+	keeper_start
+	exec 8<"$MNT/proc/meminfo"
+	local head rest whole
+	head=$(timeout "$TMO" dd bs=100 count=1 status=none <&8)
+	[ "$(status snapshots_in_use)" = "1/1024" ]
+	local w
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	rest=$(timeout "$TMO" cat <&8)
+	whole="$head$rest"
+	# one render: every field once, MemTotal first, no line cut in two
+	[ "$(grep -c '^MemTotal:' <<<"$whole")" = 1 ]
+	[ "$(grep -c '^MemFree:' <<<"$whole")" = 1 ]
+	refute grep -vqE '^[A-Za-z0-9_()]+: +[0-9]+( kB)?$' <<<"$whole"
+	exec 8<&-
+	[ "$(status snapshots_in_use)" = "0/1024" ]
+}
+
+@test "a render untouched for the idle time is reclaimed by the next worker, and the log says so" {
+	keeper_start LXCFS_FAULT_SNAP_IDLE=1
+	exec 8<"$MNT/proc/meminfo"
+	timeout "$TMO" dd bs=100 count=1 status=none <&8 >/dev/null
+	[ "$(status snapshots_in_use)" = "1/1024" ]
+	sleep 2
+	local w
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	[ "$(status snapshots_in_use)" = "0/1024" ]
+	grep -q "reclaimed 1 snapshot entries" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	# its reader is not failed: the rest of the file comes from a new render
+	timeout "$TMO" cat <&8 >/dev/null
+	exec 8<&-
+}

@@ -1,0 +1,119 @@
+/* Kept renders: what later offsets of an open read, where it lives, and that nothing stays
+ * behind a released handle or in a state an older worker left. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "openfile.h"
+#include "reinit/state.h"
+#include "version.h"
+
+static void fill(struct buf *b, size_t len, char c)
+{
+	*b = (struct buf)BUF_INIT;
+	for (size_t i = 0; i < len; i++)
+		buf_append(b, &c, 1);
+}
+
+static unsigned snaps_in_use(void)
+{
+	unsigned s, k;
+	openfile_usage(&s, &k);
+	return s;
+}
+
+static unsigned kept_in_memory(void)
+{
+	unsigned s, k;
+	openfile_usage(&s, &k);
+	return k;
+}
+
+int main(void)
+{
+	struct state st;
+	const char *why;
+	CHECK_INT(state_create(&st), 0);
+	CHECK_INT(state_attach(&st, st.fd, &why), 0);
+	st.hdr->generation = 7;
+	/* an older worker's leftovers: entries never stamped, one still being read */
+	uint64_t left = ((uint64_t)FH_VFILE << 56) | 12345;
+	state_snap(&st, 5)->fh = left;
+	state_snap(&st, 5)->len = 3;
+	memcpy(state_snap(&st, 5)->data, "old", 3);
+	openfile_init(&st, 7);
+	CHECK_INT(snaps_in_use(), 1);
+	CHECK_INT(st.hdr->snaps_used, 1); /* the start's sweep counted it, and kept it: it may be open */
+	CHECK(state_snap(&st, 5)->used != 0);
+
+	/* a small render goes to the shared table, and later offsets read it */
+	uint64_t a = fh_make(FH_VFILE);
+	struct buf r, out = BUF_INIT;
+	fill(&r, 5000, 'a');
+	openfile_keep(a, &r);
+	CHECK_INT(snaps_in_use(), 2);
+	CHECK_INT(st.hdr->snaps_used, 2);
+	CHECK(openfile_slice(a, 4096, 4096, &out));
+	CHECK_INT(out.len, 5000 - 4096);
+	out.len = 0;
+	CHECK(openfile_slice(a, 5000, 4096, &out)); /* EOF of the same render, not a new one */
+	CHECK_INT(out.len, 0);
+
+	/* a render too big for an entry lives in memory; a smaller one replaces it there */
+	struct buf big;
+	fill(&big, STATE_SNAP_DATA + 100, 'b');
+	openfile_keep(a, &big);
+	CHECK_INT(snaps_in_use(), 1); /* the entry of the smaller render was given back */
+	CHECK_INT(kept_in_memory(), 1);
+	CHECK_INT(st.hdr->kept_renders, 1);
+	out.len = 0;
+	CHECK(openfile_slice(a, STATE_SNAP_DATA, 4096, &out));
+	CHECK_INT(out.len, 100);
+	CHECK(out.len && out.data[0] == 'b');
+	openfile_keep(a, &r);
+	CHECK_INT(kept_in_memory(), 0);
+	CHECK_INT(snaps_in_use(), 2);
+
+	/* the caller's buffer stays the caller's: keep copies */
+	CHECK_INT(r.len, 5000);
+	CHECK(r.data[4999] == 'a');
+
+	/* a release frees everything of the handle */
+	openfile_forget(a);
+	CHECK_INT(snaps_in_use(), 1);
+	CHECK_INT(st.hdr->snaps_used, 1);
+	out.len = 0;
+	CHECK(!openfile_slice(a, 4096, 4096, &out));
+
+	/* an older worker's generation does not speak for the newest one */
+	st.hdr->generation = 8;
+	uint64_t b = fh_make(FH_VFILE);
+	openfile_keep(b, &big);
+	CHECK_INT(kept_in_memory(), 1);
+	CHECK_INT(st.hdr->kept_renders, 0);
+	openfile_forget(b);
+	CHECK_INT(kept_in_memory(), 0);
+
+#if LXCFS_FAULT_HOOKS
+	/* what nobody touched for the idle time is reclaimed, shared or in memory */
+	openfile_fini();
+	setenv("LXCFS_FAULT_SNAP_IDLE", "0", 1);
+	st.hdr->generation = 9;
+	openfile_init(&st, 9);
+	CHECK_INT(snaps_in_use(), 0);
+	CHECK_INT(st.hdr->snaps_used, 0);
+	CHECK(state_snap(&st, 5)->fh == 0);
+	uint64_t c = fh_make(FH_VFILE);
+	openfile_keep(c, &big);
+	CHECK_INT(st.hdr->kept_renders, 1);
+	openfile_sweep();
+	CHECK_INT(kept_in_memory(), 0);
+	CHECK_INT(st.hdr->kept_renders, 0);
+#endif
+	buf_free(&r);
+	buf_free(&big);
+	buf_free(&out);
+	openfile_fini();
+	state_detach(&st);
+	CHECK_DONE();
+}
