@@ -1,6 +1,9 @@
 /* Read benchmark: open+read+close of files in a loop.
  *   readbench lat N FILE...         N rounds over the files; prints "FILE p50_us p99_us max_us" per file
  *   readbench tput SECONDS P FILE   P processes read FILE for SECONDS; prints "reads_per_s errors"
+ *   readbench life N W FILE...      N reads over the files in turn, every fifth one in 512-byte
+ *                                   READs; prints "p50_first_us p50_last_us errors", the p50s of
+ *                                   the first and the last W reads
  * Reads until EOF with a 64 KiB buffer, as cat does.  A failed read counts as an error, never as
  * a fast sample. */
 #define _GNU_SOURCE
@@ -25,6 +28,20 @@ static double now_us(void)
 static int read_once(const char *path)
 {
 	static char buf[65536];
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	ssize_t n, total = 0;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		total += n;
+	close(fd);
+	return n < 0 || total == 0 ? -1 : 0;
+}
+
+/* A read in small pieces: the daemon serves later offsets from what it rendered at 0. */
+static int read_small(const char *path)
+{
+	char buf[512];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
@@ -95,12 +112,43 @@ static int tput(double secs, int procs, const char *file)
 	return bad ? 1 : 0;
 }
 
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof(double), cmp);
+	return v[n / 2];
+}
+
+static int life(long n, int w, int nfiles, char **files)
+{
+	if (w < 1 || n < 2L * w)
+		return fprintf(stderr, "readbench life: N must be at least twice W\n"), 2;
+	double *first = calloc((size_t)w, sizeof(double)), *last = calloc((size_t)w, sizeof(double));
+	long errors = 0;
+	for (long i = 0; i < n; i++) {
+		const char *f = files[i % nfiles];
+		double t0 = now_us();
+		if ((i % 5 == 4 ? read_small(f) : read_once(f)) < 0)
+			errors++;
+		double t = now_us() - t0;
+		if (i < w)
+			first[i] = t;
+		else if (i >= n - w)
+			last[i - (n - w)] = t;
+	}
+	printf("%.1f %.1f %ld\n", median(first, w), median(last, w), errors);
+	free(first);
+	free(last);
+	return errors ? 1 : 0;
+}
+
 int main(int argc, char **argv)
 {
+	if (argc >= 5 && strcmp(argv[1], "life") == 0)
+		return life(atol(argv[2]), atoi(argv[3]), argc - 4, argv + 4);
 	if (argc >= 4 && strcmp(argv[1], "lat") == 0)
 		return lat(atoi(argv[2]), argc - 3, argv + 3);
 	if (argc == 5 && strcmp(argv[1], "tput") == 0)
 		return tput(atof(argv[2]), atoi(argv[3]), argv[4]);
-	fprintf(stderr, "usage: readbench lat N FILE... | readbench tput SECONDS PROCS FILE\n");
+	fprintf(stderr, "usage: readbench lat N FILE... | readbench tput SECONDS PROCS FILE | readbench life N W FILE...\n");
 	return 2;
 }
