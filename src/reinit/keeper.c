@@ -118,6 +118,41 @@ static void keep_fd(int fd, bool keep)
 		fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
 }
 
+/* Every signal whose default would end or stop the keeper and that it may be sent from outside
+ * is taken in its loop, so none of them can take the mount's holder down.  Left out: SIGKILL
+ * and SIGSTOP (cannot be), SIGQUIT (an operator's deliberate core dump), and SIGSEGV, SIGILL,
+ * SIGFPE and SIGABRT (our own faults must crash).  SIGBUS, SIGSYS and SIGTRAP from a real
+ * fault are forced by the kernel through any mask, so blocking them stops only kill(2). */
+static sigset_t keeper_signals(void)
+{
+	static const int list[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE,
+				    SIGALRM, SIGVTALRM, SIGPROF, SIGXCPU, SIGXFSZ, SIGIO, SIGPWR,
+				    SIGSYS, SIGTRAP, SIGBUS, SIGSTKFLT, SIGTSTP, SIGTTIN, SIGTTOU };
+	sigset_t s;
+	sigemptyset(&s);
+	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
+		sigaddset(&s, list[i]);
+	for (int i = SIGRTMIN; i <= SIGRTMAX; i++)
+		sigaddset(&s, i);
+	return s;
+}
+
+/* The next pending signal (0: none), from the signalfd or, without one, from the mask. */
+static int next_signal(int sfd, const sigset_t *sigs, pid_t *from)
+{
+	if (sfd >= 0) {
+		struct signalfd_siginfo si;
+		if (read(sfd, &si, sizeof(si)) != sizeof(si))
+			return 0;
+		*from = (pid_t)si.ssi_pid;
+		return (int)si.ssi_signo;
+	}
+	siginfo_t info;
+	int sig = sigtimedwait(sigs, &info, &(struct timespec){ 0 });
+	*from = sig > 0 ? info.si_pid : 0;
+	return sig > 0 ? sig : 0;
+}
+
 static void unblock_all(void)
 {
 	sigset_t none;
@@ -194,6 +229,10 @@ static int spawn(uint64_t gen, bool reinit)
 			setenv("LXCFS_HISTORY_FD", num, 1);
 		}
 		char **av = calloc((size_t)K.argc + 3, sizeof(char *));
+		if (!av) {
+			fprintf(stderr, "lxcfs: cannot start a worker: out of memory\n");
+			_exit(127);
+		}
 		av[0] = "lxcfs-worker";
 		av[1] = reinit ? "--serve-reinit" : "--serve";
 		av[2] = spec;
@@ -510,6 +549,12 @@ static void upgrade(bool force_reinit)
 	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
 		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit, K.history_fd);
 	char **av = calloc((size_t)K.argc + 3, sizeof(char *));
+	if (!av) {
+		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "failed: out of memory");
+		log_error("upgrade failed: out of memory; lxcfs %s keeps serving", LXCFS_VERSION);
+		write_status();
+		return;
+	}
 	av[0] = K.argv[0];
 	av[1] = "--keeper-resume";
 	av[2] = spec;
@@ -633,13 +678,11 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 	options_statusfile(opt, K.statuspath, sizeof(K.statuspath));
 	log_set_prefix("lxcfs-keeper");
 
-	sigset_t sigs;
-	sigemptyset(&sigs);
-	int list[] = { SIGCHLD, SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2, SIGPIPE };
-	for (size_t i = 0; i < sizeof(list) / sizeof(list[0]); i++)
-		sigaddset(&sigs, list[i]);
+	sigset_t sigs = keeper_signals();
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
-	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (sfd < 0) /* signals are then taken with sigtimedwait at each turn of the loop */
+		log_error("signalfd: %s; polling for signals every 100 ms instead", strerror(errno));
 
 	if (resume) {
 		bool reinit;
@@ -648,11 +691,23 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 			return 1;
 		K.reinit_mask = reinit_features(K.fuse_fd);
 		if (reinit) {
-			spawn(K.old.gen + 1, true);
+			if (spawn(K.old.gen + 1, true) < 0) {
+				/* the old worker is gone: keep trying, the next one resets again */
+				log_error("cannot start the worker of the upgrade: %s; retrying", strerror(errno));
+				K.next_reinit = true;
+				K.restart_at_ms = now_ms() + BACKOFF_MAX_MS;
+			}
 		} else {
 			save_header();
-			spawn(K.old.gen + 1, false);
-			K.upgrade_deadline_ms = now_ms() + UPGRADE_TIMEOUT_MS;
+			if (spawn(K.old.gen + 1, false) < 0) {
+				log_error("upgrade failed: cannot start the new worker: %s; generation %llu keeps serving",
+					  strerror(errno), (unsigned long long)K.old.gen);
+				snprintf(K.last_upgrade, sizeof(K.last_upgrade), "failed: cannot start the new worker");
+				K.cur = K.old;
+				K.old = (struct worker){ .ctl = -1 };
+			} else {
+				K.upgrade_deadline_ms = now_ms() + UPGRADE_TIMEOUT_MS;
+			}
 		}
 	} else {
 		K.pidfd = pidfile_acquire(K.pidpath);
@@ -702,6 +757,8 @@ serve:
 		if (K.upgrade_deadline_ms && (!wake || K.upgrade_deadline_ms < wake))
 			wake = K.upgrade_deadline_ms;
 		int timeout = wake ? (wake > now ? (int)(wake - now) : 0) : -1;
+		if (sfd < 0 && (timeout < 0 || timeout > 100))
+			timeout = 100;
 		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			continue;
 		now = now_ms();
@@ -716,18 +773,20 @@ serve:
 			handle_ctl(&K.cur);
 		if (p[2].revents & (POLLIN | POLLHUP))
 			handle_ctl(&K.old);
-		if (!(p[0].revents & POLLIN))
-			continue;
-		struct signalfd_siginfo si;
-		if (read(sfd, &si, sizeof(si)) != sizeof(si))
-			continue;
-		if (si.ssi_signo == SIGCHLD)
-			reap();
-		else if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
-			shutdown_and_exit(0, !K.stored);
-		else if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGUSR2)
-			upgrade(si.ssi_signo == SIGUSR2);
-		else if (si.ssi_signo == SIGHUP)
-			write_status(); /* lxcfs --status asks for the counts of this moment */
+		int sig;
+		pid_t from;
+		while ((sig = next_signal(sfd, &sigs, &from)) > 0) {
+			if (sig == SIGCHLD)
+				reap();
+			else if (sig == SIGTERM || sig == SIGINT)
+				shutdown_and_exit(0, !K.stored);
+			else if (sig == SIGUSR1 || sig == SIGUSR2)
+				upgrade(sig == SIGUSR2);
+			else if (sig == SIGHUP)
+				write_status(); /* lxcfs --status asks for the counts of this moment */
+			else if (sig != SIGPIPE)
+				log_warn("signal %d (%s) from pid %d ignored: the keeper stops only on SIGTERM or SIGINT",
+					 sig, strsignal(sig), (int)from);
+		}
 	}
 }

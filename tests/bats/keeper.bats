@@ -1,0 +1,69 @@
+#!/usr/bin/env bats
+# The keeper must never die: signals it does not use, and failures it can meet (no fd left for a
+# new worker), leave it holding the mount and repairing the next crash.
+
+load helpers
+
+setup_file() {
+	export RUN_TAG=keeper$$
+}
+
+setup() {
+	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_worker "$PIDF" none
+	export KEEPER
+	KEEPER=$(cat "$PIDF.started")
+}
+
+teardown() {
+	daemon_stop "$MNT" "$PIDF"
+}
+
+serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
+
+kill_worker_and_wait() {
+	local w
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+}
+
+@test "ten signals the keeper does not use leave it serving, and the next crash is still repaired" {
+	local sig
+	for sig in ALRM VTALRM PROF XCPU XFSZ IO PWR SYS TRAP BUS; do
+		kill -"$sig" "$KEEPER"
+		sleep 0.1
+		kill -0 "$KEEPER" || { echo "SIG$sig killed the keeper" >&2; return 1; }
+		serves
+	done
+	for sig in ALRM BUS TRAP; do
+		grep -q "signal $(kill -l "$sig") (.*) from pid [0-9]* ignored" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	done
+	kill_worker_and_wait
+	serves
+}
+
+@test "no fd left for a new worker: the keeper says so and keeps trying until it can" {
+	local n=0 w
+	# the limit bounds fd numbers: at the lowest free one, no new fd can be had (the worker's
+	# death frees its control socket, but a new one needs a pair)
+	while [ -e /proc/"$KEEPER"/fd/$n ]; do n=$((n + 1)); done
+	local soft hard
+	read -r soft hard < <(prlimit --pid "$KEEPER" --nofile -o SOFT,HARD --noheadings)
+	prlimit --pid "$KEEPER" --nofile="$n:$hard" # (the soft one: raising a hard limit needs CAP_SYS_RESOURCE)
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	for _ in $(seq 1 100); do
+		grep -q "cannot start a worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
+		sleep 0.05
+	done
+	grep -q "cannot start a worker: Too many open files" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" ||
+		{ cat "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" >&2; return 1; }
+	kill -0 "$KEEPER"
+	prlimit --pid "$KEEPER" --nofile="$soft:$hard"
+	wait_worker "$PIDF" "$w"
+	serves
+}
