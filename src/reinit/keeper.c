@@ -474,17 +474,22 @@ static void reap(void)
 			write_status();
 			continue;
 		}
-		/* Crash-loop guard: a worker that dies before it is ready, or young, makes the
-		 * next one wait twice as long as the last, up to a second; one that served a while
-		 * is replaced at once.  The mount is never given up. */
+		/* Crash-loop guard: a worker that dies before it is ready, or young by a fault of
+		 * its own, makes the next one wait twice as long as the last, up to a second; one
+		 * that served a while is replaced at once, and so is one that served and was
+		 * SIGKILLed (no fault of its own: an operator, a soak, a supervisor), however young,
+		 * or rapid kills would stall readers for the back-off.  The mount is never given up. */
 		uint64_t now = now_ms();
-		bool looping = !dead.ready || now - dead.started_ms < SHORT_LIFE_MS;
+		bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+		bool looping = !dead.ready || (now - dead.started_ms < SHORT_LIFE_MS && !killed);
 		K.backoff_ms = looping ? (K.backoff_ms ? K.backoff_ms * 2 : 10) : 0;
 		if (K.backoff_ms > BACKOFF_MAX_MS)
 			K.backoff_ms = BACKOFF_MAX_MS;
 		K.restart_at_ms = now + (uint64_t)K.backoff_ms;
 		if (!K.backoff_ms)
 			restart_worker();
+		else
+			log_warn("a crash loop, it seems: the next worker starts in %d ms", K.backoff_ms);
 	}
 }
 

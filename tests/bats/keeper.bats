@@ -67,3 +67,17 @@ kill_worker_and_wait() {
 	wait_worker "$PIDF" "$w"
 	serves
 }
+
+@test "back-to-back SIGKILLs of ready workers restart at once; a real crash loop backs off" {
+	local i
+	for i in $(seq 1 10); do kill_worker_and_wait; done # each one young: killed right after ready
+	serves
+	refute grep -q "crash loop" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	daemon_stop "$MNT" "$PIDF"
+	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	grep -q LXCFS_FAULT_CRASH "$(dirname "$LXCFS_BIN")/lxcfs-worker" || skip "build without fault hooks"
+	LXCFS_FAULT_CRASH=meminfo daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_worker "$PIDF" none
+	for i in 1 2 3; do timeout "$TMO" cat "$MNT/proc/meminfo" >/dev/null 2>&1 || true; done
+	grep -q "crash loop, it seems: the next worker starts in" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
