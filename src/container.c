@@ -111,13 +111,11 @@ static int status_ids(pid_t pid, pid_t *inner, pid_t *ppid)
 	if (r < 0)
 		goto out;
 	const char *s = buf_cstr(&b);
-	const char *pp = strstr(s, "\nPPid:");
-	if (!pp) {
-		r = -EINVAL;
+	long pp, in;
+	r = status_ppid(s, &pp);
+	if (r < 0)
 		goto out;
-	}
-	*ppid = (pid_t)strtol(pp + 6, NULL, 10);
-	long in;
+	*ppid = (pid_t)pp;
 	r = status_nspid(s, &in);
 	if (r == 0)
 		*inner = (pid_t)in;

@@ -140,7 +140,11 @@ int options_parse(struct options *o, int argc, char **argv)
 	o->runtime_dir = "/run";
 	o->mount_flags = MS_NOSUID | MS_NODEV;
 	int c;
-	optind = 1;
+	/* 0, not 1: only then does glibc restart its scan from scratch.  With 1, a parse that
+	 * stopped inside a cluster of short options ("-zu": refused at z) leaves getopt pointing
+	 * into that argv, and the next parse reads the rest of the old cluster (found by fuzzing:
+	 * a use after free, or options nobody gave). */
+	optind = 0;
 	while ((c = getopt_long(argc, argv, "dulfhvso:p:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->debug = true; break;

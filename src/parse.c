@@ -2,6 +2,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -134,6 +135,38 @@ int status_nspid(const char *text, long *out)
 		return -EINVAL;
 	*out = strtol(digits, NULL, 10);
 	return 0;
+}
+
+int status_ppid(const char *text, long *out)
+{
+	const char *pp = strstr(text, "\nPPid:");
+	if (!pp)
+		return -EINVAL;
+	*out = strtol(pp + 6, NULL, 10);
+	return 0;
+}
+
+int proc_cgroups_find(const char *text, size_t len, const char *opts, unsigned *hierarchy_id, unsigned *ssid)
+{
+	size_t pos = 0, ll;
+	const char *line;
+	int id = -1;
+	while (next_line(text, len, &pos, &line, &ll)) {
+		if (ll == 0 || line[0] == '#')
+			continue;
+		id++;
+		char row[128], name[64];
+		unsigned hid;
+		snprintf(row, sizeof(row), "%.*s", (int)(ll < sizeof(row) ? ll : sizeof(row) - 1), line);
+		if (sscanf(row, "%63s %u", name, &hid) != 2 || hid == 0)
+			continue;
+		if (opt_list_has(opts, name)) {
+			*hierarchy_id = hid;
+			*ssid = (unsigned)id;
+			return 0;
+		}
+	}
+	return -ENODEV; /* (not -ENOENT: that says the cgroup is gone) */
 }
 
 bool opt_list_has(const char *opts, const char *name)

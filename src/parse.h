@@ -25,6 +25,14 @@ int stat_starttime(const char *stat_text, uint64_t *out);
 /* The last NSpid of /proc/<pid>/status text: the pid as its own namespace numbers it. */
 int status_nspid(const char *status_text, long *out);
 
+/* PPid of /proc/<pid>/status text. */
+int status_ppid(const char *status_text, long *out);
+
+/* In /proc/cgroups text ("#subsys_name hierarchy num_cgroups enabled" rows, in subsystem index
+ * order), the first controller named in opts (a v1 mount's options) that is mounted: its
+ * hierarchy id and subsystem index.  -ENODEV if none. */
+int proc_cgroups_find(const char *text, size_t len, const char *opts, unsigned *hierarchy_id, unsigned *ssid);
+
 /* Is name one of the comma-separated options (a mount's "rw,cpu,cpuacct")? */
 bool opt_list_has(const char *opts, const char *name);
 

@@ -166,24 +166,10 @@ static int v1_hier(const char *opts, struct tc_hier *h)
 		buf_free(&b);
 		return r;
 	}
-	size_t pos = 0, len;
-	const char *line;
-	int ssid = -1;
-	r = -ENODEV; /* (not -ENOENT: that says the cgroup is gone) */
-	while (r < 0 && next_line(b.data, b.len, &pos, &line, &len)) {
-		if (len == 0 || line[0] == '#')
-			continue;
-		ssid++;
-		char text[128], name[64];
-		unsigned hid;
-		snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) ? len : sizeof(text) - 1), line);
-		if (sscanf(text, "%63s %u", name, &hid) != 2 || hid == 0)
-			continue;
-		if (opt_list_has(opts, name)) {
-			*h = (struct tc_hier){ .hierarchy_id = hid, .ssid = (unsigned)ssid };
-			r = 0;
-		}
-	}
+	unsigned hid, ssid;
+	r = proc_cgroups_find(b.data, b.len, opts, &hid, &ssid);
+	if (r == 0)
+		*h = (struct tc_hier){ .hierarchy_id = hid, .ssid = ssid };
 	buf_free(&b);
 	return r;
 }

@@ -43,6 +43,13 @@ int main(void)
 	CHECK_INT(parse(&o, (const char *[]){ "--runtime-dir", "/tmp/rt", "-s", "-f", "--enable-pidfd", "/m", NULL }), 0);
 	CHECK_STR(o.runtime_dir, "/tmp/rt");
 	options_free(&o);
+	/* a parse refused inside a cluster of short options ("-zu": z is unknown) leaves nothing
+	 * behind for the next one: no -u from the old argv (found by fuzzing) */
+	CHECK_INT(parse(&o, (const char *[]){ "-zu", "/mnt", NULL }), -1);
+	options_free(&o);
+	CHECK_INT(parse(&o, (const char *[]){ "/mnt", NULL }), 0);
+	CHECK(!o.swap_off);
+	options_free(&o);
 	CHECK_INT(parse(&o, (const char *[]){ "--version", NULL }), 1);
 	options_free(&o);
 	CHECK_DONE();

@@ -9,6 +9,8 @@
 #include "mount.h"
 #include "reinit/ctl.h"
 #include "reinit/state.h"
+#include "tree.h"
+#include "vsize.h"
 
 static void state_checks(void)
 {
@@ -106,9 +108,31 @@ static void timeout_warning(void)
 	CHECK_INT(warn_request_timeout("/nonexistent/default_request_timeout"), -1);
 }
 
+/* Sizes in an inherited state that no render can have are damage: not served as st_size (a
+ * fuzzed state had one above 2^62, on which vsize_get doubled round to 0 and spun). */
+static void vsize_damage(void)
+{
+	struct state s, t;
+	const char *why;
+	CHECK_INT(state_create(&s), 0);
+	CHECK_INT(state_attach(&t, s.fd, &why), 0);
+	t.hdr->vsize[INO_PROC_MEMINFO] = UINT64_C(1) << 50;
+	t.hdr->vsize[INO_PROC_STAT] = 5000;
+	vsize_init(&t);
+	CHECK_U64(vsize_get(INO_PROC_MEMINFO), 4096);
+	CHECK_U64(vsize_get(INO_PROC_STAT), 16384); /* a real size is kept: twice 5000, rounded up */
+	t.hdr->vsize[INO_PROC_STAT] = UINT64_C(1) << 40; /* damaged while in use */
+	CHECK_U64(vsize_get(INO_PROC_STAT), 4096);
+	vsize_note(INO_PROC_MEMINFO, 3000);
+	CHECK_U64(vsize_get(INO_PROC_MEMINFO), 8192);
+	state_detach(&t);
+	close(s.fd);
+}
+
 int main(void)
 {
 	state_checks();
+	vsize_damage();
 	ctl_checks();
 	timeout_warning();
 	CHECK_DONE();

@@ -1,0 +1,80 @@
+/* The state memfd a worker inherits: its header (state_check_header, state_attach and
+ * state_attach_header on a memfd made from the input) and, once accepted, what a worker reads
+ * from it at start (the INIT record, the per-node sizes, slots and snapshot headers).  The
+ * edits of fuzz_patch.h apply to the header pages and the first slot. */
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "fuzz.h"
+#include "fuzz_patch.h"
+#include "reinit/initrec.h"
+#include "reinit/state.h"
+#include "tree.h"
+#include "vsize.h"
+
+static struct state base;
+static uint8_t *pristine, *region;
+static size_t rsize;
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	if (state_create(&base) < 0)
+		abort();
+	struct state_hdr h;
+	if (pread(base.fd, &h, sizeof(h), 0) != (ssize_t)sizeof(h))
+		abort();
+	rsize = h.slots_off + 4096; /* the header and the start of slot 0 */
+	pristine = calloc(1, rsize);
+	region = calloc(1, rsize);
+	if (!pristine || !region || pread(base.fd, pristine, rsize, 0) != (ssize_t)rsize)
+		abort();
+	return 0;
+}
+
+static void use(struct state *s)
+{
+	/* what a new worker does with an accepted state before serving */
+	struct state_hdr *h = s->hdr;
+	if (initrec_complete(&h->init))
+		initrec_validate(&h->init);
+	vsize_init(s);
+	for (uint64_t ino = 0; ino < INO_STATIC_LIMIT + 2; ino++)
+		vsize_get(ino);
+	for (unsigned i = 0; i < h->nslots; i++) {
+		volatile struct state_slot *sl = state_slot(s, i);
+		(void)sl->state;
+		(void)sl->len;
+	}
+	for (unsigned i = 0; i < h->nsnaps; i++) {
+		volatile struct state_snap *sn = state_snap(s, i);
+		(void)sn->fh;
+		(void)sn->len;
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size == 0)
+		return 0;
+	if (data[0] & 1)
+		memcpy(region, pristine, rsize);
+	else
+		memset(region, 0, rsize);
+	fz_patch(region, rsize, data, size);
+	if (pwrite(base.fd, region, rsize, 0) != (ssize_t)rsize)
+		abort();
+	const char *why;
+	struct stat st;
+	fstat(base.fd, &st);
+	state_check_header((const struct state_hdr *)(const void *)region, (uint64_t)st.st_size, &why);
+	struct state s;
+	if (state_attach_header(&s, base.fd, &why) == 0)
+		state_detach(&s);
+	if (state_attach(&s, base.fd, &why) == 0) {
+		use(&s);
+		state_detach(&s);
+	} else if (!why) {
+		abort(); /* a refusal says why */
+	}
+	return 0;
+}
