@@ -30,7 +30,7 @@
 #endif
 
 #define NS_TIMEOUT_MS 5000
-#define MAX_CANDIDATES 1024 /* lxcfs mounts of one namespace we look at */
+#define FIRST_CANDIDATES 64 /* grown as a namespace needs: no mount is ever dropped for room */
 
 /* A mount of another lxcfs device in some namespace: maybe dead, maybe ours to heal. */
 struct cand {
@@ -55,7 +55,7 @@ struct scan {
 	dev_t hung[16]; /* devices whose daemon did not answer: not asked again */
 	size_t nhung;
 	struct cand *c;
-	size_t n;
+	size_t n, cap;
 };
 
 int parse_dev(const char *s, dev_t *out)
@@ -108,8 +108,17 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 {
 	struct scan *s = arg;
 	dev_t dev = makedev(m->major, m->minor);
-	if (!mountinfo_is_lxcfs(m) || dev == s->ours || s->n >= MAX_CANDIDATES)
+	if (!mountinfo_is_lxcfs(m) || dev == s->ours)
 		return true;
+	if (s->n == s->cap) {
+		struct cand *more = reallocarray(s->c, s->cap * 2, sizeof(*s->c));
+		if (!more) {
+			log_error("rebind: out of memory: lxcfs mount %d at '%s' left as it is", m->id, m->root);
+			return true;
+		}
+		s->c = more;
+		s->cap *= 2;
+	}
 	struct cand *c = &s->c[s->n];
 	*c = (struct cand){ .id = m->id, .dev = dev, .tree = -1 };
 	char why[PATH_MAX + 96] = "";
@@ -128,8 +137,12 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 		snprintf(why, sizeof(why), "its root '%s' is not a path of the tree", m->root);
 	c->root = strdup(m->root);
 	c->why_left = why[0] ? strdup(why) : NULL;
-	if (c->root)
+	if (c->root) {
 		s->n++;
+	} else {
+		free(c->why_left);
+		log_error("rebind: out of memory: lxcfs mount %d at '%s' left as it is", m->id, m->root);
+	}
 	return true;
 }
 
@@ -454,7 +467,8 @@ int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
 	int mntfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (mntfd < 0)
 		return -errno;
-	struct scan s = { .ours = ours, .pred = pred, .c = calloc(MAX_CANDIDATES, sizeof(struct cand)) };
+	struct scan s = { .ours = ours, .pred = pred, .c = calloc(FIRST_CANDIDATES, sizeof(struct cand)),
+			  .cap = FIRST_CANDIDATES };
 	if (!s.c) {
 		close(mntfd);
 		return -ENOMEM;

@@ -174,3 +174,25 @@ wait_rebind() {
 	run "$BATS_TEST_DIRNAME/../../build/lxcfs-worker" --rebind "$MNT" --dead-dev nonsense
 	[ "$status" -eq 2 ]
 }
+
+@test "a namespace with 1,100 dead binds: every one is healed, none dropped for room" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	local dir=$BATS_RUN_TMPDIR/many-$RUN_TAG
+	mkdir -p "$dir"
+	nsenter -t "$(container_init a-$RUN_TAG)" -m -- sh -c '
+		for i in $(seq 1 1100); do : >"$1/f$i"; mount --bind "$2/proc/uptime" "$1/f$i" || exit 1; done' \
+		sh "$dir" "$MNT"
+	[ "$(mounts_of a-$RUN_TAG | grep -c fuse.lxcfs)" -gt 1100 ]
+	kill_all "$PIDF"
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	local bad
+	bad=$(nsenter -t "$(container_init a-$RUN_TAG)" -m -- sh -c '
+		n=0; for f in "$1"/f*; do timeout 5 cat "$f" >/dev/null 2>&1 || n=$((n + 1)); done; echo $n' sh "$dir")
+	echo "binds still dead: $bad" >&2
+	[ "$bad" = 0 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	grep "healed in" "$LOG" >&2
+}
