@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fdcache.h"
 #include "fileio.h"
 #include "log.h"
 #include "parse.h"
@@ -25,6 +26,7 @@
  * LXC places init before it runs anything, so this only matters for inits moved later. */
 #define CGROUP_TTL_NS (1000ull * 1000 * 1000)
 #define MAX_CONTAINERS 4096
+#define SWEEP_EVERY 16 /* new containers between two drops of those whose init is gone */
 #define BUCKETS 256
 
 struct slot {
@@ -37,9 +39,10 @@ static struct {
 	uint64_t host_ns;
 	pthread_mutex_t lock;
 	struct slot *bucket[BUCKETS];
-	unsigned count;
+	unsigned count, max, added;
+	int full_logged;
 	int no_ns_ioctl; /* the kernel lacks NS_GET_TGID_FROM_PIDNS */
-} C = { .lock = PTHREAD_MUTEX_INITIALIZER };
+} C = { .lock = PTHREAD_MUTEX_INITIALIZER, .max = MAX_CONTAINERS };
 
 static uint64_t now_ns(void)
 {
@@ -62,6 +65,19 @@ static int pidns_of(pid_t pid, uint64_t *ino)
 		return -EINVAL;
 	*ino = v;
 	return 0;
+}
+
+void containers_set_max(unsigned max)
+{
+	C.max = max < 1 ? 1 : max > MAX_CONTAINERS ? MAX_CONTAINERS : max;
+}
+
+unsigned containers_count(void)
+{
+	pthread_mutex_lock(&C.lock);
+	unsigned n = C.count;
+	pthread_mutex_unlock(&C.lock);
+	return n;
 }
 
 int containers_init(const struct cg_layout *l)
@@ -224,7 +240,17 @@ static struct slot **find_slot(uint64_t ns_ino)
 	return s;
 }
 
-/* Drops cached containers whose init has exited; called with the lock held when full. */
+/* The kept cgroup files of a container that is gone: nobody reads them again, and a cgroup that
+ * was removed would hold its fds (and the kernel's memory for it) until evicted. */
+static void drop_files(const struct container *c)
+{
+	for (int k = 0; k < CG_N; k++)
+		if (c->cg.dir[k] && !cgview_is_root(&c->cg, (enum cg_ctrl)k))
+			fdcache_drop_under(c->cg.dir[k]);
+}
+
+/* Drops cached containers whose init has exited (their namespace fd and kept files with them);
+ * called with the lock held, when full and every SWEEP_EVERY new containers. */
 static void sweep_locked(void)
 {
 	for (int i = 0; i < BUCKETS; i++) {
@@ -233,6 +259,7 @@ static void sweep_locked(void)
 			if (pidns_of((*s)->c->init_pid, &ino) < 0 || ino != (*s)->c->ns_ino) {
 				struct slot *dead = *s;
 				*s = dead->next;
+				drop_files(dead->c);
 				container_put(dead->c);
 				free(dead);
 				C.count--;
@@ -281,15 +308,21 @@ struct container *container_of_pid(pid_t pid, int *err)
 		(*s)->c = c;
 		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 	} else {
-		if (C.count >= MAX_CONTAINERS)
+		if (C.count >= C.max || ++C.added % SWEEP_EVERY == 0)
 			sweep_locked();
-		struct slot *n = C.count < MAX_CONTAINERS ? malloc(sizeof(*n)) : NULL;
+		struct slot *n = C.count < C.max ? malloc(sizeof(*n)) : NULL;
 		if (n) {
 			n->c = c;
 			n->next = NULL;
 			*find_slot(ns_ino) = n;
 			C.count++;
 			__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+			C.full_logged = 0;
+		} else if (!C.full_logged) {
+			/* served all the same, from a container looked up anew at each request */
+			C.full_logged = 1;
+			log_warn("%u live containers fill the container cache (bounded by the fd limit): "
+				 "others are looked up at every request", C.count);
 		}
 	}
 	pthread_mutex_unlock(&C.lock);

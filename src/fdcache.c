@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "fileio.h"
+#include "log.h"
 
 #define SHARDS 64
 
@@ -31,6 +32,7 @@ static struct {
 	uint64_t clock[SHARDS];
 	unsigned per_shard;
 	int ready;
+	int emfile_logged; /* once per episode of running out of fds */
 } F;
 
 void fdcache_init(unsigned max_fds)
@@ -78,24 +80,47 @@ static void unlink_kept(unsigned s, struct kept *k)
 	}
 }
 
+static void evict_lru(unsigned s)
+{
+	struct kept *old = F.head[s];
+	for (struct kept *k = F.head[s]; k; k = k->next)
+		if (k->used < old->used)
+			old = k;
+	if (old)
+		unlink_kept(s, old);
+}
+
+/* Out of fds (the process's limit, or the system's): this shard's oldest goes, and the open is
+ * tried once more; the budget from the limit (worker.c) should keep this from happening. */
+static int open_evicting(unsigned s, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0 && (errno == EMFILE || errno == ENFILE) && F.head[s]) {
+		int e = errno;
+		if (!__atomic_exchange_n(&F.emfile_logged, 1, __ATOMIC_RELAXED))
+			log_warn("out of file descriptors (%s) opening %s: dropping kept files to make room",
+				 strerror(e), path);
+		evict_lru(s);
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	} else if (fd >= 0) {
+		__atomic_store_n(&F.emfile_logged, 0, __ATOMIC_RELAXED);
+	}
+	return fd;
+}
+
 /* Finds or opens path's fd in shard s; lock held. */
 static struct kept *get_locked(unsigned s, uint64_t h, const char *path, int *err)
 {
 	for (struct kept *k = F.head[s]; k; k = k->next)
 		if (k->hash == h && strcmp(k->path, path) == 0)
 			return k;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	int fd = open_evicting(s, path);
 	if (fd < 0) {
 		*err = -errno;
 		return NULL;
 	}
-	if (F.count[s] >= F.per_shard) {
-		struct kept *old = F.head[s];
-		for (struct kept *k = F.head[s]; k; k = k->next)
-			if (k->used < old->used)
-				old = k;
-		unlink_kept(s, old);
-	}
+	if (F.count[s] >= F.per_shard)
+		evict_lru(s);
 	size_t n = strlen(path) + 1;
 	struct kept *k = malloc(sizeof(*k) + n);
 	if (!k) {
@@ -113,6 +138,33 @@ static struct kept *get_locked(unsigned s, uint64_t h, const char *path, int *er
 	F.head[s] = k;
 	F.count[s]++;
 	return k;
+}
+
+void fdcache_drop_under(const char *dir)
+{
+	size_t n = strlen(dir);
+	if (!F.ready || n == 0)
+		return;
+	for (int s = 0; s < SHARDS; s++) {
+		pthread_mutex_lock(&F.lock[s]);
+		for (struct kept *k = F.head[s], *next; k; k = next) {
+			next = k->next;
+			if (strncmp(k->path, dir, n) == 0 && k->path[n] == '/')
+				unlink_kept((unsigned)s, k);
+		}
+		pthread_mutex_unlock(&F.lock[s]);
+	}
+}
+
+unsigned fdcache_count(void)
+{
+	unsigned n = 0;
+	for (int s = 0; s < SHARDS; s++) {
+		pthread_mutex_lock(&F.lock[s]);
+		n += F.count[s];
+		pthread_mutex_unlock(&F.lock[s]);
+	}
+	return n;
 }
 
 /* Reads through a kept fd with fn; the shard lock is held across the read so an eviction can

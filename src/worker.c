@@ -64,6 +64,24 @@ static void raise_nofile(void)
 	}
 }
 
+/* What the caches may hold open, from the fd limit: the kept cgroup and proc files, and one
+ * namespace fd per cached container.  The rest is kept back for what is not a cache (the fuse
+ * and state fds, libfuse, BPF maps and links, helper pipes, the opens of uncached reads). */
+static void cache_budgets(unsigned *files, unsigned *containers)
+{
+	struct rlimit rl;
+	unsigned long lim = 16384;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim)
+		lim = (unsigned long)rl.rlim_cur;
+	unsigned long spare = lim > 256 ? lim - 128 : lim / 2;
+	*containers = (unsigned)(spare / 4 < 16 ? 16 : spare / 4 > 4096 ? 4096 : spare / 4);
+	unsigned long f = spare > *containers ? spare - *containers : 64;
+	*files = (unsigned)(f < 64 ? 64 : f > 4096 ? 4096 : f);
+	if (lim < 16384)
+		log_info("fd limit %lu: at most %u cgroup and proc files and %u containers cached", lim, *files,
+			 *containers);
+}
+
 static int thread_count(const struct options *o)
 {
 	if (o->threads > 0)
@@ -105,7 +123,10 @@ static int setup(const struct options *opt, bool quiet_layout, uint64_t gen)
 		return -1;
 	}
 	cputree_init(host.cpu);
-	fdcache_init(4096);
+	unsigned files, containers;
+	cache_budgets(&files, &containers);
+	fdcache_init(files);
+	containers_set_max(containers);
 	if (opt->loadavg && (loadavg_init(host.proc, history_fd_from_env()) < 0 || loadavg_start() < 0))
 		log_warn("cannot start the load average engine; loadavg shows the host's");
 	openfile_init(&st, gen);

@@ -113,3 +113,51 @@ hammer() {
 	timeout "$TMO" cat <&8 >/dev/null
 	exec 8<&-
 }
+
+churn_container() { # N: a cgroup and a pid namespace that read the files, then are gone
+	local cg=lxcfs-test-$RUN_TAG-c$1
+	cg_make "$cg" $(((64 + $1) * 1024 * 1024)) 0
+	container_start c-$RUN_TAG "$cg" "$MNT"
+	in_container c-$RUN_TAG cat /proc/meminfo /proc/stat /proc/cpuinfo /proc/uptime >/dev/null
+	container_stop c-$RUN_TAG
+	cg_remove "$cg"
+}
+
+@test "60 short-lived containers: the worker's fds do not grow with them" {
+	keeper_start
+	local w before after i
+	w=$(status_field "$PIDF" worker_pid)
+	churn_container 0
+	before=$(ls /proc/"$w"/fd | wc -l)
+	for i in $(seq 1 60); do churn_container "$i"; done
+	after=$(ls /proc/"$w"/fd | wc -l)
+	echo "worker fds: $before after one container, $after after 60 more" >&2
+	# each container's namespace fd and cgroup files went with it (a few sweeps' worth stay)
+	[ "$after" -lt $((before + 60)) ]
+}
+
+@test "under a low fd limit, 30 live containers each read their own values and none fails" {
+	local i cg ok=0
+	(
+		ulimit -n 128 # soft and hard: the worker cannot raise it
+		keeper_start
+	)
+	for i in $(seq 1 30); do
+		cg=lxcfs-test-$RUN_TAG-l$i
+		cg_make "$cg" $(((64 + i) * 1024 * 1024)) 0
+		container_start l$i-$RUN_TAG "$cg" "$MNT"
+	done
+	for round in 1 2; do
+		for i in $(seq 1 30); do
+			in_container l$i-$RUN_TAG cat /proc/stat /proc/cpuinfo /proc/uptime >/dev/null &&
+				[ "$(memtotal l$i-$RUN_TAG)" = $(((64 + i) * 1024)) ] && ok=$((ok + 1))
+		done
+	done
+	for i in $(seq 1 30); do
+		container_stop l$i-$RUN_TAG
+		cg_remove lxcfs-test-$RUN_TAG-l$i
+	done
+	echo "containers reading right: $ok of 60" >&2
+	[ "$ok" = 60 ]
+	grep -q "fd limit 128: at most" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
