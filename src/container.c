@@ -26,7 +26,7 @@
  * LXC places init before it runs anything, so this only matters for inits moved later. */
 #define CGROUP_TTL_NS (1000ull * 1000 * 1000)
 #define MAX_CONTAINERS 4096
-#define SWEEP_EVERY 16 /* new containers between two drops of those whose init is gone */
+#define SWEEP_STEP 32 /* cached containers checked at each new one, in turn */
 #define BUCKETS 256
 
 struct slot {
@@ -39,7 +39,7 @@ static struct {
 	uint64_t host_ns;
 	pthread_mutex_t lock;
 	struct slot *bucket[BUCKETS];
-	unsigned count, max, added;
+	unsigned count, max, cursor;
 	int full_logged;
 	int no_ns_ioctl; /* the kernel lacks NS_GET_TGID_FROM_PIDNS */
 } C = { .lock = PTHREAD_MUTEX_INITIALIZER, .max = MAX_CONTAINERS };
@@ -249,12 +249,17 @@ static void drop_files(const struct container *c)
 			fdcache_drop_under(c->cg.dir[k]);
 }
 
-/* Drops cached containers whose init has exited (their namespace fd and kept files with them);
- * called with the lock held, when full and every SWEEP_EVERY new containers. */
-static void sweep_locked(void)
+/* Drops cached containers whose init has exited (their namespace fd and kept files with them),
+ * looking at up to step of them from where the last call stopped (all when step is 0); lock
+ * held.  Each new container checks a few, so the dead go within a few starts at any count. */
+static void sweep_locked(unsigned step)
 {
-	for (int i = 0; i < BUCKETS; i++) {
-		for (struct slot **s = &C.bucket[i]; *s;) {
+	unsigned seen = 0;
+	for (int n = 0; n < BUCKETS && (!step || seen < step); n++) {
+		int i = (int)((C.cursor + (unsigned)n) % BUCKETS);
+		if (step)
+			C.cursor = (unsigned)i + 1;
+		for (struct slot **s = &C.bucket[i]; *s; seen++) {
 			uint64_t ino;
 			if (pidns_of((*s)->c->init_pid, &ino) < 0 || ino != (*s)->c->ns_ino) {
 				struct slot *dead = *s;
@@ -308,8 +313,7 @@ struct container *container_of_pid(pid_t pid, int *err)
 		(*s)->c = c;
 		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 	} else {
-		if (C.count >= C.max || ++C.added % SWEEP_EVERY == 0)
-			sweep_locked();
+		sweep_locked(C.count >= C.max ? 0 : SWEEP_STEP);
 		struct slot *n = C.count < C.max ? malloc(sizeof(*n)) : NULL;
 		if (n) {
 			n->c = c;

@@ -40,7 +40,8 @@ static struct {
 	uint64_t idle_s;
 	pthread_mutex_t lock[SHARDS];
 	struct kept *head[SHARDS];
-	unsigned kept; /* entries on the lists, all shards */
+	pthread_mutex_t count_lock; /* the count and its published copy change together */
+	unsigned kept;              /* entries on the lists, all shards */
 	int full_logged;
 } O;
 
@@ -53,11 +54,13 @@ static uint64_t now_stamp(void)
 
 /* The newest worker says how many renders it keeps in its memory; an older one still draining
  * keeps quiet, or its last word would stand for its successor's. */
-static void publish_kept(void)
+static void count_kept(int delta)
 {
+	pthread_mutex_lock(&O.count_lock);
+	O.kept = (unsigned)((int)O.kept + delta);
 	if (__atomic_load_n(&O.st->hdr->generation, __ATOMIC_RELAXED) == O.gen)
-		__atomic_store_n(&O.st->hdr->kept_renders, __atomic_load_n(&O.kept, __ATOMIC_RELAXED),
-				 __ATOMIC_RELAXED);
+		__atomic_store_n(&O.st->hdr->kept_renders, O.kept, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&O.count_lock);
 }
 
 void openfile_init(struct state *st, uint64_t generation)
@@ -67,6 +70,7 @@ void openfile_init(struct state *st, uint64_t generation)
 	O.idle_s = (uint64_t)fault_snap_idle(IDLE_S);
 	for (int i = 0; i < SHARDS; i++)
 		pthread_mutex_init(&O.lock[i], NULL);
+	pthread_mutex_init(&O.count_lock, NULL);
 	uint64_t expect = 0;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -127,20 +131,23 @@ static void snap_unlock(struct state_snap *sn)
 	__atomic_add_fetch(&sn->lock, 1, __ATOMIC_RELEASE);
 }
 
-/* Frees the entry if it still belongs to fh (a sweep and a RELEASE may race for it). */
-static void snap_free(struct state_snap *sn, uint64_t fh)
+static bool stale(uint64_t used, uint64_t now);
+
+/* Frees the entry if it still belongs to fh (a sweep and a RELEASE may race for it) and, for a
+ * sweep (now != 0), if it is still stale under the lock: a read may have just used it. */
+static bool snap_free(struct state_snap *sn, uint64_t fh, uint64_t now)
 {
+	bool freed = false;
 	snap_lock(sn);
 	uint64_t cur = fh;
-	if (__atomic_compare_exchange_n(&sn->fh, &cur, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+	if ((!now || stale(__atomic_load_n(&sn->used, __ATOMIC_RELAXED), now)) &&
+	    __atomic_compare_exchange_n(&sn->fh, &cur, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		sn->len = 0;
 		__atomic_store_n(&sn->used, 0, __ATOMIC_RELAXED);
-		uint32_t n = __atomic_load_n(&O.st->hdr->snaps_used, __ATOMIC_RELAXED);
-		while (n && !__atomic_compare_exchange_n(&O.st->hdr->snaps_used, &n, n - 1, false, __ATOMIC_RELAXED,
-							 __ATOMIC_RELAXED))
-			;
+		freed = true;
 	}
 	snap_unlock(sn);
+	return freed;
 }
 
 /* The shared entry of fh, claiming a free one if claim. */
@@ -154,10 +161,8 @@ static struct state_snap *snap_find(uint64_t fh, bool claim)
 		if (cur == fh)
 			return sn;
 		if (cur == 0 && claim &&
-		    __atomic_compare_exchange_n(&sn->fh, &cur, fh, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
-			__atomic_add_fetch(&O.st->hdr->snaps_used, 1, __ATOMIC_RELAXED);
+		    __atomic_compare_exchange_n(&sn->fh, &cur, fh, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
 			return sn;
-		}
 	}
 	return NULL;
 }
@@ -171,7 +176,6 @@ static void kept_free(struct kept *k)
 {
 	free(k->data);
 	free(k);
-	__atomic_sub_fetch(&O.kept, 1, __ATOMIC_RELAXED);
 }
 
 static void local_forget(uint64_t fh)
@@ -190,7 +194,7 @@ static void local_forget(uint64_t fh)
 	}
 	pthread_mutex_unlock(&O.lock[s]);
 	if (freed)
-		publish_kept();
+		count_kept(-1);
 }
 
 static void local_keep(uint64_t fh, const struct buf *content, uint64_t now)
@@ -212,7 +216,6 @@ static void local_keep(uint64_t fh, const struct buf *content, uint64_t now)
 		k->fh = fh;
 		k->next = O.head[s];
 		O.head[s] = k;
-		__atomic_add_fetch(&O.kept, 1, __ATOMIC_RELAXED);
 		added = true;
 	}
 	if (k) {
@@ -225,7 +228,7 @@ static void local_keep(uint64_t fh, const struct buf *content, uint64_t now)
 	pthread_mutex_unlock(&O.lock[s]);
 	free(copy);
 	if (added)
-		publish_kept();
+		count_kept(1);
 }
 
 void openfile_keep(uint64_t fh, const struct buf *content)
@@ -235,7 +238,7 @@ void openfile_keep(uint64_t fh, const struct buf *content)
 	struct state_snap *sn;
 	if (content->len > STATE_SNAP_DATA) {
 		if ((sn = snap_find(fh, false)) != NULL)
-			snap_free(sn, fh); /* an earlier, smaller render of the same open */
+			snap_free(sn, fh, 0); /* an earlier, smaller render of the same open */
 		local_keep(fh, content, now);
 		return;
 	}
@@ -307,7 +310,7 @@ void openfile_forget(uint64_t fh)
 {
 	struct state_snap *sn = snap_find(fh, false);
 	if (sn)
-		snap_free(sn, fh);
+		snap_free(sn, fh, 0);
 	local_forget(fh);
 }
 
@@ -319,7 +322,7 @@ static bool stale(uint64_t used, uint64_t now)
 void openfile_sweep(void)
 {
 	uint64_t now = now_stamp();
-	unsigned live = 0, reclaimed = 0;
+	unsigned reclaimed = 0;
 	for (unsigned i = 0; i < O.st->hdr->nsnaps; i++) {
 		struct state_snap *sn = state_snap(O.st, i);
 		uint64_t fh = __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE);
@@ -331,16 +334,9 @@ void openfile_sweep(void)
 			__atomic_compare_exchange_n(&sn->used, &zero, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 			used = now;
 		}
-		if (stale(used, now)) {
-			snap_free(sn, fh);
+		if (stale(used, now) && snap_free(sn, fh, now))
 			reclaimed++;
-		} else {
-			live++;
-		}
 	}
-	/* The count is kept by increments and decrements; a worker that died between a claim and
-	 * its increment would leave it off for ever, so each sweep sets it from the table. */
-	__atomic_store_n(&O.st->hdr->snaps_used, live, __ATOMIC_RELAXED);
 	unsigned freed = 0;
 	for (int s = 0; s < SHARDS; s++) {
 		pthread_mutex_lock(&O.lock[s]);
@@ -356,7 +352,7 @@ void openfile_sweep(void)
 		}
 		pthread_mutex_unlock(&O.lock[s]);
 	}
-	publish_kept();
+	count_kept(-(int)freed); /* (and publishes the count at a worker's start) */
 	if (reclaimed || freed) {
 		log_info("reclaimed %u snapshot entries and %u kept renders untouched for %llu s (handles whose "
 			 "release never reached a live worker)", reclaimed, freed, (unsigned long long)O.idle_s);
@@ -366,9 +362,8 @@ void openfile_sweep(void)
 
 void openfile_usage(unsigned *snaps, unsigned *kept)
 {
-	unsigned n = 0;
-	for (unsigned i = 0; i < O.st->hdr->nsnaps; i++)
-		n += __atomic_load_n(&state_snap(O.st, i)->fh, __ATOMIC_RELAXED) != 0;
-	*snaps = n;
-	*kept = __atomic_load_n(&O.kept, __ATOMIC_RELAXED);
+	*snaps = state_snaps_in_use(O.st);
+	pthread_mutex_lock(&O.count_lock);
+	*kept = O.kept;
+	pthread_mutex_unlock(&O.count_lock);
 }

@@ -105,7 +105,7 @@ static void write_status(void)
 		h->restarts, K.last_death[0] ? K.last_death : "none", K.last_upgrade[0] ? K.last_upgrade : "none",
 		K.opt->mountpoint, h->version, (f & STATE_FEAT_RESEND) ? "yes" : "no",
 		(K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL) ? "yes" : "no",
-		__atomic_load_n(&h->snaps_used, __ATOMIC_RELAXED), h->nsnaps,
+		state_snaps_in_use(&K.st), h->nsnaps,
 		__atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED));
 	close(fd);
 	rename(tmp, K.statuspath);

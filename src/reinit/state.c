@@ -119,6 +119,18 @@ struct state_slot *state_slot(const struct state *s, unsigned i)
 	return (struct state_slot *)((char *)s->hdr + s->hdr->slots_off + (uint64_t)i * s->hdr->slot_size);
 }
 
+unsigned state_snaps_in_use(const struct state *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->hdr->nsnaps; i++) {
+		uint64_t fh;
+		off_t at = (off_t)(s->hdr->snaps_off + (uint64_t)i * s->hdr->snap_size + offsetof(struct state_snap, fh));
+		if (pread(s->fd, &fh, sizeof(fh), at) == (ssize_t)sizeof(fh) && fh)
+			n++;
+	}
+	return n;
+}
+
 struct state_snap *state_snap(const struct state *s, unsigned i)
 {
 	return (struct state_snap *)((char *)s->hdr + s->hdr->snaps_off + (uint64_t)i * s->hdr->snap_size);

@@ -50,7 +50,7 @@ struct state_hdr {
 	int32_t last_pid;
 	int32_t keeper_pid;
 	int32_t worker_pid;
-	uint32_t snaps_used; /* snapshot entries holding a render (workers keep it; openfile.c) */
+	uint32_t pad0;
 	/* written by workers */
 	uint64_t fh_serial;
 	uint32_t features;
@@ -105,5 +105,8 @@ int state_check_header(const struct state_hdr *h, uint64_t fd_size, const char *
 
 struct state_slot *state_slot(const struct state *s, unsigned i);
 struct state_snap *state_snap(const struct state *s, unsigned i);
+/* Snapshot entries holding a render, counted from the memfd itself (the keeper maps only the
+ * header): a count kept by workers beside the table could drift from it under races. */
+unsigned state_snaps_in_use(const struct state *s);
 
 #endif
