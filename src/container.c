@@ -72,14 +72,6 @@ void containers_set_max(unsigned max)
 	C.max = max < 1 ? 1 : max > MAX_CONTAINERS ? MAX_CONTAINERS : max;
 }
 
-unsigned containers_count(void)
-{
-	pthread_mutex_lock(&C.lock);
-	unsigned n = C.count;
-	pthread_mutex_unlock(&C.lock);
-	return n;
-}
-
 int containers_init(const struct cg_layout *l)
 {
 	C.layout = l;

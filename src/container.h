@@ -22,8 +22,7 @@ struct container {
 int containers_init(const struct cg_layout *l);
 /* At most max containers cached, each holding an fd (default 4096): from the fd limit. */
 void containers_set_max(unsigned max);
-/* Containers cached now. */
-unsigned containers_count(void);
+
 void containers_fini(void);
 
 /* The caller's container, referenced; NULL with *err = 0 when the caller sees host values (it

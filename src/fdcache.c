@@ -156,17 +156,6 @@ void fdcache_drop_under(const char *dir)
 	}
 }
 
-unsigned fdcache_count(void)
-{
-	unsigned n = 0;
-	for (int s = 0; s < SHARDS; s++) {
-		pthread_mutex_lock(&F.lock[s]);
-		n += F.count[s];
-		pthread_mutex_unlock(&F.lock[s]);
-	}
-	return n;
-}
-
 /* Reads through a kept fd with fn; the shard lock is held across the read so an eviction can
  * never close an fd another thread is reading (cgroup and proc reads take microseconds). */
 static int with_fd(const char *path, int (*fn)(struct kept *k, void *arg), void *arg)

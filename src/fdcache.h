@@ -18,7 +18,5 @@ int fdcache_read_aged(const char *path, unsigned max_age_ms, struct buf *out);
 int fdcache_read_small(const char *path, char *dst, size_t size);
 /* Closes every kept file below dir (a cgroup that is gone, or whose container is). */
 void fdcache_drop_under(const char *dir);
-/* Files kept open now. */
-unsigned fdcache_count(void);
 
 #endif

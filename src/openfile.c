@@ -57,7 +57,7 @@ static uint64_t now_stamp(void)
 static void count_kept(int delta)
 {
 	pthread_mutex_lock(&O.count_lock);
-	O.kept = (unsigned)((int)O.kept + delta);
+	__atomic_store_n(&O.kept, (unsigned)((int)O.kept + delta), __ATOMIC_RELAXED);
 	if (__atomic_load_n(&O.st->hdr->generation, __ATOMIC_RELAXED) == O.gen)
 		__atomic_store_n(&O.st->hdr->kept_renders, O.kept, __ATOMIC_RELAXED);
 	pthread_mutex_unlock(&O.count_lock);
@@ -180,6 +180,12 @@ static void kept_free(struct kept *k)
 
 static void local_forget(uint64_t fh)
 {
+	/* Every read at offset 0 and every release comes here; renders kept in memory are rare
+	 * (too big for an entry, or the entries full), so most never take a shard lock.  A render
+	 * of this handle added by another thread right now is not possible: one handle's reads
+	 * and its release do not overlap. */
+	if (!__atomic_load_n(&O.kept, __ATOMIC_RELAXED))
+		return;
 	unsigned s = shard(fh);
 	bool freed = false;
 	pthread_mutex_lock(&O.lock[s]);

@@ -36,13 +36,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size == 0)
+	if (!fz_patch(region, pristine, rsize, data, size))
 		return 0;
-	if (data[0] & 1)
-		memcpy(region, pristine, rsize);
-	else
-		memset(region, 0, rsize);
-	fz_patch(region, rsize, data, size);
 	struct history_entry *e = (struct history_entry *)(region + sizeof(struct history_hdr));
 	for (unsigned i = 0; i < HISTORY_ENTRIES; i++)
 		if (strncmp(e[i].dir, root, strlen(root)) != 0 || memmem(e[i].dir, sizeof(e[i].dir), "..", 2))

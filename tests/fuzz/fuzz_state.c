@@ -54,13 +54,8 @@ static void use(struct state *s)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (size == 0)
+	if (!fz_patch(region, pristine, rsize, data, size))
 		return 0;
-	if (data[0] & 1)
-		memcpy(region, pristine, rsize);
-	else
-		memset(region, 0, rsize);
-	fz_patch(region, rsize, data, size);
 	if (pwrite(base.fd, region, rsize, 0) != (ssize_t)rsize)
 		abort();
 	const char *why;
