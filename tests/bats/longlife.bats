@@ -123,15 +123,15 @@ churn_container() { # N: a cgroup and a pid namespace that read the files, then 
 	cg_remove "$cg"
 }
 
-@test "60 short-lived containers: the worker's fds do not grow with them" {
+@test "40 short-lived containers: the worker's fds do not grow with them" {
 	keeper_start
 	local w before after i
 	w=$(status_field "$PIDF" worker_pid)
 	churn_container 0
 	before=$(ls /proc/"$w"/fd | wc -l)
-	for i in $(seq 1 60); do churn_container "$i"; done
+	for i in $(seq 1 40); do churn_container "$i"; done
 	after=$(ls /proc/"$w"/fd | wc -l)
-	echo "worker fds: $before after one container, $after after 60 more" >&2
+	echo "worker fds: $before after one container, $after after 40 more" >&2
 	# each container's namespace fd and cgroup files go with it (checked at the next start)
 	[ "$after" -lt $((before + 30)) ]
 }
