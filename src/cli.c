@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -106,7 +107,21 @@ int main(int argc, char **argv)
 		char self[PATH_MAX], path[PATH_MAX + 32];
 		self_path(self, sizeof(self));
 		worker_binary(self, path, sizeof(path));
-		execl(path, "lxcfs-worker", "--rebind", opt.mountpoint, (char *)NULL);
+		char devs[OPTIONS_MAX_DEAD_DEVS][32];
+		char *args[2 * OPTIONS_MAX_DEAD_DEVS + 5];
+		int n = 0;
+		args[n++] = "lxcfs-worker";
+		args[n++] = "--rebind";
+		if (opt.orphans)
+			args[n++] = "--orphans";
+		for (unsigned i = 0; i < opt.ndead_devs; i++) {
+			snprintf(devs[i], sizeof(devs[i]), "%u:%u", major(opt.dead_devs[i]), minor(opt.dead_devs[i]));
+			args[n++] = "--dead-dev";
+			args[n++] = devs[i];
+		}
+		args[n++] = (char *)opt.mountpoint;
+		args[n] = NULL;
+		execv(path, args);
 		log_error("cannot run %s: %s", path, strerror(errno));
 		return 1;
 	}

@@ -112,6 +112,12 @@ static int lxcfs_top_at(const char *path, dev_t *dev)
 	return r;
 }
 
+int lxcfs_mount_at(const char *path, dev_t *dev)
+{
+	int r = lxcfs_top_at(path, dev);
+	return r < 0 ? r : r ? 0 : -ENOENT;
+}
+
 int live_lxcfs_at(const char *path, dev_t *dev)
 {
 	int r = lxcfs_top_at(path, dev);

@@ -15,6 +15,9 @@ int fuse_mount_fd(const char *mnt, const char *extra, unsigned long flags);
  * device returned in *replaced, so that the rebind tier can heal the bind mounts containers
  * made of it.  0 with *replaced = 0 when nothing was there. */
 int take_over_mountpoint(const char *mnt, dev_t *replaced, bool ours);
+/* 0 if the top mount at path (canonical) is an lxcfs mount, live or not, with its device in
+ * *dev; -ENOENT if it is not. */
+int lxcfs_mount_at(const char *path, dev_t *dev);
 /* 0 if the top mount at path (canonical) is a live lxcfs mount, with its device in *dev;
  * -ENOENT if it is not an lxcfs mount, -ENOTCONN if dead, -ETIMEDOUT if it does not answer. */
 int live_lxcfs_at(const char *path, dev_t *dev);

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/mount.h>
 
+#include "reinit/claim.h"
 #include "version.h"
 
 void options_usage(const char *argv0)
@@ -35,7 +36,11 @@ void options_usage(const char *argv0)
 	       "  --status               print the state of the running daemon (keeper, worker,\n"
 	       "                         generation, restarts, last death, recovery paths)\n"
 	       "  --rebind               heal dead lxcfs bind mounts in every mount namespace from\n"
-	       "                         the live mount at MOUNTPOINT, then exit (done at every start)\n",
+	       "                         the live mount at MOUNTPOINT, then exit (done at every start):\n"
+	       "                         those of devices this mountpoint mounted before, and\n"
+	       "  --dead-dev MAJ:MIN     with --rebind: also those of this device (repeatable)\n"
+	       "  --orphans              with --rebind: also binds of a device that no lxcfs mounts\n"
+	       "                         or claims (left by a stopped upstream lxcfs)\n",
 	       argv0);
 }
 
@@ -115,7 +120,8 @@ static int add_fuse_opts(struct options *o, const char *arg)
 	return r;
 }
 
-enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND };
+enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND,
+       OPT_ORPHANS, OPT_DEAD_DEV };
 
 int options_parse(struct options *o, int argc, char **argv)
 {
@@ -134,6 +140,8 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "restart-on-crash", no_argument, NULL, OPT_RESTART },
 		{ "status", no_argument, NULL, OPT_STATUS },
 		{ "rebind", no_argument, NULL, OPT_REBIND },
+		{ "orphans", no_argument, NULL, OPT_ORPHANS },
+		{ "dead-dev", required_argument, NULL, OPT_DEAD_DEV },
 		{ NULL, 0, NULL, 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -165,6 +173,16 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_RESTART: o->restart_on_crash = true; break;
 		case OPT_STATUS: o->status = true; break;
 		case OPT_REBIND: o->rebind = true; break;
+		case OPT_ORPHANS: o->orphans = true; break;
+		case OPT_DEAD_DEV:
+			if (o->ndead_devs == OPTIONS_MAX_DEAD_DEVS ||
+			    parse_dev(optarg, &o->dead_devs[o->ndead_devs]) < 0) {
+				fprintf(stderr, "lxcfs: --dead-dev wants MAJ:MIN (at most %d of them)\n",
+					OPTIONS_MAX_DEAD_DEVS);
+				return -1;
+			}
+			o->ndead_devs++;
+			break;
 		case OPT_THREADS: {
 			char *end;
 			long n = strtol(optarg, &end, 10);
@@ -187,6 +205,10 @@ int options_parse(struct options *o, int argc, char **argv)
 	if (o->version) {
 		printf("%s\n", LXCFS_VERSION);
 		return 1;
+	}
+	if ((o->orphans || o->ndead_devs) && !o->rebind) {
+		fprintf(stderr, "lxcfs: --orphans and --dead-dev go with --rebind\n");
+		return -1;
 	}
 	if (o->status && optind == argc)
 		return 0; /* --status needs no mountpoint */

@@ -4,6 +4,9 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <sys/types.h>
+
+#define OPTIONS_MAX_DEAD_DEVS 16
 
 struct options {
 	bool debug;
@@ -17,6 +20,9 @@ struct options {
 	bool version;
 	bool status;
 	bool rebind;
+	bool orphans;         /* --rebind: also heal unclaimed orphans */
+	unsigned ndead_devs;  /* --rebind: devices named by --dead-dev */
+	dev_t dead_devs[OPTIONS_MAX_DEAD_DEVS];
 	int threads;          /* request threads; 0 = one per online cpu, at least 2 */
 	const char *runtime_dir;
 	const char *pidfile;  /* NULL = <runtime_dir>/lxcfs.pid */

@@ -9,7 +9,7 @@
  *       (FUSE_DEV_IOC_REINIT, then FUSE_DEV_IOC_BM_REVAL for the bind mounts)
  *   lxcfs-worker --check-state STATEFD
  *       the upgrade probe: can this binary take over that state?  exit 0 or say why not
- *   lxcfs-worker --rebind MOUNTPOINT [--dead-dev MAJ:MIN]
+ *   lxcfs-worker --rebind [--dead-dev MAJ:MIN]... [--orphans] MOUNTPOINT
  *       the rebind tier: heal dead lxcfs bind mounts in every mount namespace from MOUNTPOINT */
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +41,7 @@
 #include "selfpath.h"
 #include "reinit/ctl.h"
 #include "reinit/history.h"
+#include "reinit/claim.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
@@ -197,6 +198,7 @@ static int standalone(struct options *opt)
 	fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
 	if (fd < 0)
 		goto out;
+	claim_record(CLAIM_DIR, opt->mountpoint);
 	if (serve_attach(se, fd, &st, 1) < 0 || serve_start(thread_count(opt), end_of_connection) < 0) {
 		log_error("cannot serve the fuse connection");
 		close(fd);
@@ -386,16 +388,19 @@ static int check_state(const char *arg)
 static int rebind_main(int argc, char **argv)
 {
 	log_set_prefix("lxcfs-rebind");
-	dev_t pred = 0;
-	bool with_dev = argc == 5 && strcmp(argv[3], "--dead-dev") == 0 && parse_dev(argv[4], &pred) == 0;
-	if (argc != 3 && !with_dev) {
-		fprintf(stderr, "usage: lxcfs --rebind MOUNTPOINT [--dead-dev MAJ:MIN]\n");
+	struct options opt;
+	int pr = options_parse(&opt, argc, argv);
+	if (pr != 0 || !opt.rebind) {
+		fprintf(stderr, "usage: lxcfs --rebind [--dead-dev MAJ:MIN]... [--orphans] MOUNTPOINT\n");
 		return 2;
 	}
+	options_free(&opt);
+	struct rebind_req req = { .devs = opt.dead_devs, .ndevs = opt.ndead_devs, .orphans = opt.orphans,
+				  .claim_dir = CLAIM_DIR };
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct rebind_stats s;
-	if (rebind_all(argv[2], pred, &s) < 0)
+	if (rebind_all(opt.mountpoint, &req, &s) < 0)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;

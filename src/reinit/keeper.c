@@ -26,6 +26,7 @@
 #include "reinit/ctl.h"
 #include "reinit/history.h"
 #include "reinit/orphan.h"
+#include "reinit/claim.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/sdnotify.h"
@@ -749,6 +750,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 	}
 serve:
 	K.st.hdr->keeper_pid = getpid();
+	claim_record(CLAIM_DIR, opt->mountpoint); /* again after a takeover: /run may have been cleaned */
 	log_info("lxcfs %s keeper (pid %d) holds %s", LXCFS_VERSION, (int)getpid(), opt->mountpoint);
 	write_status();
 

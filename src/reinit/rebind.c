@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -24,6 +25,7 @@
 #include "mount.h"
 #include "mountinfo.h"
 #include "parse.h"
+#include "reinit/claim.h"
 
 #ifndef MOVE_MOUNT_BENEATH
 #define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
@@ -38,6 +40,7 @@ struct cand {
 	dev_t dev;
 	char *root;
 	char *why_left; /* NULL: ours to heal if dead */
+	bool proven;    /* ours by proof or by the operator's word, not an orphan */
 	int tree;       /* the fresh bind, cloned before entering the namespace */
 	int tree_err;   /* why it could not be cloned */
 	bool hung;      /* its daemon did not answer in another namespace */
@@ -49,7 +52,12 @@ struct instance {
 };
 
 struct scan {
-	dev_t ours, pred;
+	dev_t ours;
+	const char *path; /* our mountpoint, canonical */
+	const struct rebind_req *req;
+	struct claims claims;
+	dev_t *seen; /* every lxcfs device met, for pruning the claims */
+	size_t nseen;
 	struct instance *inst;
 	size_t ninst;
 	dev_t hung[16]; /* devices whose daemon did not answer: not asked again */
@@ -58,18 +66,16 @@ struct scan {
 	size_t n, cap;
 };
 
-int parse_dev(const char *s, dev_t *out)
+static void note_seen(struct scan *s, dev_t dev)
 {
-	char *end;
-	unsigned long ma = strtoul(s, &end, 10);
-	if (end == s || *end != ':' || !isdigit((unsigned char)end[1]))
-		return -EINVAL;
-	const char *m = end + 1;
-	unsigned long mi = strtoul(m, &end, 10);
-	if (*end || ma > 0xfff || mi > 0xfffff)
-		return -EINVAL;
-	*out = makedev(ma, mi);
-	return 0;
+	for (size_t i = 0; i < s->nseen; i++)
+		if (s->seen[i] == dev)
+			return;
+	dev_t *more = reallocarray(s->seen, s->nseen + 1, sizeof(*more));
+	if (more) {
+		s->seen = more;
+		s->seen[s->nseen++] = dev;
+	}
 }
 
 static bool note_instance(const struct mntent_info *m, void *arg)
@@ -77,6 +83,7 @@ static bool note_instance(const struct mntent_info *m, void *arg)
 	struct scan *s = arg;
 	if (!mountinfo_is_lxcfs(m) || strcmp(m->root, "/") != 0)
 		return true;
+	note_seen(s, makedev(m->major, m->minor));
 	struct instance *n = realloc(s->inst, (s->ninst + 1) * sizeof(*n));
 	if (!n)
 		return false;
@@ -104,6 +111,34 @@ static bool sane_root(const char *r)
 	return true;
 }
 
+/* Whether a dead mount of dev is ours to heal.  true: proven ours (the device found dead at our
+ * mountpoint, one the operator named, or one claimed for our mountpoint); false with why empty:
+ * an orphan the operator asked us to take; false with why set: left, and why. */
+static bool why_not_ours(const struct scan *s, const struct mntent_info *m, dev_t dev, char *why, size_t size)
+{
+	const struct rebind_req *q = s->req;
+	for (size_t i = 0; i < q->ndevs; i++)
+		if (q->devs[i] == dev)
+			return true;
+	for (size_t i = 0; i < s->ninst; i++)
+		if (s->inst[i].dev == dev) {
+			snprintf(why, size, "it belongs to the lxcfs mounted at %s", s->inst[i].mountpoint);
+			return false;
+		}
+	const char *owner = claims_owner(&s->claims, dev);
+	if (owner && strcmp(owner, s->path) == 0)
+		return true;
+	if (owner)
+		snprintf(why, size, "%s claims it for the lxcfs of %s, which heals it at its next start "
+			 "(`lxcfs --rebind --dead-dev %u:%u` takes it)", CLAIM_DIR, owner, major(dev), minor(dev));
+	else if (strcmp(m->root, "/") == 0)
+		snprintf(why, size, "a whole lxcfs tree of unknown origin (a nested lxcfs's own mount?)");
+	else if (!q->orphans)
+		snprintf(why, size, "no lxcfs instance claims device %u:%u (upstream's, stopped?); "
+			 "`lxcfs --rebind --orphans` takes such mounts", major(dev), minor(dev));
+	return false;
+}
+
 static bool note_candidate(const struct mntent_info *m, void *arg)
 {
 	struct scan *s = arg;
@@ -121,16 +156,9 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 	}
 	struct cand *c = &s->c[s->n];
 	*c = (struct cand){ .id = m->id, .dev = dev, .tree = -1 };
-	char why[PATH_MAX + 96] = "";
-	if (dev == s->pred) {
-		/* the predecessor at our mountpoint: ours, whatever the root */
-	} else {
-		for (size_t i = 0; i < s->ninst && !why[0]; i++)
-			if (s->inst[i].dev == dev)
-				snprintf(why, sizeof(why), "it belongs to the lxcfs mounted at %s", s->inst[i].mountpoint);
-		if (!why[0] && strcmp(m->root, "/") == 0)
-			snprintf(why, sizeof(why), "a whole lxcfs tree of unknown origin (a nested lxcfs's own mount?)");
-	}
+	note_seen(s, dev);
+	char why[PATH_MAX + 160] = "";
+	c->proven = why_not_ours(s, m, dev, why, sizeof(why));
 	for (size_t i = 0; i < s->nhung; i++)
 		c->hung |= s->hung[i] == dev;
 	if (!why[0] && !sane_root(m->root))
@@ -346,13 +374,13 @@ static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s,
 		log_error("rebind: %s: cannot read its mounts: %s", who, strerror(-r));
 		res.failed = 1;
 	}
-	/* The predecessor's mounts first: they fail at once (their connection is gone), while an
-	 * orphan or another instance's mount may hang on a daemon that does not answer, and a hang
-	 * ends this child.  The result goes out after each step, so a killed child still reports. */
+	/* Proven mounts first: they fail at once (their connection is gone), while an orphan or
+	 * another instance's mount may hang on a daemon that does not answer, and a hang ends this
+	 * child.  The result goes out after each step, so a killed child still reports. */
 	for (int pass = 0; pass < 3; pass++)
 		for (size_t i = 0; i < s->n; i++) {
 			struct cand *c = &s->c[i];
-			int want = c->why_left ? 2 : c->dev == s->pred ? 0 : 1;
+			int want = c->why_left ? 2 : c->proven ? 0 : 1;
 			if (want != pass)
 				continue;
 			heal_one(c, &v, mnt, who, &res, out);
@@ -453,7 +481,7 @@ static size_t list_namespaces(struct ns **out)
 	return n;
 }
 
-int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
+int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats)
 {
 	char path[PATH_MAX];
 	dev_t ours;
@@ -467,12 +495,23 @@ int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
 	int mntfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (mntfd < 0)
 		return -errno;
-	struct scan s = { .ours = ours, .pred = pred, .c = calloc(FIRST_CANDIDATES, sizeof(struct cand)),
-			  .cap = FIRST_CANDIDATES };
+	struct scan s = { .ours = ours, .path = path, .req = req,
+			  .c = calloc(FIRST_CANDIDATES, sizeof(struct cand)), .cap = FIRST_CANDIDATES };
 	if (!s.c) {
 		close(mntfd);
 		return -ENOMEM;
 	}
+	time_t started = time(NULL);
+	int loaded = claims_load(req->claim_dir, &s.claims);
+	if (loaded < 0)
+		log_error("rebind: cannot read the claims in %s (%s): only mounts named or found dead at %s "
+			  "are healed", req->claim_dir, strerror(-loaded), path);
+	for (size_t i = 0; i < req->ndevs; i++)
+		log_info("rebind: dead mounts of device %u:%u are healed from %s", major(req->devs[i]),
+			 minor(req->devs[i]), path);
+	if (req->orphans)
+		log_info("rebind: orphans (dead binds of a device no lxcfs claims or mounts) are healed "
+			 "from %s, as asked", path);
 	mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_instance, &s);
 	*stats = (struct rebind_stats){ 0 };
 	struct ns *all;
@@ -515,6 +554,11 @@ int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats)
 		close(nsfd);
 	}
 	free(all);
+	note_seen(&s, ours);
+	if (loaded == 0)
+		claims_prune(req->claim_dir, &s.claims, s.seen, s.nseen, started);
+	claims_free(&s.claims);
+	free(s.seen);
 	for (size_t i = 0; i < s.ninst; i++)
 		free(s.inst[i].mountpoint);
 	free(s.inst);

@@ -3,16 +3,21 @@
  * mount namespace, by a fresh bind of the same path of the new mount (open_tree(OPEN_TREE_CLONE)
  * + move_mount, Linux >= 5.2).
  *
- * Which dead lxcfs mounts are ours to heal:
- *   - those of the device that was mounted at our mountpoint (detached at start: pred);
- *   - orphans: a device mounted nowhere in our namespace (its daemon and mountpoint are gone, as
- *     upstream's unit leaves them), for binds of a path inside the tree (root != "/").
- * Left alone: live lxcfs mounts, mounts of other filesystems, dead mounts of a device still
- * mounted in our namespace at another path (another instance's), and whole-tree mounts of an
- * unknown device (perhaps a nested lxcfs's own mountpoint). */
+ * Which dead lxcfs mounts are ours to heal (see claim.h for why a device number alone proves
+ * nothing):
+ *   - those of a device named in the request: the one found dead at our mountpoint at start,
+ *     or one the operator names (`lxcfs --rebind --dead-dev MAJ:MIN`);
+ *   - those of a device claimed for our mountpoint (the mounts our predecessors made);
+ *   - on the operator's word only (`--orphans`): binds of a path inside a tree whose device no
+ *     instance claims and nothing in our namespace mounts (upstream's unit unmounts on stop).
+ * Left alone, and logged when dead: another instance's devices (mounted in our namespace at
+ * another path, or claimed for another mountpoint), unclaimed orphans unless asked, whole-tree
+ * mounts of an unknown device (a nested lxcfs's own mount?), live mounts, other filesystems. */
 #ifndef LXCFS_REBIND_H
 #define LXCFS_REBIND_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct rebind_stats {
@@ -22,17 +27,21 @@ struct rebind_stats {
 	unsigned left; /* dead, but not ours to heal */
 };
 
-/* Heals every dead lxcfs mount of every mount namespace from the live lxcfs mount at mnt.
- * pred: device of the dead mount that was at mnt (0: none).  0, or -errno if mnt is not a live
- * lxcfs mount (stats then untouched). */
-int rebind_all(const char *mnt, dev_t pred, struct rebind_stats *stats);
+struct rebind_req {
+	const dev_t *devs; /* devices proven ours: found dead at mnt, or named by the operator */
+	size_t ndevs;
+	bool orphans;      /* also take unclaimed orphans */
+	const char *claim_dir;
+};
 
-/* Runs `worker --rebind mnt [--dead-dev MAJ:MIN]` in a child: its pid, or -errno.  Exit status
+/* Heals the dead lxcfs mounts that are ours (above) in every mount namespace from the live lxcfs
+ * mount at mnt, and drops the claims of devices mounted nowhere any more.  0, or -errno if mnt is
+ * not a live lxcfs mount (stats then untouched). */
+int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats);
+
+/* Runs `worker --rebind [--dead-dev MAJ:MIN] mnt` in a child: its pid, or -errno.  Exit status
  * 0: all healed (or nothing to heal), 3: some could not be, 1: mnt is not a live lxcfs mount. */
 pid_t rebind_start(const char *worker, const char *mnt, dev_t pred);
 #define REBIND_EXIT_PARTIAL 3
-
-/* "MAJ:MIN" -> dev; -EINVAL on anything else. */
-int parse_dev(const char *s, dev_t *out);
 
 #endif

@@ -20,7 +20,7 @@ pid_t rebind_start(const char *worker, const char *mnt, dev_t pred)
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
 	if (pred)
-		execl(worker, "lxcfs-worker", "--rebind", mnt, "--dead-dev", dev, (char *)NULL);
+		execl(worker, "lxcfs-worker", "--rebind", "--dead-dev", dev, mnt, (char *)NULL);
 	else
 		execl(worker, "lxcfs-worker", "--rebind", mnt, (char *)NULL);
 	fprintf(stderr, "lxcfs: cannot run %s: %s\n", worker, strerror(errno));

@@ -42,6 +42,11 @@ kill_all() {
 	while kill -0 "$keeper" 2>/dev/null || kill -0 "$worker" 2>/dev/null; do sleep 0.02; done
 }
 
+dev_at() { # MNT: MAJ:MIN of the lxcfs mount on top there (from our mountinfo: no stat of it)
+	awk -v m="$1" '{ for (i = 7; i <= NF && $i != "-"; i++) ; if ($5 == m && $(i + 1) == "fuse.lxcfs") d = $3 }
+		END { print d }' /proc/self/mountinfo
+}
+
 mounts_of() { # NAME: the container's mountinfo, ids and all
 	cat "/proc/$(container_init "$1")/mountinfo"
 }
@@ -128,9 +133,22 @@ wait_rebind() {
 	[ "$status" -ne 0 ] # still the other instance's, dead
 	[ "$(mounts_of c-$RUN_TAG | grep -v " $MNT\| /proc/stat ")" = "$other_before" ]
 
-	# once its mountpoint is gone too, its file binds are orphans: `lxcfs --rebind` heals them
+	# once its mountpoint is gone too, its binds are still the other instance's (its claim says
+	# so): left by a plain pass and by --orphans; taken only when the operator names the device
+	local odev
+	odev=$(dev_at "$OTHER")
+	[ -n "$odev" ]
+	[ "$(cat "/run/lxcfs-claims/$odev")" = "lxcfs-claim 1
+$OTHER" ]
 	umount -l "$OTHER"
-	run "$LXCFS_BIN" --rebind "$MNT"
+	for opt in "" --orphans; do
+		run "$LXCFS_BIN" --rebind $opt "$MNT"
+		echo "$output" >&2
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"/proc/uptime"*"left alone: /run/lxcfs-claims claims it for the lxcfs of $OTHER"* ]]
+		[ "$(mounts_of c-$RUN_TAG | grep -v " $MNT\| /proc/stat ")" = "$other_before" ]
+	done
+	run "$LXCFS_BIN" --rebind --dead-dev "$odev" "$MNT"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"/proc/uptime rebound to $MNT/proc/uptime"* ]]
@@ -146,7 +164,7 @@ wait_rebind() {
 	container_start b-$RUN_TAG "$CG2" "$OTHER"
 	kill_all "$PIDF"
 	# the other instance stops answering (stopped, not dead): its mounts hang rather than fail;
-	# unmounted here, its binds look like orphans and are looked at
+	# unmounted here, its binds are still looked at (a dead one left alone is logged)
 	export STOPPED
 	STOPPED=$(status_field "$OPIDF" worker_pid)
 	kill -STOP "$STOPPED"
@@ -195,4 +213,107 @@ wait_rebind() {
 	[ "$bad" = 0 ]
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 	grep "healed in" "$LOG" >&2
+}
+
+# container_reads NAME: the container's meminfo bind answers.
+container_reads() { timeout "$TMO" nsenter -t "$(container_init "$1")" -m -- cat /proc/meminfo >/dev/null 2>&1; }
+
+@test "two instances: kills, stops and restarts of either; each heals only its own containers" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	container_start b-$RUN_TAG "$CG2" "$OTHER"
+	local a0 b0
+	# (each namespace also holds a copy of the other instance's whole tree, left out of the
+	# comparisons: that copy is the other's to heal)
+
+	# A killed outright and started again: a healed, b's mounts not touched
+	b0=$(mounts_of b-$RUN_TAG | grep -v " $MNT ")
+	kill_all "$PIDF"
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	[ "$(mounts_of b-$RUN_TAG | grep -v " $MNT ")" = "$b0" ]
+	[ "$(memtotal b-$RUN_TAG)" = 131072 ]
+
+	# A stopped (its mountpoint unmounted: a's binds dead, mounted nowhere here), then B killed
+	# and started again: B heals b and leaves a to A, whose claim names them
+	daemon_stop "$MNT" "$PIDF"
+	refute container_reads a-$RUN_TAG
+	a0=$(mounts_of a-$RUN_TAG | grep -v " $OTHER ")
+	kill_all "$OPIDF"
+	: >"$LOG"
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	wait_rebind
+	[ "$(memtotal b-$RUN_TAG)" = 131072 ]
+	refute container_reads a-$RUN_TAG
+	[ "$(mounts_of a-$RUN_TAG | grep -v " $OTHER ")" = "$a0" ]
+	grep -q "/proc/meminfo (device [0-9:]*) left alone: /run/lxcfs-claims claims it for the lxcfs of $MNT" "$LOG"
+
+	# A started again: its claim proves a's dead binds are its own; b untouched
+	b0=$(mounts_of b-$RUN_TAG | grep -v " $MNT ")
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	[ "$(mounts_of b-$RUN_TAG | grep -v " $MNT ")" = "$b0" ]
+
+	# B stopped, A killed and started again: b's dead binds stay as they are; B's start heals them
+	daemon_stop "$OTHER" "$OPIDF"
+	refute container_reads b-$RUN_TAG
+	b0=$(mounts_of b-$RUN_TAG | grep -v " $MNT ")
+	kill_all "$PIDF"
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	[ "$(mounts_of b-$RUN_TAG | grep -v " $MNT ")" = "$b0" ]
+	: >"$LOG"
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	wait_rebind
+	[ "$(memtotal b-$RUN_TAG)" = 131072 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+}
+
+@test "a device number used again by another instance: the newer claim wins, the older owner takes nothing" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	local dev
+	dev=$(dev_at "$MNT")
+	daemon_stop "$MNT" "$PIDF" # no container held it: its device number is free again
+	[ "$(cat "/run/lxcfs-claims/$dev")" = "lxcfs-claim 1
+$MNT" ]
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	# anonymous device numbers go lowest free first: the number is most likely ours again
+	[ "$(dev_at "$OTHER")" = "$dev" ] || skip "the kernel gave $OTHER another device number than $dev"
+	[ "$(cat "/run/lxcfs-claims/$dev")" = "lxcfs-claim 1
+$OTHER" ]
+	container_start b-$RUN_TAG "$CG2" "$OTHER"
+	daemon_stop "$OTHER" "$OPIDF"
+	refute container_reads b-$RUN_TAG
+	local b0
+	b0=$(mounts_of b-$RUN_TAG | grep -v " $MNT ")
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	[ "$(mounts_of b-$RUN_TAG | grep -v " $MNT ")" = "$b0" ]
+	refute container_reads b-$RUN_TAG
+}
+
+@test "claims that cannot be trusted: a malformed entry is ignored, a directory others may write is refused" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	printf 'garbage' >/run/lxcfs-claims/1:2
+	printf 'lxcfs-claim 1\nrelative/path\n' >/run/lxcfs-claims/0:9999
+	: >"$LOG"
+	run "$LXCFS_BIN" --rebind "$MNT"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/run/lxcfs-claims/1:2 is not a claim of ours; ignored"* ]]
+	[[ "$output" == *"/run/lxcfs-claims/0:9999 is not a claim of ours; ignored"* ]]
+	rm -f /run/lxcfs-claims/1:2 /run/lxcfs-claims/0:9999
+	chmod 0777 /run/lxcfs-claims
+	run "$LXCFS_BIN" --rebind "$MNT"
+	chmod 0700 /run/lxcfs-claims
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"/run/lxcfs-claims is not root's alone (owner 0, mode 777)"* ]]
+	[[ "$output" == *"cannot read the claims"* ]]
 }
