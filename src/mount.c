@@ -196,6 +196,18 @@ int fuse_mount_fd(const char *mnt, const char *extra, unsigned long flags)
 	return fd;
 }
 
+void fuse_abort(dev_t dev)
+{
+	char path[96];
+	snprintf(path, sizeof(path), "/sys/fs/fuse/connections/%u/abort", minor(dev));
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0)
+		return; /* fusectl not mounted: closing the last fd ends it all the same */
+	if (write(fd, "1", 1) < 0)
+		log_warn("%s: %s", path, strerror(errno));
+	close(fd);
+}
+
 int fuse_unmount(const char *mnt)
 {
 	if (umount2(mnt, UMOUNT_NOFOLLOW) == 0)

@@ -31,6 +31,9 @@ int wait_bounded(pid_t pid, int timeout_ms, int *status);
 /* statfs(path) in a child killed after timeout_ms: 0, -ENOTCONN for a dead FUSE mount,
  * -ETIMEDOUT for one whose daemon does not answer, or another -errno. */
 int statfs_probe(const char *path, int timeout_ms);
+/* Ends the fuse connection of device dev through fusectl, where it is mounted: every request of
+ * it fails with ENOTCONN, whoever still holds a copy of its fd. */
+void fuse_abort(dev_t dev);
 /* Unmounts mnt if it is our mount; lazily if busy.  0 or -errno. */
 int fuse_unmount(const char *mnt);
 

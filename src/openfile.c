@@ -153,7 +153,7 @@ static bool snap_free(struct state_snap *sn, uint64_t fh, uint64_t now)
 /* The shared entry of fh, claiming a free one if claim. */
 static struct state_snap *snap_find(uint64_t fh, bool claim)
 {
-	unsigned n = O.st->hdr->nsnaps;
+	unsigned n = O.st->lay.nsnaps;
 	unsigned start = (unsigned)(mix(fh) >> 40) % n;
 	for (unsigned i = 0; i < PROBE; i++) {
 		struct state_snap *sn = state_snap(O.st, (start + i) % n);
@@ -329,7 +329,7 @@ void openfile_sweep(void)
 {
 	uint64_t now = now_stamp();
 	unsigned reclaimed = 0;
-	for (unsigned i = 0; i < O.st->hdr->nsnaps; i++) {
+	for (unsigned i = 0; i < O.st->lay.nsnaps; i++) {
 		struct state_snap *sn = state_snap(O.st, i);
 		uint64_t fh = __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE);
 		if (!fh)

@@ -54,8 +54,8 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 		S.swallow = 0;
 		return (ssize_t)out->len;
 	}
-	if (!init_record()->rep_len)
-		initrec_note_reply(init_record(), iov, count);
+	if (!init_record()->rep_len && initrec_note_reply(init_record(), iov, count))
+		state_seal(S.st->hdr);
 	ssize_t n = writev(fd, iov, count);
 	/* ENOENT: the request is gone (caller interrupted, or answered already by a predecessor). */
 	if (n < 0 && errno != ENOENT)
@@ -69,21 +69,12 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 	return read(fd, buf, len);
 }
 
+/* From the INIT record, which is checksummed: the features word itself is not. */
 static void note_features(const struct initrec *r)
 {
 	const struct fuse_init_in *in = (const void *)(r->req + sizeof(struct fuse_in_header));
-	if (in->major > 7 || (in->major == 7 && in->minor >= 40))
-		__atomic_or_fetch(&S.st->hdr->features, STATE_FEAT_RESEND, __ATOMIC_RELAXED);
-}
-
-int serve_attach(struct fuse_session *se, int fd, struct state *st, uint64_t generation)
-{
-	static const struct fuse_custom_io io = { .writev = io_writev, .read = io_read };
-	S.se = se;
-	S.fd = fd;
-	S.st = st;
-	S.gen = generation;
-	return fuse_session_custom_io(se, &io, fd);
+	uint32_t f = in->major > 7 || (in->major == 7 && in->minor >= 40) ? STATE_FEAT_RESEND : 0;
+	__atomic_store_n(&S.st->hdr->features, f, __ATOMIC_RELAXED);
 }
 
 int serve_replay_init(void)
@@ -150,12 +141,43 @@ static void slot_idle(struct state_slot *sl)
 	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);
 }
 
+unsigned serve_check_journal(void)
+{
+	unsigned bad = 0, lost = 0;
+	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
+		struct state_slot *sl = state_slot(S.st, i);
+		uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+		uint64_t g = __atomic_load_n(&sl->gen, __ATOMIC_ACQUIRE);
+		if (st == SLOT_FREE || (st == SLOT_CLAIMED && g < S.gen))
+			continue;
+		/* a claim cut short never held a request; anything else may have */
+		const struct fuse_in_header *in = (const void *)sl->data;
+		lost += st != SLOT_CLAIMING && in->len != 0;
+		slot_free(sl);
+		bad++;
+	}
+	if (bad)
+		log_warn("journal: %u slot(s) in no state a live worker leaves (damage, or a claim cut short) "
+			 "freed", bad);
+	return lost;
+}
+
+int serve_attach(struct fuse_session *se, int fd, struct state *st, uint64_t generation)
+{
+	static const struct fuse_custom_io io = { .writev = io_writev, .read = io_read };
+	S.se = se;
+	S.fd = fd;
+	S.st = st;
+	S.gen = generation;
+	return fuse_session_custom_io(se, &io, fd);
+}
+
 static uint64_t live_generation; /* the draining predecessor during an upgrade, else 0 */
 
 /* A request the kernel queued again after RESEND: if a dead worker held it, carry its tries. */
 static uint32_t inherited_tries(uint64_t key)
 {
-	for (unsigned i = 0; i < S.st->hdr->nslots; i++) {
+	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(S.st, i);
 		if (slot_dead(sl, __atomic_load_n(&live_generation, __ATOMIC_RELAXED)) &&
 		    __atomic_load_n(&sl->key, __ATOMIC_ACQUIRE) == key) {
@@ -169,7 +191,7 @@ static uint32_t inherited_tries(uint64_t key)
 
 static struct state_slot *claim_slot(void)
 {
-	for (unsigned i = 0; i < S.st->hdr->nslots; i++) {
+	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(S.st, i);
 		uint32_t expect = SLOT_FREE;
 		if (__atomic_compare_exchange_n(&sl->state, &expect, SLOT_CLAIMING, false, __ATOMIC_ACQ_REL,
@@ -237,8 +259,10 @@ static void process(struct state_slot *sl, size_t n)
 	}
 	if (answer_repeated_init(in, n))
 		return;
-	if (!init_record()->req_len && initrec_note_request(init_record(), sl->data, n))
+	if (!init_record()->req_len && initrec_note_request(init_record(), sl->data, n)) {
 		note_features(init_record());
+		state_seal(S.st->hdr);
+	}
 	struct fuse_buf fb = { .size = n, .mem = sl->data };
 	fuse_session_process_buf(S.se, &fb);
 }
@@ -338,7 +362,7 @@ static unsigned replay_journal(uint64_t live_gen)
 	uint8_t *copy = malloc(SERVE_BUFSZ);
 	if (!copy)
 		return 0;
-	for (unsigned i = 0; i < S.st->hdr->nslots; i++) {
+	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(S.st, i);
 		if (!slot_dead(sl, live_gen))
 			continue;
@@ -383,7 +407,7 @@ static int send_resend(void)
 /* Slots a RESEND left behind: requests the kernel had already finished. */
 static void drop_unclaimed(uint64_t live_gen)
 {
-	for (unsigned i = 0; i < S.st->hdr->nslots; i++) {
+	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(S.st, i);
 		if (slot_dead(sl, live_gen))
 			slot_free(sl);

@@ -29,6 +29,10 @@ int serve_attach(struct fuse_session *se, int fd, struct state *st, uint64_t gen
  * replay; -EPROTO if our answer differs from the recorded one (this binary would negotiate
  * another connection than the kernel has). */
 int serve_replay_init(void);
+/* Before serving an inherited state: frees journal slots that no live worker can be using
+ * (damage, or a claim cut short by a death).  Returns how many of them may have held a request
+ * the kernel still waits for, which only RESEND or the end of the connection can recover. */
+unsigned serve_check_journal(void);
 /* Starts nthreads loops; on_end runs once when the connection ends (ENODEV). */
 int serve_start(int nthreads, void (*on_end)(void));
 /* Answers the requests of every generation other than ours and live_gen that are still in the

@@ -277,6 +277,14 @@ static int reinit_now(int fd, uint64_t gen)
 	return 0;
 }
 
+static void wait_for_init(void)
+{
+	for (int i = 0; i < 5000 && !initrec_complete(&st.hdr->init); i++)
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	if (!initrec_complete(&st.hdr->init))
+		log_warn("no FUSE_INIT from the kernel within 5 s of the mount; ready anyway");
+}
+
 static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 {
 	long v[4];
@@ -290,21 +298,29 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	const char *why;
 	if (state_attach(&st, (int)v[1], &why) < 0) {
 		log_error("cannot take over: %s", why);
-		return WORKER_EXIT_CANNOT;
+		return WORKER_EXIT_UNRESUMABLE;
 	}
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	if (setup(opt, true, gen) < 0 || serve_attach(se, fd, &st, gen) < 0)
 		return WORKER_EXIT_CANNOT;
+	unsigned lost = reinit ? 0 : serve_check_journal();
 	int r = reinit ? 0 : serve_replay_init();
 	if (r < 0) {
 		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
-		return WORKER_EXIT_CANNOT;
+		return WORKER_EXIT_UNRESUMABLE;
+	}
+	if (lost && !(st.hdr->features & STATE_FEAT_RESEND)) {
+		log_error("cannot take over: %u request(s) were lost with a damaged journal, and this kernel "
+			  "cannot resend them", lost);
+		return WORKER_EXIT_LOST;
 	}
 	if (serve_start(thread_count(opt), end_of_connection) < 0)
 		return WORKER_EXIT_CANNOT;
 	if (reinit && reinit_now(fd, gen) < 0)
 		return WORKER_EXIT_CANNOT;
+	if (!reinit && r == 0)
+		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
 		 reinit ? "reinitialized connection" : r ? "took over the connection" : "new connection");
 	ctl_send(ctl, CTL_READY, st.hdr->features);

@@ -23,10 +23,10 @@
 #include "log.h"
 #include "mount.h"
 #include "pidfile.h"
+#include "reinit/claim.h"
 #include "reinit/ctl.h"
 #include "reinit/history.h"
 #include "reinit/orphan.h"
-#include "reinit/claim.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/sdnotify.h"
@@ -63,6 +63,8 @@ static struct {
 	int backoff_ms;
 	uint32_t reinit_mask; /* FUSE_REINIT_HAS_* of this kernel */
 	bool next_reinit;     /* the next worker resets the connection */
+	bool next_remount;    /* ... or, where the kernel cannot reset it, it is replaced */
+	unsigned unresumable; /* workers in a row that could not resume from the state */
 	uint64_t reinit_from; /* generation an upgrade through reinit replaces, until READY */
 	uint64_t restart_at_ms, upgrade_deadline_ms;
 	bool rebind_pending; /* a fresh mount: heal dead binds once the first worker is ready */
@@ -183,7 +185,7 @@ static int fresh_state(void)
 		return -1;
 	/* the restart record the status shows outlives the state: from the live header if sound */
 	const struct state_hdr *old = NULL;
-	if (K.st.hdr && state_check_header(K.st.hdr, K.st.hdr->total_size, &why) == 0)
+	if (K.st.hdr && state_check(&K.st, &why) == 0)
 		old = K.st.hdr;
 	else if (K.have_saved)
 		old = &K.saved;
@@ -258,44 +260,85 @@ static int spawn(uint64_t gen, bool reinit)
 static void save_header(void)
 {
 	const char *why;
-	if (state_check_header(K.st.hdr, K.st.hdr->total_size, &why) == 0 && initrec_complete(&K.st.hdr->init)) {
+	if (state_check(&K.st, &why) == 0 && initrec_complete(&K.st.hdr->init)) {
+		if (!K.st.hdr->sum)
+			state_seal(K.st.hdr); /* left by a binary before checksums: complete, so fixed */
 		K.saved = *K.st.hdr;
 		K.have_saved = true;
 	}
 }
 
-/* A damaged header is put back from that copy before a new worker needs it; the journal and
- * snapshots the worker checks entry by entry. */
+/* A damaged header is put back before a new worker needs it: the layout is this version's, the
+ * INIT record the keeper's copy, or without one the record as found (the worker's replay checks
+ * it against what it would answer), the generation the keeper's own count.  The journal and the
+ * snapshot entries the worker checks one by one. */
 static void repair_header(void)
 {
 	const char *why;
-	if (state_check_header(K.st.hdr, K.st.hdr->total_size, &why) == 0) {
+	if (state_check(&K.st, &why) == 0) {
 		save_header();
 		return;
 	}
-	if (!K.have_saved) {
-		log_error("state header damaged (%s) and no copy to restore it from", why);
-		return;
-	}
-	log_error("state header damaged (%s); restored from the keeper's copy", why);
 	struct state_hdr *h = K.st.hdr;
-	memcpy(h->magic, K.saved.magic, sizeof(h->magic));
-	h->version = K.saved.version;
-	h->hdr_size = K.saved.hdr_size;
-	h->total_size = K.saved.total_size;
-	h->nslots = K.saved.nslots;
-	h->slot_size = K.saved.slot_size;
-	h->slots_off = K.saved.slots_off;
-	h->nsnaps = K.saved.nsnaps;
-	h->snap_size = K.saved.snap_size;
-	h->snaps_off = K.saved.snaps_off;
-	h->init = K.saved.init;
+	state_relayout(h);
+	if (K.have_saved)
+		h->init = K.saved.init;
+	h->generation = K.cur.gen;
+	state_seal(h);
+	const char *still;
+	if (state_check(&K.st, &still) == 0)
+		log_error("state header damaged (%s); repaired from %s", why,
+			  K.have_saved ? "the keeper's copy" : "this version's layout, the INIT record as found");
+	else
+		log_error("state header damaged (%s), and not repaired (%s)", why, still);
+}
+
+/* Nothing can resume this connection and this kernel cannot reset it: rather than restart workers
+ * that cannot serve it while its readers wait for ever, end it (its readers get ENOTCONN at once)
+ * and mount afresh; the rebind tier then heals the containers' mounts of it, as after a crash of
+ * everything.  0, or -1 (logged). */
+static int remount(void)
+{
+	char path[PATH_MAX];
+	dev_t dead = 0;
+	log_error("the connection cannot be resumed from the state and this kernel cannot reset it: "
+		  "ending it and mounting %s afresh (its readers get ENOTCONN until the rebind heals them)",
+		  K.opt->mountpoint);
+	if (K.stored) {
+		sd_unstore_fd("fuse");
+		sd_unstore_fd("state");
+	}
+	if (mount_canonical(K.opt->mountpoint, path, sizeof(path)) == 0 && lxcfs_mount_at(path, &dead) == 0)
+		fuse_abort(dead); /* any other copy of the fd (a stuck helper) must not keep it alive */
+	close(K.fuse_fd);
+	K.fuse_fd = -1;
+	if (fresh_state() < 0) {
+		log_error("remount: cannot create a state");
+		return -1;
+	}
+	take_over_mountpoint(K.opt->mountpoint, &K.replaced, true);
+	K.fuse_fd = fuse_mount_fd(K.opt->mountpoint, K.opt->fuse_opts, K.opt->mount_flags);
+	if (K.fuse_fd < 0)
+		return -1;
+	K.reinit_mask = reinit_features(K.fuse_fd);
+	K.rebind_pending = true;
+	store_fds();
+	claim_record(CLAIM_DIR, K.opt->mountpoint);
+	return 0;
 }
 
 static void restart_worker(void)
 {
 	K.restart_at_ms = 0;
-	uint64_t gen = K.st.hdr->generation + 1;
+	uint64_t gen = K.cur.gen + 1; /* our own count: the header's may be damaged */
+	if (K.next_remount) {
+		K.next_remount = false;
+		if (remount() < 0) {
+			K.next_remount = true;
+			K.restart_at_ms = now_ms() + BACKOFF_MAX_MS;
+			return;
+		}
+	}
 	bool reinit = K.next_reinit && fresh_state() == 0;
 	if (!reinit)
 		repair_header();
@@ -322,6 +365,8 @@ static int take_over_fds(int fuse, int stfd, const char *from, const char **why)
 		return -1;
 	}
 	K.fuse_fd = fuse;
+	K.cur.gen = K.st.hdr->generation; /* checked by the attach */
+	save_header();
 	K.reinit_mask = reinit_features(K.fuse_fd);
 	if (K.history_fd < 0)
 		K.history_fd = history_create(); /* the averages start again; the connection does not */
@@ -451,11 +496,18 @@ static void reap(void)
 		h->last_pid = pid;
 		snprintf(K.last_death, sizeof(K.last_death), "worker %d (generation %llu) %s", (int)pid,
 			 (unsigned long long)gen, how);
-		if (WIFEXITED(status) && WEXITSTATUS(status) == WORKER_EXIT_CANNOT) {
-			/* Resume is impossible: the next worker resets the connection, where it can */
+		int code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+		K.unresumable = code == WORKER_EXIT_UNRESUMABLE ? K.unresumable + 1 : 0;
+		if (code == WORKER_EXIT_UNRESUMABLE || code == WORKER_EXIT_CANNOT || code == WORKER_EXIT_LOST) {
+			/* Resume is impossible: the next worker resets the connection, where it can;
+			 * elsewhere a state that a repair did not make usable, or readers waiting on
+			 * requests nobody holds any more, end the connection. */
 			K.next_reinit = (K.reinit_mask & FUSE_REINIT_HAS_REINIT) != 0;
+			K.next_remount = !K.next_reinit && (K.unresumable >= 2 || code == WORKER_EXIT_LOST);
 			log_error("%s: it could not take over the connection%s", K.last_death,
-				  K.next_reinit ? "; the next one reinitializes it" : "");
+				  K.next_reinit    ? "; the next one reinitializes it"
+				  : K.next_remount ? "; the connection is given up"
+						   : "");
 		} else if (dead.reinit && !dead.ready) {
 			/* It may have reset the connection without answering the new INIT: the
 			 * state holds no INIT record to resume from, so the next one resets again. */

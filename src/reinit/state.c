@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,9 +13,8 @@
 #define PAGE 4096u
 #define ROUND(x) (((x) + PAGE - 1) / PAGE * PAGE)
 
-static void layout(struct state_hdr *h)
+static void set_layout(struct state_hdr *h)
 {
-	memset(h, 0, sizeof(*h));
 	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
 	h->version = LXCFS_STATE_VERSION;
 	h->hdr_size = (uint32_t)ROUND(sizeof(struct state_hdr));
@@ -25,6 +25,43 @@ static void layout(struct state_hdr *h)
 	h->snap_size = (uint32_t)(sizeof(struct state_snap) + STATE_SNAP_DATA);
 	h->snaps_off = h->slots_off + (uint64_t)h->nslots * h->slot_size;
 	h->total_size = ROUND(h->snaps_off + (uint64_t)h->nsnaps * h->snap_size);
+}
+
+static void layout(struct state_hdr *h)
+{
+	memset(h, 0, sizeof(*h));
+	set_layout(h);
+}
+
+static void copy_layout(struct state_layout *l, const struct state_hdr *h)
+{
+	*l = (struct state_layout){ .hdr_size = h->hdr_size, .total_size = h->total_size,
+				    .slots_off = h->slots_off, .snaps_off = h->snaps_off, .nslots = h->nslots,
+				    .slot_size = h->slot_size, .nsnaps = h->nsnaps, .snap_size = h->snap_size };
+}
+
+/* FNV-1a over the fields that never change while a connection lives. */
+static uint32_t header_sum(const struct state_hdr *h)
+{
+	uint32_t x = 2166136261u;
+	const struct {
+		const void *p;
+		size_t n;
+	} parts[] = { { h, offsetof(struct state_hdr, generation) }, { &h->init, sizeof(h->init) } };
+	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
+		for (const unsigned char *c = parts[i].p, *e = c + parts[i].n; c < e; c++)
+			x = (x ^ *c) * 16777619u;
+	return x ? x : 1; /* 0 means "never summed" */
+}
+
+void state_seal(struct state_hdr *h)
+{
+	__atomic_store_n(&h->sum, header_sum(h), __ATOMIC_RELEASE);
+}
+
+void state_relayout(struct state_hdr *h)
+{
+	set_layout(h);
 }
 
 int state_check_header(const struct state_hdr *h, uint64_t fd_size, const char **why)
@@ -50,14 +87,30 @@ int state_check_header(const struct state_hdr *h, uint64_t fd_size, const char *
 		*why = "recorded INIT exchange is damaged";
 		return -EINVAL;
 	}
+	uint32_t sum = __atomic_load_n(&h->sum, __ATOMIC_ACQUIRE);
+	if (sum && sum != header_sum(h)) {
+		*why = "state header checksum mismatch";
+		return -EINVAL;
+	}
+	if (h->generation >= STATE_MAX_GENERATION) {
+		*why = "state header holds an impossible generation";
+		return -EINVAL;
+	}
 	return 0;
+}
+
+int state_check(const struct state *s, const char **why)
+{
+	return state_check_header(s->hdr, s->lay.total_size, why);
 }
 
 int state_create(struct state *s)
 {
 	struct state_hdr h;
 	layout(&h);
+	state_seal(&h);
 	s->hdr = NULL;
+	copy_layout(&s->lay, &h);
 	s->fd = memfd_create("lxcfs-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (s->fd < 0)
 		return -errno;
@@ -87,6 +140,7 @@ static int attach(struct state *s, int fd, const char **why, bool whole)
 	int r = state_check_header(&h, (uint64_t)st.st_size, why);
 	if (r < 0)
 		return r;
+	copy_layout(&s->lay, &h);
 	s->size = whole ? h.total_size : h.hdr_size;
 	void *p = mmap(NULL, s->size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (p == MAP_FAILED) {
@@ -116,15 +170,15 @@ void state_detach(struct state *s)
 
 struct state_slot *state_slot(const struct state *s, unsigned i)
 {
-	return (struct state_slot *)((char *)s->hdr + s->hdr->slots_off + (uint64_t)i * s->hdr->slot_size);
+	return (struct state_slot *)((char *)s->hdr + s->lay.slots_off + (uint64_t)i * s->lay.slot_size);
 }
 
 unsigned state_snaps_in_use(const struct state *s)
 {
 	unsigned n = 0;
-	for (unsigned i = 0; i < s->hdr->nsnaps; i++) {
+	for (unsigned i = 0; i < s->lay.nsnaps; i++) {
 		uint64_t fh;
-		off_t at = (off_t)(s->hdr->snaps_off + (uint64_t)i * s->hdr->snap_size + offsetof(struct state_snap, fh));
+		off_t at = (off_t)(s->lay.snaps_off + (uint64_t)i * s->lay.snap_size + offsetof(struct state_snap, fh));
 		if (pread(s->fd, &fh, sizeof(fh), at) == (ssize_t)sizeof(fh) && fh)
 			n++;
 	}
@@ -133,5 +187,5 @@ unsigned state_snaps_in_use(const struct state *s)
 
 struct state_snap *state_snap(const struct state *s, unsigned i)
 {
-	return (struct state_snap *)((char *)s->hdr + s->hdr->snaps_off + (uint64_t)i * s->hdr->snap_size);
+	return (struct state_snap *)((char *)s->hdr + s->lay.snaps_off + (uint64_t)i * s->lay.snap_size);
 }

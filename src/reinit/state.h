@@ -7,7 +7,10 @@
  *   snaps    what an open rendered at offset 0, for its later offsets
  *
  * Everything is plain data at fixed offsets; counters shared between processes are updated
- * with atomics. */
+ * with atomics.  Any process may die halfway through a write, and a stray write may hit the
+ * memfd, so nothing in it is trusted blindly: the layout and the INIT record carry a checksum
+ * (`sum`), the layout a process uses is its own copy taken at attach, slots and entries are
+ * checked one by one before use (serve.c, openfile.c). */
 #ifndef LXCFS_STATE_H
 #define LXCFS_STATE_H
 
@@ -50,7 +53,8 @@ struct state_hdr {
 	int32_t last_pid;
 	int32_t keeper_pid;
 	int32_t worker_pid;
-	uint32_t pad0;
+	uint32_t sum; /* of the layout fields and the INIT record (state_seal); 0: from a binary
+			 before checksums, checked field by field only */
 	/* written by workers */
 	uint64_t fh_serial;
 	uint32_t features;
@@ -86,11 +90,23 @@ struct state_snap {
 	uint8_t data[];
 };
 
+/* Where the sections are: the same for every state of this version, kept in each process's own
+ * memory so that a damaged header can never send it out of bounds. */
+struct state_layout {
+	uint64_t hdr_size, total_size, slots_off, snaps_off;
+	uint32_t nslots, slot_size, nsnaps, snap_size;
+};
+
 struct state {
 	int fd;
 	size_t size;
 	struct state_hdr *hdr;
+	struct state_layout lay;
 };
+
+/* A generation past this is damage, not history (one restart a millisecond for a century is
+ * about 2^41). */
+#define STATE_MAX_GENERATION (UINT64_C(1) << 48)
 
 /* Keeper: a new sealed memfd with a fresh header.  0 or -errno. */
 int state_create(struct state *s);
@@ -100,8 +116,16 @@ int state_attach(struct state *s, int fd, const char **why);
 /* Maps only the header (the keeper's view). */
 int state_attach_header(struct state *s, int fd, const char **why);
 void state_detach(struct state *s);
-/* Checks a header without mapping anything more. */
+/* Checks a header without mapping anything more: magic, version, layout, checksum, INIT record,
+ * generation.  0, -EPROTO (another version) or -EINVAL (damaged; why says what). */
 int state_check_header(const struct state_hdr *h, uint64_t fd_size, const char **why);
+/* The same for an attached state (its fd's size is known). */
+int state_check(const struct state *s, const char **why);
+/* Recomputes the checksum after the layout or the INIT record changed (by one writer: the keeper
+ * while no worker runs, or the worker that records the INIT exchange). */
+void state_seal(struct state_hdr *h);
+/* Puts this version's layout back into a damaged header (the INIT record is not rebuilt). */
+void state_relayout(struct state_hdr *h);
 
 struct state_slot *state_slot(const struct state *s, unsigned i);
 struct state_snap *state_snap(const struct state *s, unsigned i);

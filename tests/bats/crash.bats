@@ -251,8 +251,70 @@ inflight() { # recovery mode, log line that proves the path
 		[[ "$(status_field "$PIDF" last_upgrade)" == *"bad magic"* ]]
 		[ "$(status_field "$PIDF" worker_pid)" = "$w" ]
 		kill_worker KILL
-		grep -q "state header damaged .* restored from the keeper's copy" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+		grep -q "state header damaged .* repaired from the keeper's copy" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	fi
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+}
+
+state_fd() { # the keeper's state memfd, as a path
+	local keeper
+	keeper=$(cat "$PIDF.started")
+	echo "/proc/$keeper/fd/$(ls -l "/proc/$keeper/fd" | awk '/memfd:lxcfs-state/ {print $9}')"
+}
+
+DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
+
+@test "a damaged state (zeroed or random header, random journal) under readers: repaired, no failed read" {
+	keeper_start
+	containers
+	start_readers a-$RUN_TAG 262144 2
+	start_readers b-$RUN_TAG 196608 2
+	sleep 0.3
+	local kind log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
+	for kind in zero-header random-header random-journal zero-header; do
+		"$DAMAGE" "$(state_fd)" $kind
+		sleep 0.2 # the worker serves on: it reads nothing of the layout from the header
+		kill_worker KILL
+		sleep 0.2
+	done
+	read -r reads failures < <(stop_readers 4)
+	echo "reads=$reads failures=$failures" >&2
+	grep "damaged\|journal:" "$log" >&2
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt 50 ]
+	[ "$(grep -c "state header damaged .*; repaired from the keeper's copy" "$log")" -ge 3 ]
+	# a random generation never reaches a worker: the keeper counts its own
+	[ "$(status_field "$PIDF" generation)" = 5 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	[ "$(memtotal b-$RUN_TAG)" = 196608 ]
+}
+
+@test "a state no repair makes resumable: the connection is reset or given up, no reader hangs, the containers read again" {
+	keeper_start
+	containers
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log reinit=no w
+	[[ "$(status_field "$PIDF" recovery)" != *"reinit=yes"* ]] || reinit=yes
+	"$DAMAGE" "$(state_fd)" init-reply
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	local i
+	for i in $(seq 1 200); do
+		[ "$(memtotal a-$RUN_TAG)" = 262144 ] && break
+		sleep 0.05
+	done
+	grep "take over\|given up\|afresh\|rebind" "$log" >&2
+	grep -q "cannot take over: this binary would negotiate another connection" "$log"
+	if [ "$reinit" = yes ]; then
+		grep -q "reinitialized the connection" "$log"
+	else
+		grep -q "ending it and mounting $MNT afresh" "$log"
+		grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$CGA).*/proc/meminfo rebound" "$log"
+	fi
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	[ "$(memtotal b-$RUN_TAG)" = 196608 ]
+	# one mount at the mountpoint, and the daemon still survives a crash
+	[ "$(grep -c " $MNT fuse.lxcfs " /proc/self/mounts)" = 1 ]
+	kill_worker KILL
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 }
 
