@@ -20,31 +20,56 @@
 #include "version.h"
 
 /* Prints what the keeper last wrote, if that keeper still runs. */
+/* The pid holding the pidfile's lock (the keeper, or a standalone daemon), 0 if none, -1 if the
+ * pidfile cannot be read (then nobody can tell). */
+static pid_t pidfile_holder(const char *pidpath)
+{
+	int fd = open(pidpath, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	bool locked = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	close(fd);
+	return locked ? fl.l_pid : 0;
+}
+
+static bool alive(pid_t pid)
+{
+	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); /* EPERM: it is, and not ours */
+}
+
+/* Exit 0: the report; 3: not running; 4: running, but no report can be read (said why). */
 static int print_status(const struct options *o)
 {
 	char path[PATH_MAX + 16], pidpath[PATH_MAX];
 	options_statusfile(o, path, sizeof(path));
 	options_pidfile(o, pidpath, sizeof(pidpath));
+	pid_t holder = pidfile_holder(pidpath);
 	struct buf b = BUF_INIT;
-	if (file_read(path, &b) < 0) {
-		fprintf(stderr, "lxcfs: no status at %s (not running with --restart-on-crash?)\n", path);
-		return 3;
-	}
-	const char *s = buf_cstr(&b);
-	const char *k = strstr(s, "keeper_pid: ");
+	int r = file_read(path, &b);
+	const char *s = r == 0 ? buf_cstr(&b) : NULL;
+	const char *k = s ? strstr(s, "keeper_pid: ") : NULL;
 	int pid = k ? atoi(k + 12) : 0;
-	int fd = open(pidpath, O_RDONLY | O_CLOEXEC);
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	bool locked = fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK && fl.l_pid == pid;
-	if (fd >= 0)
-		close(fd);
-	if (pid <= 0 || kill(pid, 0) != 0 || !locked) {
-		fprintf(stderr, "lxcfs: not running (the status at %s is stale)\n", path);
+	int rc = 0;
+	if (r < 0 && holder > 0)
+		fprintf(stderr, "lxcfs: running (pid %d holds %s), but its status at %s cannot be read: %s\n",
+			(int)holder, pidpath, path, strerror(-r)), rc = 4;
+	else if (r == -EACCES)
+		fprintf(stderr, "lxcfs: cannot read the status at %s: permission denied (it is root's)\n", path), rc = 4;
+	else if (r < 0)
+		fprintf(stderr, "lxcfs: no status at %s (not running with --restart-on-crash?)\n", path), rc = 3;
+	else if (pid <= 0 && holder > 0)
+		fprintf(stderr, "lxcfs: running (pid %d holds %s), but its status at %s is unreadable (damaged)\n",
+			(int)holder, pidpath, path), rc = 4;
+	else if (pid <= 0 || !alive(pid) || (holder >= 0 && holder != pid))
+		fprintf(stderr, "lxcfs: not running (the status at %s is stale)\n", path), rc = 3;
+	if (rc) {
 		buf_free(&b);
-		return 3;
+		return rc;
 	}
 	/* The keeper rewrites the file when asked (SIGHUP), so the counts are of this moment; an
-	 * older keeper that ignores the request still leaves its last report to print. */
+	 * older keeper that ignores the request, or a caller who may not signal it, still gets
+	 * its last report. */
 	struct stat before, now;
 	if (stat(path, &before) == 0 && kill(pid, SIGHUP) == 0) {
 		for (int i = 0; i < 100; i++) {

@@ -39,9 +39,10 @@
 #include "options.h"
 #include "pidfile.h"
 #include "selfpath.h"
+#include "reinit/claim.h"
 #include "reinit/ctl.h"
 #include "reinit/history.h"
-#include "reinit/claim.h"
+#include "reinit/holders.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
@@ -257,6 +258,11 @@ static int parse_fds(const char *s, long *v, int n)
 /* The reinit tier: reset the connection, answer the new INIT, revalidate the bind mounts. */
 static int reinit_now(int fd, uint64_t gen)
 {
+	pid_t keep[] = { getppid() }; /* our keeper holds it, and reads nothing */
+	int ended = holders_end_readers(fd, keep, 1);
+	if (ended < 0)
+		log_warn("cannot tell who else reads the connection (%s): resetting it all the same",
+			 strerror(-ended));
 	int r = reinit_connection(fd);
 	if (r < 0) {
 		log_error("FUSE_DEV_IOC_REINIT failed: %s", strerror(-r));

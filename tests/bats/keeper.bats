@@ -81,3 +81,39 @@ kill_worker_and_wait() {
 	for i in 1 2 3; do timeout "$TMO" cat "$MNT/proc/meminfo" >/dev/null 2>&1 || true; done
 	grep -q "crash loop, it seems: the next worker starts in" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 }
+
+@test "--status says what is true: running, unreadable for a user, damaged or missing report, not running" {
+	local st=${PIDF%.pid}.status
+	run "$LXCFS_BIN" --status -p "$PIDF"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"keeper_pid: $KEEPER"* ]]
+	# a user who may not read it is told so, not "not running"
+	run setpriv --reuid=65534 --regid=65534 --clear-groups "$LXCFS_BIN" --status -p "$PIDF"
+	echo "$output" >&2
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"cannot read the status at $st: permission denied"* ]]
+	# a damaged report
+	printf 'garbage\n' >"$st"
+	run "$LXCFS_BIN" --status -p "$PIDF"
+	echo "$output" >&2
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"running (pid $KEEPER holds $PIDF), but its status at $st is unreadable (damaged)"* ]]
+	# a missing one
+	local w
+	w=$(pgrep -P "$KEEPER" -f "lxcfs-worker --serve")
+	[ -n "$w" ]
+	rm -f "$st"
+	run "$LXCFS_BIN" --status -p "$PIDF"
+	[ "$status" -eq 4 ]
+	[[ "$output" == *"running (pid $KEEPER holds $PIDF), but its status at $st cannot be read"* ]]
+	# the next event writes it again
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	run "$LXCFS_BIN" --status -p "$PIDF"
+	[ "$status" -eq 0 ]
+	# stopped: not running
+	daemon_stop "$MNT" "$PIDF"
+	run "$LXCFS_BIN" --status -p "$PIDF"
+	echo "$output" >&2
+	[ "$status" -eq 3 ]
+}

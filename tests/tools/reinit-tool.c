@@ -4,6 +4,9 @@
  *   reinit-tool reinit-nocap PID FD      the same after dropping every capability
  *   reinit-tool race PID FD THREADS      THREADS threads issue it at once; prints "ok N busy N other N"
  *   reinit-tool bmreval PID FD           FUSE_DEV_IOC_BM_REVAL
+ *   reinit-tool reader PID FD            reads requests of the connection and answers none (a
+ *                                        stuck old worker's stand-in): prints "reading", then
+ *                                        the opcode of each request it takes
  * The fd is taken with pidfd_getfd(): the same open file as the daemon's.  Prints "ok" or the
  * errno name; exits 0 when the ioctl succeeded. */
 
@@ -11,6 +14,7 @@
 #include <fcntl.h>
 #include <linux/capability.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,6 +100,23 @@ int main(int argc, char **argv)
 		}
 		printf("ok %d busy %d other %d\n", ok, busy, other);
 		return other ? 1 : 0;
+	}
+	if (argc == 4 && strcmp(argv[1], "reader") == 0) {
+		static uint32_t buf[(1u << 20) / 4 + 1024]; /* more than max_write plus headers */
+		int f = grab(argv[2], argv[3]);
+		printf("reading\n");
+		fflush(stdout);
+		for (;;) {
+			ssize_t n = read(f, buf, sizeof(buf));
+			if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == ENOENT))
+				continue;
+			if (n < 8) {
+				printf("%s\n", n < 0 ? strerrorname_np(errno) : "short read");
+				return 1;
+			}
+			printf("opcode %u\n", buf[1]); /* fuse_in_header: len, opcode, ... */
+			fflush(stdout);
+		}
 	}
 	fprintf(stderr, "usage: see the comment at the top of reinit-tool.c\n");
 	return 2;

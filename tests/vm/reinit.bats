@@ -26,6 +26,9 @@ setup() {
 }
 
 teardown() {
+	local p
+	for p in $(cat "$BATS_RUN_TMPDIR/strays-$RUN_TAG" 2>/dev/null); do kill -KILL "$p" 2>/dev/null || true; done
+	rm -f "$BATS_RUN_TMPDIR/strays-$RUN_TAG"
 	container_stop c-$RUN_TAG
 	daemon_stop "$MNT" "$PIDF"
 	rm -f "$HIDE"
@@ -109,18 +112,49 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	[ "$output" = 0 ]
 }
 
-@test "200 REINIT cycles under readers: no kernel complaint, no hung task, no leaked mount" {
+@test "stray readers of the connection at a reinit (a stuck old worker, one stopped): ended first, the INIT is ours" {
 	keeper_start
-	local before cbefore i
+	local out=$BATS_RUN_TMPDIR/reader-$RUN_TAG w rd rd2 i log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
+	w=$(status_field "$PIDF" worker_pid)
+	# two processes with a copy of the connection's fd that read it and answer nothing; the
+	# second is stopped in its read, as a SIGSTOPped old worker would be
+	# (fd 3 closed: bats waits for whoever holds it; teardown ends them if the test failed)
+	"$TOOL" reader "$KEEPER" "$FUSEFD" >"$out.1" 2>&1 3>&- &
+	rd=$!
+	"$TOOL" reader "$KEEPER" "$FUSEFD" >"$out.2" 2>&1 3>&- &
+	rd2=$!
+	echo "$rd $rd2" >"$BATS_RUN_TMPDIR/strays-$RUN_TAG"
+	for i in $(seq 1 100); do grep -q reading "$out.1" && grep -q reading "$out.2" && break; sleep 0.05; done
+	sleep 0.3
+	kill -STOP "$rd2"
+	kill -USR2 "$KEEPER"
+	wait_worker "$PIDF" "$w"
+	grep "connection" "$log" >&2
+	grep -q "pid $rd (reinit-tool) reads the connection: ended before the reset" "$log"
+	grep -q "pid $rd2 (reinit-tool) reads the connection: ended before the reset" "$log"
+	ended "$rd"
+	ended "$rd2"
+	# neither took the new INIT (opcode 26): the new worker answered it and serves
+	refute grep -q "opcode 26" "$out.1" "$out.2"
+	grep -q "reinitialized the connection" "$log"
+	[ "$(memtotal)" = 262144 ]
+	[[ "$(status_field "$PIDF" last_upgrade)" == *"through reinit" ]]
+	# the keeper, which holds the connection and reads nothing, was spared
+	kill -0 "$KEEPER"
+}
+
+@test "REINIT cycles under readers (200, LXCFS_REINIT_CYCLES for more): no kernel complaint, no hung task, no leaked mount" {
+	keeper_start
+	local before cbefore i cycles=${LXCFS_REINIT_CYCLES:-200} t0=$SECONDS
 	before=$(wc -l </proc/self/mountinfo)
 	cbefore=$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)
 	start_readers c-$RUN_TAG 262144 2
-	for i in $(seq 1 200); do
+	for i in $(seq 1 "$cycles"); do
 		"$TOOL" reinit "$KEEPER" "$FUSEFD" >/dev/null
 		"$TOOL" bmreval "$KEEPER" "$FUSEFD" >/dev/null
 	done
 	read -r reads failures < <(stop_readers 2)
-	echo "reads=$reads failures=$failures (in-flight reads at a reinit fail, by design)"
+	echo "cycles=$cycles seconds=$((SECONDS - t0)) reads=$reads failures=$failures (in-flight reads at a reinit fail, by design)"
 	[ "$reads" -gt 0 ]
 	# after the storm, everything reads right
 	[ "$(memtotal)" = 262144 ]

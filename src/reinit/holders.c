@@ -1,0 +1,204 @@
+#include "reinit/holders.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/kcmp.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "log.h"
+
+struct list {
+	struct holder *v;
+	size_t n;
+};
+
+static int add(struct list *l, pid_t pid, int fd)
+{
+	struct holder *more = reallocarray(l->v, l->n + 1, sizeof(*more));
+	if (!more)
+		return -ENOMEM;
+	l->v = more;
+	l->v[l->n++] = (struct holder){ .pid = pid, .fd = fd };
+	return 0;
+}
+
+/* Every descriptor of /dev/fuse in another process: the candidates. */
+static int fuse_fds(struct list *out)
+{
+	DIR *proc = opendir("/proc");
+	if (!proc)
+		return -errno;
+	pid_t self = getpid();
+	struct dirent *p;
+	int r = 0;
+	while (r == 0 && (p = readdir(proc))) {
+		if (!isdigit((unsigned char)p->d_name[0]) || atoi(p->d_name) == self)
+			continue;
+		char path[300];
+		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
+		DIR *d = opendir(path);
+		struct dirent *e;
+		while (d && r == 0 && (e = readdir(d))) {
+			char target[32];
+			ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+			if (n == 9 && memcmp(target, "/dev/fuse", 9) == 0)
+				r = add(out, (pid_t)atoi(p->d_name), atoi(e->d_name));
+		}
+		if (d)
+			closedir(d);
+	}
+	closedir(proc);
+	return r;
+}
+
+static long fdinfo_flags(pid_t pid, int fd)
+{
+	char path[64], text[512];
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return -1;
+	const char *f = strstr(text, "flags:");
+	return f ? strtol(f + 6, NULL, 8) : -1;
+}
+
+static int find(int fd, struct holder **out, bool kcmp)
+{
+	struct list cand = { 0 }, same = { 0 };
+	*out = NULL;
+	int r = fuse_fds(&cand);
+	for (size_t i = 0; r == 0 && kcmp && i < cand.n; i++) {
+		long k = syscall(SYS_kcmp, getpid(), cand.v[i].pid, KCMP_FILE, fd, cand.v[i].fd);
+		if (k < 0 && errno == ENOSYS)
+			kcmp = false;
+		else if (k == 0)
+			r = add(&same, cand.v[i].pid, cand.v[i].fd);
+	}
+	if (r == 0 && !kcmp) {
+		same.n = 0;
+		int fl = fcntl(fd, F_GETFL);
+		if (fl < 0 || (fl & O_APPEND) || fcntl(fd, F_SETFL, fl | O_APPEND) < 0) {
+			r = fl < 0 ? -errno : -ENOTSUP;
+		} else {
+			long *seen = calloc(cand.n + 1, sizeof(*seen));
+			for (size_t i = 0; seen && i < cand.n; i++)
+				seen[i] = fdinfo_flags(cand.v[i].pid, cand.v[i].fd);
+			fcntl(fd, F_SETFL, fl);
+			for (size_t i = 0; seen && r == 0 && i < cand.n; i++) {
+				long after = fdinfo_flags(cand.v[i].pid, cand.v[i].fd);
+				if (seen[i] >= 0 && (seen[i] & O_APPEND) && after >= 0 && !(after & O_APPEND))
+					r = add(&same, cand.v[i].pid, cand.v[i].fd);
+			}
+			if (!seen)
+				r = -ENOMEM;
+			free(seen);
+		}
+	}
+	free(cand.v);
+	if (r < 0) {
+		free(same.v);
+		return r;
+	}
+	*out = same.v;
+	return (int)same.n;
+}
+
+int holders_find(int fd, struct holder **out)
+{
+	return find(fd, out, true);
+}
+
+int holders_find_by_flags(int fd, struct holder **out)
+{
+	return find(fd, out, false);
+}
+
+/* Whether a thread of pid sits in read(2)/readv(2) on fd (a stopped one shows the call it will
+ * restart). */
+static bool reading(pid_t pid, int fd)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/task", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	bool yes = false;
+	while (d && !yes && (e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		char p[320], text[256];
+		snprintf(p, sizeof(p), "/proc/%d/task/%s/syscall", (int)pid, e->d_name);
+		if (file_read_small(AT_FDCWD, p, text, sizeof(text)) < 0)
+			continue;
+		char *end;
+		long nr = strtol(text, &end, 10);
+		if (end == text || (nr != SYS_read && nr != SYS_readv))
+			continue;
+		yes = strtol(end, NULL, 16) == fd;
+	}
+	if (d)
+		closedir(d);
+	return yes;
+}
+
+static bool a_worker(pid_t pid)
+{
+	char path[64], text[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", (int)pid);
+	ssize_t n = file_read_small(AT_FDCWD, path, text, sizeof(text));
+	return n > 0 && strcmp(text, "lxcfs-worker") == 0;
+}
+
+static void comm_of(pid_t pid, char *dst, size_t size)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if (file_read_small(AT_FDCWD, path, dst, size) <= 0)
+		snprintf(dst, size, "?");
+	dst[strcspn(dst, "\n")] = '\0';
+}
+
+int holders_end_readers(int fd, const pid_t *keep, size_t nkeep)
+{
+	struct holder *h;
+	int n = holders_find(fd, &h);
+	if (n < 0)
+		return n;
+	int ended = 0;
+	for (int i = 0; i < n; i++) {
+		bool spared = h[i].pid == 1;
+		for (size_t k = 0; k < nkeep && !spared; k++)
+			spared = keep[k] == h[i].pid;
+		bool done = false; /* a process with several descriptors is listed once per descriptor */
+		for (int j = 0; j < i && !done; j++)
+			done = h[j].pid == h[i].pid;
+		if (spared || done)
+			continue;
+		char comm[32];
+		comm_of(h[i].pid, comm, sizeof(comm));
+		bool worker = a_worker(h[i].pid);
+		if (!worker && !reading(h[i].pid, h[i].fd)) {
+			log_info("pid %d (%s) holds the connection but does not read it (an fd store?): left",
+				 (int)h[i].pid, comm);
+			continue;
+		}
+		log_warn("pid %d (%s) %s the connection: ended before the reset, or it could take the new "
+			 "FUSE_INIT", (int)h[i].pid, comm, worker ? "is an earlier worker of" : "reads");
+		kill(h[i].pid, SIGKILL);
+		char path[64];
+		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)h[i].pid, h[i].fd);
+		for (int t = 0; t < 1000 && access(path, F_OK) == 0; t++) /* a zombie holds no fd */
+			nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+		ended++;
+	}
+	free(h);
+	return ended;
+}

@@ -1,0 +1,32 @@
+/* Who else holds the open file of our fuse connection.
+ *
+ * FUSE_DEV_IOC_REINIT makes the kernel send a new FUSE_INIT, which goes to whoever reads the
+ * connection first: a reader that is not the new worker (an old worker, stopped or stuck, or
+ * anything else with a copy of the fd) would take it, and the new worker would wait in vain.
+ * Before a reinit the worker therefore ends every other process that reads the connection. */
+#ifndef LXCFS_HOLDERS_H
+#define LXCFS_HOLDERS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct holder {
+	pid_t pid;
+	int fd; /* its descriptor of the same open file */
+};
+
+/* Every descriptor of another process that refers to the same open file as fd: found with
+ * kcmp(KCMP_FILE), or where the kernel has no kcmp by setting O_APPEND on the file (flags
+ * belong to the open file, not to a descriptor) and reading the flags back in the others'
+ * fdinfo.  The count, *out malloc'd (free it), or -errno. */
+int holders_find(int fd, struct holder **out);
+/* The same by the flags alone, as on a kernel without kcmp. */
+int holders_find_by_flags(int fd, struct holder **out);
+
+/* Ends (SIGKILL, then waits until gone, at most 2 s each) every other process that reads the
+ * connection: one in read(2) on it, or a worker of ours (lxcfs-worker); the pids in keep are
+ * spared.  Others that only hold it (an fd store) are logged and left.  Returns how many were
+ * ended, or -errno if the holders could not be listed. */
+int holders_end_readers(int fd, const pid_t *keep, size_t nkeep);
+
+#endif
