@@ -148,16 +148,6 @@ void cgview_free(struct cgview *v)
 	}
 }
 
-static bool path_is_clean(const char *p)
-{
-	if (p[0] != '/')
-		return false;
-	for (const char *s = p; (s = strstr(s, "/..")) != NULL; s += 3)
-		if (s[3] == '/' || s[3] == '\0')
-			return false;
-	return true;
-}
-
 /* Maps a cgroup path as /proc/<pid>/cgroup prints it to a directory under the mount. */
 static char *resolve(const struct cg_hier *h, const char *path, size_t plen)
 {
@@ -167,7 +157,7 @@ static char *resolve(const struct cg_hier *h, const char *path, size_t plen)
 	memcpy(p, path, plen);
 	p[plen] = '\0';
 	/* "(deleted)" suffix: the cgroup is gone; nothing there to read. */
-	if (!path_is_clean(p) || strstr(p, " (deleted)"))
+	if (!path_clean_abs(p) || strstr(p, " (deleted)"))
 		return NULL;
 	static const char scope[] = "/init.scope";
 	size_t n = strlen(p);

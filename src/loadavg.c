@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "log.h"
+#include "parse.h"
 #include "reinit/history.h"
 #include "taskcount.h"
 
@@ -276,6 +277,18 @@ static void *engine(void *arg)
 	return NULL;
 }
 
+/* An inherited entry is used only if it is what a worker writes: a clean absolute path (it is
+ * walked for tasks), the key of that path, averages a count of tasks can reach. */
+static bool entry_sane(const struct history_entry *e)
+{
+	if (!memchr(e->dir, '\0', sizeof(e->dir)) || !path_clean_abs(e->dir) || key_of(e->dir) != e->key)
+		return false;
+	for (int k = 0; k < 3; k++)
+		if (e->avg[k] > (UINT64_C(1) << 32) << LOAD_FSHIFT)
+			return false;
+	return true;
+}
+
 int loadavg_init(const char *procdir, int history_fd)
 {
 	if ((size_t)snprintf(L.procdir, sizeof(L.procdir), "%s", procdir) >= sizeof(L.procdir))
@@ -286,9 +299,20 @@ int loadavg_init(const char *procdir, int history_fd)
 			log_warn("load averages: %s", why);
 		L.e = L.h.e;
 		L.nactive = 0;
-		for (unsigned i = 0; i < HISTORY_ENTRIES; i++)
-			if (L.e[i].key > KEY_GONE)
-				L.active[L.nactive++] = i; /* what a previous worker tracked */
+		unsigned bad = 0;
+		for (unsigned i = 0; i < HISTORY_ENTRIES; i++) {
+			if (L.e[i].key <= KEY_GONE)
+				continue;
+			if (!entry_sane(&L.e[i])) {
+				L.e[i].key = KEY_GONE; /* a tombstone: later entries of its chain stay found */
+				bad++;
+				continue;
+			}
+			L.active[L.nactive++] = i; /* what a previous worker tracked */
+		}
+		if (bad)
+			log_warn("load averages: %u history entr%s damaged (a path that is not a cgroup's, a key "
+				 "that does not match it, an impossible average): dropped", bad, bad == 1 ? "y" : "ies");
 		return 0;
 	}
 	if (history_fd >= 0)

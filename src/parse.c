@@ -113,8 +113,12 @@ int stat_starttime(const char *text, uint64_t *out)
 	if (!p || !isdigit((unsigned char)*p))
 		return -EINVAL;
 	uint64_t v = 0;
-	for (; isdigit((unsigned char)*p); p++)
-		v = v * 10 + (uint64_t)(*p - '0');
+	for (; isdigit((unsigned char)*p); p++) {
+		unsigned d = (unsigned)(*p - '0');
+		if (v > (UINT64_MAX - d) / 10)
+			return -ERANGE; /* no start time is that late: the file is not what it claims */
+		v = v * 10 + d;
+	}
 	*out = v;
 	return 0;
 }
@@ -180,4 +184,19 @@ bool opt_list_has(const char *opts, const char *name)
 		p = c ? c + 1 : NULL;
 	}
 	return false;
+}
+
+bool path_clean_abs(const char *r)
+{
+	if (r[0] != '/' || strstr(r, "//"))
+		return false;
+	for (const char *p = r; *p;) {
+		while (*p == '/')
+			p++;
+		size_t n = strcspn(p, "/");
+		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+	}
+	return true;
 }

@@ -37,6 +37,9 @@ int proc_cgroups_find(const char *text, size_t len, const char *opts, unsigned *
 bool opt_list_has(const char *opts, const char *name);
 
 /* Iterates lines: sets line and linelen (without the newline) for each; false at the end. */
+/* An absolute path with no "." or ".." step and no "//" (nor a deleted file's "//deleted"):
+ * one that names what it says below its root. */
+bool path_clean_abs(const char *path);
 bool next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *linelen);
 
 #endif

@@ -154,8 +154,10 @@ static uint64_t v2_value(const struct buf *b, const char *dev, const char *key)
 		if (ll <= dl || memcmp(line, dev, dl) != 0 || line[dl] != ' ')
 			continue;
 		for (const char *p = line + dl; p + kl + 1 < line + ll; p++) {
+			/* a digit must follow: strtoull would skip the newline and read the next line */
 			if (p[0] == ' ' && memcmp(p + 1, key, kl) == 0 && p[1 + kl] == '=')
-				return strtoull(p + 2 + kl, NULL, 10);
+				return p + 2 + kl < line + ll && isdigit((unsigned char)p[2 + kl]) ?
+					       strtoull(p + 2 + kl, NULL, 10) : 0;
 		}
 	}
 	return 0;

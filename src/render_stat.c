@@ -32,6 +32,13 @@ static uint64_t ns_to_ticks(uint64_t ns)
 	return ns / (1000000000u / (uint64_t)hz);
 }
 
+/* cpu.stat counts microseconds; one beyond 2^64 ns (585 years) is garbage: saturated, not
+ * wrapped into a small plausible figure. */
+static uint64_t us_to_ticks(uint64_t us)
+{
+	return ns_to_ticks(us > UINT64_MAX / 1000 ? UINT64_MAX : us * 1000);
+}
+
 static int usage_alloc(struct cpu_usage *u, unsigned ncpu)
 {
 	u->n = ncpu;
@@ -60,7 +67,7 @@ static int read_usage_v2(const struct cgview *cg, const struct cpuset *cpus, uns
 		return -ENOENT;
 	if (usage_alloc(u, ncpu) < 0)
 		return -ENOMEM;
-	uint64_t ut = ns_to_ticks(us * 1000), st = ns_to_ticks(sy * 1000);
+	uint64_t ut = us_to_ticks(us), st = us_to_ticks(sy);
 	unsigned i = 0;
 	for (int c = cpuset_next(cpus, 0); c >= 0 && (unsigned)c < ncpu; c = cpuset_next(cpus, (unsigned)c + 1), i++) {
 		u->user[c] = ut / n + (i < ut % n);

@@ -94,22 +94,6 @@ static bool note_instance(const struct mntent_info *m, void *arg)
 	return true;
 }
 
-/* A root we clone from: an absolute path inside the tree, no "." or ".." step, not a deleted
- * file's "//deleted" form. */
-static bool sane_root(const char *r)
-{
-	if (r[0] != '/' || strstr(r, "//"))
-		return false;
-	for (const char *p = r; *p;) {
-		while (*p == '/')
-			p++;
-		size_t n = strcspn(p, "/");
-		if ((n == 1 && p[0] == '.') || (n == 2 && p[0] == '.' && p[1] == '.'))
-			return false;
-		p += n;
-	}
-	return true;
-}
 
 /* Whether a dead mount of dev is ours to heal.  true: proven ours (the device found dead at our
  * mountpoint, one the operator named, or one claimed for our mountpoint); false with why empty:
@@ -161,7 +145,7 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 	c->proven = why_not_ours(s, m, dev, why, sizeof(why));
 	for (size_t i = 0; i < s->nhung; i++)
 		c->hung |= s->hung[i] == dev;
-	if (!why[0] && !sane_root(m->root))
+	if (!why[0] && !path_clean_abs(m->root))
 		snprintf(why, sizeof(why), "its root '%s' is not a path of the tree", m->root);
 	c->root = strdup(m->root);
 	c->why_left = why[0] ? strdup(why) : NULL;

@@ -127,6 +127,45 @@ static void history(void)
 	CHECK_INT(hundredths(v.avg[0]), 200); /* not restarted from the present count (0) */
 	loadavg_fini();
 
+	/* an entry damaged in place: its path changed (the key no longer matches), or an average no
+	 * count of tasks reaches; dropped, the average starts again from what is seen (0) */
+	for (int kind = 0; kind < 2; kind++) {
+		struct history h;
+		const char *why;
+		CHECK_INT(history_attach(&h, fd, &why), 0);
+		struct history_entry *e = NULL;
+		for (unsigned i = 0; i < HISTORY_ENTRIES && !e; i++)
+			if (h.e[i].key > 1 && strcmp(h.e[i].dir, cg) == 0)
+				e = &h.e[i];
+		CHECK(e != NULL);
+		if (e && kind == 0)
+			e->dir[strlen(e->dir) - 1] ^= 1;
+		if (e && kind == 1)
+			e->avg[0] = UINT64_MAX;
+		history_detach(&h);
+		CHECK_INT(loadavg_init(proc, fd), 0);
+		CHECK_INT(loadavg_get(cg, false, &v), 0);
+		CHECK_INT(hundredths(v.avg[0]), 0);
+		loadavg_fini();
+		if (kind == 0) { /* again with the 2.00 average, for the second kind */
+			task(11, 'R', 1);
+			task(14, 'R', 7);
+			CHECK_INT(loadavg_init(proc, fd), 0);
+			struct history h2;
+			CHECK_INT(history_attach(&h2, fd, &why), 0);
+			for (unsigned i = 0; i < HISTORY_ENTRIES; i++)
+				h2.e[i].key = 0; /* forget it: the next read samples afresh */
+			history_detach(&h2);
+			loadavg_fini();
+			CHECK_INT(loadavg_init(proc, fd), 0);
+			CHECK_INT(loadavg_get(cg, false, &v), 0);
+			CHECK_INT(hundredths(v.avg[0]), 200);
+			loadavg_fini();
+			task(11, 'S', 1);
+			task(14, 'S', 7);
+		}
+	}
+
 	/* garbage over the header: reset, not trusted */
 	CHECK_INT(pwrite(fd, "garbage!", 8, 0), 8);
 	CHECK_INT(loadavg_init(proc, fd), 0);

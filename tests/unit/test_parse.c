@@ -55,6 +55,15 @@ static void starttime(void)
 	CHECK_U64(v, 12345);
 	CHECK(stat_starttime("1 (a) S 0 1", &v) < 0);
 	CHECK(stat_starttime("no parens here", &v) < 0);
+	/* past 2^64: refused, not wrapped into a small start time */
+	CHECK(stat_starttime("1 (a) S 0 1 1 0 -1 4 1 0 0 0 1 2 0 0 20 0 1 0 99999999999999999999 1", &v) < 0);
+	CHECK(path_clean_abs("/"));
+	CHECK(path_clean_abs("/lxc.payload.a/x..y/.z"));
+	CHECK(!path_clean_abs("relative"));
+	CHECK(!path_clean_abs("/a/../b"));
+	CHECK(!path_clean_abs("/a/.."));
+	CHECK(!path_clean_abs("/./a"));
+	CHECK(!path_clean_abs("/a//deleted"));
 	CHECK(stat_starttime("1 (a) S 0 1 1 0 -1 4 1 0 0 0 1 2 0 0 20 0 1 0 x", &v) < 0);
 	/* the other fields the daemon reads: the state and the parent */
 	const char *t = "9 (x) y (z)) R 42 1";
