@@ -2,8 +2,10 @@
  *   blackout read STOPFILE THREADS OUT FILE...  THREADS readers loop over the FILEs (open, read
  *       to EOF, close) until STOPFILE exists; OUT gets "start_us latency_us ok" per read
  *       (CLOCK_REALTIME)
- *   blackout events kill|upgrade N GAP_MS STATUSFILE OUT   N events GAP_MS apart: SIGKILL the
- *       worker, or SIGUSR1 the keeper; waits until a new worker serves; OUT gets "time_us"
+ *   blackout events kill|upgrade|random N GAP_MS STATUSFILE OUT   N events GAP_MS apart: SIGKILL
+ *       the worker, or SIGUSR1 the keeper, or (random) SIGKILL, SIGSEGV or SIGABRT to the worker,
+ *       one event in four right after the previous one (a back-to-back pair); waits until a new
+ *       worker serves; OUT gets "time_us"
  *   blackout analyze READS EVENTS   per event, the longest read that overlapped it (started up
  *       to 100 ms after it, or was in flight at it); prints p50, p99, max of those, and the
  *       failed reads */
@@ -97,7 +99,9 @@ static long status_num(const char *path, const char *key)
 
 static int do_events(char **argv)
 {
-	int upgrade = strcmp(argv[2], "upgrade") == 0;
+	int upgrade = strcmp(argv[2], "upgrade") == 0, random = strcmp(argv[2], "random") == 0;
+	static const int sigs[] = { SIGKILL, SIGSEGV, SIGABRT };
+	srand((unsigned)getpid());
 	int n = atoi(argv[3]);
 	long gap = atol(argv[4]);
 	const char *status = argv[5];
@@ -106,10 +110,11 @@ static int do_events(char **argv)
 		long gen = status_num(status, "generation: ");
 		long pid = upgrade ? status_num(status, "keeper_pid: ") : status_num(status, "worker_pid: ");
 		fprintf(out, "%.0f\n", now_us());
-		kill((pid_t)pid, upgrade ? SIGUSR1 : SIGKILL);
+		kill((pid_t)pid, upgrade ? SIGUSR1 : random ? sigs[rand() % 3] : SIGKILL);
 		for (int w = 0; w < 5000 && status_num(status, "generation: ") == gen; w++)
 			usleep(1000);
-		usleep((useconds_t)gap * 1000);
+		if (!random || rand() % 4)
+			usleep((useconds_t)gap * 1000);
 	}
 	fclose(out);
 	return 0;

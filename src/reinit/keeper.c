@@ -65,6 +65,7 @@ static struct {
 	bool next_reinit;     /* the next worker resets the connection */
 	bool next_remount;    /* ... or, where the kernel cannot reset it, it is replaced */
 	unsigned unresumable; /* workers in a row that could not resume from the state */
+	int young_status;     /* wait status of the last death if it came young, else -1 */
 	uint64_t reinit_from; /* generation an upgrade through reinit replaces, until READY */
 	uint64_t restart_at_ms, upgrade_deadline_ms;
 	bool rebind_pending; /* a fresh mount: heal dead binds once the first worker is ready */
@@ -73,7 +74,7 @@ static struct {
 	bool stored; /* the fuse fd and state sit in systemd's fd store */
 	int history_fd; /* load averages and the like, handed to each worker (history.h) */
 	char last_death[160], last_upgrade[256];
-} K = { .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
+} K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
 static uint64_t now_ms(void)
 {
@@ -527,14 +528,18 @@ static void reap(void)
 			write_status();
 			continue;
 		}
-		/* Crash-loop guard: a worker that dies before it is ready, or young by a fault of
-		 * its own, makes the next one wait twice as long as the last, up to a second; one
-		 * that served a while is replaced at once, and so is one that served and was
-		 * SIGKILLed (no fault of its own: an operator, a soak, a supervisor), however young,
-		 * or rapid kills would stall readers for the back-off.  The mount is never given up. */
+		/* Crash-loop guard: a worker that dies before it is ready, or young twice in a row
+		 * of the same cause (the same signal or exit status), makes the next one wait twice as
+		 * long as the last, up to a second.  One that served a while is replaced at once, and
+		 * so is one killed young once, or by SIGKILL however often (an operator, a soak, a
+		 * supervisor): rapid kills must not stall readers for a back-off.  A request that
+		 * kills every worker ends at the second death anyway (EIO).  The mount is never
+		 * given up. */
 		uint64_t now = now_ms();
 		bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
-		bool looping = !dead.ready || (now - dead.started_ms < SHORT_LIFE_MS && !killed);
+		bool young = now - dead.started_ms < SHORT_LIFE_MS && !killed;
+		bool looping = !dead.ready || (young && K.young_status == status);
+		K.young_status = young ? status : -1;
 		K.backoff_ms = looping ? (K.backoff_ms ? K.backoff_ms * 2 : 10) : 0;
 		if (K.backoff_ms > BACKOFF_MAX_MS)
 			K.backoff_ms = BACKOFF_MAX_MS;

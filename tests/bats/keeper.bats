@@ -68,9 +68,17 @@ kill_worker_and_wait() {
 	serves
 }
 
-@test "back-to-back SIGKILLs of ready workers restart at once; a real crash loop backs off" {
-	local i
+@test "back-to-back kills of ready workers restart at once; a real crash loop backs off" {
+	local i w
 	for i in $(seq 1 10); do kill_worker_and_wait; done # each one young: killed right after ready
+	serves
+	refute grep -q "crash loop" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	# fault signals from outside, SEGV and ABRT by turns: young deaths, but never twice the same
+	for i in $(seq 1 10); do
+		w=$(status_field "$PIDF" worker_pid)
+		if [ $((i % 2)) = 1 ]; then kill -SEGV "$w"; else kill -ABRT "$w"; fi
+		wait_worker "$PIDF" "$w"
+	done
 	serves
 	refute grep -q "crash loop" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	daemon_stop "$MNT" "$PIDF"
