@@ -125,3 +125,29 @@ kill_worker_and_wait() {
 	echo "$output" >&2
 	[ "$status" -eq 3 ]
 }
+
+@test "no process can be forked for a new worker (EAGAIN: a pids limit): logged, retried until it can" {
+	local root=/sys/fs/cgroup/pids orig cg w
+	[ -d "$root" ] || root=/sys/fs/cgroup # v2: pids is enabled where the suites run
+	cg=lxcfs-test-$RUN_TAG-pids
+	orig=$(awk -F: '$2 == "pids" || $1 == "0" { print $3; exit }' "/proc/$KEEPER/cgroup")
+	mkdir -p "$root/$cg"
+	# the keeper alone in a cgroup that allows no more task; its worker stays where it was
+	echo "$KEEPER" >"$root/$cg/cgroup.procs"
+	echo 1 >"$root/$cg/pids.max"
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	for _ in $(seq 1 100); do
+		grep -q "cannot start a worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
+		sleep 0.05
+	done
+	local ok=0
+	grep -q "cannot start a worker: Resource temporarily unavailable" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || ok=1
+	kill -0 "$KEEPER" || ok=1
+	echo max >"$root/$cg/pids.max"
+	echo "$KEEPER" >"$root${orig%/}/cgroup.procs"
+	rmdir "$root/$cg"
+	[ "$ok" = 0 ] || { cat "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" >&2; return 1; }
+	wait_worker "$PIDF" "$w"
+	serves
+}
