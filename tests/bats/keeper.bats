@@ -22,6 +22,13 @@ teardown() {
 	daemon_stop "$MNT" "$PIDF"
 }
 
+wait_start_failure() { # until the keeper logs a failed start (5 s at most)
+	for _ in $(seq 1 100); do
+		grep -q "cannot start a worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && return
+		sleep 0.05
+	done
+}
+
 serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
 
 kill_worker_and_wait() {
@@ -56,10 +63,7 @@ kill_worker_and_wait() {
 	prlimit --pid "$KEEPER" --nofile="$n:$hard" # (the soft one: raising a hard limit needs CAP_SYS_RESOURCE)
 	w=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$w"
-	for _ in $(seq 1 100); do
-		grep -q "cannot start a worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
-		sleep 0.05
-	done
+	wait_start_failure
 	grep -q "cannot start a worker: Too many open files" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" ||
 		{ cat "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" >&2; return 1; }
 	kill -0 "$KEEPER"
@@ -116,7 +120,7 @@ kill_worker_and_wait() {
 	[[ "$output" == *"running (pid $KEEPER holds $PIDF), but its status at $st cannot be read"* ]]
 	# the next event writes it again
 	kill -KILL "$w"
-	wait_worker "$PIDF" "$w"
+	wait_worker "$PIDF" "$w" || { echo "w=$w"; cat "$st"; tail -20 "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"; false; }
 	run "$LXCFS_BIN" --status -p "$PIDF"
 	[ "$status" -eq 0 ]
 	# stopped: not running
@@ -137,10 +141,7 @@ kill_worker_and_wait() {
 	echo 1 >"$root/$cg/pids.max"
 	w=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$w"
-	for _ in $(seq 1 100); do
-		grep -q "cannot start a worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
-		sleep 0.05
-	done
+	wait_start_failure
 	local ok=0
 	grep -q "cannot start a worker: Resource temporarily unavailable" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || ok=1
 	kill -0 "$KEEPER" || ok=1

@@ -215,6 +215,17 @@ $OTHER" ]
 	grep "healed in" "$LOG" >&2
 }
 
+# own_mounts NAME OTHERMNT: the container's mountinfo without its copy of the other instance's
+# whole tree (that copy is the other's to heal).
+own_mounts() { mounts_of "$1" | grep -v " $2 "; }
+
+# start_healed MNT PIDFILE: a start, and its rebind pass done (the log is this start's alone).
+start_healed() {
+	: >"$LOG"
+	daemon_start "$1" "$2" --restart-on-crash
+	wait_rebind
+}
+
 # container_reads NAME: the container's meminfo bind answers.
 container_reads() { timeout "$TMO" nsenter -t "$(container_init "$1")" -m -- cat /proc/meminfo >/dev/null 2>&1; }
 
@@ -224,54 +235,42 @@ container_reads() { timeout "$TMO" nsenter -t "$(container_init "$1")" -m -- cat
 	container_start a-$RUN_TAG "$CG1" "$MNT"
 	container_start b-$RUN_TAG "$CG2" "$OTHER"
 	local a0 b0
-	# (each namespace also holds a copy of the other instance's whole tree, left out of the
-	# comparisons: that copy is the other's to heal)
 
 	# A killed outright and started again: a healed, b's mounts not touched
-	b0=$(mounts_of b-$RUN_TAG | grep -v " $MNT ")
+	b0=$(own_mounts b-$RUN_TAG "$MNT")
 	kill_all "$PIDF"
-	: >"$LOG"
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_rebind
+	start_healed "$MNT" "$PIDF"
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
-	[ "$(mounts_of b-$RUN_TAG | grep -v " $MNT ")" = "$b0" ]
+	[ "$(own_mounts b-$RUN_TAG "$MNT")" = "$b0" ]
 	[ "$(memtotal b-$RUN_TAG)" = 131072 ]
 
 	# A stopped (its mountpoint unmounted: a's binds dead, mounted nowhere here), then B killed
 	# and started again: B heals b and leaves a to A, whose claim names them
 	daemon_stop "$MNT" "$PIDF"
 	refute container_reads a-$RUN_TAG
-	a0=$(mounts_of a-$RUN_TAG | grep -v " $OTHER ")
+	a0=$(own_mounts a-$RUN_TAG "$OTHER")
 	kill_all "$OPIDF"
-	: >"$LOG"
-	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
-	wait_rebind
+	start_healed "$OTHER" "$OPIDF"
 	[ "$(memtotal b-$RUN_TAG)" = 131072 ]
 	refute container_reads a-$RUN_TAG
-	[ "$(mounts_of a-$RUN_TAG | grep -v " $OTHER ")" = "$a0" ]
+	[ "$(own_mounts a-$RUN_TAG "$OTHER")" = "$a0" ]
 	grep -q "/proc/meminfo (device [0-9:]*) left alone: /run/lxcfs-claims claims it for the lxcfs of $MNT" "$LOG"
 
 	# A started again: its claim proves a's dead binds are its own; b untouched
-	b0=$(mounts_of b-$RUN_TAG | grep -v " $MNT ")
-	: >"$LOG"
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_rebind
+	b0=$(own_mounts b-$RUN_TAG "$MNT")
+	start_healed "$MNT" "$PIDF"
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
-	[ "$(mounts_of b-$RUN_TAG | grep -v " $MNT ")" = "$b0" ]
+	[ "$(own_mounts b-$RUN_TAG "$MNT")" = "$b0" ]
 
 	# B stopped, A killed and started again: b's dead binds stay as they are; B's start heals them
 	daemon_stop "$OTHER" "$OPIDF"
 	refute container_reads b-$RUN_TAG
-	b0=$(mounts_of b-$RUN_TAG | grep -v " $MNT ")
+	b0=$(own_mounts b-$RUN_TAG "$MNT")
 	kill_all "$PIDF"
-	: >"$LOG"
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_rebind
+	start_healed "$MNT" "$PIDF"
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
-	[ "$(mounts_of b-$RUN_TAG | grep -v " $MNT ")" = "$b0" ]
-	: >"$LOG"
-	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
-	wait_rebind
+	[ "$(own_mounts b-$RUN_TAG "$MNT")" = "$b0" ]
+	start_healed "$OTHER" "$OPIDF"
 	[ "$(memtotal b-$RUN_TAG)" = 131072 ]
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 }
