@@ -154,7 +154,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 		"$TOOL" bmreval "$KEEPER" "$FUSEFD" >/dev/null
 	done
 	read -r reads failures < <(stop_readers 2)
-	echo "cycles=$cycles seconds=$((SECONDS - t0)) reads=$reads failures=$failures (in-flight reads at a reinit fail, by design)"
+	echo "# cycles=$cycles seconds=$((SECONDS - t0)) reads=$reads failures=$failures (in-flight reads at a reinit fail, by design)" >&3
 	[ "$reads" -gt 0 ]
 	# after the storm, everything reads right
 	[ "$(memtotal)" = 262144 ]
