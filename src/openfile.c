@@ -43,6 +43,7 @@ static struct {
 	pthread_mutex_t count_lock; /* the count and its published copy change together */
 	unsigned kept;              /* entries on the lists, all shards */
 	int full_logged;
+	int damage_logged;
 } O;
 
 static uint64_t now_stamp(void)
@@ -259,6 +260,7 @@ void openfile_keep(uint64_t fh, const struct buf *content)
 	if (content->len) /* (an empty render has no data: memcpy from NULL is undefined) */
 		memcpy(sn->data, content->data, content->len);
 	sn->len = (uint32_t)content->len;
+	sn->sum = state_snap_sum(fh, content->len ? content->data : "", sn->len);
 	__atomic_store_n(&sn->used, now, __ATOMIC_RELAXED);
 	snap_unlock(sn);
 	local_forget(fh); /* an earlier, larger render of the same open */
@@ -288,8 +290,17 @@ bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 			if (len > STATE_SNAP_DATA)
 				break;
 			slice_of((const char *)sn->data, len, off, size, out);
+			/* what goes out is checked (a read at the end returns nothing: no sum) */
+			uint64_t sum = sn->sum;
+			bool sound = out->len == start || !sum || sum == state_snap_sum(fh, sn->data, len);
 			if (__atomic_load_n(&sn->lock, __ATOMIC_ACQUIRE) == v1 &&
 			    __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE) == fh) {
+				if (!sound) {
+					if (!__atomic_exchange_n(&O.damage_logged, 1, __ATOMIC_RELAXED))
+						log_error("a snapshot entry does not match its checksum (damaged "
+							  "state): the file is rendered again");
+					break;
+				}
 				__atomic_store_n(&sn->used, now, __ATOMIC_RELAXED);
 				return true;
 			}

@@ -189,3 +189,24 @@ struct state_snap *state_snap(const struct state *s, unsigned i)
 {
 	return (struct state_snap *)((char *)s->hdr + s->lay.snaps_off + (uint64_t)i * s->lay.snap_size);
 }
+
+uint64_t state_snap_sum(uint64_t fh, const void *data, uint32_t len)
+{
+	/* eight bytes a step: an entry is summed at every keep, so this must cost little next to
+	 * a render (about 0.5 us for a 4 KiB meminfo) */
+	const uint64_t k = UINT64_C(0x9e3779b97f4a7c15);
+	uint64_t h = (fh ^ len) * k;
+	const unsigned char *p = data;
+	uint32_t i = 0;
+	for (; i + 8 <= len; i += 8) {
+		uint64_t w;
+		memcpy(&w, p + i, 8);
+		h = (h ^ w) * k;
+		h ^= h >> 29;
+	}
+	uint64_t tail = 0;
+	memcpy(&tail, p + i, len - i);
+	h = (h ^ tail) * k;
+	h ^= h >> 32;
+	return h ? h : 1;
+}

@@ -86,7 +86,8 @@ struct state_snap {
 	uint64_t used; /* boot-time second of the last keep or read, plus one; 0: not stamped yet
 			  (left by a worker from before stamping: openfile.c ages it from when it
 			  is first seen) */
-	uint64_t pad[5];
+	uint64_t sum;  /* state_snap_sum of fh, len and data; 0: from a binary before sums */
+	uint64_t pad[4];
 	uint8_t data[];
 };
 
@@ -132,5 +133,8 @@ struct state_snap *state_snap(const struct state *s, unsigned i);
 /* Snapshot entries holding a render, counted from the memfd itself (the keeper maps only the
  * header): a count kept by workers beside the table could drift from it under races. */
 unsigned state_snaps_in_use(const struct state *s);
+/* The checksum a snapshot entry carries (never 0): a render is served from an entry only if it
+ * matches, so a stray write there is never served as file content. */
+uint64_t state_snap_sum(uint64_t fh, const void *data, uint32_t len);
 
 #endif

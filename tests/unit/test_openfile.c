@@ -58,6 +58,20 @@ int main(void)
 	out.len = 0;
 	CHECK(openfile_slice(a, 5000, 4096, &out)); /* EOF of the same render, not a new one */
 	CHECK_INT(out.len, 0);
+	/* a stray write into the entry: not served, the caller renders again */
+	for (unsigned i = 0; i < STATE_SNAPS; i++) {
+		struct state_snap *sn = state_snap(&st, i);
+		if (sn->fh == a) {
+			sn->data[4500] ^= 1;
+			out.len = 0;
+			CHECK(!openfile_slice(a, 4096, 4096, &out));
+			CHECK(openfile_slice(a, 5000, 4096, &out)); /* nothing to send: nothing to check */
+			sn->data[4500] ^= 1;
+			CHECK(openfile_slice(a, 4096, 4096, &out));
+			CHECK_INT(out.len, 5000 - 4096);
+		}
+	}
+	out.len = 0;
 
 	/* a render too big for an entry lives in memory; a smaller one replaces it there */
 	struct buf big;
