@@ -126,7 +126,7 @@ int loadavg_get(const char *dir, bool v2, struct loadavg_val *out)
 
 	/* First read: sample now (this container's threads only), start the averages there. */
 	struct task_count c;
-	int r = taskcount_scan(L.procdir, dir, v2, &c);
+	int r = taskcount_scan(L.procdir, dir, v2, false, &c);
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&L.lock);
@@ -168,9 +168,12 @@ static void count_entries(struct taskcount_req *req, unsigned n)
 			taskcount_bpf_fini();
 		}
 	}
+	/* the scan keeps each thread's stat file open for the next pass only when it is the
+	 * counter; an entry the kernel pass could not count is a one-off */
+	bool scanning = !taskcount_bpf_ready();
 	for (unsigned i = 0; i < n; i++)
-		if (!taskcount_bpf_ready() || (req[i].err < 0 && req[i].err != -ENOENT))
-			req[i].err = taskcount_scan(L.procdir, req[i].dir, req[i].v2, &req[i].count);
+		if (scanning || (req[i].err < 0 && req[i].err != -ENOENT))
+			req[i].err = taskcount_scan(L.procdir, req[i].dir, req[i].v2, scanning, &req[i].count);
 }
 
 void loadavg_tick(uint64_t now_ms)

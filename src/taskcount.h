@@ -18,8 +18,11 @@ struct task_count {
 	uint32_t newest; /* the highest tid's pid in its own namespace (the last of its NSpid) */
 };
 
-/* Counts dir's tree by reading procdir (the host's /proc).  -ENOENT once the cgroup is gone. */
-int taskcount_scan(const char *procdir, const char *dir, bool v2, struct task_count *c);
+/* Counts dir's tree by reading procdir (the host's /proc).  -ENOENT once the cgroup is gone.
+ * keep_fds: each thread's stat file stays open in the fd cache for the next sample (the periodic
+ * scan); a one-off count (a container's first read, maybe counted in the kernel from then on)
+ * closes them. */
+int taskcount_scan(const char *procdir, const char *dir, bool v2, bool keep_fds, struct task_count *c);
 
 /* One cgroup tree of a kernel pass. */
 struct taskcount_req {

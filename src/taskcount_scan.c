@@ -18,23 +18,30 @@
 
 #define MAX_DEPTH 32
 
+struct scan {
+	const char *procdir;
+	bool v2;
+	bool keep; /* the stat files stay open for the next sample (the periodic scan) */
+	struct task_count *c;
+};
+
 /* The state letter of a task ('?' if it is gone). */
-static char task_state(const char *procdir, unsigned tid)
+static char task_state(const struct scan *s, unsigned tid)
 {
 	char path[PATH_MAX + 32], text[512];
-	snprintf(path, sizeof(path), "%s/%u/stat", procdir, tid);
-	if (fdcache_read_small(path, text, sizeof(text)) < 0)
+	snprintf(path, sizeof(path), "%s/%u/stat", s->procdir, tid);
+	if ((s->keep ? fdcache_read_small(path, text, sizeof(text)) : file_read_small(AT_FDCWD, path, text, sizeof(text))) < 0)
 		return '?';
 	const char *state = stat_field(text, 3);
 	return state ? *state : '?';
 }
 
 /* Counts the tasks listed in dir's thread list, then in every cgroup below it. */
-static void count_tree(const char *procdir, char *dir, size_t len, size_t size, bool v2, struct task_count *c,
-		       int depth)
+static void count_tree(const struct scan *s, char *dir, size_t len, size_t size, int depth)
 {
+	struct task_count *c = s->c;
 	struct buf b = BUF_INIT;
-	if ((size_t)snprintf(dir + len, size - len, "/%s", v2 ? "cgroup.threads" : "tasks") < size - len &&
+	if ((size_t)snprintf(dir + len, size - len, "/%s", s->v2 ? "cgroup.threads" : "tasks") < size - len &&
 	    fdcache_read(dir, &b) == 0) {
 		const char *p = buf_cstr(&b), *end = p + b.len;
 		while (p && p < end) {
@@ -43,12 +50,12 @@ static void count_tree(const char *procdir, char *dir, size_t len, size_t size, 
 			if (next == p)
 				break;
 			p = next + (*next == '\n');
-			char s = task_state(procdir, (unsigned)tid);
-			if (s == '?')
+			char st = task_state(s, (unsigned)tid);
+			if (st == '?')
 				continue; /* exited meanwhile */
 			c->total++;
-			c->running += s == 'R';
-			c->active += s == 'R' || s == 'D';
+			c->running += st == 'R';
+			c->active += st == 'R' || st == 'D';
 			if (tid > c->newest)
 				c->newest = (uint32_t)tid;
 		}
@@ -64,7 +71,7 @@ static void count_tree(const char *procdir, char *dir, size_t len, size_t size, 
 			continue;
 		size_t n = (size_t)snprintf(dir + len, size - len, "/%s", e->d_name);
 		if (n < size - len)
-			count_tree(procdir, dir, len + n, size, v2, c, depth + 1);
+			count_tree(s, dir, len + n, size, depth + 1);
 		dir[len] = '\0';
 	}
 	if (d)
@@ -82,7 +89,7 @@ static uint32_t ns_pid(const char *procdir, uint32_t tid)
 	return status_nspid(text, &pid) == 0 ? (uint32_t)pid : tid;
 }
 
-int taskcount_scan(const char *procdir, const char *dir, bool v2, struct task_count *c)
+int taskcount_scan(const char *procdir, const char *dir, bool v2, bool keep_fds, struct task_count *c)
 {
 	memset(c, 0, sizeof(*c));
 	struct stat st;
@@ -94,7 +101,8 @@ int taskcount_scan(const char *procdir, const char *dir, bool v2, struct task_co
 	size_t len = (size_t)snprintf(path, sizeof(path), "%s", dir);
 	if (len >= sizeof(path))
 		return -ENAMETOOLONG;
-	count_tree(procdir, path, len, sizeof(path), v2, c, 0);
+	const struct scan sc = { .procdir = procdir, .v2 = v2, .keep = keep_fds, .c = c };
+	count_tree(&sc, path, len, sizeof(path), 0);
 	c->newest = ns_pid(procdir, c->newest);
 	return 0;
 }

@@ -291,6 +291,19 @@ avg1() {
 		grep -q "load averages: counting tasks in the kernel ($want" "$log"
 		[ "$(grep -c "load averages:" "$log")" = "$(grep -c "load averages: counting tasks in the kernel ($want" "$log")" ]
 		refute grep -q "the kernel pass failed" "$log"
+		# a container's first read counts it from /proc once: no task's stat file stays open
+		# (the kernel counts it from then on)
+		local cg=lxcfs-test-$RUN_TAG-first w
+		cg_make "$cg" $((64 * 1024 * 1024)) 0
+		container_start first-$RUN_TAG "$cg" "$MNT"
+		in_container first-$RUN_TAG cat /proc/loadavg >/dev/null
+		w=$(status_field "$PIDF" worker_pid)
+		local kept
+		kept=$(find "/proc/$w/fd" -lname '/proc/[0-9]*/stat' | wc -l)
+		container_stop first-$RUN_TAG
+		cg_remove "$cg"
+		echo "task stat files kept open: $kept" >&2
+		[ "$kept" = 0 ]
 	else
 		grep -q "load averages: scanning /proc per thread: " "$log"
 	fi

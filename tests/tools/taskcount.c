@@ -35,7 +35,7 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "scan") == 0) {
 		for (unsigned i = 0; i < n; i++)
-			req[i].err = taskcount_scan("/proc", req[i].dir, req[i].v2, &req[i].count);
+			req[i].err = taskcount_scan("/proc", req[i].dir, req[i].v2, true, &req[i].count);
 	} else {
 		const char *what = NULL;
 		bool by_cgroup = strcmp(mode, "cgroup") == 0;
