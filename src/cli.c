@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -19,7 +18,6 @@
 #include "selfpath.h"
 #include "version.h"
 
-/* Prints what the keeper last wrote, if that keeper still runs. */
 /* The pid holding the pidfile's lock (the keeper, or a standalone daemon), 0 if none, -1 if the
  * pidfile cannot be read (then nobody can tell). */
 static pid_t pidfile_holder(const char *pidpath)
@@ -38,7 +36,8 @@ static bool alive(pid_t pid)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); /* EPERM: it is, and not ours */
 }
 
-/* Exit 0: the report; 3: not running; 4: running, but no report can be read (said why). */
+/* Prints what the keeper last wrote, if that keeper still runs.  Exit 0: the report; 3: not
+ * running; 4: running, but no report can be read (said why). */
 static int print_status(const struct options *o)
 {
 	char path[PATH_MAX + 16], pidpath[PATH_MAX];
@@ -132,22 +131,16 @@ int main(int argc, char **argv)
 		char self[PATH_MAX], path[PATH_MAX + 32];
 		self_path(self, sizeof(self));
 		worker_binary(self, path, sizeof(path));
-		char devs[OPTIONS_MAX_DEAD_DEVS][32];
-		char *args[2 * OPTIONS_MAX_DEAD_DEVS + 5];
-		int n = 0;
-		args[n++] = "lxcfs-worker";
-		args[n++] = "--rebind";
-		if (opt.orphans)
-			args[n++] = "--orphans";
-		for (unsigned i = 0; i < opt.ndead_devs; i++) {
-			snprintf(devs[i], sizeof(devs[i]), "%u:%u", major(opt.dead_devs[i]), minor(opt.dead_devs[i]));
-			args[n++] = "--dead-dev";
-			args[n++] = devs[i];
-		}
-		args[n++] = (char *)opt.mountpoint;
-		args[n] = NULL;
+		/* the worker parses the same command line; --rebind first, which is how it knows */
+		char **args = calloc((size_t)argc + 2, sizeof(*args));
+		if (!args)
+			return 1;
+		args[0] = "lxcfs-worker";
+		args[1] = "--rebind";
+		memcpy(args + 2, argv + 1, (size_t)(argc - 1) * sizeof(*args));
 		execv(path, args);
 		log_error("cannot run %s: %s", path, strerror(errno));
+		free(args);
 		return 1;
 	}
 	if (!opt.restart_on_crash) {

@@ -32,31 +32,39 @@ static int add(struct list *l, pid_t pid, int fd)
 	return 0;
 }
 
-/* Every descriptor of /dev/fuse in another process: the candidates. */
-static int fuse_fds(struct list *out)
+/* The descriptors of /dev/fuse that pid holds. */
+static int fuse_fds_of(pid_t pid, struct list *out)
 {
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int r = 0;
+	while (d && r == 0 && (e = readdir(d))) {
+		char target[32];
+		ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
+		if (n == 9 && memcmp(target, "/dev/fuse", 9) == 0)
+			r = add(out, pid, atoi(e->d_name));
+	}
+	if (d)
+		closedir(d);
+	return r;
+}
+
+/* Every descriptor of /dev/fuse in another process (only: that process alone): the candidates. */
+static int fuse_fds(pid_t only, struct list *out)
+{
+	if (only)
+		return only == getpid() ? 0 : fuse_fds_of(only, out);
 	DIR *proc = opendir("/proc");
 	if (!proc)
 		return -errno;
 	pid_t self = getpid();
 	struct dirent *p;
 	int r = 0;
-	while (r == 0 && (p = readdir(proc))) {
-		if (!isdigit((unsigned char)p->d_name[0]) || atoi(p->d_name) == self)
-			continue;
-		char path[300];
-		snprintf(path, sizeof(path), "/proc/%s/fd", p->d_name);
-		DIR *d = opendir(path);
-		struct dirent *e;
-		while (d && r == 0 && (e = readdir(d))) {
-			char target[32];
-			ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
-			if (n == 9 && memcmp(target, "/dev/fuse", 9) == 0)
-				r = add(out, (pid_t)atoi(p->d_name), atoi(e->d_name));
-		}
-		if (d)
-			closedir(d);
-	}
+	while (r == 0 && (p = readdir(proc)))
+		if (isdigit((unsigned char)p->d_name[0]) && atoi(p->d_name) != self)
+			r = fuse_fds_of((pid_t)atoi(p->d_name), out);
 	closedir(proc);
 	return r;
 }
@@ -71,11 +79,11 @@ static long fdinfo_flags(pid_t pid, int fd)
 	return f ? strtol(f + 6, NULL, 8) : -1;
 }
 
-static int find(int fd, struct holder **out, bool kcmp)
+static int find(int fd, pid_t only, struct holder **out, bool kcmp)
 {
 	struct list cand = { 0 }, same = { 0 };
 	*out = NULL;
-	int r = fuse_fds(&cand);
+	int r = fuse_fds(only, &cand);
 	for (size_t i = 0; r == 0 && kcmp && i < cand.n; i++) {
 		long k = syscall(SYS_kcmp, getpid(), cand.v[i].pid, KCMP_FILE, fd, cand.v[i].fd);
 		if (k < 0 && errno == ENOSYS)
@@ -112,14 +120,23 @@ static int find(int fd, struct holder **out, bool kcmp)
 	return (int)same.n;
 }
 
-int holders_find(int fd, struct holder **out)
+int holders_find(int fd, pid_t only, struct holder **out)
 {
-	return find(fd, out, true);
+	return find(fd, only, out, true);
 }
 
 int holders_find_by_flags(int fd, struct holder **out)
 {
-	return find(fd, out, false);
+	return find(fd, 0, out, false);
+}
+
+void holder_end(pid_t pid, int fd)
+{
+	char path[64];
+	kill(pid, SIGKILL);
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
+	for (int t = 0; t < 1000 && access(path, F_OK) == 0; t++) /* a zombie holds no fd */
+		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
 }
 
 /* Whether a thread of pid sits in read(2)/readv(2) on fd (a stopped one shows the call it will
@@ -169,7 +186,7 @@ static void comm_of(pid_t pid, char *dst, size_t size)
 int holders_end_readers(int fd, const pid_t *keep, size_t nkeep)
 {
 	struct holder *h;
-	int n = holders_find(fd, &h);
+	int n = holders_find(fd, 0, &h);
 	if (n < 0)
 		return n;
 	int ended = 0;
@@ -192,11 +209,7 @@ int holders_end_readers(int fd, const pid_t *keep, size_t nkeep)
 		}
 		log_warn("pid %d (%s) %s the connection: ended before the reset, or it could take the new "
 			 "FUSE_INIT", (int)h[i].pid, comm, worker ? "is an earlier worker of" : "reads");
-		kill(h[i].pid, SIGKILL);
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)h[i].pid, h[i].fd);
-		for (int t = 0; t < 1000 && access(path, F_OK) == 0; t++) /* a zombie holds no fd */
-			nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+		holder_end(h[i].pid, h[i].fd);
 		ended++;
 	}
 	free(h);

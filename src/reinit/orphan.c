@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/kcmp.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include "log.h"
 #include "mount.h"
 #include "parse.h"
+#include "reinit/holders.h"
 
 /* argv of pid, NUL-separated in b; argc, or -1. */
 static int cmdline(pid_t pid, struct buf *b, const char **argv, int max)
@@ -145,26 +145,18 @@ pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)
  * may not): two workers must never share one connection and one state. */
 void orphan_end(pid_t pid, int fuse_fd, const char *mnt)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = pid > 0 && pid != getpid() ? opendir(path) : NULL;
-	bool same = false, nokcmp = false;
-	struct dirent *e;
-	while (d && !same && !nokcmp && (e = readdir(d))) {
-		if (e->d_name[0] == '.')
-			continue;
-		same = syscall(SYS_kcmp, getpid(), pid, KCMP_FILE, fuse_fd, atoi(e->d_name)) == 0;
-		nokcmp = !same && errno == ENOSYS;
-	}
-	if (d)
-		closedir(d);
-	if (nokcmp) /* a kernel without kcmp: the pid our state names, serving our mountpoint */
-		same = worker_serves(pid, mnt);
-	if (!same)
+	if (pid <= 0)
+		return;
+	struct holder *h;
+	int n = holders_find(fuse_fd, pid, &h);
+	int theirs = n > 0 ? h[0].fd : -1;
+	if (n >= 0)
+		free(h);
+	else if (worker_serves(pid, mnt)) /* cannot compare the files: the pid our state names, serving
+					     our mountpoint */
+		theirs = 0;
+	if (theirs < 0)
 		return;
 	log_warn("worker %d of the previous keeper still serves the connection; ending it", (int)pid);
-	kill(pid, SIGKILL);
-	snprintf(path, sizeof(path), "/proc/%d/fd/0", (int)pid);
-	for (int i = 0; i < 1000 && access(path, F_OK) == 0; i++) /* a zombie has no fds */
-		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+	holder_end(pid, theirs);
 }

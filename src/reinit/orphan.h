@@ -12,8 +12,8 @@
  * Returns its pid, 0 if there is none, or -errno. */
 pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd);
 
-/* Ends pid if it is a worker still serving the connection of fuse_fd (kcmp; by its command line
- * serving mnt where the kernel has no kcmp), and waits until it let go of its fds.  A keeper
+/* Ends pid if it still holds the open file of fuse_fd (holders.h; by its command line serving
+ * mnt if that cannot be told), and waits until it let go of it.  A keeper
  * that took a connection over calls it on the worker its state names: two workers must never
  * share one connection and one state (systemd ends the whole cgroup, other managers may not). */
 void orphan_end(pid_t pid, int fuse_fd, const char *mnt);

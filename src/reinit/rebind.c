@@ -15,8 +15,8 @@
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "buf.h"
@@ -94,11 +94,10 @@ static bool note_instance(const struct mntent_info *m, void *arg)
 	return true;
 }
 
-
 /* Whether a dead mount of dev is ours to heal.  true: proven ours (the device found dead at our
  * mountpoint, one the operator named, or one claimed for our mountpoint); false with why empty:
  * an orphan the operator asked us to take; false with why set: left, and why. */
-static bool why_not_ours(const struct scan *s, const struct mntent_info *m, dev_t dev, char *why, size_t size)
+static bool proven_ours(const struct scan *s, const struct mntent_info *m, dev_t dev, char *why, size_t size)
 {
 	const struct rebind_req *q = s->req;
 	for (size_t i = 0; i < q->ndevs; i++)
@@ -142,7 +141,7 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 	*c = (struct cand){ .id = m->id, .dev = dev, .tree = -1 };
 	note_seen(s, dev);
 	char why[PATH_MAX + 160] = "";
-	c->proven = why_not_ours(s, m, dev, why, sizeof(why));
+	c->proven = proven_ours(s, m, dev, why, sizeof(why));
 	for (size_t i = 0; i < s->nhung; i++)
 		c->hung |= s->hung[i] == dev;
 	if (!why[0] && !path_clean_abs(m->root))

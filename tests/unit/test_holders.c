@@ -49,16 +49,22 @@ int main(void)
 	usleep(100000);
 	for (int by = 0; by < 2; by++) {
 		struct holder *h;
-		int n = by ? holders_find_by_flags(other, &h) : holders_find(other, &h);
+		int n = by ? holders_find_by_flags(other, &h) : holders_find(other, 0, &h);
 		CHECK(n >= 1);
 		CHECK(count_of(h, n, b) == 1);
 		CHECK(count_of(h, n, a) == 0);
 		free(h);
-		n = by ? holders_find_by_flags(mine, &h) : holders_find(mine, &h);
+		n = by ? holders_find_by_flags(mine, &h) : holders_find(mine, 0, &h);
 		CHECK(n == 0);
 		free(h);
 		CHECK((fcntl(other, F_GETFL) & O_APPEND) == 0); /* the probe left the flags as they were */
 	}
+	/* one process only: the one holding it, or one that holds another file */
+	struct holder *h;
+	CHECK_INT(holders_find(other, b, &h), 1);
+	free(h);
+	CHECK_INT(holders_find(other, a, &h), 0);
+	free(h);
 	kill(a, SIGKILL);
 	kill(b, SIGKILL);
 	waitpid(a, NULL, 0);
