@@ -211,14 +211,17 @@ avg1() {
 	[ "$ino1" != "$ino2" ] # a new cgroup, not the old one kept
 	container_stop again-$RUN_TAG
 	container_start again-$RUN_TAG "$cg" "$MNT"
-	# The first count that differs from the old container's (the pass that saw the cgroup gone
-	# or made again, or the new container's first read) is the new one's: not a stale empty one.
+	# A pass that ran while the old cgroup stood empty, or the new one before its loops, rightly
+	# counted 0/0 then; the next pass (each 5 s) must count the new cgroup's tasks, not stay on
+	# the old cgroup or an empty one.
+	local seen=$before
 	for i in $(seq 120); do
 		rt=$(in_container again-$RUN_TAG cat /proc/loadavg | awk '{ print $4 }')
-		[ "$rt" != "$before" ] && break
+		[ "$rt" != "${seen##* }" ] && seen+=" $rt"
+		[ "${rt%/*}" -ge 2 ] && break
 		sleep 0.1
 	done
-	echo "$before -> $rt" >&2
+	echo "counts seen: $seen" >&2
 	[ "${rt%/*}" -ge 2 ] # the loops (and the new init, if that pass caught it setting up)
 	sleep 6
 	run in_container again-$RUN_TAG cat /proc/loadavg
