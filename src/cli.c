@@ -14,22 +14,10 @@
 #include "fileio.h"
 #include "log.h"
 #include "options.h"
+#include "pidfile.h"
 #include "reinit/keeper.h"
 #include "selfpath.h"
 #include "version.h"
-
-/* The pid holding the pidfile's lock (the keeper, or a standalone daemon), 0 if none, -1 if the
- * pidfile cannot be read (then nobody can tell). */
-static pid_t pidfile_holder(const char *pidpath)
-{
-	int fd = open(pidpath, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return errno == ENOENT ? 0 : -1;
-	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	bool locked = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
-	close(fd);
-	return locked ? fl.l_pid : 0;
-}
 
 static bool alive(pid_t pid)
 {
@@ -127,7 +115,7 @@ int main(int argc, char **argv)
 		log_error("lxcfs must run as root (it mounts a filesystem and reads every container's cgroups)");
 		return 1;
 	}
-	if (opt.rebind) {
+	if (opt.rebind || opt.release) {
 		char self[PATH_MAX], path[PATH_MAX + 32];
 		self_path(self, sizeof(self));
 		worker_binary(self, path, sizeof(path));
@@ -143,7 +131,7 @@ int main(int argc, char **argv)
 		free(args);
 		return 1;
 	}
-	if (!opt.restart_on_crash) {
+	if (!opt.restart_on_crash && !opt.replace) {
 		exec_standalone(argv);
 		return 1;
 	}

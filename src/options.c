@@ -40,7 +40,12 @@ void options_usage(const char *argv0)
 	       "                         those of devices this mountpoint mounted before, and\n"
 	       "  --dead-dev MAJ:MIN     with --rebind: also those of this device (repeatable)\n"
 	       "  --orphans              with --rebind: also binds of a device that no lxcfs mounts\n"
-	       "                         or claims (left by a stopped upstream lxcfs)\n",
+	       "                         or claims (left by a stopped upstream lxcfs)\n"
+	       "  --replace              take MOUNTPOINT over from the live lxcfs serving it (upstream's):\n"
+	       "                         every container's mounts of it move to ours, it is stopped,\n"
+	       "                         and our worker serves on until `--restart-on-crash` adopts it\n"
+	       "  --release              give every container back the kernel's files: detach each\n"
+	       "                         bind of the lxcfs at MOUNTPOINT in every mount namespace\n",
 	       argv0);
 }
 
@@ -121,7 +126,7 @@ static int add_fuse_opts(struct options *o, const char *arg)
 }
 
 enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND,
-       OPT_ORPHANS, OPT_DEAD_DEV };
+       OPT_ORPHANS, OPT_DEAD_DEV, OPT_LIVE_DEV, OPT_RELEASE, OPT_REPLACE };
 
 int options_parse(struct options *o, int argc, char **argv)
 {
@@ -142,6 +147,9 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "rebind", no_argument, NULL, OPT_REBIND },
 		{ "orphans", no_argument, NULL, OPT_ORPHANS },
 		{ "dead-dev", required_argument, NULL, OPT_DEAD_DEV },
+		{ "live-dev", required_argument, NULL, OPT_LIVE_DEV },
+		{ "release", no_argument, NULL, OPT_RELEASE },
+		{ "replace", no_argument, NULL, OPT_REPLACE },
 		{ NULL, 0, NULL, 0 },
 	};
 	memset(o, 0, sizeof(*o));
@@ -183,6 +191,14 @@ int options_parse(struct options *o, int argc, char **argv)
 			}
 			o->ndead_devs++;
 			break;
+		case OPT_LIVE_DEV:
+			if (parse_dev(optarg, &o->live_dev) < 0) {
+				fprintf(stderr, "lxcfs: --live-dev wants MAJ:MIN\n");
+				return -1;
+			}
+			break;
+		case OPT_RELEASE: o->release = true; break;
+		case OPT_REPLACE: o->replace = true; break;
 		case OPT_THREADS: {
 			char *end;
 			long n = strtol(optarg, &end, 10);
@@ -206,8 +222,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		printf("%s\n", LXCFS_VERSION);
 		return 1;
 	}
-	if ((o->orphans || o->ndead_devs) && !o->rebind) {
-		fprintf(stderr, "lxcfs: --orphans and --dead-dev go with --rebind\n");
+	if ((o->orphans || o->ndead_devs || o->live_dev) && !o->rebind) {
+		fprintf(stderr, "lxcfs: --orphans, --dead-dev and --live-dev go with --rebind\n");
+		return -1;
+	}
+	if (o->replace + o->release + o->rebind + o->status > 1 && !(o->release && o->rebind)) {
+		fprintf(stderr, "lxcfs: --replace, --release, --rebind and --status are separate commands\n");
 		return -1;
 	}
 	if (o->status && optind == argc)

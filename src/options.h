@@ -23,6 +23,9 @@ struct options {
 	bool orphans;         /* --rebind: also heal unclaimed orphans */
 	unsigned ndead_devs;  /* --rebind: devices named by --dead-dev */
 	dev_t dead_devs[OPTIONS_MAX_DEAD_DEVS];
+	dev_t live_dev;       /* --rebind: a live lxcfs whose mounts move to ours (a replacement) */
+	bool release;         /* give containers back the kernel's files: detach our binds */
+	bool replace;         /* take the mountpoint over from a live lxcfs of another kind */
 	int threads;          /* request threads; 0 = one per online cpu, at least 2 */
 	const char *runtime_dir;
 	const char *pidfile;  /* NULL = <runtime_dir>/lxcfs.pid */

@@ -1,6 +1,7 @@
 #include "pidfile.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -50,4 +51,15 @@ void pidfile_release(const char *path, int fd)
 		return;
 	unlink(path);
 	close(fd);
+}
+
+pid_t pidfile_holder(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;
+	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
+	bool locked = fcntl(fd, F_GETLK, &fl) == 0 && fl.l_type != F_UNLCK;
+	close(fd);
+	return locked ? fl.l_pid : 0;
 }

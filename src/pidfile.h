@@ -7,5 +7,8 @@
 /* Locks and writes path.  -EEXIST (after logging who holds it) if another process has it. */
 int pidfile_acquire(const char *path);
 void pidfile_release(const char *path, int fd);
+/* The pid holding path's lock (a daemon of ours, or upstream's: it locks the same way), 0 if
+ * none, -1 if the pidfile cannot be read (then nobody can tell). */
+pid_t pidfile_holder(const char *path);
 
 #endif

@@ -334,6 +334,7 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
 	enum recovery how = recovery_mode();
+	bool handed_over = false;
 	for (;;) {
 		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			break;
@@ -348,13 +349,18 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 			int cr = ctl_recv(ctl, &m);
 			if (cr == -EPIPE) {
 				/* Our keeper is gone; we hold the connection now: keep serving. */
-				log_error("the keeper is gone; serving on without it");
+				if (handed_over)
+					log_info("the keeper left us to the next start; serving on meanwhile");
+				else
+					log_error("the keeper is gone; serving on without it");
 				p[0].fd = -1;
 				continue;
 			}
 			if (cr < 0)
 				continue;
-			if (m.type == CTL_RECOVER)
+			if (m.type == CTL_HANDOVER)
+				handed_over = true;
+			else if (m.type == CTL_RECOVER)
 				serve_recover(m.arg, how);
 			else if (m.type == CTL_STOP)
 				break;
@@ -413,12 +419,16 @@ static int rebind_main(int argc, char **argv)
 	struct options opt;
 	int pr = options_parse(&opt, argc, argv);
 	if (pr != 0 || !opt.rebind) {
-		fprintf(stderr, "usage: lxcfs --rebind [--dead-dev MAJ:MIN]... [--orphans] MOUNTPOINT\n");
+		fprintf(stderr, "usage: lxcfs --rebind [--dead-dev MAJ:MIN]... [--live-dev MAJ:MIN] [--orphans] MOUNTPOINT\n"
+				"       lxcfs --release MOUNTPOINT\n");
 		return 2;
 	}
 	options_free(&opt);
 	struct rebind_req req = { .devs = opt.dead_devs, .ndevs = opt.ndead_devs, .orphans = opt.orphans,
-				  .claim_dir = CLAIM_DIR };
+				  .claim_dir = CLAIM_DIR, .live = opt.live_dev, .release = opt.release };
+	/* what the pass did to each mount it took, for the summary */
+	const char *done = opt.release ? "released" : opt.live_dev ? "moved or healed" : "healed";
+	const char *what = opt.release ? "" : opt.live_dev ? "" : "dead ";
 	struct timespec t0, t1;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	struct rebind_stats s;
@@ -427,10 +437,10 @@ static int rebind_main(int argc, char **argv)
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
 	if (s.healed || s.failed || s.left)
-		log_info("rebind: %u dead mount(s) healed in %u namespace(s), %u failed, %u left alone (%.1f ms)",
-			 s.healed, s.namespaces, s.failed, s.left, ms);
+		log_info("rebind: %u %smount(s) %s in %u namespace(s), %u failed, %u left alone (%.1f ms)", s.healed,
+			 what, done, s.namespaces, s.failed, s.left, ms);
 	else
-		log_info("rebind: no dead lxcfs mount to heal (%.1f ms)", ms);
+		log_info("rebind: no %slxcfs mount to %s (%.1f ms)", what, opt.release ? "release" : "heal", ms);
 	return s.failed ? REBIND_EXIT_PARTIAL : 0;
 }
 

@@ -51,6 +51,14 @@ static int fuse_fds_of(pid_t pid, struct list *out)
 	return r;
 }
 
+bool holders_has_fuse(pid_t pid)
+{
+	struct list l = { 0 };
+	bool has = fuse_fds_of(pid, &l) == 0 && l.n > 0;
+	free(l.v);
+	return has;
+}
+
 /* Every descriptor of /dev/fuse in another process (only: that process alone): the candidates. */
 static int fuse_fds(pid_t only, struct list *out)
 {

@@ -8,6 +8,7 @@
 #ifndef LXCFS_HOLDERS_H
 #define LXCFS_HOLDERS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -23,6 +24,9 @@ struct holder {
 int holders_find(int fd, pid_t only, struct holder **out);
 /* The same by the flags alone, as on a kernel without kcmp. */
 int holders_find_by_flags(int fd, struct holder **out);
+
+/* pid holds /dev/fuse open (a FUSE daemon, of some connection). */
+bool holders_has_fuse(pid_t pid);
 
 /* SIGKILL to pid, then waits (2 s at most) until its descriptor fd is gone: a zombie holds no
  * fd, so the open file is let go of even before its parent reaps it. */

@@ -29,6 +29,7 @@
 #include "reinit/orphan.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
+#include "reinit/replace.h"
 #include "reinit/sdnotify.h"
 #include "reinit/state.h"
 #include "selfpath.h"
@@ -73,6 +74,9 @@ static struct {
 	pid_t rebinder;
 	bool stored; /* the fuse fd and state sit in systemd's fd store */
 	int history_fd; /* load averages and the like, handed to each worker (history.h) */
+	bool replacing;  /* `lxcfs --replace`: the first ready worker takes the old lxcfs's mounts */
+	struct replace_target repl;
+	char staging[PATH_MAX];
 	char last_death[160], last_upgrade[256];
 } K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
@@ -422,8 +426,11 @@ static int resume_connection(void)
 static void shutdown_and_exit(int rc, bool unmount)
 {
 	if (unmount) {
-		log_info("shutting down: unmounting %s", K.opt->mountpoint);
-		fuse_unmount(K.opt->mountpoint);
+		const char *where = K.replacing ? K.staging : K.opt->mountpoint; /* (not the old one's) */
+		log_info("shutting down: unmounting %s", where);
+		fuse_unmount(where);
+		if (K.replacing)
+			rmdir(K.staging);
 	} else {
 		log_info("stopping; %s stays mounted: systemd's fd store holds the connection for the next "
 			 "start (a plain stop ends it, and the next start rebinds what used it)", K.opt->mountpoint);
@@ -636,6 +643,65 @@ static void upgrade(bool force_reinit)
 	free(av);
 }
 
+/* `lxcfs --replace`: ours at a staging directory beside the live old lxcfs, its worker started;
+ * the rest once that one serves (finish_replacing).  0, or the exit status. */
+static int start_replacing(void)
+{
+	char oldpid[PATH_MAX];
+	options_pidfile(K.opt, oldpid, sizeof(oldpid)); /* -p names the old daemon's pidfile */
+	int r = replace_find(K.opt->mountpoint, oldpid, &K.repl);
+	if (r != 0)
+		return r > 0 ? REPLACE_EXIT_NOTHING : 1;
+	snprintf(K.pidpath, sizeof(K.pidpath), "%s/lxcfs-replace.pid", K.opt->runtime_dir);
+	snprintf(K.statuspath, sizeof(K.statuspath), "%s/lxcfs-replace.status", K.opt->runtime_dir);
+	snprintf(K.staging, sizeof(K.staging), "%s/lxcfs-replace.XXXXXX", K.opt->runtime_dir);
+	const char *why;
+	K.pidfd = pidfile_acquire(K.pidpath);
+	if (K.pidfd < 0 || !mkdtemp(K.staging) || state_create(&K.st) < 0 ||
+	    state_attach_header(&K.st, K.st.fd, &why) < 0) {
+		log_error("replace: cannot prepare (%s): nothing done", K.pidfd < 0 ? "another replacement runs"
+								      : strerror(errno));
+		return 1;
+	}
+	K.fuse_fd = fuse_mount_fd(K.staging, K.opt->fuse_opts, K.opt->mount_flags);
+	if (K.fuse_fd < 0) {
+		rmdir(K.staging);
+		return 1;
+	}
+	K.st.hdr->keeper_pid = getpid();
+	K.reinit_mask = reinit_features(K.fuse_fd);
+	K.history_fd = history_create();
+	K.replacing = true;
+	if (spawn(1, false) < 0) {
+		log_error("cannot start the worker: %s", strerror(errno));
+		fuse_unmount(K.staging);
+		rmdir(K.staging);
+		return 1;
+	}
+	return 0;
+}
+
+/* The keeper of a replacement leaves: its worker serves on for the next start to adopt, or, if
+ * nothing moved, stops with the staging mount. */
+static void finish_replacing(void)
+{
+	char path[PATH_MAX + 64];
+	worker_binary(K.self, path, sizeof(path));
+	K.replacing = false;
+	int r = replace_finish(path, K.opt->mountpoint, K.staging, &K.repl);
+	if (r == -1) {
+		ctl_send(K.cur.ctl, CTL_STOP, 0);
+		waitpid(K.cur.pid, NULL, 0);
+		fuse_unmount(K.staging);
+		rmdir(K.staging);
+	}
+	else
+		ctl_send(K.cur.ctl, CTL_HANDOVER, 0);
+	unlink(K.statuspath);
+	pidfile_release(K.pidpath, K.pidfd);
+	exit(r == 0 ? 0 : 1);
+}
+
 static void handle_ctl(struct worker *w)
 {
 	struct ctl_msg m;
@@ -661,6 +727,8 @@ static void handle_ctl(struct worker *w)
 			 K.opt->mountpoint, (unsigned long long)K.cur.gen);
 		sd_notify_fds(msg, NULL, 0);
 	}
+	if (w == &K.cur && K.replacing)
+		finish_replacing();
 	if (w == &K.cur && K.rebind_pending) {
 		char path[PATH_MAX + 64];
 		worker_binary(K.self, path, sizeof(path));
@@ -772,6 +840,10 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 				K.upgrade_deadline_ms = now_ms() + UPGRADE_TIMEOUT_MS;
 			}
 		}
+	} else if (opt->replace) {
+		int r = start_replacing();
+		if (r != 0)
+			return r;
 	} else {
 		K.pidfd = pidfile_acquire(K.pidpath);
 		if (K.pidfd < 0)
@@ -807,7 +879,8 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 	}
 serve:
 	K.st.hdr->keeper_pid = getpid();
-	claim_record(CLAIM_DIR, opt->mountpoint); /* again after a takeover: /run may have been cleaned */
+	if (!K.replacing) /* (a replacement claims the mountpoint once it holds ours) */
+		claim_record(CLAIM_DIR, opt->mountpoint); /* again after a takeover: /run may have been cleaned */
 	log_info("lxcfs %s keeper (pid %d) holds %s", LXCFS_VERSION, (int)getpid(), opt->mountpoint);
 	write_status();
 

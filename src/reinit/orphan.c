@@ -21,6 +21,8 @@
 #include "parse.h"
 #include "reinit/holders.h"
 
+#define REPLACER_WAIT_MS 30000 /* its moves and its wait for open files take seconds at most */
+
 /* argv of pid, NUL-separated in b; argc, or -1. */
 static int cmdline(pid_t pid, struct buf *b, const char **argv, int max)
 {
@@ -45,14 +47,39 @@ static pid_t parent_of(pid_t pid)
 	return f ? (pid_t)atoi(f) : 0;
 }
 
-static bool is_keeper(pid_t pid, struct buf *b)
+static bool has_arg(pid_t pid, struct buf *b, const char *const *args)
 {
 	const char *argv[64];
 	int argc = cmdline(pid, b, argv, 64);
 	for (int i = 1; i < argc; i++)
-		if (strcmp(argv[i], "--restart-on-crash") == 0 || strcmp(argv[i], "--keeper-resume") == 0)
-			return true;
+		for (const char *const *a = args; *a; a++)
+			if (strcmp(argv[i], *a) == 0)
+				return true;
 	return false;
+}
+
+static const char *const keeper_args[] = { "--restart-on-crash", "--keeper-resume", NULL };
+static const char *const replacer_args[] = { "--replace", NULL };
+
+static bool is_keeper(pid_t pid, struct buf *b)
+{
+	return has_arg(pid, b, keeper_args);
+}
+
+bool keeper_of_ours(pid_t pid)
+{
+	struct buf b = BUF_INIT;
+	bool r = is_keeper(pid, &b);
+	buf_free(&b);
+	return r;
+}
+
+bool replacer_running(pid_t pid)
+{
+	struct buf b = BUF_INIT;
+	bool r = has_arg(pid, &b, replacer_args);
+	buf_free(&b);
+	return r;
 }
 
 /* pid is a worker serving mnt (canonical): fds of its spec in *fds. */
@@ -109,7 +136,16 @@ pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)
 		if (!serves(pid, want, &b, fds))
 			continue;
 		pid_t parent = parent_of(pid);
-		if (parent > 1 && is_keeper(parent, &b))
+		/* `lxcfs --replace` hands its worker to the next start once the old lxcfs is gone
+		 * (a service manager may start us as soon as the old daemon dies): wait for it */
+		for (int i = 0; i < REPLACER_WAIT_MS / 20 && parent > 1 && replacer_running(parent); i++) {
+			if (i == 0)
+				log_info("worker %d serves %s for `lxcfs --replace` (pid %d): waiting for it to hand "
+					 "the worker over", (int)pid, want, (int)parent);
+			nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+			parent = parent_of(pid);
+		}
+		if (parent > 1 && (is_keeper(parent, &b) || replacer_running(parent)))
 			continue; /* its keeper lives: not ours to take */
 		found = pid;
 	}

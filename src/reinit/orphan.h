@@ -9,6 +9,7 @@
 
 /* Finds a worker serving mnt whose keeper is gone and copies its fuse and state fds, and its
  * history fd if it has one (else *history_fd is left alone), with pidfd_getfd (Linux >= 5.6).
+ * A worker of `lxcfs --replace` is waited for (bounded) until that one hands it over.
  * Returns its pid, 0 if there is none, or -errno. */
 pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd);
 
@@ -17,6 +18,11 @@ pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)
  * that took a connection over calls it on the worker its state names: two workers must never
  * share one connection and one state (systemd ends the whole cgroup, other managers may not). */
 void orphan_end(pid_t pid, int fuse_fd, const char *mnt);
+
+/* pid is a keeper of ours (by its command line). */
+bool keeper_of_ours(pid_t pid);
+/* pid runs `lxcfs --replace` (replace.h): a keeper that hands its worker to the next start. */
+bool replacer_running(pid_t pid);
 
 /* pid is an lxcfs-worker serving mnt (by its command line). */
 bool worker_serves(pid_t pid, const char *mnt);

@@ -26,12 +26,14 @@
 #include "mountinfo.h"
 #include "parse.h"
 #include "reinit/claim.h"
+#include "reinit/drain.h"
 
 #ifndef MOVE_MOUNT_BENEATH
 #define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
 #endif
 
 #define NS_TIMEOUT_MS 5000
+#define DRAIN_TIMEOUT_MS 10000 /* for files opened on a replaced lxcfs before their mount moved */
 #define FIRST_CANDIDATES 64 /* grown as a namespace needs: no mount is ever dropped for room */
 
 /* A mount of another lxcfs device in some namespace: maybe dead, maybe ours to heal. */
@@ -44,6 +46,8 @@ struct cand {
 	int tree;       /* the fresh bind, cloned before entering the namespace */
 	int tree_err;   /* why it could not be cloned */
 	bool hung;      /* its daemon did not answer in another namespace */
+	bool live;      /* of the live lxcfs being replaced: moved although it answers */
+	bool release;   /* ours, to be detached (lxcfs --release) */
 };
 
 struct instance {
@@ -53,6 +57,7 @@ struct instance {
 
 struct scan {
 	dev_t ours;
+	int our_id;       /* the mount at our mountpoint in our namespace */
 	const char *path; /* our mountpoint, canonical */
 	const struct rebind_req *req;
 	struct claims claims;
@@ -60,6 +65,8 @@ struct scan {
 	size_t nseen;
 	struct instance *inst;
 	size_t ninst;
+	int *live_ids; /* mounts of the live lxcfs being replaced, in every namespace */
+	size_t nlive;
 	dev_t hung[16]; /* devices whose daemon did not answer: not asked again */
 	size_t nhung;
 	struct cand *c;
@@ -84,6 +91,8 @@ static bool note_instance(const struct mntent_info *m, void *arg)
 	if (!mountinfo_is_lxcfs(m) || strcmp(m->root, "/") != 0)
 		return true;
 	note_seen(s, makedev(m->major, m->minor));
+	if (makedev(m->major, m->minor) == s->ours && strcmp(m->mountpoint, s->path) == 0)
+		s->our_id = m->id;
 	struct instance *n = realloc(s->inst, (s->ninst + 1) * sizeof(*n));
 	if (!n)
 		return false;
@@ -100,6 +109,8 @@ static bool note_instance(const struct mntent_info *m, void *arg)
 static bool proven_ours(const struct scan *s, const struct mntent_info *m, dev_t dev, char *why, size_t size)
 {
 	const struct rebind_req *q = s->req;
+	if (q->live && dev == q->live)
+		return true;
 	for (size_t i = 0; i < q->ndevs; i++)
 		if (q->devs[i] == dev)
 			return true;
@@ -126,7 +137,9 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 {
 	struct scan *s = arg;
 	dev_t dev = makedev(m->major, m->minor);
-	if (!mountinfo_is_lxcfs(m) || dev == s->ours)
+	bool release = s->req->release;
+	/* healing takes other devices' mounts; a release takes ours, but for the mountpoint */
+	if (!mountinfo_is_lxcfs(m) || (dev == s->ours) != release || m->id == s->our_id)
 		return true;
 	if (s->n == s->cap) {
 		struct cand *more = reallocarray(s->c, s->cap * 2, sizeof(*s->c));
@@ -141,7 +154,16 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 	*c = (struct cand){ .id = m->id, .dev = dev, .tree = -1 };
 	note_seen(s, dev);
 	char why[PATH_MAX + 160] = "";
-	c->proven = proven_ours(s, m, dev, why, sizeof(why));
+	c->proven = release || proven_ours(s, m, dev, why, sizeof(why));
+	c->live = s->req->live && dev == s->req->live;
+	if (c->live) {
+		int *more = reallocarray(s->live_ids, s->nlive + 1, sizeof(*more));
+		if (more) {
+			s->live_ids = more;
+			s->live_ids[s->nlive++] = m->id;
+		}
+	}
+	c->release = release;
 	for (size_t i = 0; i < s->nhung; i++)
 		c->hung |= s->hung[i] == dev;
 	if (!why[0] && !path_clean_abs(m->root))
@@ -202,6 +224,7 @@ static void describe_pid(pid_t pid, char *dst, size_t size)
 
 struct live_mount {
 	int id, parent;
+	bool lxcfs;
 	char *mountpoint;
 };
 
@@ -217,7 +240,8 @@ static bool note_view(const struct mntent_info *m, void *arg)
 	if (!n)
 		return false;
 	v->m = n;
-	v->m[v->n++] = (struct live_mount){ .id = m->id, .parent = m->parent, .mountpoint = strdup(m->mountpoint) };
+	v->m[v->n++] = (struct live_mount){ .id = m->id, .parent = m->parent, .lxcfs = mountinfo_is_lxcfs(m),
+					    .mountpoint = strdup(m->mountpoint) };
 	return true;
 }
 
@@ -265,16 +289,49 @@ static int clone_beneath(int mntfd, const char *rel)
 	return tree;
 }
 
+static const struct live_mount *view_find(const struct ns_view *v, int id)
+{
+	for (size_t j = 0; j < v->n; j++)
+		if (v->m[j].id == id)
+			return &v->m[j];
+	return NULL;
+}
+
+/* A release: our mount at me goes, and with it any dead lxcfs mount it was stacked on (a kernel
+ * without MOVE_MOUNT_BENEATH healed by stacking), so the path shows what is beneath. */
+static void release_one(const struct live_mount *me, const struct ns_view *v, const char *who,
+			struct ns_result *res)
+{
+	if (umount2(me->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+		if (errno != EINVAL) { /* EINVAL: gone with a mount it was stacked on */
+			log_error("rebind: %s: cannot detach %s: %s", who, me->mountpoint, strerror(errno));
+			res->failed++;
+		}
+		return;
+	}
+	res->healed++;
+	const struct live_mount *below = view_find(v, me->parent);
+	struct statfs sf;
+	while (below && below->lxcfs && below->mountpoint && strcmp(below->mountpoint, me->mountpoint) == 0 &&
+	       statfs(me->mountpoint, &sf) < 0 && errno == ENOTCONN) {
+		if (umount2(me->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+			break;
+		below = view_find(v, below->parent);
+	}
+	log_info("rebind: %s: %s released: what is beneath (the kernel's file) shows again", who, me->mountpoint);
+}
+
 /* One candidate, inside its namespace: dead and ours -> replaced; dead and not ours -> said. */
 static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
 		     int out)
 {
-	const struct live_mount *me = NULL;
-	for (size_t j = 0; j < v->n && !me; j++)
-		if (v->m[j].id == c->id)
-			me = &v->m[j];
+	const struct live_mount *me = view_find(v, c->id);
 	if (!me || !me->mountpoint)
 		return; /* gone meanwhile */
+	if (c->release) { /* whatever covers it goes with it: our stacked copies, most likely */
+		release_one(me, v, who, res);
+		return;
+	}
 	bool covered = false;
 	for (size_t j = 0; j < v->n && !covered; j++)
 		covered = v->m[j].parent == c->id && v->m[j].mountpoint && strcmp(v->m[j].mountpoint, me->mountpoint) == 0;
@@ -293,7 +350,7 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 		_exit(2);
 	int err = statfs(me->mountpoint, &sf) < 0 ? errno : 0;
 	res->probing = 0;
-	if (err != ENOTCONN) {
+	if (err != ENOTCONN && !(err == 0 && c->live)) {
 		if (err)
 			log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(err));
 		return; /* alive, or not ours to judge */
@@ -324,8 +381,11 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 		res->failed++;
 		return;
 	}
-	log_info("rebind: %s: %s rebound to %s%s%s", who, me->mountpoint, mnt, strcmp(c->root, "/") ? c->root : "",
-		 stacked ? " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)" : "");
+	log_info("rebind: %s: %s %s to %s%s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
+		 strcmp(c->root, "/") ? c->root : "",
+		 !stacked ? ""
+		 : c->live ? " (over the replaced one, which stays below: no MOVE_MOUNT_BENEATH)"
+			   : " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)");
 	res->healed++;
 }
 
@@ -335,7 +395,7 @@ static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s,
 	struct ns_result res = { 0 };
 	for (size_t i = 0; i < s->n; i++) {
 		struct cand *c = &s->c[i];
-		if (c->why_left)
+		if (c->why_left || c->release)
 			continue;
 		/* Cloning needs the source in the caller's namespace: before setns.  The path is
 		 * resolved beneath the mount, through no symlink and no other mount: a root of the
@@ -492,6 +552,8 @@ int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stat
 	for (size_t i = 0; i < req->ndevs; i++)
 		log_info("rebind: dead mounts of device %u:%u are healed from %s", major(req->devs[i]),
 			 minor(req->devs[i]), path);
+	if (req->live)
+		log_info("rebind: mounts of the live lxcfs %u:%u move to %s", major(req->live), minor(req->live), path);
 	if (req->orphans)
 		log_info("rebind: orphans (dead binds of a device no lxcfs claims or mounts) are healed "
 			 "from %s, as asked", path);
@@ -537,6 +599,9 @@ int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stat
 		close(nsfd);
 	}
 	free(all);
+	if (req->live)
+		stats->still_open = (unsigned)drain_wait(s.live_ids, s.nlive, DRAIN_TIMEOUT_MS);
+	free(s.live_ids);
 	note_seen(&s, ours);
 	if (loaded == 0)
 		claims_prune(req->claim_dir, &s.claims, s.seen, s.nseen, started);

@@ -25,6 +25,7 @@ struct rebind_stats {
 	unsigned healed;
 	unsigned failed;
 	unsigned left; /* dead, but not ours to heal */
+	unsigned still_open; /* files of the replaced lxcfs still open when the wait ended */
 };
 
 struct rebind_req {
@@ -32,10 +33,17 @@ struct rebind_req {
 	size_t ndevs;
 	bool orphans;      /* also take unclaimed orphans */
 	const char *claim_dir;
+	/* A live lxcfs being replaced (`lxcfs --replace`): its mounts move to ours although they
+	 * answer, each in one step (beneath it, then it goes), so its readers never see a gap. */
+	dev_t live;
+	/* Instead of healing: every mount of ours but mnt itself is detached (`lxcfs --release`), and
+	 * any dead lxcfs mount it covered, so the path shows what is beneath: the kernel's file. */
+	bool release;
 };
 
 /* Heals the dead lxcfs mounts that are ours (above) in every mount namespace from the live lxcfs
- * mount at mnt, and drops the claims of devices mounted nowhere any more.  0, or -errno if mnt is
+ * mount at mnt, and drops the claims of devices mounted nowhere any more.  With req->live, waits
+ * (bounded) until the files open on that device's mounts are closed.  0, or -errno if mnt is
  * not a live lxcfs mount (stats then untouched). */
 int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats);
 
