@@ -75,10 +75,12 @@ static struct {
 	bool stored; /* the fuse fd and state sit in systemd's fd store */
 	int history_fd; /* load averages and the like, handed to each worker (history.h) */
 	bool replacing;  /* `lxcfs --replace`: the first ready worker takes the old lxcfs's mounts */
+	int worker_log;  /* where workers write (-1: our stderr): they may outlive us */
 	struct replace_target repl;
 	char staging[PATH_MAX];
 	char last_death[160], last_upgrade[256];
-} K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
+} K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .worker_log = -1, .cur = { .ctl = -1 },
+	.old = { .ctl = -1 } };
 
 static uint64_t now_ms(void)
 {
@@ -227,6 +229,10 @@ static int spawn(uint64_t gen, bool reinit)
 	}
 	if (pid == 0) {
 		unblock_all();
+		if (K.worker_log >= 0) {
+			dup2(K.worker_log, STDOUT_FILENO);
+			dup2(K.worker_log, STDERR_FILENO);
+		}
 		keep_fd(K.fuse_fd, true);
 		keep_fd(K.st.fd, true);
 		keep_fd(sv[1], true);
@@ -672,6 +678,15 @@ static int start_replacing(void)
 	K.reinit_mask = reinit_features(K.fuse_fd);
 	K.history_fd = history_create();
 	K.replacing = true;
+	/* The worker outlives us: it must not hold our caller's output open (a `$(lxcfs --replace)`
+	 * or a package script would wait for its end), so it logs to a file until adopted. */
+	char log[PATH_MAX + 32];
+	snprintf(log, sizeof(log), "%s/lxcfs-replace.log", K.opt->runtime_dir);
+	K.worker_log = open(log, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (K.worker_log < 0)
+		K.worker_log = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	else
+		log_info("replace: the worker logs to %s until a start adopts it", log);
 	if (spawn(1, false) < 0) {
 		log_error("cannot start the worker: %s", strerror(errno));
 		fuse_unmount(K.staging);

@@ -35,6 +35,10 @@ teardown_file() {
 	daemon_stop "$MNT" "$PIDF"
 	[ -z "${UPID:-}" ] || kill -KILL "$UPID" 2>/dev/null || true
 	daemon_stop "$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up" "$BATS_RUN_TMPDIR/$RUN_TAG-up.pid"
+	# the worker a replacement left, if no start adopted it (a failed test)
+	local w
+	w=$(cat "$BATS_RUN_TMPDIR/replace-$RUN_TAG.worker" 2>/dev/null) || true
+	[ -z "$w" ] || ! grep -q "^lxcfs-worker" "/proc/$w/cmdline" 2>/dev/null || kill -KILL "$w"
 	rm -rf "$LXCPATH" "$HOOKS"
 }
 
@@ -250,6 +254,74 @@ wait_log() {
 	check_values "$u" 196608 0
 	lxc_down "$u"
 	daemon_stop "$mnt" "$pidf"
+}
+
+# dev_in_lxc NAME PATH: the device (MAJ:MIN) of the mount at PATH inside the container.
+dev_in_lxc() {
+	awk -v p="$2" '$5 == p { d = $3 } END { print d }' "/proc/$(lxc-info -P "$LXCPATH" -n "$1" -p -H)/mountinfo"
+}
+
+@test "--replace: a live Debian lxcfs is taken over while containers read, with no failed read; --release gives the kernel's files back" {
+	[ -x /usr/bin/lxcfs ] # installed by the test command
+	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up pidf=$BATS_RUN_TMPDIR/$RUN_TAG-up.pid u=lxcfst-$RUN_TAG-r i
+	local rt=$BATS_RUN_TMPDIR/rt-$RUN_TAG log=$BATS_RUN_TMPDIR/replace-$RUN_TAG.log old ours a_dev r
+	mkdir -p "$mnt" "$rt"
+	/usr/bin/lxcfs -f -p "$pidf" "$mnt" >"$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log" 2>&1 3>&- &
+	export UPID=$!
+	for i in $(seq 1 100); do
+		timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	lxc_make "$u" $((192 * 1024 * 1024)) 0 "$mnt"
+	lxc_up "$u"
+	old=$(dev_in_lxc "$u" /proc/meminfo)
+	a_dev=$(dev_in_lxc "$A" /proc/meminfo)
+	[ "$old" = "$(stat -c '%Hd:%Ld' "$mnt")" ] # Debian's serves it
+	lxc_readers "$u" 196608 2
+	both_readers
+	sleep 1
+
+	run "$LXCFS_BIN" --replace -p "$pidf" --runtime-dir "$rt" "$mnt"
+	echo "$output" >"$log"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	grep -o "started worker [0-9]*" "$log" | awk '{ print $3 }' >"$BATS_RUN_TMPDIR/replace-$RUN_TAG.worker"
+	! kill -0 "$UPID" 2>/dev/null || [ "$(awk '{ print $3 }' "/proc/$UPID/stat")" = Z ]
+	ours=$(stat -c '%Hd:%Ld' "$mnt")
+	[ "$ours" != "$old" ]
+	[ "$(dev_in_lxc "$u" /proc/meminfo)" = "$ours" ]
+	[ "$(dev_in_lxc "$u" /sys/devices/system/cpu)" = "$ours" ]
+	[ "$(dev_in_lxc "$A" /proc/meminfo)" = "$a_dev" ] # the other instance's container: untouched
+	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$u).*: /proc/meminfo moved to" "$log"
+	[ -e "/run/lxcfs-claims/$ours" ]
+	sleep 1
+	# the next start adopts the worker the replacement left
+	daemon_start "$mnt" "$pidf" --restart-on-crash
+	wait_log "resuming $mnt from worker"
+	sleep 1
+	r=$(lxc_readers_stop "$u" 2)
+	echo "replaced container: $r" >&2
+	[ "${r#* }" = 0 ]
+	[ "${r% *}" -gt 40 ]
+	both_readers_ok 40
+	check_values "$u" 196608 0
+	# nothing more to replace: it is ours
+	run "$LXCFS_BIN" --replace -p "$pidf" --runtime-dir "$rt" "$mnt"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"ours already"* ]]
+
+	# --release: the container reads the kernel's files again, and nothing hangs once we stop
+	run "$LXCFS_BIN" --release "$mnt"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"released in 1 namespace"* ]]
+	daemon_stop "$mnt" "$pidf"
+	run in_lxc "$u" cat /proc/meminfo
+	[ "$status" -eq 0 ]
+	[ "$(field_kb "$output" MemTotal)" = "$(field_kb "$(cat /proc/meminfo)" MemTotal)" ]
+	[ "$(lxcfs_mounts_in "$u")" = 0 ]
+	check_values "$A" 262144 0 # the other instance still serves its own
+	lxc_down "$u"
 }
 
 @test "isolation: a container reads only its own values, even from a nested pid namespace; the daemon is out of its reach" {

@@ -11,6 +11,10 @@ setup() {
 
 teardown() {
 	daemon_stop "$MNT" "$PIDF"
+	kill_replace_worker
+	container_stop r1-$RUN_TAG 2>/dev/null || true
+	container_stop r2-$RUN_TAG 2>/dev/null || true
+	cg_remove lxcfs-test-$RUN_TAG-r 2>/dev/null || true
 }
 
 ids() {
@@ -51,4 +55,61 @@ ids() {
 	run "$LXCFS_BIN" --version
 	[ "$status" -eq 0 ]
 	[[ "$output" =~ ^[0-9]+\.[0-9]+ ]]
+}
+
+# (the worker a replacement leaves, if the test failed before a start adopted it)
+kill_replace_worker() {
+	local w
+	w=$(grep -o "started worker [0-9]*" "$BATS_RUN_TMPDIR/replace-$RUN_TAG.log" 2>/dev/null | awk '{ print $3 }') || true
+	[ -z "$w" ] || ! grep -q "^lxcfs-worker" "/proc/$w/cmdline" 2>/dev/null || kill -KILL "$w"
+}
+
+@test "--replace: a live upstream lxcfs is taken over while two containers read; none fails, the next start adopts ours" {
+	[ -x /usr/bin/lxcfs ] || skip "Debian's lxcfs is not installed"
+	local cg=lxcfs-test-$RUN_TAG-r c1=r1-$RUN_TAG c2=r2-$RUN_TAG rt=$BATS_RUN_TMPDIR/rt-$RUN_TAG old ours i r
+	mkdir -p "$MNT" "$rt"
+	cg_make "$cg" $((256 * 1024 * 1024)) 0
+	/usr/bin/lxcfs -f -p "$PIDF" "$MNT" >"$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log" 2>&1 3>&- &
+	local up=$!
+	for i in $(seq 1 100); do
+		timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	old=$(stat -c '%Hd:%Ld' "$MNT")
+	container_start "$c1" "$cg" "$MNT"
+	container_start "$c2" "$cg" "$MNT"
+	start_readers "$c1" 262144 2
+	start_readers "$c2" 262144 2
+	sleep 1
+	run "$LXCFS_BIN" --replace -p "$PIDF" --runtime-dir "$rt" "$MNT"
+	echo "$output" >"$BATS_RUN_TMPDIR/replace-$RUN_TAG.log"
+	echo "$output" >&2
+	[ "$status" -eq 0 ]
+	run timeout 10 tail --pid="$up" -f /dev/null # SIGKILLed: it never unmounts what is ours now
+	ours=$(stat -c '%Hd:%Ld' "$MNT")
+	[ "$ours" != "$old" ]
+	[ "$(awk '$5 == "/proc/meminfo" { print $3 }' "/proc/$(container_init "$c1")/mountinfo" | tail -1)" = "$ours" ]
+	if [[ "$output" == *"no MOVE_MOUNT_BENEATH"* ]]; then
+		echo "# stacked over the old mounts (no MOVE_MOUNT_BENEATH)" >&3
+	else
+		# replaced, not stacked: the old device is mounted nowhere
+		refute grep -q " $old " "/proc/$(container_init "$c1")/mountinfo"
+		refute grep -q " $old " /proc/self/mountinfo
+	fi
+	sleep 1
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	for i in $(seq 1 200); do
+		grep -q "resuming .* from worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
+		sleep 0.05
+	done
+	grep -q "resuming $MNT from worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	sleep 1
+	r=$(stop_readers 4)
+	echo "# replaced under 4 readers: $r (reads, failed)" >&3
+	[ "${r#* }" = 0 ]
+	[ "${r% *}" -gt 100 ]
+	kill_replace_worker
+	container_stop "$c1"
+	container_stop "$c2"
+	cg_remove "$cg"
 }
