@@ -85,11 +85,12 @@ kill_replace_worker() {
 	echo "$output" >"$BATS_RUN_TMPDIR/replace-$RUN_TAG.log"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
+	local said=$output
 	run timeout 10 tail --pid="$up" -f /dev/null # SIGKILLed: it never unmounts what is ours now
 	ours=$(stat -c '%Hd:%Ld' "$MNT")
 	[ "$ours" != "$old" ]
 	[ "$(awk '$5 == "/proc/meminfo" { print $3 }' "/proc/$(container_init "$c1")/mountinfo" | tail -1)" = "$ours" ]
-	if [[ "$output" == *"no MOVE_MOUNT_BENEATH"* ]]; then
+	if [[ "$said" == *"no MOVE_MOUNT_BENEATH"* ]]; then
 		echo "# stacked over the old mounts (no MOVE_MOUNT_BENEATH)" >&3
 	else
 		# replaced, not stacked: the old device is mounted nowhere
@@ -107,7 +108,7 @@ kill_replace_worker() {
 	r=$(stop_readers 4)
 	echo "# replaced under 4 readers: $r (reads, failed)" >&3
 	[ "${r#* }" = 0 ]
-	[ "${r% *}" -gt 100 ]
+	[ "${r% *}" -gt 20 ] # (the guest emulates its cpus: a few dozen reads there)
 	kill_replace_worker
 	container_stop "$c1"
 	container_stop "$c2"
