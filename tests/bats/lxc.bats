@@ -373,6 +373,8 @@ dev_in_lxc() {
 	init=$(lxc-info -P "$LXCPATH" -n "$B" -p -H)
 	for p in $(cat "/sys/fs/cgroup/memory/lxc.payload.$B/cgroup.procs" 2>/dev/null ||
 		cat "/sys/fs/cgroup/lxc.payload.$B/cgroup.procs"); do
-		[ "$(awk '{print $22}' "/proc/$p/stat")" -ge "$(awk '{print $22}' "/proc/$init/stat")" ]
+		local start
+		start=$(awk '{print $22}' "/proc/$p/stat" 2>/dev/null) || continue # (one that just ended)
+		[ -z "$start" ] || [ "$start" -ge "$(awk '{print $22}' "/proc/$init/stat")" ]
 	done
 }
