@@ -12,6 +12,9 @@ setup() {
 teardown() {
 	daemon_stop "$MNT" "$PIDF"
 	kill_replace_worker
+	local up
+	up=$(cat "$PIDF.up" 2>/dev/null) || true # an upstream lxcfs a failed test left
+	[ -z "$up" ] || [ "$(cat "/proc/$up/comm" 2>/dev/null)" != lxcfs ] || kill -KILL "$up"
 	container_stop r1-$RUN_TAG 2>/dev/null || true
 	container_stop r2-$RUN_TAG 2>/dev/null || true
 	cg_remove lxcfs-test-$RUN_TAG-r 2>/dev/null || true
@@ -113,4 +116,36 @@ kill_replace_worker() {
 	container_stop "$c1"
 	container_stop "$c2"
 	cg_remove "$cg"
+}
+
+@test "--replace refuses what it cannot prove: no lxcfs there, a pidfile naming another program; nothing changes" {
+	local rt=$BATS_RUN_TMPDIR/rt2-$RUN_TAG dev
+	mkdir -p "$MNT" "$rt"
+	run "$LXCFS_BIN" --replace -p "$PIDF" --runtime-dir "$rt" "$MNT"
+	[ "$status" -eq 3 ]
+	[[ "$output" == *"no lxcfs mount: nothing to replace"* ]]
+	[ -x /usr/bin/lxcfs ] || skip "Debian's lxcfs is not installed"
+	/usr/bin/lxcfs -f -p "$PIDF.up" "$MNT" >/dev/null 2>&1 3>&- &
+	local up=$! i
+	for i in $(seq 1 100); do
+		timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
+		sleep 0.05
+	done
+	dev=$(stat -c '%Hd:%Ld' "$MNT")
+	sleep 60 3>&- &
+	local other=$!
+	echo "$other" >"$PIDF.other"
+	run "$LXCFS_BIN" --replace -p "$PIDF.other" --runtime-dir "$rt" "$MNT"
+	kill "$other"
+	echo "$output" >&2
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"is sleep: not an lxcfs daemon; nothing done"* ]]
+	run "$LXCFS_BIN" --replace -p "$BATS_RUN_TMPDIR/none.pid" --runtime-dir "$rt" "$MNT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"no running daemon is named by"* ]]
+	[ "$(stat -c '%Hd:%Ld' "$MNT")" = "$dev" ]
+	kill -0 "$up"
+	[ -z "$(ls "$rt")" ] # no staging directory, no log left behind
+	kill -KILL "$up"
+	umount -l "$MNT"
 }
