@@ -35,6 +35,9 @@ void options_usage(const char *argv0)
 	       "                         that serves it; SIGUSR1 upgrades to the binary on disk\n"
 	       "  --status               print the state of the running daemon (keeper, worker,\n"
 	       "                         generation, restarts, last death, recovery paths)\n"
+	       "  --reinit               ask the running keeper (same -p/--runtime-dir) to replace its\n"
+	       "                         worker through a reset of the connection (a kernel with our\n"
+	       "                         series), and wait for the outcome\n"
 	       "  --rebind               heal dead lxcfs bind mounts in every mount namespace from\n"
 	       "                         the live mount at MOUNTPOINT, then exit (done at every start):\n"
 	       "                         those of devices this mountpoint mounted before, and\n"
@@ -121,7 +124,7 @@ static int add_fuse_opts(struct options *o, const char *arg)
 }
 
 enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND,
-       OPT_ORPHANS, OPT_DEAD_DEV };
+       OPT_ORPHANS, OPT_DEAD_DEV, OPT_REINIT };
 
 int options_parse(struct options *o, int argc, char **argv)
 {
@@ -139,6 +142,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "restart-on-crash", no_argument, NULL, OPT_RESTART },
 		{ "status", no_argument, NULL, OPT_STATUS },
+		{ "reinit", no_argument, NULL, OPT_REINIT },
 		{ "rebind", no_argument, NULL, OPT_REBIND },
 		{ "orphans", no_argument, NULL, OPT_ORPHANS },
 		{ "dead-dev", required_argument, NULL, OPT_DEAD_DEV },
@@ -172,6 +176,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
 		case OPT_RESTART: o->restart_on_crash = true; break;
 		case OPT_STATUS: o->status = true; break;
+		case OPT_REINIT: o->reinit = true; break;
 		case OPT_REBIND: o->rebind = true; break;
 		case OPT_ORPHANS: o->orphans = true; break;
 		case OPT_DEAD_DEV:
@@ -210,8 +215,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		fprintf(stderr, "lxcfs: --orphans and --dead-dev go with --rebind\n");
 		return -1;
 	}
-	if (o->status && optind == argc)
-		return 0; /* --status needs no mountpoint */
+	if (o->status && o->reinit) {
+		fprintf(stderr, "lxcfs: --status and --reinit are two commands; give one\n");
+		return -1;
+	}
+	if ((o->status || o->reinit) && optind == argc)
+		return 0; /* they find the daemon by its pidfile: no mountpoint needed */
 	if (optind != argc - 1) {
 		fprintf(stderr, "lxcfs: %s\n", optind >= argc ? "missing mountpoint" : "too many arguments");
 		options_usage(argv[0]);

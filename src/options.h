@@ -19,6 +19,7 @@ struct options {
 	bool help;
 	bool version;
 	bool status;
+	bool reinit;          /* ask the running keeper to upgrade through reinit */
 	bool rebind;
 	bool orphans;         /* --rebind: also heal unclaimed orphans */
 	unsigned ndead_devs;  /* --rebind: devices named by --dead-dev */

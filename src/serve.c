@@ -19,6 +19,9 @@
 #define UNIQUE_RESEND (UINT64_C(1) << 63)
 /* A request that was in the hands of two workers that both died is answered with an error. */
 #define MAX_TRIES 2
+/* Pokes a loop out of read() at stop.  Not SIGUSR2: that one is upstream's virtualization
+ * switch, and must stay blocked in every thread for the main loop to take it. */
+#define WAKE_SIGNAL (SIGRTMIN + 2)
 
 static struct {
 	struct fuse_session *se;
@@ -272,7 +275,7 @@ static void *loop(void *arg)
 	(void)arg;
 	sigset_t set;
 	sigemptyset(&set);
-	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	struct state_slot *sl = claim_slot();
@@ -318,7 +321,7 @@ out:
 int serve_start(int nthreads, void (*on_end)(void))
 {
 	struct sigaction sa = { .sa_handler = wake }; /* no SA_RESTART: read() must return EINTR */
-	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(WAKE_SIGNAL, &sa, NULL);
 	S.on_end = on_end;
 	S.tids = calloc((size_t)nthreads, sizeof(*S.tids));
 	if (!S.tids)
@@ -344,7 +347,7 @@ void serve_stop(void)
 	/* A loop can be between its check and read(): keep poking until all are out. */
 	while (__atomic_load_n(&S.running, __ATOMIC_ACQUIRE) > 0) {
 		for (int i = 0; i < S.nthreads; i++)
-			pthread_kill(S.tids[i], SIGUSR2);
+			pthread_kill(S.tids[i], WAKE_SIGNAL);
 		nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
 	}
 	for (int i = 0; i < S.nthreads; i++)

@@ -48,6 +48,7 @@
 #include "reinit/state.h"
 #include "serve.h"
 #include "version.h"
+#include "virt.h"
 #include "vsize.h"
 #include "worker.h"
 
@@ -191,6 +192,7 @@ static int standalone(struct options *opt)
 		goto out;
 	}
 	st.hdr->generation = 1; /* the only one */
+	virt_set(virt_from_env(), "as started");
 	if (setup(opt, false, 1) < 0)
 		goto out;
 	dev_t replaced;
@@ -225,6 +227,8 @@ static int standalone(struct options *opt)
 		}
 		if (sig == SIGUSR1)
 			log_warn("reload (SIGUSR1) needs --restart-on-crash; ignored");
+		if (sig == SIGUSR2)
+			virt_set(!virt_on(), "SIGUSR2");
 	}
 	log_info("shutting down");
 	if (rebinder > 0) {
@@ -308,6 +312,7 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	}
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	virt_set(virt_from_env(), "as the keeper has it");
 	if (setup(opt, true, gen) < 0 || serve_attach(se, fd, &st, gen) < 0)
 		return WORKER_EXIT_CANNOT;
 	unsigned lost = reinit ? 0 : serve_check_journal();
@@ -342,6 +347,9 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
 			    (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
 				break;
+			if (si.ssi_signo == SIGUSR2 && si.ssi_pid != (uint32_t)getppid())
+				log_warn("SIGUSR2 from pid %u ignored: the keeper (pid %d) switches virtualization "
+					 "for every worker", si.ssi_pid, (int)getppid());
 		}
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			struct ctl_msg m;
@@ -358,6 +366,8 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 				serve_recover(m.arg, how);
 			else if (m.type == CTL_STOP)
 				break;
+			else if (m.type == CTL_VIRT)
+				virt_set(m.arg != 0, "SIGUSR2 to the keeper");
 		}
 	}
 	serve_stop();

@@ -2,8 +2,9 @@
  * connection, holds that fd and the state memfd for its whole life, runs one worker on them,
  * restarts it when it dies and replaces it on SIGUSR1 with the binaries on disk.  Where a worker
  * cannot resume and the kernel has our series, the next one resets the connection instead
- * (reinit; SIGUSR2 asks for it).  It reads no cgroup file and renders nothing: the less code
- * here, the less that can take the mount down. */
+ * (reinit; `lxcfs --reinit` asks for it).  SIGUSR2 switches virtualization, as upstream's does;
+ * the keeper remembers the setting for every worker it starts.  It reads no cgroup file and
+ * renders nothing: the less code here, the less that can take the mount down. */
 #include "reinit/keeper.h"
 
 #include <errno.h>
@@ -33,6 +34,7 @@
 #include "reinit/state.h"
 #include "selfpath.h"
 #include "version.h"
+#include "virt.h"
 #include "worker.h"
 
 #define UPGRADE_TIMEOUT_MS 10000
@@ -73,6 +75,7 @@ static struct {
 	pid_t rebinder;
 	bool stored; /* the fuse fd and state sit in systemd's fd store */
 	int history_fd; /* load averages and the like, handed to each worker (history.h) */
+	bool virt_off;  /* SIGUSR2: every worker answers everyone as the host (virt.h) */
 	char last_death[160], last_upgrade[256];
 } K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
@@ -104,13 +107,14 @@ static void write_status(void)
 	dprintf(fd,
 		"keeper_pid: %d\nkeeper_version: %s\nworker_pid: %d\nworker_version: %.31s\ngeneration: %llu\n"
 		"restarts: %u\nlast_death: %s\nlast_upgrade: %s\nmountpoint: %s\nstate_version: %u\n"
-		"recovery: resume=yes journal=yes resend=%s reinit=%s\nsnapshots_in_use: %u/%u\nkept_renders: %u\n",
+		"recovery: resume=yes journal=yes resend=%s reinit=%s\nsnapshots_in_use: %u/%u\nkept_renders: %u\n"
+		"virtualization: %s\n",
 		(int)getpid(), LXCFS_VERSION, (int)K.cur.pid, h->worker_version, (unsigned long long)K.cur.gen,
 		h->restarts, K.last_death[0] ? K.last_death : "none", K.last_upgrade[0] ? K.last_upgrade : "none",
 		K.opt->mountpoint, h->version, (f & STATE_FEAT_RESEND) ? "yes" : "no",
 		(K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL) ? "yes" : "no",
 		state_snaps_in_use(&K.st), h->nsnaps,
-		__atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED));
+		__atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED), K.virt_off ? "off" : "on");
 	close(fd);
 	rename(tmp, K.statuspath);
 }
@@ -141,20 +145,36 @@ static sigset_t keeper_signals(void)
 	return s;
 }
 
-/* The next pending signal (0: none), from the signalfd or, without one, from the mask. */
-static int next_signal(int sfd, const sigset_t *sigs, pid_t *from)
+/* The next pending signal (0: none), from the signalfd or, without one, from the mask; *value is
+ * what a sigqueue(3) sender attached (0 for a plain kill). */
+static int next_signal(int sfd, const sigset_t *sigs, pid_t *from, int *value)
 {
 	if (sfd >= 0) {
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			return 0;
 		*from = (pid_t)si.ssi_pid;
+		*value = si.ssi_code == SI_QUEUE ? si.ssi_int : 0;
 		return (int)si.ssi_signo;
 	}
 	siginfo_t info;
 	int sig = sigtimedwait(sigs, &info, &(struct timespec){ 0 });
 	*from = sig > 0 ? info.si_pid : 0;
+	*value = sig > 0 && info.si_code == SI_QUEUE ? info.si_value.sival_int : 0;
 	return sig > 0 ? sig : 0;
+}
+
+/* SIGUSR2: upstream's switch.  The workers serving now are told; the next ones start with it. */
+static void toggle_virtualization(pid_t from)
+{
+	K.virt_off = !K.virt_off;
+	log_info("SIGUSR2 from pid %d: virtualization %s", (int)from,
+		 K.virt_off ? "off, every file shows the host's values" : "on again");
+	struct worker *w[2] = { &K.cur, &K.old };
+	for (int i = 0; i < 2; i++)
+		if (w[i]->pid)
+			ctl_send(w[i]->ctl, CTL_VIRT, !K.virt_off);
+	write_status();
 }
 
 static void unblock_all(void)
@@ -232,6 +252,10 @@ static int spawn(uint64_t gen, bool reinit)
 			keep_fd(K.history_fd, true);
 			setenv("LXCFS_HISTORY_FD", num, 1);
 		}
+		if (K.virt_off)
+			setenv(VIRT_ENV, "off", 1);
+		else
+			unsetenv(VIRT_ENV);
 		char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 		if (!av) {
 			fprintf(stderr, "lxcfs: cannot start a worker: out of memory\n");
@@ -609,8 +633,8 @@ static void upgrade(bool force_reinit)
 		reinit = true;
 	}
 	char spec[160];
-	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
-		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit, K.history_fd);
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d,%d,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
+		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit, K.history_fd, K.virt_off);
 	char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 	if (!av) {
 		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "failed: out of memory");
@@ -678,10 +702,10 @@ static void handle_ctl(struct worker *w)
  * a missing trailing field takes its old meaning (no reinit). */
 static int adopt(const char *spec, bool *reinit)
 {
-	long v[8] = { 0, 0, 0, 0, 0, 0, 0, -1 };
+	long v[9] = { 0, 0, 0, 0, 0, 0, 0, -1, 0 };
 	const char *s = spec;
 	int n = 0;
-	for (; n < 8; n++, s++) {
+	for (; n < 9; n++, s++) {
 		char *end;
 		v[n] = strtol(s, &end, 10);
 		if (end == s || (v[n] < 0 && n != 7) || (*end != ',' && *end != '\0'))
@@ -695,6 +719,7 @@ static int adopt(const char *spec, bool *reinit)
 		return -EINVAL;
 	}
 	*reinit = v[6] != 0;
+	K.virt_off = v[8] != 0; /* field 9; an older keeper had no switch: on */
 	/* the history came with field 8; from an older keeper there is none yet */
 	K.history_fd = v[7] >= 0 ? (int)v[7] : history_create();
 	if (v[7] >= 0)
@@ -837,15 +862,20 @@ serve:
 			handle_ctl(&K.cur);
 		if (p[2].revents & (POLLIN | POLLHUP))
 			handle_ctl(&K.old);
-		int sig;
+		int sig, value;
 		pid_t from;
-		while ((sig = next_signal(sfd, &sigs, &from)) > 0) {
+		while ((sig = next_signal(sfd, &sigs, &from, &value)) > 0) {
 			if (sig == SIGCHLD)
 				reap();
 			else if (sig == SIGTERM || sig == SIGINT)
 				shutdown_and_exit(0, !K.stored);
-			else if (sig == SIGUSR1 || sig == SIGUSR2)
-				upgrade(sig == SIGUSR2);
+			else if (sig == SIGUSR1 && value == KEEPER_REINIT_REQUEST) {
+				log_info("reinit requested (lxcfs --reinit, pid %d)", (int)from);
+				upgrade(true);
+			} else if (sig == SIGUSR1)
+				upgrade(false);
+			else if (sig == SIGUSR2)
+				toggle_virtualization(from);
 			else if (sig == SIGHUP)
 				write_status(); /* lxcfs --status asks for the counts of this moment */
 			else if (sig != SIGPIPE)
