@@ -20,12 +20,13 @@ void options_usage(const char *argv0)
 	       "Options:\n"
 	       "  -d, --debug            log every request (libfuse debug) and run in the foreground\n"
 	       "  -f, --foreground       run in the foreground (always the case; accepted)\n"
-	       "  -h, --help             print this help\n"
+	       "  -h, --help             print this help (-n too, as upstream 4.0 and 5.0 list it)\n"
 	       "  -l, --enable-loadavg   per-container /proc/loadavg\n"
 	       "  -o OPTIONS             comma-separated mount options\n"
 	       "  -p, --pidfile FILE     pidfile (default: <runtime-dir>/lxcfs.pid)\n"
 	       "  -s                     single-threaded (accepted, ignored)\n"
 	       "  -u, --disable-swap     show no swap in meminfo and swaps\n"
+	       "  --disable-zswap        a container's Zswap and Zswapped in meminfo read 0\n"
 	       "  -v, --version          print the version\n"
 	       "  --enable-cfs           count cpus from the cpu quota (cfs)\n"
 	       "  --enable-pidfd         use pidfds (accepted; always used where available)\n"
@@ -124,13 +125,15 @@ static int add_fuse_opts(struct options *o, const char *arg)
 }
 
 enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND,
-       OPT_ORPHANS, OPT_DEAD_DEV, OPT_REINIT };
+       OPT_ORPHANS, OPT_DEAD_DEV, OPT_REINIT, OPT_ZSWAP, OPT_CGROUP };
 
 int options_parse(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "debug", no_argument, NULL, 'd' },
 		{ "disable-swap", no_argument, NULL, 'u' },
+		{ "disable-zswap", no_argument, NULL, OPT_ZSWAP },
+		{ "enable-cgroup", no_argument, NULL, OPT_CGROUP },
 		{ "enable-loadavg", no_argument, NULL, 'l' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
@@ -157,14 +160,23 @@ int options_parse(struct options *o, int argc, char **argv)
 	 * into that argv, and the next parse reads the rest of the old cluster (found by fuzzing:
 	 * a use after free, or options nobody gave). */
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "dulfhvso:p:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dulfhnvso:p:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->debug = true; break;
 		case 'u': o->swap_off = true; break;
 		case 'l': o->loadavg = true; break;
 		case 'f': o->foreground = true; break;
 		case 's': break;
-		case 'h': o->help = true; break;
+		case 'h':
+		case 'n': /* upstream 4.0.x and 5.0.x list "-n, --help" (a typo they never parsed) */
+			o->help = true;
+			break;
+		case OPT_ZSWAP: o->zswap_off = true; break;
+		case OPT_CGROUP:
+			fprintf(stderr, "lxcfs: --enable-cgroup (upstream 6.0's cgroupfs emulation under MOUNTPOINT/cgroup) "
+				"is not provided; upstream dropped it too. Containers see their own cgroups through "
+				"cgroup namespaces: let LXC mount cgroupfs in them (lxc.mount.auto = cgroup)\n");
+			return -1;
 		case 'v': o->version = true; break;
 		case 'p': o->pidfile = optarg; break;
 		case 'o':

@@ -13,6 +13,7 @@ struct options {
 	bool foreground;
 	bool loadavg;
 	bool swap_off;
+	bool zswap_off;       /* --disable-zswap: Zswap and Zswapped of a container read 0 */
 	bool cfs;
 	bool pidfd;
 	bool restart_on_crash;

@@ -126,3 +126,24 @@ mem_becomes() {
 	[[ "$output" == *"this kernel has no FUSE_DEV_IOC_REINIT"*"SIGUSR1 to the keeper"* ]]
 	[ "$(status_field "$PIDF" worker_pid)" = "$w" ]
 }
+
+@test "upstream's options: -n prints the help, --disable-zswap serves, --enable-cgroup refused naming cgroup namespaces" {
+	run "$LXCFS_BIN" -n
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"-h, --help"* ]]
+	run "$LXCFS_BIN" --enable-cgroup -p "$PIDF" "$MNT"
+	[ "$status" -eq 1 ]
+	[[ "$output" == *"--enable-cgroup"*"cgroup namespaces"* ]]
+	refute grep -q " $MNT fuse.lxcfs " /proc/self/mounts
+	run "$LXCFS_BIN" --enable-pidfd --help
+	[ "$status" -eq 0 ]
+	daemon_start "$MNT" "$PIDF" --disable-zswap -u
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	run in_container c-$RUN_TAG cat /proc/meminfo
+	[ "$(field_kb "$output" MemTotal)" = 65536 ]
+	[ "$(field_kb "$output" SwapTotal)" = 0 ]
+	if grep -q '^Zswap:' /proc/meminfo; then
+		[ "$(field_kb "$output" Zswap)" = 0 ]
+		[ "$(field_kb "$output" Zswapped)" = 0 ]
+	fi
+}
