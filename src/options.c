@@ -34,6 +34,8 @@ void options_usage(const char *argv0)
 	       "  --threads N            request threads (default: one per cpu, 2 to 8)\n"
 	       "  --restart-on-crash     a keeper process holds the mount and restarts the worker\n"
 	       "                         that serves it; SIGUSR1 upgrades to the binary on disk\n"
+	       "                         (without it, SIGUSR1 re-executes that binary in place)\n"
+
 	       "  --status               print the state of the running daemon (keeper, worker,\n"
 	       "                         generation, restarts, last death, recovery paths)\n"
 	       "  --reinit               ask the running keeper (same -p/--runtime-dir) to replace its\n"
@@ -44,7 +46,10 @@ void options_usage(const char *argv0)
 	       "                         those of devices this mountpoint mounted before, and\n"
 	       "  --dead-dev MAJ:MIN     with --rebind: also those of this device (repeatable)\n"
 	       "  --orphans              with --rebind: also binds of a device that no lxcfs mounts\n"
-	       "                         or claims (left by a stopped upstream lxcfs)\n",
+	       "                         or claims (left by a stopped upstream lxcfs)\n"
+	       "\n"
+	       "Signals: SIGUSR1 upgrades, SIGUSR2 switches virtualization off and on (as upstream's),\n"
+	       "SIGTERM and SIGINT unmount and exit (SIGHUP too without --restart-on-crash).\n",
 	       argv0);
 }
 

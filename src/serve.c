@@ -322,6 +322,7 @@ int serve_start(int nthreads, void (*on_end)(void))
 {
 	struct sigaction sa = { .sa_handler = wake }; /* no SA_RESTART: read() must return EINTR */
 	sigaction(WAKE_SIGNAL, &sa, NULL);
+	__atomic_store_n(&S.stopping, 0, __ATOMIC_RELEASE); /* again after a stop (a failed re-exec) */
 	S.on_end = on_end;
 	S.tids = calloc((size_t)nthreads, sizeof(*S.tids));
 	if (!S.tids)

@@ -28,6 +28,7 @@
 #include "reinit/ctl.h"
 #include "reinit/history.h"
 #include "reinit/orphan.h"
+#include "reinit/probe.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/sdnotify.h"
@@ -578,32 +579,9 @@ static void reap(void)
 /* Runs the new worker binary's probe: can it take this state over? */
 static bool probe_upgrade(char *why, size_t size)
 {
-	char path[PATH_MAX + 64], fdarg[16];
+	char path[PATH_MAX + 64];
 	worker_binary(K.self, path, sizeof(path));
-	snprintf(fdarg, sizeof(fdarg), "%d", K.st.fd);
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return snprintf(why, size, "pipe: %s", strerror(errno)), false;
-	pid_t pid = fork();
-	if (pid == 0) {
-		unblock_all();
-		keep_fd(K.st.fd, true);
-		dup2(p[1], 2);
-		execl(path, "lxcfs-worker", "--check-state", fdarg, (char *)NULL);
-		fprintf(stderr, "cannot run %s: %s\n", path, strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	ssize_t n = pid > 0 ? read(p[0], why, size - 1) : -1;
-	close(p[0]);
-	why[n > 0 ? n : 0] = '\0';
-	char *nl = strchr(why, '\n');
-	if (nl)
-		*nl = '\0';
-	int status = -1;
-	if (pid > 0)
-		waitpid(pid, &status, 0);
-	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return probe_state(path, K.st.fd, why, size);
 }
 
 static void upgrade(bool force_reinit)
@@ -623,7 +601,7 @@ static void upgrade(bool force_reinit)
 	bool reinit = force_reinit;
 	if (!reinit && !probe_upgrade(why, sizeof(why))) {
 		if (!(K.reinit_mask & FUSE_REINIT_HAS_REINIT)) {
-			snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: %s", why);
+			snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: %.200s", why);
 			log_error("upgrade refused by the binary on disk: %s; lxcfs %s keeps serving", why,
 				  LXCFS_VERSION);
 			write_status();

@@ -147,3 +147,102 @@ mem_becomes() {
 		[ "$(field_kb "$output" Zswapped)" = 0 ]
 	fi
 }
+
+# bin_install SRC_LXCFS: the binaries of SRC's build into $BIN, the way a package upgrade puts
+# them: new files, renamed in.
+bin_install() {
+	cp "$1" "$BIN/lxcfs.new" && cp "$(dirname "$1")/lxcfs-worker" "$BIN/lxcfs-worker.new"
+	mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
+}
+
+standalone_start() { # [options...]: from a directory of its own, so upgrades can swap its binaries
+	export BIN=$BATS_RUN_TMPDIR/bin-$RUN_TAG-$BATS_TEST_NUMBER
+	mkdir -p "$BIN"
+	bin_install "$LXCFS_BIN"
+	LXCFS_BIN="$BIN/lxcfs" daemon_start "$MNT" "$PIDF" "$@"
+}
+
+LXCFS_BIN_NEXT=${LXCFS_BIN_NEXT:-$BATS_TEST_DIRNAME/../../build-next/lxcfs}
+LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
+
+@test "SIGUSR1 without a keeper: 10 upgrades in place under readers, same pid, the new binary runs, no failed read" {
+	[ -x "$LXCFS_BIN_NEXT" ] || { echo "missing $LXCFS_BIN_NEXT (meson setup build-next -Dversion_suffix=next)"; false; }
+	standalone_start -l
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	local pid v1 v2 i src want fds0 fds
+	pid=$(cat "$PIDF")
+	v1=$("$LXCFS_BIN" --version)
+	v2=$("$LXCFS_BIN_NEXT" --version)
+	[ "$v1" != "$v2" ]
+	kill -USR2 "$pid" # the switch goes along too
+	mem_becomes "$HOST_MEM"
+	kill -USR2 "$pid"
+	mem_becomes 65536
+	fds0=$(ls /proc/"$pid"/fd | wc -l)
+	start_readers c-$RUN_TAG 65536 2
+	sleep 0.3
+	for i in $(seq 1 10); do
+		if [ $((i % 2)) = 1 ]; then src=$LXCFS_BIN_NEXT want=$v2; else src=$LXCFS_BIN want=$v1; fi
+		bin_install "$src"
+		kill -USR1 "$pid"
+		for _ in $(seq 1 250); do
+			[ "$(grep -c "upgraded in place (pid $pid)" <(log))" = "$i" ] && break
+			sleep 0.02
+		done
+		[ "$(grep -c "upgraded in place (pid $pid)" <(log))" = "$i" ]
+		grep "upgraded in place" <(log) | tail -1 | grep -q "lxcfs $want upgraded in place (pid $pid): generation $((i + 1)) serving"
+		# the same process runs the file now on disk, not a deleted one
+		[ "$(readlink "/proc/$pid/exe")" = "$BIN/lxcfs-worker" ]
+		[ "$(cat "$PIDF")" = "$pid" ]
+		sleep 0.2
+	done
+	read -r reads failures < <(stop_readers 2)
+	echo "reads=$reads failures=$failures"
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt 40 ]
+	# nothing leaks into the next image: the fds stay as they were
+	fds=$(ls /proc/"$pid"/fd | wc -l)
+	echo "fds: $fds0 before, $fds after"
+	[ "$fds" -le $((fds0 + 2)) ]
+	[ "$(memtotal c-$RUN_TAG)" = 65536 ]
+	timeout "$TMO" cat "$MNT/proc/loadavg" >/dev/null
+	refute grep -q "virtualization off" <(log | sed -n '/upgrading in place/,$p')
+}
+
+@test "SIGUSR1 without a keeper: a binary that cannot take the state over is refused, the daemon serves on" {
+	[ -x "$LXCFS_BIN_SV2" ] || { echo "missing $LXCFS_BIN_SV2 (meson setup build-sv2 -Dstate_version=2)"; false; }
+	standalone_start
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	local pid
+	pid=$(cat "$PIDF")
+	bin_install "$LXCFS_BIN_SV2"
+	kill -USR1 "$pid"
+	for _ in $(seq 1 100); do grep -q "upgrade refused by the binary on disk" <(log) && break; sleep 0.05; done
+	grep -q "upgrade refused by the binary on disk .*another format version.*keeps serving" <(log)
+	refute grep -q "upgrading in place" <(log)
+	[ "$(memtotal c-$RUN_TAG)" = 65536 ]
+	[ "$(readlink "/proc/$pid/exe")" = "$BIN/lxcfs-worker (deleted)" ]
+	# a good binary afterwards upgrades
+	bin_install "$LXCFS_BIN"
+	kill -USR1 "$pid"
+	for _ in $(seq 1 100); do grep -q "upgraded in place (pid $pid)" <(log) && break; sleep 0.05; done
+	grep -q "upgraded in place (pid $pid)" <(log)
+	[ "$(memtotal c-$RUN_TAG)" = 65536 ]
+}
+
+@test "SIGHUP to a daemon without a keeper unmounts and exits, as upstream's; the keeper takes it as a status request" {
+	daemon_start "$MNT" "$PIDF"
+	local pid
+	pid=$(cat "$PIDF")
+	kill -HUP "$pid"
+	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+	refute kill -0 "$pid" 2>/dev/null
+	refute grep -q " $MNT fuse.lxcfs " /proc/self/mounts
+	grep -q "SIGHUP: unmounting and exiting" <(log)
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_worker "$PIDF" none
+	kill -HUP "$(cat "$PIDF")"
+	sleep 0.2
+	kill -0 "$(cat "$PIDF")"
+	timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null
+}
