@@ -30,6 +30,8 @@ void options_usage(const char *argv0)
 	       "  -v, --version          print the version\n"
 	       "  --enable-cfs           count cpus from the cpu quota (cfs)\n"
 	       "  --enable-pidfd         use pidfds (accepted; always used where available)\n"
+	       "  --enable-psi-poll      proc/pressure/* take PSI triggers (write one, poll for\n"
+	       "                         POLLPRI), armed on the reader's cgroup's pressure file\n"
 	       "  --runtime-dir DIR      runtime directory (default: /run)\n"
 	       "  --threads N            request threads (default: one per cpu, 2 to 8)\n"
 	       "  --restart-on-crash     a keeper process holds the mount and restarts the worker\n"
@@ -130,7 +132,7 @@ static int add_fuse_opts(struct options *o, const char *arg)
 }
 
 enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND,
-       OPT_ORPHANS, OPT_DEAD_DEV, OPT_REINIT, OPT_ZSWAP, OPT_CGROUP };
+       OPT_ORPHANS, OPT_DEAD_DEV, OPT_REINIT, OPT_ZSWAP, OPT_CGROUP, OPT_PSI_POLL };
 
 int options_parse(struct options *o, int argc, char **argv)
 {
@@ -139,6 +141,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "disable-swap", no_argument, NULL, 'u' },
 		{ "disable-zswap", no_argument, NULL, OPT_ZSWAP },
 		{ "enable-cgroup", no_argument, NULL, OPT_CGROUP },
+		{ "enable-psi-poll", no_argument, NULL, OPT_PSI_POLL },
 		{ "enable-loadavg", no_argument, NULL, 'l' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
@@ -177,6 +180,7 @@ int options_parse(struct options *o, int argc, char **argv)
 			o->help = true;
 			break;
 		case OPT_ZSWAP: o->zswap_off = true; break;
+		case OPT_PSI_POLL: o->psi_poll = true; break;
 		case OPT_CGROUP:
 			fprintf(stderr, "lxcfs: --enable-cgroup (upstream 6.0's cgroupfs emulation under MOUNTPOINT/cgroup) "
 				"is not provided; upstream dropped it too. Containers see their own cgroups through "

@@ -14,6 +14,7 @@ struct options {
 	bool loadavg;
 	bool swap_off;
 	bool zswap_off;       /* --disable-zswap: Zswap and Zswapped of a container read 0 */
+	bool psi_poll;        /* --enable-psi-poll: PSI triggers through the pressure files */
 	bool cfs;
 	bool pidfd;
 	bool restart_on_crash;

@@ -245,6 +245,31 @@ static bool answer_repeated_init(const struct fuse_in_header *in, size_t n)
 	return true;
 }
 
+static __thread const struct fuse_in_header *current;
+
+const struct fuse_in_header *serve_current_request(void)
+{
+	return current;
+}
+
+int serve_notify_poll(uint64_t kh)
+{
+	struct {
+		struct fuse_out_header out;
+		struct fuse_notify_poll_wakeup_out arg;
+	} m = { { sizeof(m), FUSE_NOTIFY_POLL, 0 }, { kh } };
+	return write(S.fd, &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : -errno;
+}
+
+/* libfuse answers the request in buf; it is ours to look at meanwhile. */
+static void process_buf(void *data, size_t n)
+{
+	struct fuse_buf fb = { .size = n, .mem = data };
+	current = data;
+	fuse_session_process_buf(S.se, &fb);
+	current = NULL;
+}
+
 static void process(struct state_slot *sl, size_t n)
 {
 	const struct fuse_in_header *in = (const void *)sl->data;
@@ -266,8 +291,7 @@ static void process(struct state_slot *sl, size_t n)
 		note_features(init_record());
 		state_seal(S.st->hdr);
 	}
-	struct fuse_buf fb = { .size = n, .mem = sl->data };
-	fuse_session_process_buf(S.se, &fb);
+	process_buf(sl->data, n);
 }
 
 static void *loop(void *arg)
@@ -390,8 +414,7 @@ static unsigned replay_journal(uint64_t live_gen)
 			memcpy(copy, sl->data, len);
 			log_info("answering request %" PRIu64 " (opcode %u) of a dead worker from the journal",
 				 unique & ~UNIQUE_RESEND, opcode);
-			struct fuse_buf fb = { .size = len, .mem = copy };
-			fuse_session_process_buf(S.se, &fb);
+			process_buf(copy, len);
 			done++;
 		}
 		slot_free(sl);

@@ -2,7 +2,8 @@
  *   lxcfs-worker --standalone [lxcfs options] MOUNTPOINT
  *       one process mounts and serves, as upstream lxcfs does (what `lxcfs` runs without
  *       --restart-on-crash); SIGUSR1 re-executes the binary on disk in place
- *   lxcfs-worker --standalone-resume FUSEFD,STATEFD,PIDFILEFD,HISTORYFD,GEN,REBINDER,STOPPED_MS [options] MNT
+ *   lxcfs-worker --standalone-resume FUSEFD,STATEFD,PIDFILEFD,HISTORYFD,GEN,REBINDER,STOPPED_MS,PSIFD
+ *                [options] MOUNTPOINT
  *       that re-executed image: takes the connection over from its previous self, same pid
  *   lxcfs-worker --serve FUSEFD,STATEFD,CTLFD,GEN [lxcfs options] MOUNTPOINT
  *       serves the keeper's connection; takes over from a predecessor through the state
@@ -40,6 +41,7 @@
 #include "ops.h"
 #include "options.h"
 #include "pidfile.h"
+#include "psi.h"
 #include "selfpath.h"
 #include "reinit/claim.h"
 #include "reinit/ctl.h"
@@ -47,6 +49,7 @@
 #include "reinit/holders.h"
 #include "reinit/keeper.h"
 #include "reinit/probe.h"
+#include "reinit/psistore.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
@@ -117,7 +120,7 @@ static void end_of_connection(void)
 }
 
 /* Everything a serving process needs, in the order the request path uses it. */
-static int setup(const struct options *opt, bool quiet_layout, uint64_t gen, int history_fd)
+static int setup(const struct options *opt, bool quiet_layout, uint64_t gen, int history_fd, int psi_fd)
 {
 	raise_nofile();
 	if (cg_layout_discover(&layout) < 0)
@@ -141,7 +144,12 @@ static int setup(const struct options *opt, bool quiet_layout, uint64_t gen, int
 	octx = (struct ops_ctx){ .opt = opt, .host = &host };
 	char *fargv[] = { "lxcfs", opt->debug ? "-d" : NULL, NULL };
 	struct fuse_args fargs = FUSE_ARGS_INIT(opt->debug ? 2 : 1, fargv);
-	se = fuse_session_new(&fargs, &lxcfs_ops, sizeof(lxcfs_ops), &octx);
+	if (opt->psi_poll && psi_init(psi_fd) < 0) {
+		log_error("cannot start the PSI trigger watcher");
+		return -1;
+	}
+	const struct fuse_lowlevel_ops *ops = opt->psi_poll ? &lxcfs_ops_psi : &lxcfs_ops;
+	se = fuse_session_new(&fargs, ops, sizeof(*ops), &octx);
 	fuse_opt_free_args(&fargs);
 	if (!se) {
 		log_error("cannot create the fuse session");
@@ -159,6 +167,7 @@ static void teardown(void)
 		fuse_session_destroy(se); /* closes our copy of the fuse fd */
 	se = NULL;
 	loadavg_fini();
+	psi_fini();
 	openfile_fini();
 	fdcache_fini();
 	cputree_fini();
@@ -198,6 +207,7 @@ static void keep_fd(int fd, bool keep)
  * command line is a protocol between versions: fields are only ever appended. */
 struct standalone {
 	int fuse, state, pidfile, history;
+	int psi; /* the trigger store (--enable-psi-poll), else -1 */
 	uint64_t gen;
 	pid_t rebinder;
 	char self[PATH_MAX]; /* the worker binary on disk, taken at start */
@@ -216,8 +226,9 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
 	h->state = st.fd;
 	h->gen = st.hdr->generation = 1;
 	h->history = history_create(); /* the load averages outlive a re-exec too */
+	h->psi = opt->psi_poll ? psistore_create() : -1; /* and so do PSI triggers */
 	virt_set(virt_from_env(), "as started");
-	if (setup(opt, false, 1, h->history) < 0)
+	if (setup(opt, false, 1, h->history, h->psi) < 0)
 		return -1;
 	dev_t replaced;
 	if (take_over_mountpoint(opt->mountpoint, &replaced, false) < 0)
@@ -244,12 +255,12 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
  * came since waits in the kernel for us.  -1: cannot serve it (the connection ends with us). */
 static int resume_in_place(struct options *opt, const char *spec, struct standalone *h)
 {
-	long v[7] = { 0 };
+	long v[8] = { 0, 0, 0, 0, 0, 0, 0, -1 };
 	const char *s = spec;
-	for (int i = 0; i < 7; i++, s++) {
+	for (int i = 0; i < 8; i++, s++) {
 		char *end;
 		v[i] = strtol(s, &end, 10);
-		if (end == s || v[i] < 0 || (*end != ',' && *end != '\0') || (*end == '\0' && i < 5)) {
+		if (end == s || (v[i] < 0 && i != 7) || (*end != ',' && *end != '\0') || (*end == '\0' && i < 5)) {
 			log_error("bad --standalone-resume argument '%s'", spec);
 			return -1;
 		}
@@ -260,7 +271,8 @@ static int resume_in_place(struct options *opt, const char *spec, struct standal
 	h->fuse = (int)v[0], h->state = (int)v[1], h->pidfile = (int)v[2], h->history = (int)v[3];
 	h->gen = (uint64_t)v[4] + 1;
 	h->rebinder = (pid_t)v[5];
-	int fds[] = { h->fuse, h->state, h->pidfile, h->history };
+	h->psi = (int)v[7]; /* field 8 */
+	int fds[] = { h->fuse, h->state, h->pidfile, h->history, h->psi };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		keep_fd(fds[i], false);
 	const char *why;
@@ -270,7 +282,7 @@ static int resume_in_place(struct options *opt, const char *spec, struct standal
 	}
 	st.hdr->generation = h->gen;
 	virt_set(virt_from_env(), "as before the upgrade");
-	if (setup(opt, true, h->gen, h->history) < 0 || serve_attach(se, h->fuse, &st, h->gen) < 0)
+	if (setup(opt, true, h->gen, h->history, h->psi) < 0 || serve_attach(se, h->fuse, &st, h->gen) < 0)
 		return -1;
 	unsigned lost = serve_check_journal();
 	if (lost)
@@ -283,6 +295,8 @@ static int resume_in_place(struct options *opt, const char *spec, struct standal
 	if (serve_start(thread_count(opt), end_of_connection) < 0)
 		return -1;
 	serve_recover(0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
+	if (opt->psi_poll)
+		psi_wake_waiters();
 	long waited = v[6] ? mono_ms() - v[6] : -1; /* field 7: when the previous image stopped reading */
 	log_info("lxcfs %s upgraded in place (pid %d): generation %llu serving %s with %d request threads "
 		 "(new requests waited %ld ms)",
@@ -303,8 +317,8 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 		return;
 	}
 	char spec[192];
-	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%llu,%d,%ld", h->fuse, h->state, h->pidfile, h->history,
-		 (unsigned long long)h->gen, (int)(h->rebinder > 0 ? h->rebinder : 0), mono_ms());
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%llu,%d,%ld,%d", h->fuse, h->state, h->pidfile, h->history,
+		 (unsigned long long)h->gen, (int)(h->rebinder > 0 ? h->rebinder : 0), mono_ms(), h->psi);
 	char **av = calloc((size_t)nargs + 3, sizeof(*av));
 	if (!av) {
 		log_error("upgrade failed: out of memory; lxcfs %s keeps serving", LXCFS_VERSION);
@@ -317,7 +331,7 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 		av[i + 2] = args[i];
 	log_info("upgrading in place: re-executing %s (pid %d)", h->self, (int)getpid());
 	serve_stop();
-	int fds[] = { h->fuse, h->state, h->pidfile, h->history };
+	int fds[] = { h->fuse, h->state, h->pidfile, h->history, h->psi };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		keep_fd(fds[i], true);
 	setenv(VIRT_ENV, virt_on() ? "on" : "off", 1);
@@ -343,7 +357,7 @@ static int standalone(struct options *opt, int nargs, char **args, const char *r
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	static struct standalone h;
-	h = (struct standalone){ .fuse = -1, .state = -1, .pidfile = -1, .history = -1 };
+	h = (struct standalone){ .fuse = -1, .state = -1, .pidfile = -1, .history = -1, .psi = -1 };
 	self_path(h.self, sizeof(h.self));
 	int rc = 1;
 	if (resume ? resume_in_place(opt, resume, &h) < 0 : start_fresh(opt, pidpath, &h) < 0)
@@ -386,6 +400,8 @@ out:
 		close(st.fd);
 	if (h.history >= 0)
 		close(h.history);
+	if (h.psi >= 0)
+		close(h.psi);
 	if (h.pidfile >= 0)
 		pidfile_release(pidpath, h.pidfile);
 	return rc;
@@ -457,7 +473,7 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	virt_set(virt_from_env(), "as the keeper has it");
-	if (setup(opt, true, gen, history_fd_from_env()) < 0 || serve_attach(se, fd, &st, gen) < 0)
+	if (setup(opt, true, gen, history_fd_from_env(), psistore_fd_from_env()) < 0 || serve_attach(se, fd, &st, gen) < 0)
 		return WORKER_EXIT_CANNOT;
 	unsigned lost = reinit ? 0 : serve_check_journal();
 	int r = reinit ? 0 : serve_replay_init();
@@ -474,6 +490,8 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 		return WORKER_EXIT_CANNOT;
 	if (reinit && reinit_now(fd, gen) < 0)
 		return WORKER_EXIT_CANNOT;
+	if (opt->psi_poll && !reinit)
+		psi_wake_waiters();
 	if (!reinit && r == 0)
 		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
@@ -515,6 +533,8 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 		}
 	}
 	serve_stop();
+	if (opt->psi_poll)
+		psi_wake_own();
 	log_info("generation %llu stops", (unsigned long long)gen);
 	teardown();
 	close(sfd);

@@ -29,6 +29,7 @@
 #include "reinit/history.h"
 #include "reinit/orphan.h"
 #include "reinit/probe.h"
+#include "reinit/psistore.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/sdnotify.h"
@@ -77,8 +78,24 @@ static struct {
 	bool stored; /* the fuse fd and state sit in systemd's fd store */
 	int history_fd; /* load averages and the like, handed to each worker (history.h) */
 	bool virt_off;  /* SIGUSR2: every worker answers everyone as the host (virt.h) */
+	int psi_fd;     /* --enable-psi-poll: the triggers readers armed (psistore.h) */
 	char last_death[160], last_upgrade[256];
-} K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
+} K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .psi_fd = -1, .cur = { .ctl = -1 },
+	.old = { .ctl = -1 } };
+
+/* A store for PSI triggers, where they are asked for and none is held (a new connection has none
+ * of the old one's files, so it gets a new store too). */
+static void psi_store_new(void)
+{
+	if (!K.opt->psi_poll)
+		return;
+	if (K.psi_fd >= 0)
+		close(K.psi_fd);
+	K.psi_fd = psistore_create();
+	if (K.psi_fd < 0)
+		log_warn("cannot create the PSI trigger store (%s): triggers die with their worker",
+			 strerror(-K.psi_fd));
+}
 
 static uint64_t now_ms(void)
 {
@@ -221,6 +238,7 @@ static int fresh_state(void)
 	close(K.st.fd);
 	K.st = st;
 	K.have_saved = false;
+	psi_store_new();
 	K.st.hdr->keeper_pid = getpid();
 	if (K.stored)
 		sd_store_fd("state", K.st.fd);
@@ -257,6 +275,12 @@ static int spawn(uint64_t gen, bool reinit)
 			setenv(VIRT_ENV, "off", 1);
 		else
 			unsetenv(VIRT_ENV);
+		if (K.psi_fd >= 0) {
+			char num[16];
+			snprintf(num, sizeof(num), "%d", K.psi_fd);
+			keep_fd(K.psi_fd, true);
+			setenv("LXCFS_PSI_FD", num, 1);
+		}
 		char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 		if (!av) {
 			fprintf(stderr, "lxcfs: cannot start a worker: out of memory\n");
@@ -396,6 +420,7 @@ static int take_over_fds(int fuse, int stfd, const char *from, const char **why)
 	K.reinit_mask = reinit_features(K.fuse_fd);
 	if (K.history_fd < 0)
 		K.history_fd = history_create(); /* the averages start again; the connection does not */
+	psi_store_new(); /* so do triggers: readers polling get POLLERR and arm again */
 	orphan_end((pid_t)K.st.hdr->worker_pid, K.fuse_fd, K.opt->mountpoint);
 	log_info("resuming %s from %s (generation %llu)", K.opt->mountpoint, from,
 		 (unsigned long long)K.st.hdr->generation);
@@ -611,8 +636,8 @@ static void upgrade(bool force_reinit)
 		reinit = true;
 	}
 	char spec[160];
-	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d,%d,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
-		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit, K.history_fd, K.virt_off);
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d,%d,%d,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
+		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit, K.history_fd, K.virt_off, K.psi_fd);
 	char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 	if (!av) {
 		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "failed: out of memory");
@@ -625,14 +650,14 @@ static void upgrade(bool force_reinit)
 	av[2] = spec;
 	for (int i = 1; i < K.argc; i++)
 		av[i + 2] = K.argv[i];
-	int fds[] = { K.fuse_fd, K.st.fd, K.pidfd, K.cur.ctl, K.history_fd };
-	for (size_t i = 0; i < 5; i++)
+	int fds[] = { K.fuse_fd, K.st.fd, K.pidfd, K.cur.ctl, K.history_fd, K.psi_fd };
+	for (size_t i = 0; i < 6; i++)
 		if (fds[i] >= 0)
 			keep_fd(fds[i], true);
 	log_info("upgrading%s: re-executing %s", reinit ? " through reinit" : "", K.self);
 	execv(K.self, av);
 	log_error("upgrade failed: cannot execute %s: %s", K.self, strerror(errno));
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < 6; i++)
 		if (fds[i] >= 0)
 			keep_fd(fds[i], false);
 	free(av);
@@ -680,13 +705,13 @@ static void handle_ctl(struct worker *w)
  * a missing trailing field takes its old meaning (no reinit). */
 static int adopt(const char *spec, bool *reinit)
 {
-	long v[9] = { 0, 0, 0, 0, 0, 0, 0, -1, 0 };
+	long v[10] = { 0, 0, 0, 0, 0, 0, 0, -1, 0, -1 };
 	const char *s = spec;
 	int n = 0;
-	for (; n < 9; n++, s++) {
+	for (; n < 10; n++, s++) {
 		char *end;
 		v[n] = strtol(s, &end, 10);
-		if (end == s || (v[n] < 0 && n != 7) || (*end != ',' && *end != '\0'))
+		if (end == s || (v[n] < 0 && n != 7 && n != 9) || (*end != ',' && *end != '\0'))
 			return -EINVAL;
 		s = end;
 		if (!*end)
@@ -698,6 +723,11 @@ static int adopt(const char *spec, bool *reinit)
 	}
 	*reinit = v[6] != 0;
 	K.virt_off = v[8] != 0; /* field 9; an older keeper had no switch: on */
+	K.psi_fd = (int)v[9];   /* field 10; from an older keeper (or without triggers) none yet */
+	if (K.psi_fd >= 0)
+		keep_fd(K.psi_fd, false);
+	else
+		psi_store_new();
 	/* the history came with field 8; from an older keeper there is none yet */
 	K.history_fd = v[7] >= 0 ? (int)v[7] : history_create();
 	if (v[7] >= 0)
@@ -802,6 +832,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 		K.reinit_mask = reinit_features(K.fuse_fd);
 		if (K.history_fd < 0)
 			K.history_fd = history_create();
+		psi_store_new();
 		store_fds();
 		if (spawn(1, false) < 0) {
 			log_error("cannot start the worker: %s", strerror(errno));

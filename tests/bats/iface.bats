@@ -246,3 +246,101 @@ LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
 	kill -0 "$(cat "$PIDF")"
 	timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null
 }
+
+PSI_WAIT=$BATS_TEST_DIRNAME/../../build/tests/unit/psi-wait
+TRIGGER="some 150000 2000000" # 150 ms of stall in a 2 s window
+
+# hogs N: N busy loops in the container (its cpuset is one cpu: they stall each other), 40 s
+# at most; killed with the container.
+hogs() {
+	for _ in $(seq 1 "$1"); do
+		nsenter -t "$(container_init c-$RUN_TAG)" -p -m -- timeout 40 sh -c 'while :; do :; done' 3>&- &
+	done
+}
+
+# psi_reader OUT N: psi-wait in the container on its /proc/pressure/cpu, in the background,
+# until N events (each poll waits 8 s at most); its lines go to OUT.
+psi_reader() {
+	nsenter -t "$(container_init c-$RUN_TAG)" -p -m -- timeout 60 "$PSI_WAIT" /proc/pressure/cpu "$TRIGGER" 8000 "$2" \
+		>"$1" 2>&1 3>&- &
+}
+
+wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
+	for _ in $(seq 1 $((${3:-10} * 20))); do grep -q "$2" "$1" && return 0; sleep 0.05; done
+	echo "no '$2' in $1:" >&2
+	cat "$1" >&2
+	return 1
+}
+
+@test "--enable-psi-poll: a container's reader arms a trigger and is woken by its cgroup's pressure (the host's on v1)" {
+	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
+	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
+	# without the option the files take no writes, as before
+	daemon_start "$MNT" "$PIDF"
+	run timeout "$TMO" "$PSI_WAIT" "$MNT/proc/pressure/cpu" "$TRIGGER" 100 1
+	[ "$output" = "open: EACCES" ]
+	daemon_stop "$MNT" "$PIDF"
+
+	daemon_start "$MNT" "$PIDF" --enable-psi-poll
+	[ "$(stat -c %a "$MNT/proc/pressure/cpu")" = 666 ]
+	[ "$(stat -c %a "$MNT/proc/meminfo")" = 444 ]
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	# upstream's checks: a trigger the kernel would refuse is refused
+	run in_container c-$RUN_TAG "$PSI_WAIT" /proc/pressure/cpu "bogus" 100 1
+	[ "$output" = "write: EINVAL" ]
+	run in_container c-$RUN_TAG "$PSI_WAIT" /proc/pressure/cpu "some 0 2000000" 100 1
+	[ "$output" = "write: EINVAL" ]
+	run in_container c-$RUN_TAG "$PSI_WAIT" /proc/pressure/cpu "full 100 20000000" 100 1
+	[ "$output" = "write: EINVAL" ]
+	if cgroup_v2; then
+		# an idle container's trigger sees no event: it is armed on its own cgroup's file
+		run in_container c-$RUN_TAG "$PSI_WAIT" /proc/pressure/cpu "$TRIGGER" 3000 1
+		[ "$output" = "$(printf 'armed\ntimeout after 0 events')" ]
+	fi
+	hogs 3
+	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG
+	psi_reader "$out" 2
+	wait_line "$out" "^events 2 in" 20
+	# read as a file, it still shows the pressure
+	run in_container c-$RUN_TAG cat /proc/pressure/cpu
+	[[ "$output" == "some avg10="* ]]
+}
+
+@test "--enable-psi-poll: a reader blocked in poll() is woken again after a worker kill and an upgrade" {
+	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
+	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash --enable-psi-poll
+	wait_worker "$PIDF" none
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	hogs 3
+	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG w
+	psi_reader "$out" 4
+	wait_line "$out" "^event 1$" 20
+	sleep 0.3 # polling again: the next event is a window away
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	wait_line "$out" "^event 2$" 20
+	grep -q "psi: woke 1 reader(s) waiting on triggers armed before this worker" <(log)
+	sleep 0.3
+	w=$(status_field "$PIDF" worker_pid)
+	kill -USR1 "$(cat "$PIDF")"
+	wait_worker "$PIDF" "$w"
+	wait_line "$out" "^events 4 in" 20
+}
+
+@test "--enable-psi-poll without a keeper: a reader blocked in poll() is woken again after an upgrade in place" {
+	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
+	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
+	standalone_start --enable-psi-poll
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	hogs 3
+	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG
+	psi_reader "$out" 3
+	wait_line "$out" "^event 1$" 20
+	sleep 0.3
+	kill -USR1 "$(cat "$PIDF")"
+	wait_line "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" "upgraded in place" 10
+	wait_line "$out" "^events 3 in" 20
+	grep -q "psi: woke 1 reader(s)" <(log)
+}
