@@ -25,6 +25,8 @@ static const struct {
 	{ "total_unevictable", "unevictable", offsetof(struct memstat, unevictable) },
 	{ NULL, "slab_reclaimable", offsetof(struct memstat, slab_reclaimable) },
 	{ NULL, "slab_unreclaimable", offsetof(struct memstat, slab_unreclaimable) },
+	{ NULL, "zswap", offsetof(struct memstat, zswap) },
+	{ NULL, "zswapped", offsetof(struct memstat, zswapped) },
 };
 
 int memstat_read(const struct rctx *c, struct memstat *m)
@@ -67,6 +69,8 @@ int memstat_read(const struct rctx *c, struct memstat *m)
 		}
 	}
 	buf_free(&st);
+	if (c->opt && c->opt->zswap_off)
+		m->zswap = m->zswapped = 0;
 
 	if (c->opt && c->opt->swap_off)
 		return 0;

@@ -17,6 +17,7 @@ struct memstat {
 	uint64_t file, anon_thp, shmem, file_mapped, file_dirty, file_writeback;
 	uint64_t active_anon, inactive_anon, active_file, inactive_file, unevictable;
 	uint64_t slab_reclaimable, slab_unreclaimable;
+	uint64_t zswap, zswapped; /* v2 only, and 0 with --disable-zswap (upstream's meaning) */
 };
 
 /* 0, or -ENOENT when the container has no memory cgroup we can read (callers show the host). */

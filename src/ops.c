@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,8 +14,10 @@
 #include "fault.h"
 #include "log.h"
 #include "openfile.h"
+#include "psi.h"
 #include "serve.h"
 #include "tree.h"
+#include "virt.h"
 #include "vsize.h"
 
 /* Everything we serve is fixed in shape: the kernel may cache names and attributes. */
@@ -82,6 +85,8 @@ static int node_attr(fuse_req_t req, uint64_t ino, struct stat *st)
 			return 0;
 		}
 		static_attr(n, st);
+		if (n->parent == INO_PROC_PRESSURE && ctx_of(req)->opt->psi_poll)
+			st->st_mode |= 0222; /* triggers are written to it, as to the host's (0666) */
 		return 0;
 	}
 	if (!(ino & INO_DYNAMIC_BIT))
@@ -112,7 +117,8 @@ static struct container *caller(fuse_req_t req, struct rctx *rc, int *err)
 {
 	const struct ops_ctx *ctx = ctx_of(req);
 	*err = 0;
-	struct container *c = container_of_pid(fuse_req_ctx(req)->pid, err);
+	/* virtualization off (SIGUSR2): everyone is answered as the host */
+	struct container *c = virt_on() ? container_of_pid(fuse_req_ctx(req)->pid, err) : NULL;
 	*rc = (struct rctx){
 		.host = ctx->host,
 		.opt = ctx->opt,
@@ -219,9 +225,16 @@ static void deny(fuse_req_t req)
 	fuse_reply_err(req, EACCES);
 }
 
+/* A pressure file of ours that takes PSI triggers (--enable-psi-poll): its resource name. */
+static const char *psi_file(fuse_req_t req, fuse_ino_t ino)
+{
+	const struct node *n = tree_node(ino);
+	return n && n->parent == INO_PROC_PRESSURE && ctx_of(req)->opt->psi_poll ? n->name : NULL;
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	if ((fi->flags & O_ACCMODE) != O_RDONLY || (fi->flags & O_TRUNC)) {
+	if (((fi->flags & O_ACCMODE) != O_RDONLY && !psi_file(req, ino)) || (fi->flags & O_TRUNC)) {
 		deny(req);
 		return;
 	}
@@ -326,9 +339,45 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
+	if (psi_file(req, ino))
+		psi_release(fi->fh);
 	openfile_forget(fi->fh);
 	fuse_reply_err(req, 0);
+}
+
+/* Only triggers are written, and only to pressure files opened for it (op_open). */
+static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	const char *res = psi_file(req, ino);
+	if (!res) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
+	int err;
+	struct rctx rc;
+	struct container *c = caller(req, &rc, &err);
+	long r = err < 0 ? (err == -ESRCH ? -EIO : err) : psi_write(fi->fh, res, &rc, buf, size, (long)off);
+	container_put(c);
+	if (r < 0)
+		fuse_reply_err(req, (int)-r);
+	else
+		fuse_reply_write(req, (size_t)r);
+}
+
+static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, struct fuse_pollhandle *ph)
+{
+	/* The kernel's handle is in the request itself: we notify it ourselves, also from a
+	 * watcher thread, so libfuse's copy is not kept. */
+	if (ph)
+		fuse_pollhandle_destroy(ph);
+	unsigned revents = POLLIN | POLLOUT | POLLRDNORM | POLLWRNORM;
+	const struct fuse_in_header *in = serve_current_request();
+	if (psi_file(req, ino) && in && in->opcode == FUSE_POLL && in->len >= sizeof(*in) + sizeof(struct fuse_poll_in)) {
+		const struct fuse_poll_in *arg = (const void *)(in + 1);
+		revents = psi_poll(fi->fh, arg->kh, (arg->flags & FUSE_POLL_SCHEDULE_NOTIFY) != 0);
+	}
+	fuse_reply_poll(req, revents);
 }
 
 struct dirlist {
@@ -456,4 +505,27 @@ const struct fuse_lowlevel_ops lxcfs_ops = {
 	.read = op_read,
 	.release = op_release,
 	.readdir = op_readdir,
+};
+
+/* With --enable-psi-poll, as upstream HEAD does: without it the kernel is not even offered
+ * poll (it answers poll itself, at no cost to us) and nothing is written. */
+const struct fuse_lowlevel_ops lxcfs_ops_psi = {
+	.init = op_init,
+	.lookup = op_lookup,
+	.forget = op_forget,
+	.forget_multi = op_forget_multi,
+	.getattr = op_getattr,
+	.setattr = op_setattr,
+	.readlink = op_readlink,
+	.mknod = op_mknod,
+	.mkdir = op_mkdir,
+	.unlink = op_deny_entry,
+	.rmdir = op_deny_entry,
+	.create = op_create,
+	.open = op_open,
+	.read = op_read,
+	.write = op_write,
+	.release = op_release,
+	.readdir = op_readdir,
+	.poll = op_poll,
 };

@@ -14,6 +14,7 @@ struct ops_ctx {
 };
 
 extern const struct fuse_lowlevel_ops lxcfs_ops;
+extern const struct fuse_lowlevel_ops lxcfs_ops_psi; /* --enable-psi-poll: also write and poll */
 
 
 #endif

@@ -20,21 +20,29 @@ void options_usage(const char *argv0)
 	       "Options:\n"
 	       "  -d, --debug            log every request (libfuse debug) and run in the foreground\n"
 	       "  -f, --foreground       run in the foreground (always the case; accepted)\n"
-	       "  -h, --help             print this help\n"
+	       "  -h, --help             print this help (-n too, as upstream 4.0 and 5.0 list it)\n"
 	       "  -l, --enable-loadavg   per-container /proc/loadavg\n"
 	       "  -o OPTIONS             comma-separated mount options\n"
 	       "  -p, --pidfile FILE     pidfile (default: <runtime-dir>/lxcfs.pid)\n"
 	       "  -s                     single-threaded (accepted, ignored)\n"
 	       "  -u, --disable-swap     show no swap in meminfo and swaps\n"
+	       "  --disable-zswap        a container's Zswap and Zswapped in meminfo read 0\n"
 	       "  -v, --version          print the version\n"
 	       "  --enable-cfs           count cpus from the cpu quota (cfs)\n"
 	       "  --enable-pidfd         use pidfds (accepted; always used where available)\n"
+	       "  --enable-psi-poll      proc/pressure/* take PSI triggers (write one, poll for\n"
+	       "                         POLLPRI), armed on the reader's cgroup's pressure file\n"
 	       "  --runtime-dir DIR      runtime directory (default: /run)\n"
 	       "  --threads N            request threads (default: one per cpu, 2 to 8)\n"
 	       "  --restart-on-crash     a keeper process holds the mount and restarts the worker\n"
 	       "                         that serves it; SIGUSR1 upgrades to the binary on disk\n"
+	       "                         (without it, SIGUSR1 re-executes that binary in place)\n"
+
 	       "  --status               print the state of the running daemon (keeper, worker,\n"
 	       "                         generation, restarts, last death, recovery paths)\n"
+	       "  --reinit               ask the running keeper (same -p/--runtime-dir) to replace its\n"
+	       "                         worker through a reset of the connection (a kernel with our\n"
+	       "                         series), and wait for the outcome\n"
 	       "  --rebind               heal dead lxcfs bind mounts in every mount namespace from\n"
 	       "                         the live mount at MOUNTPOINT, then exit (done at every start):\n"
 	       "                         those of devices this mountpoint mounted before, and\n"
@@ -45,7 +53,10 @@ void options_usage(const char *argv0)
 	       "                         every container's mounts of it move to ours, it is stopped,\n"
 	       "                         and our worker serves on until `--restart-on-crash` adopts it\n"
 	       "  --release              give every container back the kernel's files: detach each\n"
-	       "                         bind of the lxcfs at MOUNTPOINT in every mount namespace\n",
+	       "                         bind of the lxcfs at MOUNTPOINT in every mount namespace\n"
+	       "\n"
+	       "Signals: SIGUSR1 upgrades, SIGUSR2 switches virtualization off and on (as upstream's),\n"
+	       "SIGTERM and SIGINT unmount and exit (SIGHUP too without --restart-on-crash).\n",
 	       argv0);
 }
 
@@ -126,13 +137,17 @@ static int add_fuse_opts(struct options *o, const char *arg)
 }
 
 enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND,
-       OPT_ORPHANS, OPT_DEAD_DEV, OPT_LIVE_DEV, OPT_RELEASE, OPT_REPLACE };
+       OPT_ORPHANS, OPT_DEAD_DEV, OPT_LIVE_DEV, OPT_RELEASE, OPT_REPLACE, OPT_REINIT, OPT_ZSWAP, OPT_CGROUP,
+       OPT_PSI_POLL };
 
 int options_parse(struct options *o, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "debug", no_argument, NULL, 'd' },
 		{ "disable-swap", no_argument, NULL, 'u' },
+		{ "disable-zswap", no_argument, NULL, OPT_ZSWAP },
+		{ "enable-cgroup", no_argument, NULL, OPT_CGROUP },
+		{ "enable-psi-poll", no_argument, NULL, OPT_PSI_POLL },
 		{ "enable-loadavg", no_argument, NULL, 'l' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
@@ -144,6 +159,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		{ "threads", required_argument, NULL, OPT_THREADS },
 		{ "restart-on-crash", no_argument, NULL, OPT_RESTART },
 		{ "status", no_argument, NULL, OPT_STATUS },
+		{ "reinit", no_argument, NULL, OPT_REINIT },
 		{ "rebind", no_argument, NULL, OPT_REBIND },
 		{ "orphans", no_argument, NULL, OPT_ORPHANS },
 		{ "dead-dev", required_argument, NULL, OPT_DEAD_DEV },
@@ -161,14 +177,24 @@ int options_parse(struct options *o, int argc, char **argv)
 	 * into that argv, and the next parse reads the rest of the old cluster (found by fuzzing:
 	 * a use after free, or options nobody gave). */
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "dulfhvso:p:", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "dulfhnvso:p:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->debug = true; break;
 		case 'u': o->swap_off = true; break;
 		case 'l': o->loadavg = true; break;
 		case 'f': o->foreground = true; break;
 		case 's': break;
-		case 'h': o->help = true; break;
+		case 'h':
+		case 'n': /* upstream 4.0.x and 5.0.x list "-n, --help" (a typo they never parsed) */
+			o->help = true;
+			break;
+		case OPT_ZSWAP: o->zswap_off = true; break;
+		case OPT_PSI_POLL: o->psi_poll = true; break;
+		case OPT_CGROUP:
+			fprintf(stderr, "lxcfs: --enable-cgroup (upstream 6.0's cgroupfs emulation under MOUNTPOINT/cgroup) "
+				"is not provided; upstream dropped it too. Containers see their own cgroups through "
+				"cgroup namespaces: let LXC mount cgroupfs in them (lxc.mount.auto = cgroup)\n");
+			return -1;
 		case 'v': o->version = true; break;
 		case 'p': o->pidfile = optarg; break;
 		case 'o':
@@ -180,6 +206,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
 		case OPT_RESTART: o->restart_on_crash = true; break;
 		case OPT_STATUS: o->status = true; break;
+		case OPT_REINIT: o->reinit = true; break;
 		case OPT_REBIND: o->rebind = true; break;
 		case OPT_ORPHANS: o->orphans = true; break;
 		case OPT_DEAD_DEV:
@@ -230,8 +257,12 @@ int options_parse(struct options *o, int argc, char **argv)
 		fprintf(stderr, "lxcfs: --replace, --release, --rebind and --status are separate commands\n");
 		return -1;
 	}
-	if (o->status && optind == argc)
-		return 0; /* --status needs no mountpoint */
+	if (o->status && o->reinit) {
+		fprintf(stderr, "lxcfs: --status and --reinit are two commands; give one\n");
+		return -1;
+	}
+	if ((o->status || o->reinit) && optind == argc)
+		return 0; /* they find the daemon by its pidfile: no mountpoint needed */
 	if (optind != argc - 1) {
 		fprintf(stderr, "lxcfs: %s\n", optind >= argc ? "missing mountpoint" : "too many arguments");
 		options_usage(argv[0]);

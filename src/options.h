@@ -13,12 +13,15 @@ struct options {
 	bool foreground;
 	bool loadavg;
 	bool swap_off;
+	bool zswap_off;       /* --disable-zswap: Zswap and Zswapped of a container read 0 */
+	bool psi_poll;        /* --enable-psi-poll: PSI triggers through the pressure files */
 	bool cfs;
 	bool pidfd;
 	bool restart_on_crash;
 	bool help;
 	bool version;
 	bool status;
+	bool reinit;          /* ask the running keeper to upgrade through reinit */
 	bool rebind;
 	bool orphans;         /* --rebind: also heal unclaimed orphans */
 	unsigned ndead_devs;  /* --rebind: devices named by --dead-dev */

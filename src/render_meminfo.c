@@ -13,7 +13,7 @@ struct memview {
 	uint64_t total, free, avail, buffers, cached, swap_cached, active, inactive;
 	uint64_t active_anon, inactive_anon, active_file, inactive_file, unevictable;
 	uint64_t dirty, writeback, anon_pages, mapped, shmem, slab, sreclaimable, sunreclaim;
-	uint64_t anon_huge, shmem_huge, shmem_pmd, swap_total, swap_free;
+	uint64_t anon_huge, shmem_huge, shmem_pmd, swap_total, swap_free, zswap, zswapped;
 };
 
 static const struct {
@@ -48,6 +48,8 @@ static const struct {
 	{ L("ShmemPmdMapped:"), offsetof(struct memview, shmem_pmd) },
 	{ L("SwapTotal:"), offsetof(struct memview, swap_total) },
 	{ L("SwapFree:"), offsetof(struct memview, swap_free) },
+	{ L("Zswap:"), offsetof(struct memview, zswap) },
+	{ L("Zswapped:"), offsetof(struct memview, zswapped) },
 #undef L
 };
 
@@ -101,6 +103,8 @@ static void compute(const struct memstat *m, const struct buf *host, struct memv
 	uint64_t swap_used;
 	swap_view(m, host_swap, &v->swap_total, &swap_used);
 	v->swap_free = v->swap_total - swap_used;
+	v->zswap = m->zswap / 1024;
+	v->zswapped = m->zswapped / 1024;
 }
 
 int render_meminfo(const struct rctx *c, struct buf *out)

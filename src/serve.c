@@ -19,6 +19,9 @@
 #define UNIQUE_RESEND (UINT64_C(1) << 63)
 /* A request that was in the hands of two workers that both died is answered with an error. */
 #define MAX_TRIES 2
+/* Pokes a loop out of read() at stop.  Not SIGUSR2: that one is upstream's virtualization
+ * switch, and must stay blocked in every thread for the main loop to take it. */
+#define WAKE_SIGNAL (SIGRTMIN + 2)
 
 static struct {
 	struct fuse_session *se;
@@ -242,6 +245,31 @@ static bool answer_repeated_init(const struct fuse_in_header *in, size_t n)
 	return true;
 }
 
+static __thread const struct fuse_in_header *current;
+
+const struct fuse_in_header *serve_current_request(void)
+{
+	return current;
+}
+
+int serve_notify_poll(uint64_t kh)
+{
+	struct {
+		struct fuse_out_header out;
+		struct fuse_notify_poll_wakeup_out arg;
+	} m = { { sizeof(m), FUSE_NOTIFY_POLL, 0 }, { kh } };
+	return write(S.fd, &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : -errno;
+}
+
+/* libfuse answers the request in buf; it is ours to look at meanwhile. */
+static void process_buf(void *data, size_t n)
+{
+	struct fuse_buf fb = { .size = n, .mem = data };
+	current = data;
+	fuse_session_process_buf(S.se, &fb);
+	current = NULL;
+}
+
 static void process(struct state_slot *sl, size_t n)
 {
 	const struct fuse_in_header *in = (const void *)sl->data;
@@ -263,8 +291,7 @@ static void process(struct state_slot *sl, size_t n)
 		note_features(init_record());
 		state_seal(S.st->hdr);
 	}
-	struct fuse_buf fb = { .size = n, .mem = sl->data };
-	fuse_session_process_buf(S.se, &fb);
+	process_buf(sl->data, n);
 }
 
 static void *loop(void *arg)
@@ -272,7 +299,7 @@ static void *loop(void *arg)
 	(void)arg;
 	sigset_t set;
 	sigemptyset(&set);
-	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
 	struct state_slot *sl = claim_slot();
@@ -318,7 +345,8 @@ out:
 int serve_start(int nthreads, void (*on_end)(void))
 {
 	struct sigaction sa = { .sa_handler = wake }; /* no SA_RESTART: read() must return EINTR */
-	sigaction(SIGUSR2, &sa, NULL);
+	sigaction(WAKE_SIGNAL, &sa, NULL);
+	__atomic_store_n(&S.stopping, 0, __ATOMIC_RELEASE); /* again after a stop (a failed re-exec) */
 	S.on_end = on_end;
 	S.tids = calloc((size_t)nthreads, sizeof(*S.tids));
 	if (!S.tids)
@@ -344,7 +372,7 @@ void serve_stop(void)
 	/* A loop can be between its check and read(): keep poking until all are out. */
 	while (__atomic_load_n(&S.running, __ATOMIC_ACQUIRE) > 0) {
 		for (int i = 0; i < S.nthreads; i++)
-			pthread_kill(S.tids[i], SIGUSR2);
+			pthread_kill(S.tids[i], WAKE_SIGNAL);
 		nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
 	}
 	for (int i = 0; i < S.nthreads; i++)
@@ -386,8 +414,7 @@ static unsigned replay_journal(uint64_t live_gen)
 			memcpy(copy, sl->data, len);
 			log_info("answering request %" PRIu64 " (opcode %u) of a dead worker from the journal",
 				 unique & ~UNIQUE_RESEND, opcode);
-			struct fuse_buf fb = { .size = len, .mem = copy };
-			fuse_session_process_buf(S.se, &fb);
+			process_buf(copy, len);
 			done++;
 		}
 		slot_free(sl);

@@ -8,6 +8,7 @@
 #define LXCFS_SERVE_H
 
 #include <fuse_lowlevel.h>
+#include <linux/fuse.h>
 
 #include "reinit/state.h"
 
@@ -40,5 +41,10 @@ int serve_start(int nthreads, void (*on_end)(void));
 void serve_recover(uint64_t live_gen, enum recovery how);
 /* Makes every loop return after the request it holds, and joins them. */
 void serve_stop(void);
+/* The raw request this thread is answering (NULL outside one): what libfuse does not pass on,
+ * such as the kernel's poll handle of a FUSE_POLL. */
+const struct fuse_in_header *serve_current_request(void);
+/* FUSE_NOTIFY_POLL: wakes the pollers of the file whose poll handle is kh.  0 or -errno. */
+int serve_notify_poll(uint64_t kh);
 
 #endif

@@ -1,7 +1,10 @@
 /* lxcfs-worker: the FUSE server.
  *   lxcfs-worker --standalone [lxcfs options] MOUNTPOINT
  *       one process mounts and serves, as upstream lxcfs does (what `lxcfs` runs without
- *       --restart-on-crash)
+ *       --restart-on-crash); SIGUSR1 re-executes the binary on disk in place
+ *   lxcfs-worker --standalone-resume FUSEFD,STATEFD,PIDFILEFD,HISTORYFD,GEN,REBINDER,STOPPED_MS,PSIFD
+ *                [options] MOUNTPOINT
+ *       that re-executed image: takes the connection over from its previous self, same pid
  *   lxcfs-worker --serve FUSEFD,STATEFD,CTLFD,GEN [lxcfs options] MOUNTPOINT
  *       serves the keeper's connection; takes over from a predecessor through the state
  *   lxcfs-worker --serve-reinit FUSEFD,STATEFD,CTLFD,GEN [lxcfs options] MOUNTPOINT
@@ -38,16 +41,21 @@
 #include "ops.h"
 #include "options.h"
 #include "pidfile.h"
+#include "psi.h"
 #include "selfpath.h"
 #include "reinit/claim.h"
 #include "reinit/ctl.h"
 #include "reinit/history.h"
 #include "reinit/holders.h"
+#include "reinit/keeper.h"
+#include "reinit/probe.h"
+#include "reinit/psistore.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
 #include "serve.h"
 #include "version.h"
+#include "virt.h"
 #include "vsize.h"
 #include "worker.h"
 
@@ -112,7 +120,7 @@ static void end_of_connection(void)
 }
 
 /* Everything a serving process needs, in the order the request path uses it. */
-static int setup(const struct options *opt, bool quiet_layout, uint64_t gen)
+static int setup(const struct options *opt, bool quiet_layout, uint64_t gen, int history_fd, int psi_fd)
 {
 	raise_nofile();
 	if (cg_layout_discover(&layout) < 0)
@@ -129,14 +137,19 @@ static int setup(const struct options *opt, bool quiet_layout, uint64_t gen)
 	cache_budgets(&files, &containers);
 	fdcache_init(files);
 	containers_set_max(containers);
-	if (opt->loadavg && (loadavg_init(host.proc, history_fd_from_env()) < 0 || loadavg_start() < 0))
+	if (opt->loadavg && (loadavg_init(host.proc, history_fd) < 0 || loadavg_start() < 0))
 		log_warn("cannot start the load average engine; loadavg shows the host's");
 	openfile_init(&st, gen);
 	vsize_init(&st);
 	octx = (struct ops_ctx){ .opt = opt, .host = &host };
 	char *fargv[] = { "lxcfs", opt->debug ? "-d" : NULL, NULL };
 	struct fuse_args fargs = FUSE_ARGS_INIT(opt->debug ? 2 : 1, fargv);
-	se = fuse_session_new(&fargs, &lxcfs_ops, sizeof(lxcfs_ops), &octx);
+	if (opt->psi_poll && psi_init(psi_fd) < 0) {
+		log_error("cannot start the PSI trigger watcher");
+		return -1;
+	}
+	const struct fuse_lowlevel_ops *ops = opt->psi_poll ? &lxcfs_ops_psi : &lxcfs_ops;
+	se = fuse_session_new(&fargs, ops, sizeof(*ops), &octx);
 	fuse_opt_free_args(&fargs);
 	if (!se) {
 		log_error("cannot create the fuse session");
@@ -154,6 +167,7 @@ static void teardown(void)
 		fuse_session_destroy(se); /* closes our copy of the fuse fd */
 	se = NULL;
 	loadavg_fini();
+	psi_fini();
 	openfile_fini();
 	fdcache_fini();
 	cputree_fini();
@@ -175,61 +189,206 @@ static sigset_t blocked_signals(void)
 	return s;
 }
 
-static int standalone(struct options *opt)
+static long mono_ms(void)
 {
-	char pidpath[PATH_MAX];
-	options_pidfile(opt, pidpath, sizeof(pidpath));
-	int pidfd = pidfile_acquire(pidpath);
-	if (pidfd < 0)
-		return 1;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void keep_fd(int fd, bool keep)
+{
+	int fl = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
+	if (fl >= 0)
+		fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
+}
+
+/* What a standalone daemon holds and hands to its re-executed self (SIGUSR1).  The spec on the
+ * command line is a protocol between versions: fields are only ever appended. */
+struct standalone {
+	int fuse, state, pidfile, history;
+	int psi; /* the trigger store (--enable-psi-poll), else -1 */
+	uint64_t gen;
+	pid_t rebinder;
+	char self[PATH_MAX]; /* the worker binary on disk, taken at start */
+};
+
+static int start_fresh(struct options *opt, const char *pidpath, struct standalone *h)
+{
+	h->pidfile = pidfile_acquire(pidpath);
+	if (h->pidfile < 0)
+		return -1;
 	warn_request_timeout(NULL);
-	sigset_t sigs = blocked_signals();
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	int rc = 1, fd = -1;
 	if (state_create(&st) < 0 || state_attach(&st, st.fd, &(const char *){ NULL }) < 0) {
 		log_error("cannot create the state");
-		goto out;
+		return -1;
 	}
-	st.hdr->generation = 1; /* the only one */
-	if (setup(opt, false, 1) < 0)
-		goto out;
+	h->state = st.fd;
+	h->gen = st.hdr->generation = 1;
+	h->history = history_create(); /* the load averages outlive a re-exec too */
+	h->psi = opt->psi_poll ? psistore_create() : -1; /* and so do PSI triggers */
+	virt_set(virt_from_env(), "as started");
+	if (setup(opt, false, 1, h->history, h->psi) < 0)
+		return -1;
 	dev_t replaced;
 	if (take_over_mountpoint(opt->mountpoint, &replaced, false) < 0)
-		goto out;
-	fd = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
-	if (fd < 0)
-		goto out;
+		return -1;
+	h->fuse = fuse_mount_fd(opt->mountpoint, opt->fuse_opts, opt->mount_flags);
+	if (h->fuse < 0)
+		return -1;
 	claim_record(CLAIM_DIR, opt->mountpoint);
-	if (serve_attach(se, fd, &st, 1) < 0 || serve_start(thread_count(opt), end_of_connection) < 0) {
+	if (serve_attach(se, h->fuse, &st, 1) < 0 || serve_start(thread_count(opt), end_of_connection) < 0) {
 		log_error("cannot serve the fuse connection");
-		close(fd);
+		close(h->fuse);
+		h->fuse = -1;
 		fuse_unmount(opt->mountpoint);
-		goto out;
+		return -1;
 	}
 	log_info("lxcfs %s serving %s with %d request threads (pid %d)", LXCFS_VERSION, opt->mountpoint,
 		 thread_count(opt), (int)getpid());
-	char self[PATH_MAX];
-	self_path(self, sizeof(self));
-	pid_t rebinder = rebind_start(self, opt->mountpoint, replaced);
-	for (;;) {
-		int sig = sigwaitinfo(&sigs, NULL);
-		if (sig == SIGTERM || sig == SIGINT)
+	h->rebinder = rebind_start(h->self, opt->mountpoint, replaced);
+	return 0;
+}
+
+/* The re-executed image: the connection, state, pidfile lock and history of our previous self.
+ * It stopped its request threads before the exec, so nothing it read is left unanswered; what
+ * came since waits in the kernel for us.  -1: cannot serve it (the connection ends with us). */
+static int resume_in_place(struct options *opt, const char *spec, struct standalone *h)
+{
+	long v[8] = { 0, 0, 0, 0, 0, 0, 0, -1 };
+	const char *s = spec;
+	for (int i = 0; i < 8; i++, s++) {
+		char *end;
+		v[i] = strtol(s, &end, 10);
+		if (end == s || (v[i] < 0 && i != 7) || (*end != ',' && *end != '\0') || (*end == '\0' && i < 5)) {
+			log_error("bad --standalone-resume argument '%s'", spec);
+			return -1;
+		}
+		s = end;
+		if (!*end)
 			break;
+	}
+	h->fuse = (int)v[0], h->state = (int)v[1], h->pidfile = (int)v[2], h->history = (int)v[3];
+	h->gen = (uint64_t)v[4] + 1;
+	h->rebinder = (pid_t)v[5];
+	h->psi = (int)v[7]; /* field 8 */
+	int fds[] = { h->fuse, h->state, h->pidfile, h->history, h->psi };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		keep_fd(fds[i], false);
+	const char *why;
+	if (state_attach(&st, h->state, &why) < 0) {
+		log_error("the re-executed lxcfs cannot read the state (%s): the connection ends", why);
+		return -1;
+	}
+	st.hdr->generation = h->gen;
+	virt_set(virt_from_env(), "as before the upgrade");
+	if (setup(opt, true, h->gen, h->history, h->psi) < 0 || serve_attach(se, h->fuse, &st, h->gen) < 0)
+		return -1;
+	unsigned lost = serve_check_journal();
+	if (lost)
+		log_warn("%u request(s) in the journal were in no state a stopped process leaves", lost);
+	if (serve_replay_init() < 0) {
+		log_error("the re-executed lxcfs would negotiate another connection than the kernel has: "
+			  "the connection ends");
+		return -1;
+	}
+	if (serve_start(thread_count(opt), end_of_connection) < 0)
+		return -1;
+	serve_recover(0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
+	if (opt->psi_poll)
+		psi_wake_waiters();
+	long waited = v[6] ? mono_ms() - v[6] : -1; /* field 7: when the previous image stopped reading */
+	log_info("lxcfs %s upgraded in place (pid %d): generation %llu serving %s with %d request threads "
+		 "(new requests waited %ld ms)",
+		 LXCFS_VERSION, (int)getpid(), (unsigned long long)h->gen, opt->mountpoint, thread_count(opt), waited);
+	return 0;
+}
+
+/* SIGUSR1 without a keeper: the live upgrade in place.  The binary on disk is asked first
+ * whether it can take the state over (an exec cannot be undone); then the request threads answer
+ * what they hold and stop, and the process re-executes that binary with its fds: same pid, same
+ * connection, no read fails.  Returns only if the upgrade did not happen (logged). */
+static void upgrade_in_place(const struct options *opt, struct standalone *h, int nargs, char **args)
+{
+	char why[512];
+	if (!probe_state(h->self, h->state, why, sizeof(why))) {
+		log_error("upgrade refused by the binary on disk (%s): %s; lxcfs %s keeps serving", h->self, why,
+			  LXCFS_VERSION);
+		return;
+	}
+	char spec[192];
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%llu,%d,%ld,%d", h->fuse, h->state, h->pidfile, h->history,
+		 (unsigned long long)h->gen, (int)(h->rebinder > 0 ? h->rebinder : 0), mono_ms(), h->psi);
+	char **av = calloc((size_t)nargs + 3, sizeof(*av));
+	if (!av) {
+		log_error("upgrade failed: out of memory; lxcfs %s keeps serving", LXCFS_VERSION);
+		return;
+	}
+	av[0] = "lxcfs-worker";
+	av[1] = "--standalone-resume";
+	av[2] = spec;
+	for (int i = 1; i < nargs; i++)
+		av[i + 2] = args[i];
+	log_info("upgrading in place: re-executing %s (pid %d)", h->self, (int)getpid());
+	serve_stop();
+	int fds[] = { h->fuse, h->state, h->pidfile, h->history, h->psi };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		keep_fd(fds[i], true);
+	setenv(VIRT_ENV, virt_on() ? "on" : "off", 1);
+	/* the signal mask goes along: a signal sent meanwhile waits for the new image's loop */
+	execv(h->self, av);
+	log_error("upgrade failed: cannot execute %s: %s; lxcfs %s serves on", h->self, strerror(errno),
+		  LXCFS_VERSION);
+	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
+		keep_fd(fds[i], false);
+	free(av);
+	if (serve_start(thread_count(opt), end_of_connection) < 0) {
+		log_error("cannot start the request threads again: shutting down");
+		kill(getpid(), SIGTERM);
+	}
+}
+
+/* The one-process daemon, as upstream's: signals as upstream lxcfs takes them (SIGTERM, SIGINT
+ * and SIGHUP unmount and exit; SIGUSR1 upgrades in place; SIGUSR2 switches virtualization). */
+static int standalone(struct options *opt, int nargs, char **args, const char *resume)
+{
+	char pidpath[PATH_MAX];
+	options_pidfile(opt, pidpath, sizeof(pidpath));
+	sigset_t sigs = blocked_signals();
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	static struct standalone h;
+	h = (struct standalone){ .fuse = -1, .state = -1, .pidfile = -1, .history = -1, .psi = -1 };
+	self_path(h.self, sizeof(h.self));
+	int rc = 1;
+	if (resume ? resume_in_place(opt, resume, &h) < 0 : start_fresh(opt, pidpath, &h) < 0)
+		goto out;
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(&sigs, &si);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+			if (sig == SIGHUP)
+				log_info("SIGHUP: unmounting and exiting, as upstream lxcfs does");
+			break;
+		}
 		if (sig == SIGCHLD) {
 			int status;
-			if (rebinder > 0 && waitpid(rebinder, &status, WNOHANG) == rebinder) {
+			if (h.rebinder > 0 && waitpid(h.rebinder, &status, WNOHANG) == h.rebinder) {
 				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 					log_warn("the rebind tier did not heal everything (status %d); see above", status);
-				rebinder = 0;
+				h.rebinder = 0;
 			}
 		}
-		if (sig == SIGUSR1)
-			log_warn("reload (SIGUSR1) needs --restart-on-crash; ignored");
+		if (sig == SIGUSR1 && si.si_code == SI_QUEUE && si.si_value.sival_int == KEEPER_REINIT_REQUEST)
+			log_warn("lxcfs --reinit (pid %d) needs --restart-on-crash; ignored", (int)si.si_pid);
+		else if (sig == SIGUSR1)
+			upgrade_in_place(opt, &h, nargs, args);
+		if (sig == SIGUSR2)
+			virt_set(!virt_on(), "SIGUSR2");
 	}
 	log_info("shutting down");
-	if (rebinder > 0) {
-		kill(rebinder, SIGKILL);
-		waitpid(rebinder, NULL, 0);
+	if (h.rebinder > 0) {
+		kill(h.rebinder, SIGKILL);
+		waitpid(h.rebinder, NULL, 0);
 	}
 	fuse_unmount(opt->mountpoint);
 	serve_stop();
@@ -239,7 +398,12 @@ out:
 	state_detach(&st);
 	if (st.fd >= 0)
 		close(st.fd);
-	pidfile_release(pidpath, pidfd);
+	if (h.history >= 0)
+		close(h.history);
+	if (h.psi >= 0)
+		close(h.psi);
+	if (h.pidfile >= 0)
+		pidfile_release(pidpath, h.pidfile);
 	return rc;
 }
 
@@ -308,7 +472,8 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	}
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	if (setup(opt, true, gen) < 0 || serve_attach(se, fd, &st, gen) < 0)
+	virt_set(virt_from_env(), "as the keeper has it");
+	if (setup(opt, true, gen, history_fd_from_env(), psistore_fd_from_env()) < 0 || serve_attach(se, fd, &st, gen) < 0)
 		return WORKER_EXIT_CANNOT;
 	unsigned lost = reinit ? 0 : serve_check_journal();
 	int r = reinit ? 0 : serve_replay_init();
@@ -325,6 +490,8 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 		return WORKER_EXIT_CANNOT;
 	if (reinit && reinit_now(fd, gen) < 0)
 		return WORKER_EXIT_CANNOT;
+	if (opt->psi_poll && !reinit)
+		psi_wake_waiters();
 	if (!reinit && r == 0)
 		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
@@ -343,6 +510,9 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
 			    (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
 				break;
+			if (si.ssi_signo == SIGUSR2 && si.ssi_pid != (uint32_t)getppid())
+				log_warn("SIGUSR2 from pid %u ignored: the keeper (pid %d) switches virtualization "
+					 "for every worker", si.ssi_pid, (int)getppid());
 		}
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			struct ctl_msg m;
@@ -364,9 +534,13 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 				serve_recover(m.arg, how);
 			else if (m.type == CTL_STOP)
 				break;
+			else if (m.type == CTL_VIRT)
+				virt_set(m.arg != 0, "SIGUSR2 to the keeper");
 		}
 	}
 	serve_stop();
+	if (opt->psi_poll)
+		psi_wake_own();
 	log_info("generation %llu stops", (unsigned long long)gen);
 	teardown();
 	close(sfd);
@@ -452,19 +626,20 @@ int main(int argc, char **argv)
 		return rebind_main(argc, argv);
 	bool reinit = argc >= 3 && strcmp(argv[1], "--serve-reinit") == 0;
 	bool keeper = reinit || (argc >= 3 && strcmp(argv[1], "--serve") == 0);
-	if (!keeper && (argc < 2 || strcmp(argv[1], "--standalone") != 0)) {
+	bool resume = argc >= 3 && strcmp(argv[1], "--standalone-resume") == 0;
+	if (!keeper && !resume && (argc < 2 || strcmp(argv[1], "--standalone") != 0)) {
 		fprintf(stderr, "lxcfs-worker is started by lxcfs; run lxcfs instead\n");
 		return 2;
 	}
-	const char *spec = keeper ? argv[2] : NULL;
-	int skip = keeper ? 2 : 1;
+	const char *spec = keeper || resume ? argv[2] : NULL;
+	int skip = keeper || resume ? 2 : 1;
 	argv[skip] = argv[0];
 	struct options opt;
 	int pr = options_parse(&opt, argc - skip, argv + skip);
 	if (pr != 0)
 		return pr > 0 ? 0 : 1;
 	log_set_debug(opt.debug);
-	int rc = keeper ? serve_for_keeper(spec, &opt, reinit) : standalone(&opt);
+	int rc = keeper ? serve_for_keeper(spec, &opt, reinit) : standalone(&opt, argc - skip, argv + skip, spec);
 	options_free(&opt);
 	return rc;
 }

@@ -34,7 +34,7 @@ int ctl_recv(int fd, struct ctl_msg *m)
 		return -EBADMSG;
 	}
 	__builtin_memcpy(m, raw, sizeof(*m));
-	if (m->magic != CTL_MAGIC || m->version != CTL_VERSION || m->type < CTL_READY || m->type > CTL_HANDOVER) {
+	if (m->magic != CTL_MAGIC || m->version != CTL_VERSION || m->type < CTL_READY || m->type > CTL_LAST) {
 		log_error("control message with bad magic, version %u or type %u: refused", m->version, m->type);
 		return -EBADMSG;
 	}

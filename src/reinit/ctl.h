@@ -13,8 +13,10 @@ enum ctl_type {
 	CTL_RECOVER = 2, /* keeper -> worker: take over requests of dead workers; arg = the live
 			    generation to leave alone (0: none) */
 	CTL_STOP = 3,    /* keeper -> worker: stop reading, answer what you hold, exit */
-	CTL_HANDOVER = 4, /* keeper -> worker: I leave on purpose (lxcfs --replace); serve on until
+	CTL_VIRT = 4,    /* keeper -> worker: virtualization (SIGUSR2); arg = 1 on, 0 off */
+	CTL_HANDOVER = 5, /* keeper -> worker: I leave on purpose (lxcfs --replace); serve on until
 			     the next start adopts you */
+	CTL_LAST = CTL_HANDOVER,
 };
 
 struct ctl_msg {

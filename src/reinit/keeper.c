@@ -2,8 +2,9 @@
  * connection, holds that fd and the state memfd for its whole life, runs one worker on them,
  * restarts it when it dies and replaces it on SIGUSR1 with the binaries on disk.  Where a worker
  * cannot resume and the kernel has our series, the next one resets the connection instead
- * (reinit; SIGUSR2 asks for it).  It reads no cgroup file and renders nothing: the less code
- * here, the less that can take the mount down. */
+ * (reinit; `lxcfs --reinit` asks for it).  SIGUSR2 switches virtualization, as upstream's does;
+ * the keeper remembers the setting for every worker it starts.  It reads no cgroup file and
+ * renders nothing: the less code here, the less that can take the mount down. */
 #include "reinit/keeper.h"
 
 #include <errno.h>
@@ -27,6 +28,8 @@
 #include "reinit/ctl.h"
 #include "reinit/history.h"
 #include "reinit/orphan.h"
+#include "reinit/probe.h"
+#include "reinit/psistore.h"
 #include "reinit/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/replace.h"
@@ -34,6 +37,7 @@
 #include "reinit/state.h"
 #include "selfpath.h"
 #include "version.h"
+#include "virt.h"
 #include "worker.h"
 
 #define UPGRADE_TIMEOUT_MS 10000
@@ -78,9 +82,25 @@ static struct {
 	int worker_log;  /* where workers write (-1: our stderr): they may outlive us */
 	struct replace_target repl;
 	char staging[PATH_MAX];
+	bool virt_off;  /* SIGUSR2: every worker answers everyone as the host (virt.h) */
+	int psi_fd;     /* --enable-psi-poll: the triggers readers armed (psistore.h) */
 	char last_death[160], last_upgrade[256];
-} K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .worker_log = -1, .cur = { .ctl = -1 },
-	.old = { .ctl = -1 } };
+} K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .worker_log = -1, .psi_fd = -1,
+	.cur = { .ctl = -1 }, .old = { .ctl = -1 } };
+
+/* A store for PSI triggers, where they are asked for and none is held (a new connection has none
+ * of the old one's files, so it gets a new store too). */
+static void psi_store_new(void)
+{
+	if (!K.opt->psi_poll)
+		return;
+	if (K.psi_fd >= 0)
+		close(K.psi_fd);
+	K.psi_fd = psistore_create();
+	if (K.psi_fd < 0)
+		log_warn("cannot create the PSI trigger store (%s): triggers die with their worker",
+			 strerror(-K.psi_fd));
+}
 
 static uint64_t now_ms(void)
 {
@@ -110,13 +130,14 @@ static void write_status(void)
 	dprintf(fd,
 		"keeper_pid: %d\nkeeper_version: %s\nworker_pid: %d\nworker_version: %.31s\ngeneration: %llu\n"
 		"restarts: %u\nlast_death: %s\nlast_upgrade: %s\nmountpoint: %s\nstate_version: %u\n"
-		"recovery: resume=yes journal=yes resend=%s reinit=%s\nsnapshots_in_use: %u/%u\nkept_renders: %u\n",
+		"recovery: resume=yes journal=yes resend=%s reinit=%s\nsnapshots_in_use: %u/%u\nkept_renders: %u\n"
+		"virtualization: %s\n",
 		(int)getpid(), LXCFS_VERSION, (int)K.cur.pid, h->worker_version, (unsigned long long)K.cur.gen,
 		h->restarts, K.last_death[0] ? K.last_death : "none", K.last_upgrade[0] ? K.last_upgrade : "none",
 		K.opt->mountpoint, h->version, (f & STATE_FEAT_RESEND) ? "yes" : "no",
 		(K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL) ? "yes" : "no",
 		state_snaps_in_use(&K.st), h->nsnaps,
-		__atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED));
+		__atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED), K.virt_off ? "off" : "on");
 	close(fd);
 	rename(tmp, K.statuspath);
 }
@@ -147,20 +168,36 @@ static sigset_t keeper_signals(void)
 	return s;
 }
 
-/* The next pending signal (0: none), from the signalfd or, without one, from the mask. */
-static int next_signal(int sfd, const sigset_t *sigs, pid_t *from)
+/* The next pending signal (0: none), from the signalfd or, without one, from the mask; *value is
+ * what a sigqueue(3) sender attached (0 for a plain kill). */
+static int next_signal(int sfd, const sigset_t *sigs, pid_t *from, int *value)
 {
 	if (sfd >= 0) {
 		struct signalfd_siginfo si;
 		if (read(sfd, &si, sizeof(si)) != sizeof(si))
 			return 0;
 		*from = (pid_t)si.ssi_pid;
+		*value = si.ssi_code == SI_QUEUE ? si.ssi_int : 0;
 		return (int)si.ssi_signo;
 	}
 	siginfo_t info;
 	int sig = sigtimedwait(sigs, &info, &(struct timespec){ 0 });
 	*from = sig > 0 ? info.si_pid : 0;
+	*value = sig > 0 && info.si_code == SI_QUEUE ? info.si_value.sival_int : 0;
 	return sig > 0 ? sig : 0;
+}
+
+/* SIGUSR2: upstream's switch.  The workers serving now are told; the next ones start with it. */
+static void toggle_virtualization(pid_t from)
+{
+	K.virt_off = !K.virt_off;
+	log_info("SIGUSR2 from pid %d: virtualization %s", (int)from,
+		 K.virt_off ? "off, every file shows the host's values" : "on again");
+	struct worker *w[2] = { &K.cur, &K.old };
+	for (int i = 0; i < 2; i++)
+		if (w[i]->pid)
+			ctl_send(w[i]->ctl, CTL_VIRT, !K.virt_off);
+	write_status();
 }
 
 static void unblock_all(void)
@@ -206,6 +243,7 @@ static int fresh_state(void)
 	close(K.st.fd);
 	K.st = st;
 	K.have_saved = false;
+	psi_store_new();
 	K.st.hdr->keeper_pid = getpid();
 	if (K.stored)
 		sd_store_fd("state", K.st.fd);
@@ -241,6 +279,16 @@ static int spawn(uint64_t gen, bool reinit)
 			snprintf(num, sizeof(num), "%d", K.history_fd);
 			keep_fd(K.history_fd, true);
 			setenv("LXCFS_HISTORY_FD", num, 1);
+		}
+		if (K.virt_off)
+			setenv(VIRT_ENV, "off", 1);
+		else
+			unsetenv(VIRT_ENV);
+		if (K.psi_fd >= 0) {
+			char num[16];
+			snprintf(num, sizeof(num), "%d", K.psi_fd);
+			keep_fd(K.psi_fd, true);
+			setenv("LXCFS_PSI_FD", num, 1);
 		}
 		char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 		if (!av) {
@@ -381,6 +429,7 @@ static int take_over_fds(int fuse, int stfd, const char *from, const char **why)
 	K.reinit_mask = reinit_features(K.fuse_fd);
 	if (K.history_fd < 0)
 		K.history_fd = history_create(); /* the averages start again; the connection does not */
+	psi_store_new(); /* so do triggers: readers polling get POLLERR and arm again */
 	orphan_end((pid_t)K.st.hdr->worker_pid, K.fuse_fd, K.opt->mountpoint);
 	log_info("resuming %s from %s (generation %llu)", K.opt->mountpoint, from,
 		 (unsigned long long)K.st.hdr->generation);
@@ -567,32 +616,9 @@ static void reap(void)
 /* Runs the new worker binary's probe: can it take this state over? */
 static bool probe_upgrade(char *why, size_t size)
 {
-	char path[PATH_MAX + 64], fdarg[16];
+	char path[PATH_MAX + 64];
 	worker_binary(K.self, path, sizeof(path));
-	snprintf(fdarg, sizeof(fdarg), "%d", K.st.fd);
-	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return snprintf(why, size, "pipe: %s", strerror(errno)), false;
-	pid_t pid = fork();
-	if (pid == 0) {
-		unblock_all();
-		keep_fd(K.st.fd, true);
-		dup2(p[1], 2);
-		execl(path, "lxcfs-worker", "--check-state", fdarg, (char *)NULL);
-		fprintf(stderr, "cannot run %s: %s\n", path, strerror(errno));
-		_exit(127);
-	}
-	close(p[1]);
-	ssize_t n = pid > 0 ? read(p[0], why, size - 1) : -1;
-	close(p[0]);
-	why[n > 0 ? n : 0] = '\0';
-	char *nl = strchr(why, '\n');
-	if (nl)
-		*nl = '\0';
-	int status = -1;
-	if (pid > 0)
-		waitpid(pid, &status, 0);
-	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	return probe_state(path, K.st.fd, why, size);
 }
 
 static void upgrade(bool force_reinit)
@@ -612,7 +638,7 @@ static void upgrade(bool force_reinit)
 	bool reinit = force_reinit;
 	if (!reinit && !probe_upgrade(why, sizeof(why))) {
 		if (!(K.reinit_mask & FUSE_REINIT_HAS_REINIT)) {
-			snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: %s", why);
+			snprintf(K.last_upgrade, sizeof(K.last_upgrade), "refused: %.200s", why);
 			log_error("upgrade refused by the binary on disk: %s; lxcfs %s keeps serving", why,
 				  LXCFS_VERSION);
 			write_status();
@@ -622,8 +648,8 @@ static void upgrade(bool force_reinit)
 		reinit = true;
 	}
 	char spec[160];
-	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
-		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit, K.history_fd);
+	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%d,%llu,%d,%d,%d,%d", K.fuse_fd, K.st.fd, K.pidfd, (int)K.cur.pid,
+		 K.cur.ctl, (unsigned long long)K.cur.gen, reinit, K.history_fd, K.virt_off, K.psi_fd);
 	char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 	if (!av) {
 		snprintf(K.last_upgrade, sizeof(K.last_upgrade), "failed: out of memory");
@@ -636,14 +662,14 @@ static void upgrade(bool force_reinit)
 	av[2] = spec;
 	for (int i = 1; i < K.argc; i++)
 		av[i + 2] = K.argv[i];
-	int fds[] = { K.fuse_fd, K.st.fd, K.pidfd, K.cur.ctl, K.history_fd };
-	for (size_t i = 0; i < 5; i++)
+	int fds[] = { K.fuse_fd, K.st.fd, K.pidfd, K.cur.ctl, K.history_fd, K.psi_fd };
+	for (size_t i = 0; i < 6; i++)
 		if (fds[i] >= 0)
 			keep_fd(fds[i], true);
 	log_info("upgrading%s: re-executing %s", reinit ? " through reinit" : "", K.self);
 	execv(K.self, av);
 	log_error("upgrade failed: cannot execute %s: %s", K.self, strerror(errno));
-	for (size_t i = 0; i < 5; i++)
+	for (size_t i = 0; i < 6; i++)
 		if (fds[i] >= 0)
 			keep_fd(fds[i], false);
 	free(av);
@@ -677,6 +703,7 @@ static int start_replacing(void)
 	K.st.hdr->keeper_pid = getpid();
 	K.reinit_mask = reinit_features(K.fuse_fd);
 	K.history_fd = history_create();
+	psi_store_new();
 	K.replacing = true;
 	/* The worker outlives us: it must not hold our caller's output open (a `$(lxcfs --replace)`
 	 * or a package script would wait for its end), so it logs to a file until adopted. */
@@ -761,13 +788,13 @@ static void handle_ctl(struct worker *w)
  * a missing trailing field takes its old meaning (no reinit). */
 static int adopt(const char *spec, bool *reinit)
 {
-	long v[8] = { 0, 0, 0, 0, 0, 0, 0, -1 };
+	long v[10] = { 0, 0, 0, 0, 0, 0, 0, -1, 0, -1 };
 	const char *s = spec;
 	int n = 0;
-	for (; n < 8; n++, s++) {
+	for (; n < 10; n++, s++) {
 		char *end;
 		v[n] = strtol(s, &end, 10);
-		if (end == s || (v[n] < 0 && n != 7) || (*end != ',' && *end != '\0'))
+		if (end == s || (v[n] < 0 && n != 7 && n != 9) || (*end != ',' && *end != '\0'))
 			return -EINVAL;
 		s = end;
 		if (!*end)
@@ -778,6 +805,12 @@ static int adopt(const char *spec, bool *reinit)
 		return -EINVAL;
 	}
 	*reinit = v[6] != 0;
+	K.virt_off = v[8] != 0; /* field 9; an older keeper had no switch: on */
+	K.psi_fd = (int)v[9];   /* field 10; from an older keeper (or without triggers) none yet */
+	if (K.psi_fd >= 0)
+		keep_fd(K.psi_fd, false);
+	else
+		psi_store_new();
 	/* the history came with field 8; from an older keeper there is none yet */
 	K.history_fd = v[7] >= 0 ? (int)v[7] : history_create();
 	if (v[7] >= 0)
@@ -886,6 +919,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 		K.reinit_mask = reinit_features(K.fuse_fd);
 		if (K.history_fd < 0)
 			K.history_fd = history_create();
+		psi_store_new();
 		store_fds();
 		if (spawn(1, false) < 0) {
 			log_error("cannot start the worker: %s", strerror(errno));
@@ -925,15 +959,20 @@ serve:
 			handle_ctl(&K.cur);
 		if (p[2].revents & (POLLIN | POLLHUP))
 			handle_ctl(&K.old);
-		int sig;
+		int sig, value;
 		pid_t from;
-		while ((sig = next_signal(sfd, &sigs, &from)) > 0) {
+		while ((sig = next_signal(sfd, &sigs, &from, &value)) > 0) {
 			if (sig == SIGCHLD)
 				reap();
 			else if (sig == SIGTERM || sig == SIGINT)
 				shutdown_and_exit(0, !K.stored);
-			else if (sig == SIGUSR1 || sig == SIGUSR2)
-				upgrade(sig == SIGUSR2);
+			else if (sig == SIGUSR1 && value == KEEPER_REINIT_REQUEST) {
+				log_info("reinit requested (lxcfs --reinit, pid %d)", (int)from);
+				upgrade(true);
+			} else if (sig == SIGUSR1)
+				upgrade(false);
+			else if (sig == SIGUSR2)
+				toggle_virtualization(from);
 			else if (sig == SIGHUP)
 				write_status(); /* lxcfs --status asks for the counts of this moment */
 			else if (sig != SIGPIPE)

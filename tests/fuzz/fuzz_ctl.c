@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	int r = ctl_recv(sv[1], &m);
 	if (size == 0 ? r != -EPIPE && r != -EAGAIN && r != 0 : false)
 		abort();
-	if (r == 0 && (size != sizeof(m) || m.magic != CTL_MAGIC || m.type < CTL_READY || m.type > CTL_HANDOVER))
+	if (r == 0 && (size != sizeof(m) || m.magic != CTL_MAGIC || m.type < CTL_READY || m.type > CTL_LAST))
 		abort();
 	/* nothing may be left queued for the next message */
 	char c;

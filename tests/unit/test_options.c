@@ -52,5 +52,15 @@ int main(void)
 	options_free(&o);
 	CHECK_INT(parse(&o, (const char *[]){ "--version", NULL }), 1);
 	options_free(&o);
+	/* upstream's: -n prints the help as 4.0/5.0's usage says; --disable-zswap works;
+	 * --enable-cgroup (6.0's cgroupfs emulation) is refused */
+	CHECK_INT(parse(&o, (const char *[]){ "-n", NULL }), 1);
+	CHECK(o.help);
+	options_free(&o);
+	CHECK_INT(parse(&o, (const char *[]){ "--disable-zswap", "/mnt", NULL }), 0);
+	CHECK(o.zswap_off && !o.swap_off);
+	options_free(&o);
+	CHECK_INT(parse(&o, (const char *[]){ "--enable-cgroup", "/mnt", NULL }), -1);
+	options_free(&o);
 	CHECK_DONE();
 }

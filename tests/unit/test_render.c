@@ -59,6 +59,8 @@ static void meminfo_v1(void)
 	CHECK_U64(kb(m, "SwapTotal"), 102400);   /* memsw 300 MiB - memory 200 MiB */
 	CHECK_U64(kb(m, "SwapFree"), 92160);     /* 10 MiB of swap used */
 	CHECK_U64(kb(m, "Slab"), 0);
+	CHECK_U64(kb(m, "Zswap"), 0); /* v1 accounts no zswap: 0, as upstream, not the host's */
+	CHECK_U64(kb(m, "Zswapped"), 0);
 	/* the kernel's layout, and untouched host lines */
 	CHECK(has_line(m, "MemTotal:         204800 kB"));
 	CHECK(has_line(m, "KernelStack:        5000 kB"));
@@ -117,7 +119,17 @@ static void meminfo_v2(void)
 	CHECK_U64(kb(m, "Slab"), 768);
 	CHECK_U64(kb(m, "SwapTotal"), 102400);
 	CHECK_U64(kb(m, "SwapFree"), 92160);
+	CHECK_U64(kb(m, "Zswap"), 1024); /* the cgroup's, not the host's 3000 */
+	CHECK_U64(kb(m, "Zswapped"), 3072);
+	CHECK(has_line(m, "Zswapped:           3072 kB"));
 	free(m);
+	opt.zswap_off = true; /* --disable-zswap */
+	m = render(render_meminfo, &v, 0);
+	CHECK_U64(kb(m, "Zswap"), 0);
+	CHECK_U64(kb(m, "Zswapped"), 0);
+	CHECK_U64(kb(m, "SwapTotal"), 102400);
+	free(m);
+	opt.zswap_off = false;
 	cgview_free(&v);
 
 	/* "max" everywhere: the host's total; an empty memory.stat: zeros */

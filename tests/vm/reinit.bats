@@ -71,8 +71,12 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	for i in $(seq 1 100); do [ -e "$d/opened" ] && break; sleep 0.05; done
 	local w
 	w=$(status_field "$PIDF" worker_pid)
-	kill -USR2 "$KEEPER"
+	run "$LXCFS_BIN" --reinit -p "$PIDF" "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "generation 2 "*"replaced generation 1 through reinit" ]]
 	wait_worker "$PIDF" "$w"
+	grep -q "reinit requested (lxcfs --reinit, pid [0-9]*)" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	grep -q "reinitialized the connection and revalidated every bind mount" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	# the container's bind mounts (files and the cpu directory) were revalidated
 	[ "$(memtotal)" = 262144 ]
@@ -94,8 +98,12 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	keeper_start LXCFS_FAULT_CRASH_ONCE="$once"
 	local w
 	w=$(status_field "$PIDF" worker_pid)
-	kill -USR2 "$KEEPER"
-	# the first reinit worker resets the connection and dies before BM_REVAL and READY
+	# the first reinit worker resets the connection and dies before BM_REVAL and READY; the
+	# command waits for the outcome, which its successor brings
+	run "$LXCFS_BIN" --reinit -p "$PIDF"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == "generation 3 "*"replaced generation 1 through reinit" ]]
 	for i in $(seq 1 200); do
 		grep -q "during a reinit; the next worker reinitializes again" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
 		sleep 0.05
@@ -127,7 +135,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	for i in $(seq 1 100); do grep -q reading "$out.1" && grep -q reading "$out.2" && break; sleep 0.05; done
 	sleep 0.3
 	kill -STOP "$rd2"
-	kill -USR2 "$KEEPER"
+	"$LXCFS_BIN" --reinit -p "$PIDF"
 	wait_worker "$PIDF" "$w"
 	grep "connection" "$log" >&2
 	grep -q "pid $rd (reinit-tool) reads the connection: ended before the reset" "$log"
