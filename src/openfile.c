@@ -340,7 +340,12 @@ void openfile_sweep(void)
 {
 	uint64_t now = now_stamp();
 	unsigned reclaimed = 0;
+	/* An entry on a page never written is free; not looking at it keeps an idle daemon from
+	 * allocating a page per entry (4 MiB of the state) at its start. */
+	struct state_runs runs = STATE_RUNS_INIT;
 	for (unsigned i = 0; i < O.st->lay.nsnaps; i++) {
+		if (!state_written(O.st, O.st->lay.snaps_off + (uint64_t)i * O.st->lay.snap_size, &runs))
+			continue;
 		struct state_snap *sn = state_snap(O.st, i);
 		uint64_t fh = __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE);
 		if (!fh)

@@ -180,6 +180,23 @@ unsigned state_snaps_in_use(const struct state *s)
 	return n;
 }
 
+bool state_written(const struct state *s, uint64_t off, struct state_runs *r)
+{
+	if (off < r->hole)
+		return off >= r->data;
+	off_t d = lseek(s->fd, (off_t)off, SEEK_DATA);
+	if (d < 0) {
+		if (errno != ENXIO) /* no SEEK_DATA here: take every page as written */
+			return true;
+		r->data = r->hole = UINT64_MAX; /* nothing written from off on */
+		return false;
+	}
+	off_t h = lseek(s->fd, d, SEEK_HOLE);
+	r->data = (uint64_t)d;
+	r->hole = h < 0 ? UINT64_MAX : (uint64_t)h;
+	return off >= r->data;
+}
+
 struct state_snap *state_snap(const struct state *s, unsigned i)
 {
 	return (struct state_snap *)((char *)s->hdr + s->lay.snaps_off + (uint64_t)i * s->lay.snap_size);

@@ -133,6 +133,15 @@ struct state_snap *state_snap(const struct state *s, unsigned i);
 /* Snapshot entries holding a render, counted from the memfd itself (the keeper maps only the
  * header): a count kept by workers beside the table could drift from it under races. */
 unsigned state_snaps_in_use(const struct state *s);
+/* Walks a state in offset order, page by page, knowing which pages were never written: a hole
+ * of the memfd reads as zeros, but reading it through the mapping makes shmem allocate it. */
+struct state_runs {
+	uint64_t data, hole; /* the run of written pages last found: [data, hole) */
+};
+#define STATE_RUNS_INIT { 0, 0 }
+/* Whether the page holding off was ever written (when the memfd cannot say: yes).  Calls with
+ * a growing off cost two lseeks per run of written pages. */
+bool state_written(const struct state *s, uint64_t off, struct state_runs *r);
 /* The checksum a snapshot entry carries (never 0): a render is served from an entry only if it
  * matches, so a stray write there is never served as file content. */
 uint64_t state_snap_sum(uint64_t fh, const void *data, uint32_t len);

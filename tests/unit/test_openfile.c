@@ -2,6 +2,8 @@
  * behind a released handle or in a state an older worker left. */
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "check.h"
 #include "openfile.h"
@@ -29,10 +31,43 @@ static unsigned kept_in_memory(void)
 	return k;
 }
 
+/* Bytes of the memfd that hold pages (shmem counts what it allocated in st_blocks). */
+static long long allocated(const struct state *s)
+{
+	struct stat sb;
+	return fstat(s->fd, &sb) == 0 ? (long long)sb.st_blocks * 512 : -1;
+}
+
+/* A fresh state: the start's sweep allocates none of the table's pages (it did, 4 MiB, by
+ * reading each entry through the mapping); an entry written on a page far from the others is
+ * still seen. */
+static void sweep_of_a_fresh_state(void)
+{
+	struct state st;
+	const char *why;
+	CHECK_INT(state_create(&st), 0);
+	CHECK_INT(state_attach(&st, st.fd, &why), 0);
+	st.hdr->generation = 1;
+	openfile_init(&st, 1);
+	CHECK(allocated(&st) >= 0);
+	CHECK(allocated(&st) <= (long long)st.lay.hdr_size);
+	CHECK_INT(snaps_in_use(), 0);
+	openfile_fini();
+	state_snap(&st, 700)->fh = ((uint64_t)FH_VFILE << 56) | 99;
+	openfile_init(&st, 1);
+	CHECK_INT(snaps_in_use(), 1);
+	CHECK(state_snap(&st, 700)->used != 0); /* stamped: the sweep looked at it */
+	CHECK(allocated(&st) <= (long long)st.lay.hdr_size + 4096);
+	openfile_fini();
+	state_detach(&st);
+	close(st.fd);
+}
+
 int main(void)
 {
 	struct state st;
 	const char *why;
+	sweep_of_a_fresh_state();
 	CHECK_INT(state_create(&st), 0);
 	CHECK_INT(state_attach(&st, st.fd, &why), 0);
 	st.hdr->generation = 7;
