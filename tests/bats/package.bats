@@ -1,0 +1,504 @@
+#!/usr/bin/env bats
+# The Debian package (debian/): installed over Debian's lxcfs 5.0.3, started the way an admin or
+# the init script does, upgraded to a newer version of itself under LXC containers that read
+# all along, removed and purged; Debian's lxcfs is put back after every test, also when it fails.
+#
+# The packages: $LXCFS_DEB and $LXCFS_DEB_NEXT (a higher version of the same tree), else built by
+# scripts/build-deb (DEB_BUILD_OPTIONS=nocheck) into the run's temporary directory.
+# The package, /usr/bin/lxcfs and /var/lib/lxcfs are the machine's: the suite holds
+# /run/lxcfs-devlock throughout (taken here unless a caller, e.g. `flock /run/lxcfs-devlock bats
+# ...`, holds it already).  Containers, their lxcpath and cgroups are this run's own.
+
+load helpers
+
+MNT=/var/lib/lxcfs
+DEBIAN_VERSION=5.0.3-1+deb12u1
+DEVLOCK=/run/lxcfs-devlock
+
+# --- the machine-wide lock ---------------------------------------------------------------------
+
+# Whether a process that holds the flock on $DEVLOCK is this shell or one of its ancestors.
+devlock_ours() {
+	local ino p holders
+	ino=$(stat -c %i "$DEVLOCK" 2>/dev/null) || return 1
+	holders=$(awk -v i="$ino" '$2 == "FLOCK" { n = split($6, a, ":"); if (a[n] == i) print $5 }' /proc/locks)
+	[ -n "$holders" ] || return 1
+	p=$$
+	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
+		grep -qx "$p" <<<"$holders" && return 0
+		p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
+	done
+	return 1
+}
+
+# Takes the lock in a holder process of its own, so that no daemon or container started by a
+# test inherits the lock's fd (and holds the lock after the suite).
+devlock_take() {
+	devlock_ours && return 0
+	local ready=$BATS_RUN_TMPDIR/devlock.held i
+	rm -f "$ready"
+	flock "$DEVLOCK" sh -c 'echo $$ >"$1"; exec sleep infinity' sh "$ready" </dev/null >/dev/null 2>&1 3>&- &
+	echo $! >"$BATS_RUN_TMPDIR/devlock.flock"
+	for i in $(seq 1 36000); do # another suite may hold it for a while: an hour at most
+		[ -s "$ready" ] && return 0
+		sleep 0.1
+	done
+	echo "could not take $DEVLOCK within an hour" >&2
+	return 1
+}
+
+devlock_release() {
+	local p
+	p=$(cat "$BATS_RUN_TMPDIR/devlock.held" 2>/dev/null) && kill "$p" 2>/dev/null
+	p=$(cat "$BATS_RUN_TMPDIR/devlock.flock" 2>/dev/null) && kill "$p" 2>/dev/null
+	rm -f "$BATS_RUN_TMPDIR/devlock.held" "$BATS_RUN_TMPDIR/devlock.flock"
+	true
+}
+
+# --- packages ----------------------------------------------------------------------------------
+
+# Finds or builds our two packages and Debian's.
+packages_ready() {
+	local out=$BATS_RUN_TMPDIR/debs v
+	if [ -z "${LXCFS_DEB:-}" ]; then
+		mkdir -p "$out"
+		LXCFS_DEB=$(DEB_BUILD_OPTIONS=nocheck "$BATS_TEST_DIRNAME/../../scripts/build-deb" "$out/v1" | tail -n 1)
+	fi
+	v=$(dpkg-deb -f "$LXCFS_DEB" Version)
+	if [ -z "${LXCFS_DEB_NEXT:-}" ]; then
+		LXCFS_DEB_NEXT=$(DEB_BUILD_OPTIONS=nocheck "$BATS_TEST_DIRNAME/../../scripts/build-deb" \
+			--version "$v+next1" "$out/next" | tail -n 1)
+	fi
+	dpkg --compare-versions "$(dpkg-deb -f "$LXCFS_DEB_NEXT" Version)" gt "$v"
+	dpkg --compare-versions "$v" gt "$DEBIAN_VERSION"
+	# Debian's, kept aside: the restore must work without the network and after `apt-get clean`.
+	DEBIAN_DEB=$BATS_RUN_TMPDIR/lxcfs_$DEBIAN_VERSION.deb
+	if [ ! -s "$DEBIAN_DEB" ]; then
+		local cached=/var/cache/apt/archives/lxcfs_${DEBIAN_VERSION//:/%3a}_amd64.deb
+		if [ -s "$cached" ]; then
+			cp "$cached" "$DEBIAN_DEB"
+		else
+			(cd "$BATS_RUN_TMPDIR" && apt-get download -q "lxcfs=$DEBIAN_VERSION" >/dev/null 2>&1 &&
+				mv lxcfs_*.deb "$DEBIAN_DEB") || rm -f "$DEBIAN_DEB"
+		fi
+	fi
+	export LXCFS_DEB LXCFS_DEB_NEXT DEBIAN_DEB
+}
+
+# The installed lxcfs package's version, empty if none is installed.
+installed_version() {
+	dpkg-query -W -f '${db:Status-Abbrev} ${Version}\n' lxcfs 2>/dev/null | awk '$1 == "ii" { print $2 }'
+}
+
+# dpkg itself, its output kept; stdin closed so a conffile question fails instead of waiting.
+pkg() {
+	echo "+ dpkg $*" >>"$BATS_RUN_TMPDIR/dpkg.log"
+	DEBIAN_FRONTEND=noninteractive dpkg "$@" </dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
+}
+
+# The version lxcfs --version prints for a package version: without the epoch.
+bin_version() { local v=${1#*:}; echo "$v"; }
+
+# A binary of the package file $1 (path $2 inside it) extracted to look at, before installing.
+deb_binary() {
+	local dir=$BATS_RUN_TMPDIR/extract-${1##*/}
+	[ -d "$dir" ] || dpkg-deb -x "$1" "$dir"
+	echo "$dir$2"
+}
+
+# Whether the lxcfs of package $2 lists --$1 in its help.
+lxcfs_help_has() {
+	"$(deb_binary "$2" /usr/bin/lxcfs)" --help 2>&1 | grep -q -e "^[[:space:]]*--$1[[:space:]]"
+}
+
+# --- what runs at the mountpoint -----------------------------------------------------------------
+
+mounted() { awk -v m="$MNT" '$2 == m && $3 == "fuse.lxcfs" { f = 1 } END { exit !f }' /proc/self/mounts; }
+
+# Processes running a program of either package (the file on disk, or one an upgrade replaced).
+lxcfs_pids() {
+	local d exe
+	for d in /proc/[0-9]*; do
+		exe=$(readlink "$d/exe" 2>/dev/null) || continue
+		case "${exe% (deleted)}" in
+		/usr/bin/lxcfs | /usr/libexec/lxcfs/lxcfs-worker) echo "${d#/proc/}" ;;
+		esac
+	done
+}
+
+# Ends whatever of either package still runs and unmounts the mountpoint (a restore's last word).
+end_daemons() {
+	local p
+	for p in $(lxcfs_pids); do kill -TERM "$p" 2>/dev/null || true; done
+	for p in $(seq 1 50); do
+		[ -z "$(lxcfs_pids)" ] && break
+		sleep 0.1
+	done
+	for p in $(lxcfs_pids); do kill -KILL "$p" 2>/dev/null || true; done
+	while mounted; do umount -l "$MNT" || break; done
+}
+
+# Puts Debian's lxcfs back, installed and stopped, as the machine was: our package purged first
+# (its prerm releases the containers and stops the daemon), anything left ended.
+restore_debian() {
+	local v
+	v=$(installed_version)
+	if [ "$v" != "$DEBIAN_VERSION" ] && dpkg-query -W lxcfs >/dev/null 2>&1; then
+		pkg --purge --force-depends lxcfs || true
+	fi
+	if [ "$v" = "$DEBIAN_VERSION" ] && [ -x /etc/init.d/lxcfs ]; then
+		/etc/init.d/lxcfs stop >/dev/null 2>&1 || true
+	fi
+	end_daemons
+	# Debian's postinst sends SIGUSR1 to whatever /run/lxcfs.pid names.
+	rm -f /run/lxcfs.pid /run/lxcfs.status
+	if [ "$(installed_version)" != "$DEBIAN_VERSION" ]; then
+		if [ -s "${DEBIAN_DEB:-}" ]; then
+			pkg -i "$DEBIAN_DEB"
+		else
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades "lxcfs=$DEBIAN_VERSION" \
+				</dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
+		fi
+	fi
+	[ "$(installed_version)" = "$DEBIAN_VERSION" ]
+	refute mounted
+	[ -z "$(lxcfs_pids)" ]
+}
+
+# --- containers ----------------------------------------------------------------------------------
+
+# A busybox container limited to MEM and CPUS that takes lxcfs through LXC's common.conf.d
+# include, the file both packages ship: Debian's hooks under Debian's package, ours under ours.
+lxc_make() {
+	local name=$1 mem=$2 cpus=$3 conf=$LXCPATH/$1/config
+	lxc-create -P "$LXCPATH" -n "$name" -t busybox >"$BATS_RUN_TMPDIR/$name.create.log" 2>&1
+	sed -i -e '/^lxc\.net\.0\./d' -e '/^lxc\.apparmor\./d' "$conf"
+	{
+		echo "lxc.net.0.type = empty"
+		echo "lxc.apparmor.profile = unconfined"
+		if [ -d /sys/fs/cgroup/memory ]; then
+			echo "lxc.cgroup.memory.limit_in_bytes = $mem"
+			echo "lxc.cgroup.cpuset.cpus = $cpus"
+		else
+			echo "lxc.cgroup2.memory.max = $mem"
+			echo "lxc.cgroup2.cpuset.cpus = $cpus"
+		fi
+		echo "lxc.include = /usr/share/lxc/config/common.conf.d/00-lxcfs.conf"
+	} >>"$conf"
+}
+
+lxc_up() {
+	: >"$BATS_RUN_TMPDIR/$1.lxc.log" # this start's and its stop's lines only
+	timeout 60 lxc-start -P "$LXCPATH" -n "$1" -l INFO -o "$BATS_RUN_TMPDIR/$1.lxc.log" 3>&-
+	timeout 30 lxc-wait -P "$LXCPATH" -n "$1" -s RUNNING
+}
+
+lxc_down() {
+	[ "$(lxc-info -P "$LXCPATH" -n "$1" -s -H 2>/dev/null)" = STOPPED ] && return 0
+	timeout 60 lxc-stop -P "$LXCPATH" -n "$1" -k
+}
+
+in_lxc() {
+	local name=$1
+	shift
+	timeout $((TMO + 5)) lxc-attach -P "$LXCPATH" -n "$name" -- timeout "$TMO" "$@"
+}
+
+lxc_init_pid() { lxc-info -P "$LXCPATH" -n "$1" -p -H; }
+
+# The devices (maj:min) of the lxcfs mounts in the container's mount namespace.
+lxc_lxcfs_devs() {
+	awk '$0 ~ / - fuse\.lxcfs / { print $3 }' "/proc/$(lxc_init_pid "$1")/mountinfo" | sort -u
+}
+
+# The device of the mount at the mountpoint here.
+mnt_dev() { awk -v m="$MNT" '$5 == m && $0 ~ / - fuse\.lxcfs / { d = $3 } END { print d }' /proc/self/mountinfo; }
+
+# N reader loops (helpers' READER_LOOP) in the container until its /stop appears.
+lxc_readers() {
+	local name=$1 mem=$2 n=$3 i root=$LXCPATH/$1/rootfs
+	mkdir -p "$root/readers"
+	rm -f "$root/readers"/* "$root/stop"
+	for i in $(seq 1 "$n"); do
+		lxc-attach -P "$LXCPATH" -n "$name" -- sh -c "$READER_LOOP" sh /stop "/readers/$i" "$mem" 3>&- &
+	done
+}
+
+# Stops them; prints "reads failures" summed over them, and each failure's text on stderr.
+lxc_readers_stop() {
+	local root=$LXCPATH/$1/rootfs i
+	touch "$root/stop"
+	for i in $(seq 1 300); do
+		[ "$(ls "$root/readers" | grep -vc '\.err$')" -ge "$2" ] && break
+		sleep 0.1
+	done
+	cat "$root/readers"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
+	cat $(ls "$root/readers"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
+}
+
+both_readers() {
+	lxc_readers "$A" 262144 2
+	lxc_readers "$B" 131072 2
+	sleep 1
+}
+
+# Stops both containers' readers; fails unless none failed and each container read more than $1.
+both_readers_ok() {
+	local a b
+	a=$(lxc_readers_stop "$A" 2)
+	b=$(lxc_readers_stop "$B" 2)
+	echo "reads, failures: A: $a  B: $b" >&2
+	echo "# reads, failures: A: $a  B: $b" >&3
+	[ "${a#* }" = 0 ]
+	[ "${b#* }" = 0 ]
+	[ "${a% *}" -gt "$1" ]
+	[ "${b% *}" -gt "$1" ]
+}
+
+# The container's meminfo MemTotal (kB).
+lxc_memtotal() { field_kb "$(in_lxc "$1" cat /proc/meminfo)" MemTotal; }
+
+# --- the suite -----------------------------------------------------------------------------------
+
+setup_file() {
+	export RUN_TAG=pkg$$
+	export LXCPATH=$BATS_RUN_TMPDIR/lxc-$RUN_TAG
+	export A=lxcfst-$RUN_TAG-a B=lxcfst-$RUN_TAG-b
+	packages_ready # built before the lock is taken: a build touches nothing of the machine's
+	devlock_take
+	case "$(installed_version)" in 1:*) restore_debian ;; esac # ours, left by a run that was killed
+	[ "$(installed_version)" = "$DEBIAN_VERSION" ] || {
+		echo "Debian's lxcfs $DEBIAN_VERSION must be installed before this suite (found '$(installed_version)')" >&2
+		return 1
+	}
+	if mounted || [ -n "$(lxcfs_pids)" ]; then
+		echo "an lxcfs of the system's package runs or is mounted at $MNT: this suite would disturb it" >&2
+		return 1
+	fi
+	mkdir -p "$LXCPATH"
+	lxc_make "$A" $((256 * 1024 * 1024)) 0
+	lxc_make "$B" $((128 * 1024 * 1024)) 1
+}
+
+teardown_file() {
+	local n
+	for n in $(ls "$LXCPATH" 2>/dev/null); do
+		[ -f "$LXCPATH/$n/config" ] || continue
+		timeout 30 lxc-stop -P "$LXCPATH" -n "$n" -k >/dev/null 2>&1 || true
+		timeout 30 lxc-destroy -P "$LXCPATH" -n "$n" >/dev/null 2>&1 || true
+	done
+	rm -rf "$LXCPATH"
+	restore_debian || echo "teardown: Debian's lxcfs could not be restored; see $BATS_RUN_TMPDIR/dpkg.log" >&2
+	devlock_release
+}
+
+teardown() {
+	lxc_down "$A" >/dev/null 2>&1 || true
+	lxc_down "$B" >/dev/null 2>&1 || true
+	restore_debian || {
+		echo "restore failed; dpkg's output:" >&2
+		tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2
+		return 1
+	}
+}
+
+# Installs our package $1 over whatever is installed; checks it is configured.
+install_ours() {
+	pkg -i "$1" || { tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2; return 1; }
+	[ "$(installed_version)" = "$(dpkg-deb -f "$1" Version)" ]
+}
+
+# The keeper, started as an admin would (policy-rc.d keeps the postinst from it here).
+start_service() {
+	/etc/init.d/lxcfs start
+	lxcfs --status >/dev/null
+	timeout 5 cat "$MNT/proc/uptime" >/dev/null
+}
+
+policy_forbids_start() {
+	[ -x /usr/sbin/policy-rc.d ] && { /usr/sbin/policy-rc.d lxcfs start >/dev/null 2>&1; [ $? = 101 ]; }
+}
+
+@test "fresh install over Debian's lxcfs with nothing running: our files, our version, nothing started" {
+	local v
+	v=$(dpkg-deb -f "$LXCFS_DEB" Version)
+	install_ours "$LXCFS_DEB"
+	[ "$(dpkg-query -W -f '${Status}' lxcfs)" = "install ok installed" ]
+	[ "$(lxcfs --version)" = "$(bin_version "$v")" ]
+	[ -x /usr/libexec/lxcfs/lxcfs-worker ]
+	[ ! -e /usr/lib/x86_64-linux-gnu/lxcfs/liblxcfs.so ] # Debian's library went with its package
+	# the unit: our keeper, never unmounting
+	grep -qx 'ExecStart=/usr/bin/lxcfs --restart-on-crash /var/lib/lxcfs' /lib/systemd/system/lxcfs.service
+	grep -qx 'Type=notify' /lib/systemd/system/lxcfs.service
+	refute grep -q '^ExecStopPost' /lib/systemd/system/lxcfs.service
+	# the hooks, under our names and Debian's post-stop name
+	grep -q 'LXC mount hook of lxcfs' /usr/share/lxcfs/lxc.mount.hook
+	grep -q 'LXC post-stop hook of lxcfs' /usr/share/lxcfs/lxc.reboot.hook
+	[ "$(readlink -f /usr/share/lxcfs/lxc.reboot.hook)" = /usr/share/lxcfs/lxc.poststop.hook ]
+	grep -qx 'lxc.hook.mount = /usr/share/lxcfs/lxc.mount.hook' /usr/share/lxc/config/common.conf.d/00-lxcfs.conf
+	grep -qx 'lxc.hook.post-stop = /usr/share/lxcfs/lxc.poststop.hook' /usr/share/lxc/config/common.conf.d/00-lxcfs.conf
+	# the init script and the man page are ours
+	grep -q 'lxcfs-service.sh' /etc/init.d/lxcfs
+	zgrep -q 'restart\\-on\\-crash' /usr/share/man/man1/lxcfs.1.gz
+	[ -d "$MNT" ]
+	# every file the package lists is there, and dpkg knows of no other owner
+	dpkg -L lxcfs | while read -r f; do [ -e "$f" ] || [ -L "$f" ] || { echo "missing: $f" >&2; exit 1; }; done
+	[ -z "$(dpkg --audit 2>&1)" ]
+	if policy_forbids_start; then
+		refute mounted
+		[ -z "$(lxcfs_pids)" ]
+	fi
+}
+
+@test "init script: detached keeper with the log, status, reload upgrades in place, stop unmounts" {
+	install_ours "$LXCFS_DEB"
+	start_service
+	local keeper w
+	keeper=$(cat /run/lxcfs.pid)
+	[ "$(readlink "/proc/$keeper/exe")" = /usr/bin/lxcfs ]
+	# detached: another session than ours, no terminal, stdin /dev/null, output to the log, none
+	# of our pipes or sockets (bats' fd 3: a daemon holding it would hang bats, or apt)
+	[ "$(awk '{ print $6 }' "/proc/$keeper/stat")" != "$(awk '{ print $6 }' /proc/$$/stat)" ]
+	[ "$(awk '{ print $7 }' "/proc/$keeper/stat")" = 0 ]
+	[ "$(readlink "/proc/$keeper/fd/0")" = /dev/null ]
+	[ "$(readlink "/proc/$keeper/fd/1")" = /var/log/lxcfs.log ]
+	[ "$(readlink "/proc/$keeper/fd/2")" = /var/log/lxcfs.log ]
+	local ours f
+	ours=$(for f in /proc/$$/fd/*; do readlink "$f"; done | grep -E '^(pipe|socket):' || echo none)
+	for f in /proc/"$keeper"/fd/*; do
+		refute grep -qxF -- "$(readlink "$f")" <<<"$ours"
+	done
+	[ "$(cat "/proc/$keeper/oom_score_adj")" = -1000 ]
+	w=$(lxcfs --status | sed -n 's/^worker_pid: //p')
+	[ "$(cat "/proc/$w/oom_score_adj")" = -1000 ]
+	grep -q 'serving' /var/log/lxcfs.log
+	run /etc/init.d/lxcfs status
+	[ "$status" -eq 0 ]
+	# start again: already running, the same keeper
+	/etc/init.d/lxcfs start
+	[ "$(cat /run/lxcfs.pid)" = "$keeper" ]
+	/etc/init.d/lxcfs reload
+	[ "$(cat /run/lxcfs.pid)" = "$keeper" ]
+	[ "$(lxcfs --status | sed -n 's/^worker_pid: //p')" != "$w" ]
+	[[ "$(lxcfs --status | sed -n 's/^last_upgrade: //p')" == generation* ]]
+	/etc/init.d/lxcfs stop
+	refute mounted
+	[ -z "$(lxcfs_pids)" ]
+	run /etc/init.d/lxcfs status
+	[ "$status" -ne 0 ]
+}
+
+@test "remove and purge with nothing running: programs gone, the conffile until purge, nothing mounted" {
+	install_ours "$LXCFS_DEB"
+	pkg -r --force-depends lxcfs # Debian's LXD depends on lxcfs
+	[ "$(dpkg-query -W -f '${db:Status-Abbrev}' lxcfs)" = "rc " ]
+	[ ! -e /usr/bin/lxcfs ]
+	[ ! -e /usr/libexec/lxcfs ]
+	[ ! -e /lib/systemd/system/lxcfs.service ]
+	[ ! -e /usr/share/lxcfs ]
+	[ ! -e /usr/share/lxc/config/common.conf.d/00-lxcfs.conf ]
+	[ -f /etc/init.d/lxcfs ] # the conffile stays, disabled
+	[ ! -x /etc/init.d/lxcfs ]
+	/etc/init.d/lxcfs start 2>/dev/null || true          # (were it run: it exits, programs gone)
+	refute mounted
+	[ -z "$(lxcfs_pids)" ]
+	echo old >>/var/log/lxcfs.log
+	pkg -P --force-depends lxcfs
+	[ "$(dpkg-query -W -f '${db:Status-Status}' lxcfs)" = not-installed ]
+	[ ! -e /etc/init.d/lxcfs ]
+	[ -z "$(ls /etc/rc?.d | grep lxcfs)" ]
+	[ ! -e /var/log/lxcfs.log ]
+}
+
+@test "upgrade to a newer version of ours and back, live under two LXC containers reading: no failed read" {
+	local v1 v2 keeper g
+	v1=$(dpkg-deb -f "$LXCFS_DEB" Version)
+	v2=$(dpkg-deb -f "$LXCFS_DEB_NEXT" Version)
+	install_ours "$LXCFS_DEB"
+	start_service
+	keeper=$(cat /run/lxcfs.pid)
+	lxc_up "$A"
+	lxc_up "$B"
+	[ "$(lxc_memtotal "$A")" = 262144 ]
+	[ "$(lxc_memtotal "$B")" = 131072 ]
+	both_readers
+	install_ours "$LXCFS_DEB_NEXT"
+	# the same keeper process, now running the files dpkg put on disk, and a worker of them
+	[ "$(cat /run/lxcfs.pid)" = "$keeper" ]
+	[ "$(readlink "/proc/$keeper/exe")" = /usr/bin/lxcfs ]
+	[ "$(lxcfs --status | sed -n 's/^keeper_version: //p')" = "$(bin_version "$v2")" ]
+	[ "$(lxcfs --status | sed -n 's/^worker_version: //p')" = "$(bin_version "$v2")" ]
+	[ "$(readlink "/proc/$(lxcfs --status | sed -n 's/^worker_pid: //p')/exe")" = /usr/libexec/lxcfs/lxcfs-worker ]
+	g=$(lxcfs --status | sed -n 's/^generation: //p')
+	sleep 1
+	install_ours "$LXCFS_DEB" # a downgrade within our versions is the same live path
+	[ "$(cat /run/lxcfs.pid)" = "$keeper" ]
+	[ "$(lxcfs --status | sed -n 's/^worker_version: //p')" = "$(bin_version "$v1")" ]
+	[ "$(lxcfs --status | sed -n 's/^generation: //p')" -gt "$g" ]
+	sleep 1
+	both_readers_ok 50
+	[ "$(lxc_memtotal "$A")" = 262144 ]
+	grep -q 'upgraded in place' "$BATS_RUN_TMPDIR/dpkg.log"
+}
+
+@test "remove with the daemon serving two LXC containers: nothing hangs, nothing stays mounted; the containers read the kernel's files" {
+	install_ours "$LXCFS_DEB"
+	start_service
+	lxc_up "$A"
+	lxc_up "$B"
+	[ "$(lxc_memtotal "$A")" = 262144 ]
+	timeout 120 dpkg -r --force-depends lxcfs </dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
+	refute mounted
+	[ -z "$(lxcfs_pids)" ]
+	# every read in the containers ends (the kernel's file, or at worst ENOTCONN at once)
+	run in_lxc "$A" cat /proc/meminfo
+	[ "$status" -ne 124 ]
+	[ "$status" -ne 137 ]
+	run in_lxc "$B" cat /proc/uptime
+	[ "$status" -ne 124 ]
+	[ "$status" -ne 137 ]
+	if ! lxcfs_help_has release "$LXCFS_DEB"; then
+		skip "this lxcfs has no --release: the containers' reads fail (ENOTCONN) instead of showing the kernel's files"
+	fi
+	run in_lxc "$A" cat /proc/meminfo
+	[ "$status" -eq 0 ]
+	[ "$(field_kb "$output" MemTotal)" = "$(field_kb "$(cat /proc/meminfo)" MemTotal)" ]
+	[ "$(lxc_lxcfs_devs "$A")" = "" ]
+	[ "$(lxc_lxcfs_devs "$B")" = "" ]
+}
+
+@test "install over a running Debian lxcfs serving two LXC containers: taken over live, no failed read" {
+	if ! lxcfs_help_has replace "$LXCFS_DEB"; then
+		skip "this lxcfs has no --replace: the postinst leaves Debian's daemon running (no live takeover)"
+	fi
+	# Debian's daemon, started by Debian's init script, and containers with Debian's hooks
+	/etc/init.d/lxcfs start >/dev/null
+	local old i
+	for i in $(seq 1 50); do
+		timeout 5 cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	old=$(cat /run/lxcfs.pid)
+	[ "$(cat "/proc/$old/comm")" = lxcfs ]
+	lxc_up "$A"
+	lxc_up "$B"
+	[ "$(lxc_memtotal "$A")" = 262144 ]
+	[ "$(lxc_lxcfs_devs "$A")" = "$(mnt_dev)" ]
+	both_readers
+	install_ours "$LXCFS_DEB"
+	sleep 1
+	both_readers_ok 20
+	# ours serves, Debian's daemon is gone, the containers' mounts are of our mount
+	lxcfs --status >/dev/null
+	refute kill -0 "$old" 2>/dev/null
+	[ "$(lxc_lxcfs_devs "$A")" = "$(mnt_dev)" ]
+	[ "$(lxc_lxcfs_devs "$B")" = "$(mnt_dev)" ]
+	[ "$(lxc_memtotal "$B")" = 131072 ]
+	# a container started under Debian's package stops through its post-stop hook's old name,
+	# which is ours now
+	lxc_down "$A"
+	grep -q 'Executing script "/usr/share/lxcfs/lxc.reboot.hook"' "$BATS_RUN_TMPDIR/$A.lxc.log"
+	refute grep -q 'ERROR' "$BATS_RUN_TMPDIR/$A.lxc.log"
+	lxc_up "$A"
+	[ "$(lxc_memtotal "$A")" = 262144 ]
+}
