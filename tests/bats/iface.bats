@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Upstream lxcfs's interface: its options and signals do here what they do there, or are refused
-# with a message that names what to use instead (docs/upstream-interface.md has the table).
+# with a message that names what to use instead (doc/upstream-interface.md has the table).
 
 load helpers
 
