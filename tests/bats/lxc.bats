@@ -145,17 +145,6 @@ both_readers_ok() {
 
 lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n "$1" -p -H)/mountinfo"; }
 
-# wait_log TEXT: until the daemon's log holds TEXT (at most 10 s).
-wait_log() {
-	local i
-	for i in $(seq 1 200); do
-		grep -q -- "$1" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && return 0
-		sleep 0.05
-	done
-	echo "no '$1' in the log" >&2
-	return 1
-}
-
 @test "two LXC containers see their own memory, cpus, stat, uptime, swaps and online" {
 	check_values "$A" 262144 0
 	check_values "$B" 131072 1

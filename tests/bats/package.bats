@@ -10,50 +10,9 @@
 # ...`, holds it already).  Containers, their lxcpath and cgroups are this run's own.
 
 load helpers
+load debian
 
 MNT=/var/lib/lxcfs
-DEBIAN_VERSION=5.0.3-1+deb12u1
-DEVLOCK=/run/lxcfs-devlock
-
-# --- the machine-wide lock ---------------------------------------------------------------------
-
-# Whether a process that holds the flock on $DEVLOCK is this shell or one of its ancestors.
-devlock_ours() {
-	local ino p holders
-	ino=$(stat -c %i "$DEVLOCK" 2>/dev/null) || return 1
-	holders=$(awk -v i="$ino" '$2 == "FLOCK" { n = split($6, a, ":"); if (a[n] == i) print $5 }' /proc/locks)
-	[ -n "$holders" ] || return 1
-	p=$$
-	while [ -n "$p" ] && [ "$p" -gt 1 ]; do
-		grep -qx "$p" <<<"$holders" && return 0
-		p=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
-	done
-	return 1
-}
-
-# Takes the lock in a holder process of its own, so that no daemon or container started by a
-# test inherits the lock's fd (and holds the lock after the suite).
-devlock_take() {
-	devlock_ours && return 0
-	local ready=$BATS_RUN_TMPDIR/devlock.held i
-	rm -f "$ready"
-	flock "$DEVLOCK" sh -c 'echo $$ >"$1"; exec sleep infinity' sh "$ready" </dev/null >/dev/null 2>&1 3>&- &
-	echo $! >"$BATS_RUN_TMPDIR/devlock.flock"
-	for i in $(seq 1 36000); do # another suite may hold it for a while: an hour at most
-		[ -s "$ready" ] && return 0
-		sleep 0.1
-	done
-	echo "could not take $DEVLOCK within an hour" >&2
-	return 1
-}
-
-devlock_release() {
-	local p
-	p=$(cat "$BATS_RUN_TMPDIR/devlock.held" 2>/dev/null) && kill "$p" 2>/dev/null
-	p=$(cat "$BATS_RUN_TMPDIR/devlock.flock" 2>/dev/null) && kill "$p" 2>/dev/null
-	rm -f "$BATS_RUN_TMPDIR/devlock.held" "$BATS_RUN_TMPDIR/devlock.flock"
-	true
-}
 
 # --- packages ----------------------------------------------------------------------------------
 
@@ -71,99 +30,12 @@ packages_ready() {
 	fi
 	dpkg --compare-versions "$(dpkg-deb -f "$LXCFS_DEB_NEXT" Version)" gt "$v"
 	dpkg --compare-versions "$v" gt "$DEBIAN_VERSION"
-	# Debian's, kept aside: the restore must work without the network and after `apt-get clean`.
-	DEBIAN_DEB=$BATS_RUN_TMPDIR/lxcfs_$DEBIAN_VERSION.deb
-	if [ ! -s "$DEBIAN_DEB" ]; then
-		local cached=/var/cache/apt/archives/lxcfs_${DEBIAN_VERSION//:/%3a}_amd64.deb
-		if [ -s "$cached" ]; then
-			cp "$cached" "$DEBIAN_DEB"
-		else
-			(cd "$BATS_RUN_TMPDIR" && apt-get download -q "lxcfs=$DEBIAN_VERSION" >/dev/null 2>&1 &&
-				mv lxcfs_*.deb "$DEBIAN_DEB") || rm -f "$DEBIAN_DEB"
-		fi
-	fi
+	debian_deb_aside
 	export LXCFS_DEB LXCFS_DEB_NEXT DEBIAN_DEB
-}
-
-# The installed lxcfs package's version, empty if none is installed.
-installed_version() {
-	dpkg-query -W -f '${db:Status-Abbrev} ${Version}\n' lxcfs 2>/dev/null | awk '$1 == "ii" { print $2 }'
-}
-
-# dpkg itself, its output kept; stdin closed so a conffile question fails instead of waiting.
-pkg() {
-	echo "+ dpkg $*" >>"$BATS_RUN_TMPDIR/dpkg.log"
-	DEBIAN_FRONTEND=noninteractive dpkg "$@" </dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
 }
 
 # The version lxcfs --version prints for a package version: without the epoch.
 bin_version() { local v=${1#*:}; echo "$v"; }
-
-# A binary of the package file $1 (path $2 inside it) extracted to look at, before installing.
-deb_binary() {
-	local dir=$BATS_RUN_TMPDIR/extract-${1##*/}
-	[ -d "$dir" ] || dpkg-deb -x "$1" "$dir"
-	echo "$dir$2"
-}
-
-# Whether the lxcfs of package $2 lists --$1 in its help.
-lxcfs_help_has() {
-	"$(deb_binary "$2" /usr/bin/lxcfs)" --help 2>&1 | grep -q -e "^[[:space:]]*--$1[[:space:]]"
-}
-
-# --- what runs at the mountpoint -----------------------------------------------------------------
-
-mounted() { awk -v m="$MNT" '$2 == m && $3 == "fuse.lxcfs" { f = 1 } END { exit !f }' /proc/self/mounts; }
-
-# Processes running a program of either package (the file on disk, or one an upgrade replaced).
-lxcfs_pids() {
-	local d exe
-	for d in /proc/[0-9]*; do
-		exe=$(readlink "$d/exe" 2>/dev/null) || continue
-		case "${exe% (deleted)}" in
-		/usr/bin/lxcfs | /usr/libexec/lxcfs/lxcfs-worker) echo "${d#/proc/}" ;;
-		esac
-	done
-}
-
-# Ends whatever of either package still runs and unmounts the mountpoint (a restore's last word).
-end_daemons() {
-	local p
-	for p in $(lxcfs_pids); do kill -TERM "$p" 2>/dev/null || true; done
-	for p in $(seq 1 50); do
-		[ -z "$(lxcfs_pids)" ] && break
-		sleep 0.1
-	done
-	for p in $(lxcfs_pids); do kill -KILL "$p" 2>/dev/null || true; done
-	while mounted; do umount -l "$MNT" || break; done
-}
-
-# Puts Debian's lxcfs back, installed and stopped, as the machine was: our package purged first
-# (its prerm releases the containers and stops the daemon), anything left ended.
-restore_debian() {
-	local v
-	v=$(installed_version)
-	if [ "$v" != "$DEBIAN_VERSION" ] && dpkg-query -W lxcfs >/dev/null 2>&1; then
-		pkg --purge --force-depends lxcfs || true
-	fi
-	if [ "$v" = "$DEBIAN_VERSION" ] && [ -x /etc/init.d/lxcfs ]; then
-		/etc/init.d/lxcfs stop >/dev/null 2>&1 || true
-	fi
-	end_daemons
-	# Debian's postinst sends SIGUSR1 to whatever /run/lxcfs.pid names.
-	rm -f /run/lxcfs.pid /run/lxcfs.status
-	if [ "$(installed_version)" != "$DEBIAN_VERSION" ]; then
-		if [ -s "${DEBIAN_DEB:-}" ]; then
-			pkg -i "$DEBIAN_DEB"
-		else
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades "lxcfs=$DEBIAN_VERSION" \
-				</dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
-		fi
-	fi
-	[ "$(installed_version)" = "$DEBIAN_VERSION" ]
-	refute mounted
-	[ -z "$(lxcfs_pids)" ]
-}
 
 # --- containers ----------------------------------------------------------------------------------
 
@@ -262,7 +134,7 @@ lxc_memtotal() { field_kb "$(in_lxc "$1" cat /proc/meminfo)" MemTotal; }
 
 setup_file() {
 	# (the packaging, tested once: the sanitizer pass has nothing to add, its build is not packaged)
-	[ -z "${LXCFS_SANITIZED:-}" ] || skip "the package is tested in the plain pass"
+	[ -z "${LXCFS_SANITIZED:-}" ] || { skip_file "the package is tested in the plain pass"; return 0; }
 	export RUN_TAG=pkg$$
 	export LXCPATH=$BATS_RUN_TMPDIR/lxc-$RUN_TAG
 	export A=lxcfst-$RUN_TAG-a B=lxcfst-$RUN_TAG-b
@@ -283,7 +155,7 @@ setup_file() {
 }
 
 teardown_file() {
-	[ -z "${LXCFS_SANITIZED:-}" ] || return 0 # (skipped)
+	! file_skipped || return 0
 	local n
 	for n in $(ls "$LXCPATH" 2>/dev/null); do
 		[ -f "$LXCPATH/$n/config" ] || continue
@@ -295,7 +167,12 @@ teardown_file() {
 	devlock_release
 }
 
+setup() {
+	skip_if_file_skipped
+}
+
 teardown() {
+	! file_skipped || return 0
 	lxc_down "$A" >/dev/null 2>&1 || true
 	lxc_down "$B" >/dev/null 2>&1 || true
 	restore_debian || {
