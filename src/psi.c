@@ -229,8 +229,10 @@ static int target(const char *res, const struct rctx *rc, char *path, size_t siz
 /* The kernel's parsing (kernel/sched/psi.c): the last byte written is dropped (writers send the
  * string's terminating NUL), "some" or "full", a window up to 10 s, a threshold within it.
  * The line that reaches the kernel is rebuilt from the numbers. */
-static int parse_trigger(const char *buf, size_t size, char *line, size_t linesz)
+int psi_parse_trigger(const char *buf, size_t size, char *line, size_t linesz)
 {
+	if (size == 0)
+		return -EINVAL;
 	char tmp[32];
 	size_t n = size < sizeof(tmp) ? size : sizeof(tmp);
 	memcpy(tmp, buf, n);
@@ -257,7 +259,7 @@ static int parse_trigger(const char *buf, size_t size, char *line, size_t linesz
 long psi_write(uint64_t fh, const char *res, const struct rctx *rc, const char *buf, size_t size, long off)
 {
 	char line[32], path[256];
-	int r = size ? parse_trigger(buf, size, line, sizeof(line)) : -EINVAL;
+	int r = psi_parse_trigger(buf, size, line, sizeof(line));
 	pthread_mutex_lock(&P.lock);
 	struct psistore_entry *e = find(fh) ? NULL : kept_find(fh);
 	if (e && r == 0 && strcmp(e->line, line) == 0) {
