@@ -229,8 +229,10 @@ static int target(const char *res, const struct rctx *rc, char *path, size_t siz
 /* The kernel's parsing (kernel/sched/psi.c): the last byte written is dropped (writers send the
  * string's terminating NUL), "some" or "full", a window up to 10 s, a threshold within it.
  * The line that reaches the kernel is rebuilt from the numbers. */
-static int parse_trigger(const char *buf, size_t size, char *line, size_t linesz)
+int psi_parse_trigger(const char *buf, size_t size, char *line, size_t linesz)
 {
+	if (size == 0)
+		return -EINVAL;
 	char tmp[32];
 	size_t n = size < sizeof(tmp) ? size : sizeof(tmp);
 	memcpy(tmp, buf, n);
@@ -256,17 +258,24 @@ static int parse_trigger(const char *buf, size_t size, char *line, size_t linesz
 
 long psi_write(uint64_t fh, const char *res, const struct rctx *rc, const char *buf, size_t size, long off)
 {
+	char line[32], path[256];
+	int r = psi_parse_trigger(buf, size, line, sizeof(line));
 	pthread_mutex_lock(&P.lock);
-	bool busy = find(fh) || kept_find(fh);
+	struct psistore_entry *e = find(fh) ? NULL : kept_find(fh);
+	if (e && r == 0 && strcmp(e->line, line) == 0) {
+		/* Armed by a worker that died before it answered: this is that write again, from
+		 * the journal or resent by the kernel; answered as the first time. */
+		r = arm(fh, e->path, e->line, e);
+		pthread_mutex_unlock(&P.lock);
+		return r < 0 ? r : (long)size;
+	}
+	bool busy = find(fh) || e;
 	pthread_mutex_unlock(&P.lock);
 	if (busy)
 		return -EBUSY; /* one trigger per open file, as the kernel's */
-	if (off != 0 || size == 0)
-		return -EINVAL;
-	char line[32], path[256];
-	int r = parse_trigger(buf, size, line, sizeof(line));
-	if (r == 0)
-		r = target(res, rc, path, sizeof(path));
+	if (off != 0 || r < 0)
+		return off != 0 ? -EINVAL : r;
+	r = target(res, rc, path, sizeof(path));
 	if (r < 0)
 		return r;
 	pthread_mutex_lock(&P.lock);

@@ -27,6 +27,9 @@ void psi_wake_own(void);
  * is not a whole number of 2 s periods becomes 2 s, the kernel's rule for unprivileged writers).
  * Returns size, or -errno. */
 long psi_write(uint64_t fh, const char *res, const struct rctx *rc, const char *buf, size_t size, long off);
+/* A trigger as a reader wrote it (size bytes, the last one dropped, as the kernel does) into the
+ * line that goes to the kernel ("some|full THRESHOLD WINDOW").  0 or -EINVAL. */
+int psi_parse_trigger(const char *buf, size_t size, char *line, size_t linesz);
 /* FUSE_POLL of a pressure file's handle: the events to answer.  schedule: the kernel waits for a
  * FUSE_NOTIFY_POLL of kh if no event is there yet. */
 unsigned psi_poll(uint64_t fh, uint64_t kh, int schedule);

@@ -250,11 +250,19 @@ LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
 PSI_WAIT=$BATS_TEST_DIRNAME/../../build/tests/unit/psi-wait
 TRIGGER="some 150000 2000000" # 150 ms of stall in a 2 s window
 
-# hogs N: N busy loops in the container (its cpuset is one cpu: they stall each other), 40 s
-# at most; killed with the container.
+# hogs N: N busy loops in the container's cgroup (its cpuset is one cpu: they stall each other),
+# 40 s at most.  (nsenter enters namespaces, not cgroups: each joins the cgroup first.)
 hogs() {
+	local root
 	for _ in $(seq 1 "$1"); do
-		nsenter -t "$(container_init c-$RUN_TAG)" -p -m -- timeout 40 sh -c 'while :; do :; done' 3>&- &
+		(
+			if cgroup_v2; then
+				echo $BASHPID >/sys/fs/cgroup/$CG/cgroup.procs
+			else
+				for root in $(cg_roots); do echo $BASHPID >"$root/$CG/cgroup.procs"; done
+			fi
+			exec nsenter -t "$(container_init c-$RUN_TAG)" -p -m -- timeout 40 sh -c 'while :; do :; done'
+		) 3>&- &
 	done
 }
 
@@ -297,7 +305,7 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 		run in_container c-$RUN_TAG "$PSI_WAIT" /proc/pressure/cpu "$TRIGGER" 3000 1
 		[ "$output" = "$(printf 'armed\ntimeout after 0 events')" ]
 	fi
-	hogs 3
+	hogs 2
 	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG
 	psi_reader "$out" 2
 	wait_line "$out" "^events 2 in" 20
@@ -312,7 +320,7 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 	daemon_start "$MNT" "$PIDF" --restart-on-crash --enable-psi-poll
 	wait_worker "$PIDF" none
 	container_start c-$RUN_TAG "$CG" "$MNT"
-	hogs 3
+	hogs 2
 	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG w
 	psi_reader "$out" 4
 	wait_line "$out" "^event 1$" 20
@@ -334,7 +342,7 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
 	standalone_start --enable-psi-poll
 	container_start c-$RUN_TAG "$CG" "$MNT"
-	hogs 3
+	hogs 2
 	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG
 	psi_reader "$out" 3
 	wait_line "$out" "^event 1$" 20

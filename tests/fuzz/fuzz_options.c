@@ -37,7 +37,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char path[PATH_MAX + 16];
 		options_pidfile(&o, path, sizeof(path));
 		options_statusfile(&o, path, sizeof(path));
-		if (!o.status && !o.mountpoint)
+		if (!o.status && !o.reinit && !o.mountpoint)
 			abort(); /* accepted without the mountpoint it needs */
 		if (o.threads < 0 || o.threads > 64)
 			abort();
@@ -46,7 +46,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	/* a parse leaves nothing to the next: a plain command line gives the defaults */
 	char *plain[] = { "lxcfs", "/mnt", NULL };
 	if (options_parse(&o, 2, plain) != 0 || o.swap_off || o.loadavg || o.debug || o.cfs || o.fuse_opts ||
-	    o.restart_on_crash || o.status || o.rebind)
+	    o.restart_on_crash || o.status || o.rebind || o.reinit || o.zswap_off || o.psi_poll)
 		abort();
 	options_free(&o);
 	free(argv);
