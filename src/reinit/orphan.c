@@ -120,7 +120,7 @@ static int history_fd_of(pid_t pid)
 	return fd;
 }
 
-/* The device of the connection pid holds at fd (Linux shows it in fdinfo since 6.16 or so):
+/* The device of the connection pid holds at fd (Linux shows it in fdinfo since 6.16):
  * 0 with *dev, or -1 if this kernel does not say. */
 static int connection_of(pid_t pid, long fd, dev_t *dev)
 {
