@@ -610,11 +610,16 @@ static int rebind_main(int argc, char **argv)
 		return 1;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	char unvisited[96] = "";
+	if (s.unvisited)
+		snprintf(unvisited, sizeof(unvisited), "; %u namespace(s) with only other live instances' mounts not "
+			 "entered", s.unvisited);
 	if (s.healed || s.failed || s.left)
-		log_info("rebind: %u %smount(s) %s in %u namespace(s), %u failed, %u left alone (%.1f ms)", s.healed,
-			 what, done, s.namespaces, s.failed, s.left, ms);
+		log_info("rebind: %u %smount(s) %s in %u namespace(s), %u failed, %u left alone (%.1f ms%s)", s.healed,
+			 what, done, s.namespaces, s.failed, s.left, ms, unvisited);
 	else
-		log_info("rebind: no %slxcfs mount to %s (%.1f ms)", what, opt.release ? "release" : "heal", ms);
+		log_info("rebind: no %slxcfs mount to %s (%.1f ms%s)", what, opt.release ? "release" : "heal", ms,
+			 unvisited);
 	return s.failed ? REBIND_EXIT_PARTIAL : 0;
 }
 

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -119,6 +120,36 @@ static int history_fd_of(pid_t pid)
 	return fd;
 }
 
+/* The device of the connection pid holds at fd (Linux shows it in fdinfo since 6.16):
+ * 0 with *dev, or -1 if this kernel does not say. */
+static int connection_of(pid_t pid, long fd, dev_t *dev)
+{
+	char path[64], text[512];
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%ld", (int)pid, fd);
+	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return -1;
+	const char *f = strstr(text, "fuse_connection:");
+	char *end;
+	unsigned long v = f ? strtoul(f + 16, &end, 10) : 0;
+	if (!f || end == f + 16)
+		return -1;
+	*dev = makedev((unsigned)(v >> 20), (unsigned)(v & 0xfffff)); /* the kernel's MKDEV */
+	return 0;
+}
+
+/* Whether the orphan pid (its fuse fd at fd) serves the lxcfs mounted at mnt now.  A worker
+ * whose keeper was killed and whose mount was then detached (Incus's stop: SIGKILL, lazy
+ * unmount) lives on while a copy of that mount stays in some other namespace (one made with
+ * private propagation); taking its connection over would leave mnt without a mount.  Where the
+ * kernel cannot name the connection, a mount of lxcfs at mnt must do. */
+static bool serves_mount_at(pid_t pid, long fd, const char *mnt)
+{
+	dev_t at, conn;
+	if (lxcfs_mount_at(mnt, &at) < 0)
+		return false;
+	return connection_of(pid, fd, &conn) < 0 || conn == at;
+}
+
 pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)
 {
 	char want[PATH_MAX];
@@ -147,6 +178,12 @@ pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)
 		}
 		if (parent > 1 && (is_keeper(parent, &b) || replacer_running(parent)))
 			continue; /* its keeper lives: not ours to take */
+		if (!serves_mount_at(pid, fds[0], want)) {
+			log_info("worker %d serves a connection of %s that is not mounted there any more (its "
+				 "keeper killed, its mount detached): not taken over; it ends with its last mount "
+				 "elsewhere", (int)pid, want);
+			continue;
+		}
 		found = pid;
 	}
 	if (d)

@@ -69,6 +69,12 @@ struct scan {
 	size_t nlive;
 	dev_t hung[16]; /* devices whose daemon did not answer: not asked again */
 	size_t nhung;
+	dev_t *alive; /* other instances' devices that answered: live in every namespace */
+	size_t nalive;
+	unsigned skipped; /* candidates of the namespace at hand left for known_alive */
+	pid_t prober; /* the child asking them, while the pass heals */
+	int probe_fd;
+	struct timespec probe_start;
 	struct cand *c;
 	size_t n, cap;
 };
@@ -133,6 +139,120 @@ static bool proven_ours(const struct scan *s, const struct mntent_info *m, dev_t
 	return false;
 }
 
+static bool known_alive(const struct scan *s, dev_t dev)
+{
+	for (size_t i = 0; i < s->nalive; i++)
+		if (s->alive[i] == dev)
+			return true;
+	return false;
+}
+
+/* The other instances mounted in our namespace are asked once, by a child running while the pass
+ * heals (a daemon that does not answer must not stall it).  A device whose root answers is live
+ * in every namespace (one superblock, one connection): its mounts elsewhere are left without a
+ * visit, so a start on a host of per-container instances enters only the namespaces that may
+ * hold something to heal, not every container's.  What fails or does not answer is visited as
+ * before (a dead one is said to be left; a hung one is skipped everywhere).
+ * Records on the pipe: the device, then whether it answered (0 before asking, 1 after). */
+struct probe_rec {
+	dev_t dev;
+	int answered;
+};
+
+static bool probe_wanted(const struct scan *s, dev_t dev)
+{
+	const struct rebind_req *q = s->req;
+	if (dev == s->ours || (q->live && dev == q->live))
+		return false;
+	for (size_t i = 0; i < q->ndevs; i++)
+		if (q->devs[i] == dev)
+			return false;
+	return true;
+}
+
+static void probe_one(const char *mountpoint, dev_t dev, int out)
+{
+	/* O_PATH and a statx that must not sync ask the daemon nothing: st_dev says which mount is
+	 * on top there; fstatfs then asks it (a stat could be answered from the kernel's cache). */
+	int fd = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct statx sx;
+	if (fd < 0)
+		return;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) == 0 &&
+	    makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev) {
+		struct probe_rec r = { dev, 0 };
+		struct statfs sf;
+		if (write(out, &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+		r.answered = fstatfs(fd, &sf) == 0;
+		if (write(out, &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+	}
+	close(fd);
+}
+
+static void probe_start(struct scan *s)
+{
+	int p[2];
+	s->prober = -1;
+	s->probe_fd = -1;
+	if (s->req->release || pipe2(p, O_CLOEXEC) < 0)
+		return;
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		for (size_t i = 0; i < s->ninst; i++)
+			if (probe_wanted(s, s->inst[i].dev))
+				probe_one(s->inst[i].mountpoint, s->inst[i].dev, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return;
+	}
+	s->prober = pid;
+	s->probe_fd = p[0];
+	clock_gettime(CLOCK_MONOTONIC, &s->probe_start);
+}
+
+/* Waits for the prober, at most NS_TIMEOUT_MS from its start, and takes what it found. */
+static void probe_finish(struct scan *s)
+{
+	if (s->prober < 0)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long spent = (now.tv_sec - s->probe_start.tv_sec) * 1000 + (now.tv_nsec - s->probe_start.tv_nsec) / 1000000;
+	int status = 0;
+	bool timed_out = wait_bounded(s->prober, spent < NS_TIMEOUT_MS ? NS_TIMEOUT_MS - (int)spent : 0, &status) ==
+			 -ETIMEDOUT;
+	struct probe_rec r, last = { 0 };
+	while (read(s->probe_fd, &r, sizeof(r)) == (ssize_t)sizeof(r)) {
+		last = r;
+		if (!r.answered)
+			continue;
+		dev_t *more = reallocarray(s->alive, s->nalive + 1, sizeof(*more));
+		if (more) {
+			s->alive = more;
+			s->alive[s->nalive++] = r.dev;
+		}
+	}
+	if (timed_out && last.dev && !last.answered) {
+		const char *at = "?";
+		for (size_t i = 0; i < s->ninst; i++)
+			if (s->inst[i].dev == last.dev)
+				at = s->inst[i].mountpoint;
+		log_error("rebind: the lxcfs mounted at %s (device %u:%u) does not answer; its mounts are skipped "
+			  "everywhere", at, major(last.dev), minor(last.dev));
+		if (s->nhung < sizeof(s->hung) / sizeof(s->hung[0]))
+			s->hung[s->nhung++] = last.dev;
+	}
+	close(s->probe_fd);
+	s->prober = -1;
+}
+
 static bool note_candidate(const struct mntent_info *m, void *arg)
 {
 	struct scan *s = arg;
@@ -168,6 +288,10 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 		c->hung |= s->hung[i] == dev;
 	if (!why[0] && !path_clean_abs(m->root))
 		snprintf(why, sizeof(why), "its root '%s' is not a path of the tree", m->root);
+	if (why[0] && !release && !c->live && known_alive(s, dev)) {
+		s->skipped++;
+		return true; /* another's, and it answers: nothing to heal or to say */
+	}
 	c->root = strdup(m->root);
 	c->why_left = why[0] ? strdup(why) : NULL;
 	if (c->root) {
@@ -524,6 +648,55 @@ static size_t list_namespaces(struct ns **out)
 	return n;
 }
 
+/* One namespace: its candidates, and a child to heal or judge them if there are any.  With
+ * later: a namespace whose candidates are all left to others is not entered but marked. */
+static void visit(struct scan *s, const struct ns *ns, int mntfd, const char *path, bool *later,
+		  struct rebind_stats *stats)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)ns->pid);
+	int nsfd = open(p, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return; /* its process is gone: so is, most likely, the namespace */
+	if (fstat(nsfd, &st) < 0 || st.st_ino != ns->ino) {
+		close(nsfd); /* the pid was reused meanwhile */
+		return;
+	}
+	/* Candidates from the namespace as this process sees it; mount ids are global, so the
+	 * child finds them again from inside. */
+	snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)ns->pid);
+	s->skipped = 0;
+	mountinfo_each(AT_FDCWD, p, note_candidate, s);
+	stats->unvisited += !s->n && s->skipped;
+	bool ours = false;
+	for (size_t i = 0; i < s->n && !ours; i++)
+		ours = !s->c[i].why_left || s->c[i].release;
+	if (s->n && later && !ours) {
+		*later = true;
+	} else if (s->n) {
+		char who[PATH_MAX + 64];
+		describe_pid(ns->pid, who, sizeof(who));
+		struct ns_result res = { 0 };
+		int cr = run_child(nsfd, mntfd, path, s, who, &res);
+		if (cr == -ETIMEDOUT && res.probing && s->nhung < sizeof(s->hung) / sizeof(s->hung[0]))
+			s->hung[s->nhung++] = res.probing;
+		if (cr == -ETIMEDOUT)
+			log_error("rebind: %s: timed out on a mount of device %u:%u, whose daemon does not "
+				  "answer; what came after it there is not healed, and its mounts elsewhere "
+				  "are skipped", who, major(res.probing), minor(res.probing));
+		else if (cr < 0)
+			log_error("rebind: %s: %s", who, strerror(-cr));
+		res.failed += cr < 0;
+		stats->namespaces++;
+		stats->healed += res.healed;
+		stats->failed += res.failed;
+		stats->left += res.left;
+	}
+	free_candidates(s);
+	close(nsfd);
+}
+
 int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats)
 {
 	char path[PATH_MAX];
@@ -559,45 +732,20 @@ int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stat
 			 "from %s, as asked", path);
 	mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_instance, &s);
 	*stats = (struct rebind_stats){ 0 };
+	probe_start(&s);
 	struct ns *all;
 	size_t nns = list_namespaces(&all);
-	for (size_t k = 0; k < nns; k++) {
-		char p[PATH_MAX];
-		struct stat st;
-		snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)all[k].pid);
-		int nsfd = open(p, O_RDONLY | O_CLOEXEC);
-		if (nsfd < 0)
-			continue; /* its process is gone: so is, most likely, the namespace */
-		if (fstat(nsfd, &st) < 0 || st.st_ino != all[k].ino) {
-			close(nsfd); /* the pid was reused meanwhile */
-			continue;
-		}
-		/* Candidates from the namespace as this process sees it; mount ids are global, so
-		 * the child finds them again from inside. */
-		snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)all[k].pid);
-		mountinfo_each(AT_FDCWD, p, note_candidate, &s);
-		if (s.n) {
-			char who[PATH_MAX + 64];
-			describe_pid(all[k].pid, who, sizeof(who));
-			struct ns_result res = { 0 };
-			int cr = run_child(nsfd, mntfd, path, &s, who, &res);
-			if (cr == -ETIMEDOUT && res.probing && s.nhung < sizeof(s.hung) / sizeof(s.hung[0]))
-				s.hung[s.nhung++] = res.probing;
-			if (cr == -ETIMEDOUT)
-				log_error("rebind: %s: timed out on a mount of device %u:%u, whose daemon does not "
-					  "answer; what came after it there is not healed, and its mounts elsewhere "
-					  "are skipped", who, major(res.probing), minor(res.probing));
-			else if (cr < 0)
-				log_error("rebind: %s: %s", who, strerror(-cr));
-			res.failed += cr < 0;
-			stats->namespaces++;
-			stats->healed += res.healed;
-			stats->failed += res.failed;
-			stats->left += res.left;
-		}
-		free_candidates(&s);
-		close(nsfd);
-	}
+	/* First the namespaces with something we may heal; those holding only others' mounts once
+	 * the prober has said which of those answer (most of them, then, need no visit). */
+	bool *later = calloc(nns ? nns : 1, sizeof(*later));
+	for (size_t k = 0; k < nns; k++)
+		visit(&s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+	probe_finish(&s);
+	for (size_t k = 0; k < nns; k++)
+		if (later && later[k])
+			visit(&s, &all[k], mntfd, path, NULL, stats);
+	free(later);
+	free(s.alive);
 	free(all);
 	if (req->live)
 		stats->still_open = (unsigned)drain_wait(s.live_ids, s.nlive, DRAIN_TIMEOUT_MS);

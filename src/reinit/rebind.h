@@ -26,6 +26,8 @@ struct rebind_stats {
 	unsigned failed;
 	unsigned left; /* dead, but not ours to heal */
 	unsigned still_open; /* files of the replaced lxcfs still open when the wait ended */
+	unsigned unvisited;  /* namespaces not entered: their lxcfs mounts were all of other live
+				instances (a host of per-container instances has one per container) */
 };
 
 struct rebind_req {

@@ -39,7 +39,9 @@ incus_lxcfs_start() {
 	mkdir -p "$INCUS_DIR/devices/$name" "$run"
 	mkdir -p -m 0711 "$(incus_mnt "$name")" 2>/dev/null || true # a dead mount there: ENOTCONN
 	mkdir -p -m 0700 "$run/lxcfs"
-	setsid "$INCUS_LXCFS" -f -p "$run/lxcfs.pid" --runtime-dir "$run/lxcfs" "$@" "$(incus_mnt "$name")" \
+	local rt=(--runtime-dir "$run/lxcfs")
+	[ -z "${INCUS_NO_RUNTIME_DIR:-}" ] || rt=() # an lxcfs without the option (upstream's before 7.0)
+	setsid "$INCUS_LXCFS" -f -p "$run/lxcfs.pid" "${rt[@]}" "$@" "$(incus_mnt "$name")" \
 		</dev/null >>"$run/lxcfs.log" 2>&1 3>&- &
 	echo $! >"$run/lxcfs.started" # Incus's lxcfs.yaml: the pid it started, for the stop
 	disown $! # no job notice when it is killed

@@ -45,7 +45,8 @@ teardown() {
 		done
 		umount -l "$(incus_mnt "$(name "$i")")" 2>/dev/null || true
 	done
-	rm -f "$SHARED"/*.err "$SHARED"/*.ok "$SHARED/stop"
+	p=$(cat "$BATS_RUN_TMPDIR/$RUN_TAG.keep" 2>/dev/null) && kill "$p" 2>/dev/null || true
+	rm -f "$SHARED"/*.err "$SHARED"/*.ok "$SHARED/stop" "$BATS_RUN_TMPDIR/$RUN_TAG.keep"
 }
 
 name() { echo "lxcfst-$RUN_TAG-$1"; }
@@ -160,6 +161,14 @@ incus_stop_all() {
 			sleep 0.05
 		done
 		[ "$i" -lt 100 ]
+		# and it did not enter the other containers: their instances answer, nothing to heal there
+		for i in $(seq 1 100); do
+			grep -q "rebind: .* healed in .* namespace(s) with only other live instances' mounts not entered" \
+				"$(incus_run "$n")/lxcfs.log" && break
+			sleep 0.05
+		done
+		[ "$(grep -o "[0-9]* namespace(s) with only other live" "$(incus_run "$n")/lxcfs.log" | tail -1 |
+			cut -d' ' -f1)" -ge $((N - 1)) ]
 	done
 	own_memtotal # (and every reader checked its own MemTotal at every read)
 	readers_done 20
@@ -196,4 +205,32 @@ incus_stop_all() {
 	[ ! -s "$BATS_RUN_TMPDIR/$RUN_TAG.failures" ]
 	# Incus's stop kills the keeper: its worker, left alone, ends with the connection
 	incus_stop_all
+}
+
+@test "with --restart-on-crash, Incus's stop while another namespace keeps a copy of the mount: the next start mounts afresh, the old worker ends with the copy" {
+	local n mnt old_dev w keep i
+	n=$(name 1)
+	mnt=$(incus_mnt "$n")
+	incus_lxcfs_start "$n" --restart-on-crash
+	incus_lxcfs_wait "$n"
+	old_dev=$(dev_of 1)
+	w=$(status_field "$(incus_pidfile "$n")" worker_pid)
+	# a namespace made with private propagation (unshare's default) keeps its copy after the
+	# host detaches the mount, and with it the connection
+	unshare --mount --propagation private sleep 60 3>&- &
+	keep=$!
+	echo "$keep" >"$BATS_RUN_TMPDIR/$RUN_TAG.keep"
+	for i in $(seq 1 100); do grep -q " $mnt " "/proc/$keep/mountinfo" 2>/dev/null && break; sleep 0.02; done
+	incus_lxcfs_stop "$n"
+	sleep 0.5
+	refute ended "$w" # it serves the copy
+	incus_lxcfs_start "$n" --restart-on-crash
+	incus_lxcfs_wait "$n"
+	[ "$(dev_of 1)" != "$old_dev" ] # a mount of its own, not the stopped instance's connection
+	grep -q "worker $w serves a connection of $mnt that is not mounted there any more" "$(incus_run "$n")/lxcfs.log"
+	[ "$(status_field "$(incus_pidfile "$n")" worker_pid)" != "$w" ]
+	kill "$keep"
+	for i in $(seq 1 100); do ended "$w" && break; sleep 0.05; done
+	ended "$w"
+	incus_lxcfs_stop "$n"
 }

@@ -182,6 +182,28 @@ $OTHER" ]
 	kill -CONT "$STOPPED"
 }
 
+@test "another instance mounted here that hangs: asked once, beside the pass; ours healed; its mounts skipped" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	container_start b-$RUN_TAG "$CG2" "$OTHER"
+	kill_all "$PIDF"
+	export STOPPED
+	STOPPED=$(status_field "$OPIDF" worker_pid)
+	kill -STOP "$STOPPED" # still mounted at $OTHER, here: the start's prober asks it
+	local t0=$SECONDS odev
+	odev=$(dev_at "$OTHER")
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	echo "rebind took $((SECONDS - t0)) s" >&2
+	[ $((SECONDS - t0)) -lt 15 ]
+	[ "$(grep -c "the lxcfs mounted at $OTHER (device $odev) does not answer; its mounts are skipped" "$LOG")" = 1 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	kill -CONT "$STOPPED"
+	[ "$(memtotal b-$RUN_TAG)" = 131072 ] # untouched: its daemon answers again
+}
+
 @test "garbage: --rebind from a path that is not a live lxcfs mount refuses and touches nothing" {
 	mkdir -p "$MNT"
 	run "$LXCFS_BIN" --rebind "$MNT"
