@@ -112,6 +112,41 @@ static int lxcfs_top_at(const char *path, dev_t *dev)
 	return r;
 }
 
+int fuse_fd_device(pid_t pid, int fd, dev_t *dev)
+{
+	char path[64], text[512];
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
+	else
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
+		return -1;
+	const char *f = strstr(text, "fuse_connection:");
+	char *end;
+	unsigned long v = f ? strtoul(f + 16, &end, 10) : 0;
+	if (!f || end == f + 16)
+		return -1;
+	*dev = makedev((unsigned)(v >> 20), (unsigned)(v & 0xfffff)); /* the kernel's MKDEV */
+	return 0;
+}
+
+static bool note_dev(const struct mntent_info *m, void *arg)
+{
+	dev_t *dev = arg;
+	if (mountinfo_is_lxcfs(m) && makedev(m->major, m->minor) == *dev) {
+		*dev = 0;
+		return false;
+	}
+	return true;
+}
+
+bool lxcfs_dev_mounted(dev_t dev)
+{
+	dev_t d = dev;
+	/* (a table it cannot read proves nothing: mounted, as far as it knows) */
+	return mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_dev, &d) < 0 || d == 0;
+}
+
 int lxcfs_mount_at(const char *path, dev_t *dev)
 {
 	int r = lxcfs_top_at(path, dev);

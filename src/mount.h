@@ -21,6 +21,11 @@ int lxcfs_mount_at(const char *path, dev_t *dev);
 /* 0 if the top mount at path (canonical) is a live lxcfs mount, with its device in *dev;
  * -ENOENT if it is not an lxcfs mount, -ENOTCONN if dead, -ETIMEDOUT if it does not answer. */
 int live_lxcfs_at(const char *path, dev_t *dev);
+/* The device of the connection that process pid (0: ours) holds at fd, from its fdinfo (Linux
+ * shows it since 6.16): 0, or -1 if this kernel does not say. */
+int fuse_fd_device(pid_t pid, int fd, dev_t *dev);
+/* Whether some lxcfs mount of device dev is in our mount namespace. */
+bool lxcfs_dev_mounted(dev_t dev);
 /* mnt as mountinfo writes it: absolute, its parent canonical; the last component itself is not
  * resolved (it may be a dead mount that answers nothing). */
 int mount_canonical(const char *mnt, char *dst, size_t size);

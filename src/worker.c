@@ -455,6 +455,20 @@ static void wait_for_init(void)
 		log_warn("no FUSE_INIT from the kernel within 5 s of the mount; ready anyway");
 }
 
+/* Whether the connection of fd is still mounted in our namespace: a worker whose keeper died
+ * serves on for the next start only while it is.  Incus stops an instance by killing the pid it
+ * started (the keeper) and detaching the mount: a copy kept in another namespace (one made with
+ * private propagation) would keep us serving for nobody's start.  Where the kernel cannot name
+ * the connection, any lxcfs at our mountpoint will do. */
+static bool still_mounted(int fd, const char *mountpoint)
+{
+	dev_t dev;
+	char path[PATH_MAX];
+	if (fuse_fd_device(0, fd, &dev) == 0)
+		return lxcfs_dev_mounted(dev);
+	return mount_canonical(mountpoint, path, sizeof(path)) < 0 || lxcfs_mount_at(path, &dev) == 0;
+}
+
 static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 {
 	long v[4];
@@ -499,11 +513,12 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	ctl_send(ctl, CTL_READY, st.hdr->features);
 
 	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
+	/* p[2]: our namespace's mount table, watched once the keeper is gone */
+	struct pollfd p[3] = { { .fd = ctl, .events = POLLIN }, { .fd = sfd, .events = POLLIN }, { .fd = -1 } };
 	enum recovery how = recovery_mode();
 	bool handed_over = false;
 	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
 		if (p[1].revents & POLLIN) {
 			struct signalfd_siginfo si;
@@ -514,16 +529,29 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 				log_warn("SIGUSR2 from pid %u ignored: the keeper (pid %d) switches virtualization "
 					 "for every worker", si.ssi_pid, (int)getppid());
 		}
+		if ((p[2].revents & (POLLPRI | POLLERR)) && !still_mounted(fd, opt->mountpoint)) {
+			log_info("the keeper is gone and our mount is not in its namespace any more (a stop: "
+				 "the keeper killed, the mount detached): stopping");
+			break;
+		}
 		if (p[0].revents & (POLLIN | POLLHUP)) {
 			struct ctl_msg m;
 			int cr = ctl_recv(ctl, &m);
 			if (cr == -EPIPE) {
-				/* Our keeper is gone; we hold the connection now: keep serving. */
-				if (handed_over)
-					log_info("the keeper left us to the next start; serving on meanwhile");
-				else
-					log_error("the keeper is gone; serving on without it");
+				/* Our keeper is gone; we hold the connection now: keep serving, for the
+				 * next start to take over, as long as it is mounted in our namespace. */
 				p[0].fd = -1;
+				if (handed_over) {
+					log_info("the keeper left us to the next start; serving on meanwhile");
+					continue;
+				}
+				log_error("the keeper is gone; serving on without it");
+				p[2].fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+				p[2].events = POLLPRI; /* a change of the table (POLLIN is always set) */
+				if (!still_mounted(fd, opt->mountpoint)) {
+					log_info("... but our mount is not in its namespace any more: stopping");
+					break;
+				}
 				continue;
 			}
 			if (cr < 0)
@@ -538,6 +566,8 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 				virt_set(m.arg != 0, "SIGUSR2 to the keeper");
 		}
 	}
+	if (p[2].fd >= 0)
+		close(p[2].fd);
 	serve_stop();
 	if (opt->psi_poll)
 		psi_wake_own();

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -120,23 +119,6 @@ static int history_fd_of(pid_t pid)
 	return fd;
 }
 
-/* The device of the connection pid holds at fd (Linux shows it in fdinfo since 6.16):
- * 0 with *dev, or -1 if this kernel does not say. */
-static int connection_of(pid_t pid, long fd, dev_t *dev)
-{
-	char path[64], text[512];
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%ld", (int)pid, fd);
-	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
-		return -1;
-	const char *f = strstr(text, "fuse_connection:");
-	char *end;
-	unsigned long v = f ? strtoul(f + 16, &end, 10) : 0;
-	if (!f || end == f + 16)
-		return -1;
-	*dev = makedev((unsigned)(v >> 20), (unsigned)(v & 0xfffff)); /* the kernel's MKDEV */
-	return 0;
-}
-
 /* Whether the orphan pid (its fuse fd at fd) serves the lxcfs mounted at mnt now.  A worker
  * whose keeper was killed and whose mount was then detached (Incus's stop: SIGKILL, lazy
  * unmount) lives on while a copy of that mount stays in some other namespace (one made with
@@ -147,7 +129,7 @@ static bool serves_mount_at(pid_t pid, long fd, const char *mnt)
 	dev_t at, conn;
 	if (lxcfs_mount_at(mnt, &at) < 0)
 		return false;
-	return connection_of(pid, fd, &conn) < 0 || conn == at;
+	return fuse_fd_device(pid, (int)fd, &conn) < 0 || conn == at;
 }
 
 pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)

@@ -46,7 +46,8 @@ teardown() {
 		umount -l "$(incus_mnt "$(name "$i")")" 2>/dev/null || true
 	done
 	p=$(cat "$BATS_RUN_TMPDIR/$RUN_TAG.keep" 2>/dev/null) && kill "$p" 2>/dev/null || true
-	rm -f "$SHARED"/*.err "$SHARED"/*.ok "$SHARED/stop" "$BATS_RUN_TMPDIR/$RUN_TAG.keep"
+	p=$(cat "$BATS_RUN_TMPDIR/$RUN_TAG.stopped" 2>/dev/null) && kill -CONT "$p" 2>/dev/null || true
+	rm -f "$SHARED"/*.err "$SHARED"/*.ok "$SHARED/stop" "$BATS_RUN_TMPDIR/$RUN_TAG".{keep,stopped}
 }
 
 name() { echo "lxcfst-$RUN_TAG-$1"; }
@@ -207,7 +208,7 @@ incus_stop_all() {
 	incus_stop_all
 }
 
-@test "with --restart-on-crash, Incus's stop while another namespace keeps a copy of the mount: the next start mounts afresh, the old worker ends with the copy" {
+@test "with --restart-on-crash, Incus's stop while another namespace keeps a copy of the mount: the worker ends all the same, the next start mounts afresh" {
 	local n mnt old_dev w keep i
 	n=$(name 1)
 	mnt=$(incus_mnt "$n")
@@ -222,14 +223,33 @@ incus_stop_all() {
 	echo "$keep" >"$BATS_RUN_TMPDIR/$RUN_TAG.keep"
 	for i in $(seq 1 100); do grep -q " $mnt " "/proc/$keep/mountinfo" 2>/dev/null && break; sleep 0.02; done
 	incus_lxcfs_stop "$n"
-	sleep 0.5
-	refute ended "$w" # it serves the copy
+	# the worker stops as a standalone daemon would at that SIGKILL: the copy is dead
+	for i in $(seq 1 100); do ended "$w" && break; sleep 0.05; done
+	ended "$w"
+	grep -q "lxcfs-worker\[$w\]: .*our mount is not in its namespace any more" "$(incus_run "$n")/lxcfs.log"
+	run nsenter -t "$keep" -m -- timeout "$TMO" cat "$mnt/proc/uptime"
+	[ "$status" -ne 0 ]
 	incus_lxcfs_start "$n" --restart-on-crash
 	incus_lxcfs_wait "$n"
-	[ "$(dev_of 1)" != "$old_dev" ] # a mount of its own, not the stopped instance's connection
-	grep -q "worker $w serves a connection of $mnt that is not mounted there any more" "$(incus_run "$n")/lxcfs.log"
-	[ "$(status_field "$(incus_pidfile "$n")" worker_pid)" != "$w" ]
+	[ "$(dev_of 1)" != "$old_dev" ]
+
+	# the same stop, and a start before the worker could see it (stopped meanwhile): the start
+	# does not take over a connection that is not mounted at its mountpoint
+	old_dev=$(dev_of 1)
+	w=$(status_field "$(incus_pidfile "$n")" worker_pid)
 	kill "$keep"
+	unshare --mount --propagation private sleep 60 3>&- &
+	keep=$!
+	echo "$keep" >"$BATS_RUN_TMPDIR/$RUN_TAG.keep"
+	for i in $(seq 1 100); do grep -q " $mnt " "/proc/$keep/mountinfo" 2>/dev/null && break; sleep 0.02; done
+	echo "$w" >"$BATS_RUN_TMPDIR/$RUN_TAG.stopped"
+	kill -STOP "$w"
+	incus_lxcfs_stop "$n"
+	incus_lxcfs_start "$n" --restart-on-crash
+	incus_lxcfs_wait "$n"
+	[ "$(dev_of 1)" != "$old_dev" ]
+	grep -q "worker $w serves a connection of $mnt that is not mounted there any more" "$(incus_run "$n")/lxcfs.log"
+	kill -CONT "$w"
 	for i in $(seq 1 100); do ended "$w" && break; sleep 0.05; done
 	ended "$w"
 	incus_lxcfs_stop "$n"
