@@ -416,7 +416,9 @@ both_readers_ok() {
 	[ "$(lxcfs_binds "$A" | awk -v d="$(our_dev)" '$2 != d' | wc -l)" = 0 ]
 	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$A).*: /proc/meminfo rebound" "$part"
 	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$B).*: /sys/devices/system/cpu rebound" "$part"
-	grep -q "rebind: $((before_a + before_b)) dead mount(s) healed in [0-9]* namespace(s), 0 failed," "$part"
+	want "binds rebound in $A" "$(grep -c "(cgroup /lxc.payload.$A): .* rebound to " "$part")" "$before_a"
+	want "binds rebound in $B" "$(grep -c "(cgroup /lxc.payload.$B): .* rebound to " "$part")" "$before_b"
+	grep -q "rebind: [0-9]* dead mount(s) healed in [0-9]* namespace(s), 0 failed," "$part"
 	# (other users' containers on this machine may hold dead mounts of their own: left alone)
 	[ "$(grep -e "(cgroup /lxc.payload.$A)" -e "(cgroup /lxc.payload.$B)" "$part" |
 		grep -c "left alone\|cannot be healed\|still fails")" = 0 ]
@@ -439,10 +441,12 @@ both_readers_ok() {
 	[ -e /var/log/lxcfs.log ] || touch "$W/lxcfs-log.created"
 	[ -e /run/lxcfs-replace.log ] || touch "$W/replace-log.created"
 
-	# Debian's lxcfs serves /var/lib/lxcfs, started by its init script; the containers,
+	# Debian's lxcfs serves /var/lib/lxcfs, started as its init script starts it (not the script
+	# itself: its oom_score_adj -1000 may be refused, in a container); the containers,
 	# restarted, bind its files
 	daemon_stop "$MNT" "$PIDF"
-	/etc/init.d/lxcfs start >/dev/null
+	start-stop-daemon --start --quiet --background -m --pidfile /run/lxcfs.pid --name lxcfs \
+		--startas /usr/bin/lxcfs -- "$MNT" 3>&-
 	local i debian_dev ours keeper old
 	for i in $(seq 1 100); do
 		timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
