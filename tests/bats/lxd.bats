@@ -23,11 +23,12 @@ setup_file() {
 	[ -z "${LXCFS_SANITIZED:-}" ] || { skip_file "LXD is tested in the plain pass"; return 0; }
 	command -v lxd >/dev/null && [ -x /usr/bin/lxc ] ||
 		{ skip_file "Debian's lxd is not installed (scripts/test installs it: apt-get install lxd)"; return 0; }
-	[ -f /usr/share/lxcfs/lxc.mount.hook ] && [ -f /usr/share/lxc/config/common.conf.d/00-lxcfs.conf ] ||
-		{ skip_file "no LXC lxcfs hook (the lxcfs package's) to bind $MNT into LXD's containers"; return 0; }
 	export RUN_TAG=lxd$$
 	devlock_take
 	export LOCKED=1
+	# (the lxcfs package, like the mountpoint, is looked at under the lock: others change it)
+	[ -f /usr/share/lxcfs/lxc.mount.hook ] && [ -f /usr/share/lxc/config/common.conf.d/00-lxcfs.conf ] ||
+		{ skip_file "no LXC lxcfs hook (the lxcfs package's) to bind $MNT into LXD's containers"; return 0; }
 	if grep -q " $MNT " /proc/self/mounts; then
 		skip_file "$MNT already has a mount ($(awk -v m="$MNT" '$2 == m { print $3 }' /proc/self/mounts |
 			tr '\n' ' ')) that this suite did not start"
