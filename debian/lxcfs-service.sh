@@ -57,6 +57,19 @@ lxcfs_has() {
 	"$LXCFS_BIN" --help 2>&1 | grep -q -e "^[[:space:]]*--$1[[:space:]]"
 }
 
+# Runs lxcfs with the arguments given, appending its output to the log and copying it to stderr,
+# and with no other fd of the caller: `lxcfs --replace` leaves a worker serving after it exits,
+# which must not hold dpkg's or apt's terminal and pipes open (apt waits for them to close).
+# bash (essential) closes them: dash cannot name fds above 9.  Returns lxcfs's exit status.
+lxcfs_run_logged() {
+	_size=$(stat -c %s "$LXCFS_LOG" 2>/dev/null || echo 0)
+	_rc=0
+	bash -c 'for f in /proc/$$/fd/*; do n=${f##*/}; [ "$n" -gt 2 ] && eval "exec $n>&-"; done
+		exec "$@"' lxcfs "$LXCFS_BIN" "$@" </dev/null >>"$LXCFS_LOG" 2>&1 || _rc=$?
+	tail -c +$((_size + 1)) "$LXCFS_LOG" >&2 2>/dev/null || true
+	return "$_rc"
+}
+
 # A field of the running keeper's report, fresh (--status has the keeper write it anew).
 lxcfs_status_field() {
 	"$LXCFS_BIN" --status -p "$LXCFS_PIDFILE" 2>/dev/null | sed -n "s/^$1: //p"
