@@ -91,9 +91,19 @@ installed_version() {
 }
 
 # dpkg itself, its output kept; stdin closed so a conffile question fails instead of waiting.
+# Another user of the machine may be installing something else: its lock is waited for (10 min).
+# Each run is bounded by $PKG_TIMEOUT seconds (default 900).
 pkg() {
-	echo "+ dpkg $*" >>"$BATS_RUN_TMPDIR/dpkg.log"
-	DEBIAN_FRONTEND=noninteractive dpkg "$@" </dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
+	local i out=$BATS_RUN_TMPDIR/dpkg.last rc
+	for i in $(seq 1 600); do
+		echo "+ dpkg $*" >>"$BATS_RUN_TMPDIR/dpkg.log"
+		rc=0
+		DEBIAN_FRONTEND=noninteractive timeout "${PKG_TIMEOUT:-900}" dpkg "$@" </dev/null >"$out" 2>&1 || rc=$?
+		cat "$out" >>"$BATS_RUN_TMPDIR/dpkg.log"
+		grep -q 'lock was locked by another process' "$out" || return "$rc"
+		sleep 1
+	done
+	return 1
 }
 
 # The version lxcfs --version prints for a package version: without the epoch.
@@ -156,7 +166,7 @@ restore_debian() {
 		if [ -s "${DEBIAN_DEB:-}" ]; then
 			pkg -i "$DEBIAN_DEB"
 		else
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades "lxcfs=$DEBIAN_VERSION" \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --allow-downgrades "lxcfs=$DEBIAN_VERSION" \
 				</dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
 		fi
 	fi
@@ -340,7 +350,7 @@ install_ours() {
 # would keep it waiting.
 apt_install_ours() {
 	echo "+ apt-get install $1" >>"$BATS_RUN_TMPDIR/dpkg.log"
-	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q --no-download --allow-downgrades "$1" \
+	DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q -o DPkg::Lock::Timeout=600 --allow-downgrades "$1" \
 		</dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1 || { tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2; return 1; }
 	[ "$(installed_version)" = "$(dpkg-deb -f "$1" Version)" ]
 }
@@ -491,7 +501,7 @@ policy_forbids_start() {
 	a=$(lxc_init_pid "$A")
 	b=$(lxc_init_pid "$B")
 	[ "$(lxcfs_devs_of "$a")" = "$(mnt_dev)" ]
-	timeout 120 dpkg -r --force-depends lxcfs </dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
+	PKG_TIMEOUT=120 pkg -r --force-depends lxcfs # a removal that hangs fails here
 	refute mounted
 	[ -z "$(lxcfs_pids)" ]
 	# every read in the containers ends (the kernel's file, or at worst ENOTCONN at once)
