@@ -388,7 +388,7 @@ policy_forbids_start() {
 	grep -q 'lxcfs-service.sh' /etc/init.d/lxcfs
 	zgrep -q 'restart\\-on\\-crash' /usr/share/man/man1/lxcfs.1.gz
 	[ -d "$MNT" ]
-	# every file the package lists is there, and dpkg knows of no other owner
+	# every file the package lists is there, and dpkg finds nothing half-installed
 	dpkg -L lxcfs | while read -r f; do [ -e "$f" ] || [ -L "$f" ] || { echo "missing: $f" >&2; exit 1; }; done
 	[ -z "$(dpkg --audit 2>&1)" ]
 	if policy_forbids_start; then
