@@ -26,9 +26,19 @@ installed_version() {
 }
 
 # dpkg itself, its output kept; stdin closed so a conffile question fails instead of waiting.
+# Another user of the machine may be installing something else: its lock is waited for (10 min).
+# Each run is bounded by $PKG_TIMEOUT seconds (default 900).
 pkg() {
-	echo "+ dpkg $*" >>"$BATS_RUN_TMPDIR/dpkg.log"
-	DEBIAN_FRONTEND=noninteractive dpkg "$@" </dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
+	local i out=$BATS_RUN_TMPDIR/dpkg.last rc
+	for i in $(seq 1 600); do
+		echo "+ dpkg $*" >>"$BATS_RUN_TMPDIR/dpkg.log"
+		rc=0
+		DEBIAN_FRONTEND=noninteractive timeout "${PKG_TIMEOUT:-900}" dpkg "$@" </dev/null >"$out" 2>&1 || rc=$?
+		cat "$out" >>"$BATS_RUN_TMPDIR/dpkg.log"
+		grep -q 'lock was locked by another process' "$out" || return "$rc"
+		sleep 1
+	done
+	return 1
 }
 
 # A binary of the package file $1 (path $2 inside it) extracted to look at, before installing.
@@ -95,7 +105,7 @@ restore_debian() {
 		if [ -s "${DEBIAN_DEB:-}" ]; then
 			pkg -i "$DEBIAN_DEB"
 		else
-			DEBIAN_FRONTEND=noninteractive apt-get install -y -q --allow-downgrades "lxcfs=$DEBIAN_VERSION" \
+			DEBIAN_FRONTEND=noninteractive apt-get install -y -q -o DPkg::Lock::Timeout=600 --allow-downgrades "lxcfs=$DEBIAN_VERSION" \
 				</dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
 		fi
 	fi

@@ -220,7 +220,7 @@ install_ours() {
 # would keep it waiting.
 apt_install_ours() {
 	echo "+ apt-get install $1" >>"$BATS_RUN_TMPDIR/dpkg.log"
-	DEBIAN_FRONTEND=noninteractive timeout 300 apt-get install -y -q --no-download --allow-downgrades "$1" \
+	DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q -o DPkg::Lock::Timeout=600 --allow-downgrades "$1" \
 		</dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1 || { tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2; return 1; }
 	[ "$(installed_version)" = "$(dpkg-deb -f "$1" Version)" ]
 }
@@ -258,7 +258,7 @@ policy_forbids_start() {
 	grep -q 'lxcfs-service.sh' /etc/init.d/lxcfs
 	zgrep -q 'restart\\-on\\-crash' /usr/share/man/man1/lxcfs.1.gz
 	[ -d "$MNT" ]
-	# every file the package lists is there, and dpkg knows of no other owner
+	# every file the package lists is there, and dpkg finds nothing half-installed
 	dpkg -L lxcfs | while read -r f; do [ -e "$f" ] || [ -L "$f" ] || { echo "missing: $f" >&2; exit 1; }; done
 	[ -z "$(dpkg --audit 2>&1)" ]
 	if policy_forbids_start; then
@@ -371,7 +371,7 @@ policy_forbids_start() {
 	a=$(lxc_init_pid "$A")
 	b=$(lxc_init_pid "$B")
 	[ "$(lxcfs_devs_of "$a")" = "$(mnt_dev)" ]
-	timeout 120 dpkg -r --force-depends lxcfs </dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1
+	PKG_TIMEOUT=120 pkg -r --force-depends lxcfs # a removal that hangs fails here
 	refute mounted
 	[ -z "$(lxcfs_pids)" ]
 	# every read in the containers ends (the kernel's file, or at worst ENOTCONN at once)
