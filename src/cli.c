@@ -38,17 +38,17 @@ static int find_keeper(const struct options *o, struct buf *b, pid_t *keeper)
 	int pid = k ? atoi(k + 12) : 0;
 	int rc = 0;
 	if (r < 0 && holder > 0)
-		fprintf(stderr, "lxcfs: running (pid %d holds %s), but its status at %s cannot be read: %s\n",
+		log_cmdline_error("running (pid %d holds %s), but its status at %s cannot be read: %s",
 			(int)holder, pidpath, path, strerror(-r)), rc = 4;
 	else if (r == -EACCES)
-		fprintf(stderr, "lxcfs: cannot read the status at %s: permission denied (it is root's)\n", path), rc = 4;
+		log_cmdline_error("cannot read the status at %s: permission denied (it is root's)", path), rc = 4;
 	else if (r < 0)
-		fprintf(stderr, "lxcfs: no status at %s (not running with --restart-on-crash?)\n", path), rc = 3;
+		log_cmdline_error("no status at %s (not running with --restart-on-crash?)", path), rc = 3;
 	else if (pid <= 0 && holder > 0)
-		fprintf(stderr, "lxcfs: running (pid %d holds %s), but its status at %s is unreadable (damaged)\n",
+		log_cmdline_error("running (pid %d holds %s), but its status at %s is unreadable (damaged)",
 			(int)holder, pidpath, path), rc = 4;
 	else if (pid <= 0 || !alive(pid) || (holder >= 0 && holder != pid))
-		fprintf(stderr, "lxcfs: not running (the status at %s is stale)\n", path), rc = 3;
+		log_cmdline_error("not running (the status at %s is stale)", path), rc = 3;
 	*keeper = pid;
 	return rc;
 }
@@ -122,17 +122,17 @@ static int request_reinit(const struct options *o)
 		return rc;
 	char want[PATH_MAX], have[PATH_MAX];
 	if (o->mountpoint && (!realpath(o->mountpoint, want) || !realpath(mnt, have) || strcmp(want, have) != 0)) {
-		fprintf(stderr, "lxcfs: the keeper %d serves %s, not %s (give its -p or --runtime-dir)\n", (int)pid,
+		log_cmdline_error("the keeper %d serves %s, not %s (give its -p or --runtime-dir)", (int)pid,
 			mnt, o->mountpoint);
 		return 2;
 	}
 	if (!strstr(recovery, "reinit=yes")) {
-		fprintf(stderr, "lxcfs: this kernel has no FUSE_DEV_IOC_REINIT (the keeper says: %s); nothing "
-			"changed. SIGUSR1 to the keeper (%d) upgrades by resuming\n", recovery, (int)pid);
+		log_cmdline_error("this kernel has no FUSE_DEV_IOC_REINIT (the keeper says: %s); nothing "
+			"changed. SIGUSR1 to the keeper (%d) upgrades by resuming", recovery, (int)pid);
 		return 1;
 	}
 	if (sigqueue(pid, SIGUSR1, (union sigval){ .sival_int = KEEPER_REINIT_REQUEST }) < 0) {
-		fprintf(stderr, "lxcfs: cannot signal the keeper %d: %s\n", (int)pid, strerror(errno));
+		log_cmdline_error("cannot signal the keeper %d: %s", (int)pid, strerror(errno));
 		return 1;
 	}
 	/* Its report names each upgrade once its worker is ready, or why it was refused. */
@@ -151,7 +151,7 @@ static int request_reinit(const struct options *o)
 		now[0] = '\0';
 	}
 	if (!now[0]) {
-		fprintf(stderr, "lxcfs: no outcome from the keeper %d within %d s (see its log)\n", (int)pid, secs);
+		log_cmdline_error("no outcome from the keeper %d within %d s (see its log)", (int)pid, secs);
 		return 1;
 	}
 	size_t n = strlen(now), t = strlen(" through reinit");

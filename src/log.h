@@ -1,4 +1,4 @@
-/* Logging: lines on stderr (journald under systemd), one prefix, levels. */
+/* Logging: lines on stderr (journald under systemd, with the priority it records), one prefix, levels. */
 #ifndef LXCFS_LOG_H
 #define LXCFS_LOG_H
 
@@ -10,6 +10,10 @@ void log_set_debug(bool on);
 void log_set_prefix(const char *prefix);
 bool log_debug_enabled(void);
 void log_msg(enum log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* "lxcfs: MESSAGE", an error of the command itself (a bad option, no daemon to ask): what the
+ * user typed is at fault, not a running daemon, so no pid and level; still at error priority
+ * in the journal, where a unit's bad ExecStart= line shows it. */
+void log_cmdline_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 #define log_error(...) log_msg(LOG_LVL_ERROR, __VA_ARGS__)
 #define log_warn(...) log_msg(LOG_LVL_WARN, __VA_ARGS__)

@@ -167,10 +167,15 @@ int take_over_mountpoint(const char *mnt, dev_t *replaced, bool ours)
 	char path[PATH_MAX];
 	dev_t dev;
 	int r = mount_canonical(mnt, path, sizeof(path));
-	if (r == 0)
-		r = lxcfs_top_at(path, &dev);
+	if (r < 0) {
+		log_error("mountpoint %s: %s", mnt, strerror(-r));
+		return r;
+	}
+	r = lxcfs_top_at(path, &dev);
+	if (r < 0)
+		log_error("cannot read the mount table to look at %s: %s", path, strerror(-r));
 	if (r <= 0)
-		return r == -ENOENT ? 0 : r;
+		return r;
 	r = ours ? 0 : statfs_probe(path, 5000); /* ours: a connection we give up, alive or not */
 	if (r == 0 && !ours) {
 		log_error("%s is already served by a live lxcfs; not mounting over it", path);

@@ -2,11 +2,11 @@
 
 #include <getopt.h>
 #include <stdio.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 
+#include "log.h"
 #include "reinit/claim.h"
 #include "version.h"
 
@@ -120,7 +120,7 @@ static int add_fuse_opts(struct options *o, const char *arg)
 			continue;
 		}
 		if (!in_list(kernel_data, N(kernel_data), tok)) {
-			fprintf(stderr, "lxcfs: unknown mount option '%s'\n", tok);
+			log_cmdline_error("unknown mount option '%s'", tok);
 			r = -1;
 			break;
 		}
@@ -177,7 +177,8 @@ int options_parse(struct options *o, int argc, char **argv)
 	 * into that argv, and the next parse reads the rest of the old cluster (found by fuzzing:
 	 * a use after free, or options nobody gave). */
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "dulfhnvso:p:", longopts, NULL)) != -1) {
+	opterr = 0; /* its messages are ours: one line, at error priority in the journal */
+	while ((c = getopt_long(argc, argv, ":dulfhnvso:p:", longopts, NULL)) != -1) {
 		switch (c) {
 		case 'd': o->debug = true; break;
 		case 'u': o->swap_off = true; break;
@@ -191,9 +192,9 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_ZSWAP: o->zswap_off = true; break;
 		case OPT_PSI_POLL: o->psi_poll = true; break;
 		case OPT_CGROUP:
-			fprintf(stderr, "lxcfs: --enable-cgroup (upstream 6.0's cgroupfs emulation under MOUNTPOINT/cgroup) "
+			log_cmdline_error("--enable-cgroup (upstream 6.0's cgroupfs emulation under MOUNTPOINT/cgroup) "
 				"is not provided; upstream dropped it too. Containers see their own cgroups through "
-				"cgroup namespaces: let LXC mount cgroupfs in them (lxc.mount.auto = cgroup)\n");
+				"cgroup namespaces: let LXC mount cgroupfs in them (lxc.mount.auto = cgroup)");
 			return -1;
 		case 'v': o->version = true; break;
 		case 'p': o->pidfile = optarg; break;
@@ -212,7 +213,7 @@ int options_parse(struct options *o, int argc, char **argv)
 		case OPT_DEAD_DEV:
 			if (o->ndead_devs == OPTIONS_MAX_DEAD_DEVS ||
 			    parse_dev(optarg, &o->dead_devs[o->ndead_devs]) < 0) {
-				fprintf(stderr, "lxcfs: --dead-dev wants MAJ:MIN (at most %d of them)\n",
+				log_cmdline_error("--dead-dev wants MAJ:MIN (at most %d of them)",
 					OPTIONS_MAX_DEAD_DEVS);
 				return -1;
 			}
@@ -220,7 +221,7 @@ int options_parse(struct options *o, int argc, char **argv)
 			break;
 		case OPT_LIVE_DEV:
 			if (parse_dev(optarg, &o->live_dev) < 0) {
-				fprintf(stderr, "lxcfs: --live-dev wants MAJ:MIN\n");
+				log_cmdline_error("--live-dev wants MAJ:MIN");
 				return -1;
 			}
 			break;
@@ -230,14 +231,20 @@ int options_parse(struct options *o, int argc, char **argv)
 			char *end;
 			long n = strtol(optarg, &end, 10);
 			if (*end || n < 1 || n > 64) {
-				fprintf(stderr, "lxcfs: --threads wants a number from 1 to 64\n");
+				log_cmdline_error("--threads wants a number from 1 to 64");
 				return -1;
 			}
 			o->threads = (int)n;
 			break;
 		}
+		case ':':
+			log_cmdline_error("option %s needs an argument (lxcfs --help lists them)", argv[optind - 1]);
+			return -1;
 		default:
-			options_usage(argv[0]);
+			if (optopt)
+				log_cmdline_error("unknown option -%c (lxcfs --help lists them)", optopt);
+			else
+				log_cmdline_error("unknown option %s (lxcfs --help lists them)", argv[optind - 1]);
 			return -1;
 		}
 	}
@@ -250,21 +257,21 @@ int options_parse(struct options *o, int argc, char **argv)
 		return 1;
 	}
 	if ((o->orphans || o->ndead_devs || o->live_dev) && !o->rebind) {
-		fprintf(stderr, "lxcfs: --orphans, --dead-dev and --live-dev go with --rebind\n");
+		log_cmdline_error("--orphans, --dead-dev and --live-dev go with --rebind");
 		return -1;
 	}
 	if (o->replace + o->release + o->rebind + o->status > 1 && !(o->release && o->rebind)) {
-		fprintf(stderr, "lxcfs: --replace, --release, --rebind and --status are separate commands\n");
+		log_cmdline_error("--replace, --release, --rebind and --status are separate commands");
 		return -1;
 	}
 	if (o->status && o->reinit) {
-		fprintf(stderr, "lxcfs: --status and --reinit are two commands; give one\n");
+		log_cmdline_error("--status and --reinit are two commands; give one");
 		return -1;
 	}
 	if ((o->status || o->reinit) && optind == argc)
 		return 0; /* they find the daemon by its pidfile: no mountpoint needed */
 	if (optind != argc - 1) {
-		fprintf(stderr, "lxcfs: %s\n", optind >= argc ? "missing mountpoint" : "too many arguments");
+		log_cmdline_error("%s", optind >= argc ? "missing mountpoint" : "too many arguments");
 		options_usage(argv[0]);
 		return -1;
 	}

@@ -292,7 +292,7 @@ static int spawn(uint64_t gen, bool reinit)
 		}
 		char **av = calloc((size_t)K.argc + 3, sizeof(char *));
 		if (!av) {
-			fprintf(stderr, "lxcfs: cannot start a worker: out of memory\n");
+			log_cmdline_error("cannot start a worker: out of memory");
 			_exit(127);
 		}
 		av[0] = "lxcfs-worker";
@@ -301,7 +301,7 @@ static int spawn(uint64_t gen, bool reinit)
 		for (int i = 1; i < K.argc; i++)
 			av[i + 2] = K.argv[i];
 		execv(path, av);
-		fprintf(stderr, "lxcfs: cannot run %s: %s\n", path, strerror(errno));
+		log_cmdline_error("cannot run %s: %s", path, strerror(errno));
 		_exit(127);
 	}
 	close(sv[1]);

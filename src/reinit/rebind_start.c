@@ -7,6 +7,7 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "reinit/rebind.h"
 
 pid_t rebind_start(const char *worker, const char *mnt, dev_t pred)
@@ -23,6 +24,6 @@ pid_t rebind_start(const char *worker, const char *mnt, dev_t pred)
 		execl(worker, "lxcfs-worker", "--rebind", "--dead-dev", dev, mnt, (char *)NULL);
 	else
 		execl(worker, "lxcfs-worker", "--rebind", mnt, (char *)NULL);
-	fprintf(stderr, "lxcfs: cannot run %s: %s\n", worker, strerror(errno));
+	log_cmdline_error("cannot run %s: %s", worker, strerror(errno));
 	_exit(127);
 }

@@ -96,7 +96,7 @@ static int move_mounts(const char *worker, const char *staging, dev_t dev)
 		sigemptyset(&none);
 		sigprocmask(SIG_SETMASK, &none, NULL);
 		execl(worker, "lxcfs-worker", "--rebind", "--live-dev", spec, staging, (char *)NULL);
-		fprintf(stderr, "lxcfs: cannot run %s: %s\n", worker, strerror(errno));
+		log_cmdline_error("cannot run %s: %s", worker, strerror(errno));
 		_exit(127);
 	}
 	int status;

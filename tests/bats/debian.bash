@@ -41,6 +41,21 @@ pkg() {
 	return 1
 }
 
+# Installs our package $1 over whatever is installed; checks it is configured.
+install_ours() {
+	pkg -i "$1" || { tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2; return 1; }
+	[ "$(installed_version)" = "$(dpkg-deb -f "$1" Version)" ]
+}
+
+# The same through apt, as an upgrade goes: bounded, since a daemon holding apt's terminal or pipes
+# would keep it waiting.
+apt_install_ours() {
+	echo "+ apt-get install $1" >>"$BATS_RUN_TMPDIR/dpkg.log"
+	DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q -o DPkg::Lock::Timeout=600 --allow-downgrades "$1" \
+		</dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1 || { tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2; return 1; }
+	[ "$(installed_version)" = "$(dpkg-deb -f "$1" Version)" ]
+}
+
 # A binary of the package file $1 (path $2 inside it) extracted to look at, before installing.
 deb_binary() {
 	local dir=$BATS_RUN_TMPDIR/extract-${1##*/}

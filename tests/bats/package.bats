@@ -11,6 +11,7 @@
 
 load helpers
 load debian
+load lxcct
 
 MNT=/var/lib/lxcfs
 
@@ -36,122 +37,6 @@ packages_ready() {
 
 # The version lxcfs --version prints for a package version: without the epoch.
 bin_version() { local v=${1#*:}; echo "$v"; }
-
-# --- containers ----------------------------------------------------------------------------------
-
-# A busybox container limited to MEM and CPUS that takes lxcfs through LXC's common.conf.d
-# include, the file both packages ship: Debian's hooks under Debian's package, ours under ours.
-lxc_make() {
-	local name=$1 mem=$2 cpus=$3 conf=$LXCPATH/$1/config
-	lxc-create -P "$LXCPATH" -n "$name" -t busybox >"$BATS_RUN_TMPDIR/$name.create.log" 2>&1
-	sed -i -e '/^lxc\.net\.0\./d' -e '/^lxc\.apparmor\./d' "$conf"
-	{
-		echo "lxc.net.0.type = empty"
-		echo "lxc.apparmor.profile = unconfined"
-		if [ -d /sys/fs/cgroup/memory ]; then
-			echo "lxc.cgroup.memory.limit_in_bytes = $mem"
-			echo "lxc.cgroup.cpuset.cpus = $cpus"
-		else
-			echo "lxc.cgroup2.memory.max = $mem"
-			echo "lxc.cgroup2.cpuset.cpus = $cpus"
-		fi
-		echo "lxc.include = /usr/share/lxc/config/common.conf.d/00-lxcfs.conf"
-	} >>"$conf"
-}
-
-lxc_up() {
-	: >"$BATS_RUN_TMPDIR/$1.lxc.log" # this start's and its stop's lines only
-	timeout 60 lxc-start -P "$LXCPATH" -n "$1" -l INFO -o "$BATS_RUN_TMPDIR/$1.lxc.log" 3>&-
-	timeout 30 lxc-wait -P "$LXCPATH" -n "$1" -s RUNNING
-}
-
-lxc_down() {
-	[ "$(lxc-info -P "$LXCPATH" -n "$1" -s -H 2>/dev/null)" = STOPPED ] && return 0
-	timeout 60 lxc-stop -P "$LXCPATH" -n "$1" -k
-}
-
-in_lxc() {
-	local name=$1
-	shift
-	timeout $((TMO + 5)) lxc-attach -P "$LXCPATH" -n "$name" -- timeout "$TMO" "$@"
-}
-
-lxc_init_pid() { lxc-info -P "$LXCPATH" -n "$1" -p -H; }
-
-# The devices (maj:min) of the lxcfs mounts in the mount namespace of pid $1.
-lxcfs_devs_of() { awk '$0 ~ / - fuse\.lxcfs / { print $3 }' "/proc/$1/mountinfo" | sort -u; }
-lxc_lxcfs_devs() { lxcfs_devs_of "$(lxc_init_pid "$1")"; }
-
-# CMD in the namespaces of pid $1 (a container's init), bounded.
-ns_read() {
-	local pid=$1
-	shift
-	nsenter -t "$pid" -m -p -- timeout "$TMO" "$@"
-}
-
-# The device of the mount at the mountpoint here.
-mnt_dev() { awk -v m="$MNT" '$5 == m && $0 ~ / - fuse\.lxcfs / { d = $3 } END { print d }' /proc/self/mountinfo; }
-
-# While Debian's lxcfs 5.0.3 serves, reads are checked for failing only: that daemon answers a
-# container with another one's MemTotal now and then when two containers read at once (3 to 4%
-# of the reads of a loop of meminfo alone, from the first second on, before any package
-# operation), which is no failure of this package.  The same files as READER_LOOP.
-READ_LOOP='
-	stop=$1 out=$2 ok=0 bad=0
-	fail() { bad=$((bad + 1)); echo "$1" >>"$out.err"; }
-	while [ ! -e "$stop" ]; do
-		for f in meminfo cpuinfo stat uptime; do
-			c=$(timeout 10 cat /proc/$f) || { fail "$f: read failed"; continue; }
-			[ -n "$c" ] || fail "$f: empty"
-			ok=$((ok + 1))
-		done
-	done
-	echo "$ok $bad" >"$out"'
-
-# N reader loops in the container until its /stop appears: helpers' READER_LOOP, or the loop
-# named by $LOOP.
-lxc_readers() {
-	local name=$1 mem=$2 n=$3 i root=$LXCPATH/$1/rootfs
-	mkdir -p "$root/readers"
-	rm -f "$root/readers"/* "$root/stop"
-	for i in $(seq 1 "$n"); do
-		lxc-attach -P "$LXCPATH" -n "$name" -- sh -c "${LOOP:-$READER_LOOP}" sh /stop "/readers/$i" "$mem" 3>&- &
-	done
-}
-
-# Stops them; prints "reads failures" summed over them, and each failure's text on stderr.
-lxc_readers_stop() {
-	local root=$LXCPATH/$1/rootfs i
-	touch "$root/stop"
-	for i in $(seq 1 300); do
-		[ "$(ls "$root/readers" | grep -vc '\.err$')" -ge "$2" ] && break
-		sleep 0.1
-	done
-	cat "$root/readers"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
-	cat $(ls "$root/readers"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
-}
-
-both_readers() {
-	lxc_readers "$A" 262144 2
-	lxc_readers "$B" 131072 2
-	sleep 1
-}
-
-# Stops both containers' readers; fails unless none failed and each container read more than $1.
-both_readers_ok() {
-	local a b
-	a=$(lxc_readers_stop "$A" 2)
-	b=$(lxc_readers_stop "$B" 2)
-	echo "reads, failures: A: $a  B: $b" >&2
-	echo "# reads, failures: A: $a  B: $b" >&3
-	[ "${a#* }" = 0 ]
-	[ "${b#* }" = 0 ]
-	[ "${a% *}" -gt "$1" ]
-	[ "${b% *}" -gt "$1" ]
-}
-
-# The container's meminfo MemTotal (kB).
-lxc_memtotal() { field_kb "$(in_lxc "$1" cat /proc/meminfo)" MemTotal; }
 
 # --- the suite -----------------------------------------------------------------------------------
 
@@ -208,21 +93,6 @@ teardown() {
 		tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2
 	fi
 	return "$rc"
-}
-
-# Installs our package $1 over whatever is installed; checks it is configured.
-install_ours() {
-	pkg -i "$1" || { tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2; return 1; }
-	[ "$(installed_version)" = "$(dpkg-deb -f "$1" Version)" ]
-}
-
-# The same through apt, as an upgrade goes: bounded, since a daemon holding apt's terminal or pipes
-# would keep it waiting.
-apt_install_ours() {
-	echo "+ apt-get install $1" >>"$BATS_RUN_TMPDIR/dpkg.log"
-	DEBIAN_FRONTEND=noninteractive timeout 900 apt-get install -y -q -o DPkg::Lock::Timeout=600 --allow-downgrades "$1" \
-		</dev/null >>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1 || { tail -n 30 "$BATS_RUN_TMPDIR/dpkg.log" >&2; return 1; }
-	[ "$(installed_version)" = "$(dpkg-deb -f "$1" Version)" ]
 }
 
 # The keeper, started as an admin would (policy-rc.d keeps the postinst from it here).
