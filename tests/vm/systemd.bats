@@ -61,8 +61,9 @@ teardown() {
 	if [ -n "${BATS_TEST_COMPLETED:-}" ]; then return 0; fi
 	echo "--- systemctl status" >&2
 	systemctl status --no-pager "$UNIT" >&2 || true
-	echo "--- journal" >&2
-	journalctl -u "$UNIT" --no-pager -n 40 >&2 || true
+	echo "--- journal (the unit's, then everything's last lines)" >&2
+	journalctl -u "$UNIT" --no-pager -n 40 | grep -v ' rebound to ' >&2 || true
+	journalctl -b --no-pager -o short-precise -n 80 | grep -v ' rebound to ' >&2 || true
 	echo "--- dpkg" >&2
 	tail -n 20 "$BATS_RUN_TMPDIR/dpkg.log" >&2 2>/dev/null || true
 }
@@ -129,7 +130,7 @@ no_failed_read() {
 	[ "$(lxc_top_devs "$A")" = "$(mnt_dev)" ]
 	# Debian's daemon answers another container's MemTotal now and then: only failures count
 	LOOP=$READ_LOOP both_readers
-	apt_install_ours "$LXCFS_DEB"
+	install_ours "$LXCFS_DEB"
 	wait_serving 60
 	sleep 1
 	no_failed_read "dpkg -i over Debian's lxcfs" 5
