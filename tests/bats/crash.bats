@@ -131,11 +131,17 @@ kill_worker() { # signal
 inflight() { # recovery mode, log line that proves the path
 	keeper_start LXCFS_RECOVERY="$1" LXCFS_FAULT_SLEEP=meminfo:1500
 	containers
-	local out=$BATS_RUN_TMPDIR/inflight-$RUN_TAG
+	local out=$BATS_RUN_TMPDIR/inflight-$RUN_TAG log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log n
+	n=$(grep -c "render of meminfo sleeps" "$log" || true)
 	nsenter -t "$(container_init a-$RUN_TAG)" -p -m -- timeout 20 cat /proc/meminfo >"$out" &
 	local reader=$!
-	sleep 0.5 # the render sleeps 1.5 s: the read is inside the worker now
-	grep -q "render of meminfo sleeps" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	# the render says so, then sleeps 1.5 s: from that line on the read is inside the worker (a
+	# fixed wait was too short on a slow guest: nsenter, timeout and cat start first)
+	for i in $(seq 1 200); do
+		[ "$(grep -c "render of meminfo sleeps" "$log")" -gt "$n" ] && break
+		sleep 0.05
+	done
+	[ "$(grep -c "render of meminfo sleeps" "$log")" -gt "$n" ]
 	kill_worker KILL
 	wait "$reader"
 	[ "$(field_kb "$(cat "$out")" MemTotal)" = 262144 ]
