@@ -48,7 +48,31 @@ ids() {
 	[ ! -e "$PIDF" ]
 }
 
+@test "two dead lxcfs mounts stacked at the mountpoint (a replacement before Linux 6.5 leaves one below): a start detaches both and serves" {
+	local other=$BATS_RUN_TMPDIR/mnt2-$RUN_TAG a b
+	daemon_start "$MNT" "$PIDF"
+	daemon_start "$other" "$PIDF.2"
+	mount --bind "$other" "$MNT" # the second over the first, as a stacked replacement is
+	a=$(cat "$PIDF.started")
+	b=$(cat "$PIDF.2.started")
+	kill -KILL "$a" "$b"
+	while kill -0 "$a" 2>/dev/null || kill -0 "$b" 2>/dev/null; do sleep 0.05; done
+	umount -l "$other"
+	rm -f "$PIDF.2.started"
+	[ "$(grep -c " $MNT fuse.lxcfs " /proc/self/mounts)" = 2 ]
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_log "another dead lxcfs mount below it"
+	[ "$(grep -c " $MNT fuse.lxcfs " /proc/self/mounts)" = 1 ]
+	timeout "$TMO" cat "$MNT/proc/meminfo" >/dev/null
+}
+
 @test "bad options and a missing mountpoint give clear errors" {
+	run "$LXCFS_BIN" --no-such-option "$MNT"
+	[ "$status" -eq 1 ]
+	[ "$output" = "lxcfs: unknown option --no-such-option (lxcfs --help lists them)" ]
+	run "$LXCFS_BIN" -p
+	[ "$status" -eq 1 ]
+	[ "$output" = "lxcfs: option -p needs an argument (lxcfs --help lists them)" ]
 	run "$LXCFS_BIN" -o bogus -p "$PIDF" "$MNT"
 	[ "$status" -eq 1 ]
 	[[ "$output" == *"unknown mount option 'bogus'"* ]]
