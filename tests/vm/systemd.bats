@@ -324,7 +324,7 @@ no_failed_read() {
 	install_ours "$LXCFS_DEB_NEXT"
 	wait_serving 60
 	sleep 1
-	no_failed_read "apt upgrade" 3
+	no_failed_read "dpkg upgrade" 3
 	[ "$(keeper)" = "$k" ]
 	[ "$(lxcfs --status | sed -n 's/^worker_version: //p')" = "${v2#*:}" ]
 	[ "$(prop ActiveState)" = active ]
