@@ -41,20 +41,18 @@ static bool stderr_is_journal(void)
 	return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-void log_msg(enum log_level lvl, const char *fmt, ...)
+static const int syslog_prio[] = { 3, 4, 6, 7 }; /* by enum log_level */
+
+/* One line: the journal's priority mark where stderr is the journal, head, the message. */
+static __attribute__((format(printf, 3, 0))) void emit(enum log_level lvl, const char *head, const char *fmt,
+							va_list ap)
 {
-	static const char *const names[] = { "error", "warning", "info", "debug" };
-	static const int syslog_prio[] = { 3, 4, 6, 7 };
-	char line[1024];
-	int n = 0;
+	char line[1024], mark[8] = "";
 	if (stderr_is_journal())
-		n = snprintf(line, sizeof(line), "<%d>", syslog_prio[lvl]);
-	n += snprintf(line + n, sizeof(line) - (size_t)n, "%s[%d]: %s: ", prefix, (int)getpid(), names[lvl]);
-	va_list ap;
-	va_start(ap, fmt);
+		snprintf(mark, sizeof(mark), "<%d>", syslog_prio[lvl]);
+	int n = snprintf(line, sizeof(line), "%s%s", mark, head);
 	if (n > 0 && (size_t)n < sizeof(line))
 		n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
-	va_end(ap);
 	if (n < 0)
 		return;
 	if ((size_t)n >= sizeof(line) - 1)
@@ -65,20 +63,21 @@ void log_msg(enum log_level lvl, const char *fmt, ...)
 	(void)r;
 }
 
-void log_cmdline_error(const char *fmt, ...)
+void log_msg(enum log_level lvl, const char *fmt, ...)
 {
-	char line[1024];
-	int n = snprintf(line, sizeof(line), "%slxcfs: ", stderr_is_journal() ? "<3>" : "");
+	static const char *const names[] = { "error", "warning", "info", "debug" };
+	char head[64];
+	snprintf(head, sizeof(head), "%s[%d]: %s: ", prefix, (int)getpid(), names[lvl]);
 	va_list ap;
 	va_start(ap, fmt);
-	if (n > 0 && (size_t)n < sizeof(line))
-		n += vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
+	emit(lvl, head, fmt, ap);
 	va_end(ap);
-	if (n < 0)
-		return;
-	if ((size_t)n >= sizeof(line) - 1)
-		n = sizeof(line) - 2;
-	line[n++] = '\n';
-	ssize_t r = write(STDERR_FILENO, line, (size_t)n);
-	(void)r;
+}
+
+void log_cmdline_error(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	emit(LOG_LVL_ERROR, "lxcfs: ", fmt, ap);
+	va_end(ap);
 }

@@ -161,26 +161,24 @@ int live_lxcfs_at(const char *path, dev_t *dev)
 	return statfs_probe(path, 5000);
 }
 
-/* One lxcfs mount on top at path: 1 if detached (its device in *dev), 0 if none is there, or
- * -errno (logged) when it must be left.  ours: a connection we give up, alive or not. */
-static int detach_top_lxcfs(const char *path, dev_t *dev, bool ours)
+/* The lxcfs mount on top at path, detached if its connection is gone (any, when ours: a
+ * connection we give up).  1: detached, its device in *dev; 0: no lxcfs mount there; -EBUSY: a
+ * live one, -ETIMEDOUT: one whose daemon does not answer, both left and not logged (what that
+ * means is the caller's to say); another -errno, logged. */
+static int detach_dead_top(const char *path, dev_t *dev, bool ours)
 {
 	int r = lxcfs_top_at(path, dev);
 	if (r < 0)
 		log_error("cannot read the mount table to look at %s: %s", path, strerror(-r));
 	if (r <= 0)
 		return r;
-	r = ours ? 0 : statfs_probe(path, 5000);
-	if (r == 0 && !ours) {
-		log_error("%s is already served by a live lxcfs; not mounting over it", path);
+	r = ours ? -ENOTCONN : statfs_probe(path, 5000);
+	if (r == 0)
 		return -EBUSY;
-	}
-	if (r == -ETIMEDOUT) {
-		log_error("%s holds an lxcfs mount whose daemon does not answer (stopped?); not touching it", path);
-		return -EBUSY;
-	}
+	if (r == -ETIMEDOUT)
+		return r;
 	/* ENOTCONN: the connection is gone; ECONNABORTED: it was being aborted as we asked */
-	if (r < 0 && r != -ENOTCONN && r != -ECONNABORTED) {
+	if (r != -ENOTCONN && r != -ECONNABORTED) {
 		log_error("%s holds an lxcfs mount that cannot be checked: %s", path, strerror(-r));
 		return r;
 	}
@@ -202,27 +200,22 @@ int take_over_mountpoint(const char *mnt, dev_t *replaced, bool ours)
 		log_error("mountpoint %s: %s", mnt, strerror(-r));
 		return r;
 	}
-	r = detach_top_lxcfs(path, &dev, ours);
+	r = detach_dead_top(path, &dev, ours);
+	if (r == -EBUSY)
+		log_error("%s is already served by a live lxcfs; not mounting over it", path);
+	else if (r == -ETIMEDOUT)
+		log_error("%s holds an lxcfs mount whose daemon does not answer (stopped?); not touching it", path);
 	if (r <= 0)
-		return r;
+		return r == -ETIMEDOUT ? -EBUSY : r;
 	log_info("%s held %s lxcfs mount (device %u:%u): detached; its bind mounts in containers will "
 		 "be rebound to the new mount", path, ours ? "our old" : "a dead", major(dev), minor(dev));
 	*replaced = dev;
 	/* Before Linux 6.5 a replacement (`lxcfs --replace`) is stacked over the mount it replaced,
 	 * which stays below, dead once its daemon is gone: uncovered now, it would fail our mount.
 	 * Dead ones are detached too (a few at most); a live one below is mounted over. */
-	for (int i = 0; i < 8; i++) {
-		dev_t below;
-		if (lxcfs_top_at(path, &below) <= 0)
-			break;
-		int pr = statfs_probe(path, 5000);
-		if (pr != -ENOTCONN && pr != -ECONNABORTED)
-			break;
-		if (detach_top_lxcfs(path, &below, true) <= 0)
-			break;
+	for (int i = 0; i < 8 && detach_dead_top(path, &dev, false) > 0; i++)
 		log_info("%s held another dead lxcfs mount below it (device %u:%u, one a replacement was "
-			 "stacked on): detached", path, major(below), minor(below));
-	}
+			 "stacked on): detached", path, major(dev), minor(dev));
 	return 0;
 }
 

@@ -261,7 +261,8 @@ long psi_write(uint64_t fh, const char *res, const struct rctx *rc, const char *
 	char line[32], path[256];
 	int r = psi_parse_trigger(buf, size, line, sizeof(line));
 	pthread_mutex_lock(&P.lock);
-	struct psistore_entry *e = find(fh) ? NULL : kept_find(fh);
+	bool armed = find(fh) != NULL;
+	struct psistore_entry *e = armed ? NULL : kept_find(fh);
 	if (e && r == 0 && strcmp(e->line, line) == 0) {
 		/* Armed by a worker that died before it answered: this is that write again, from
 		 * the journal or resent by the kernel; answered as the first time. */
@@ -269,9 +270,8 @@ long psi_write(uint64_t fh, const char *res, const struct rctx *rc, const char *
 		pthread_mutex_unlock(&P.lock);
 		return r < 0 ? r : (long)size;
 	}
-	bool busy = find(fh) || e;
 	pthread_mutex_unlock(&P.lock);
-	if (busy)
+	if (armed || e)
 		return -EBUSY; /* one trigger per open file, as the kernel's */
 	if (off != 0 || r < 0)
 		return off != 0 ? -EINVAL : r;

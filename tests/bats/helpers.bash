@@ -289,16 +289,24 @@ start_readers() {
 	done
 }
 
-# stop_readers: ends every reader loop; prints "reads failures" summed over them.
-stop_readers() {
-	local dir=$BATS_RUN_TMPDIR/readers-$RUN_TAG f i
-	touch "$BATS_RUN_TMPDIR/stop-$RUN_TAG"
+# readers_collect STOPFILE DIR N: ends the N reader loops writing their results into DIR
+# (READER_LOOP's): creates STOPFILE, waits (30 s at most) for their results, prints each kind of
+# failure, counted, on stderr and "reads failures" summed over them on stdout.
+readers_collect() {
+	local i
+	touch "$1"
 	for i in $(seq 1 300); do
-		[ "$(ls "$dir" | grep -vc '\.err$')" -ge "$1" ] && break
+		[ "$(ls "$2" | grep -vc '\.err$')" -ge "$3" ] && break
 		sleep 0.1
 	done
-	cat "$dir"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
-	cat $(ls "$dir"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
+	cat "$2"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
+	cat $(ls -d "$2"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
+}
+
+# stop_readers N: ends the N reader loops start_readers started; prints "reads failures".
+stop_readers() {
+	local dir=$BATS_RUN_TMPDIR/readers-$RUN_TAG
+	readers_collect "$BATS_RUN_TMPDIR/stop-$RUN_TAG" "$dir" "$1"
 	rm -rf "$dir" "$BATS_RUN_TMPDIR/stop-$RUN_TAG"
 }
 

@@ -20,6 +20,9 @@
 # Needs: INCUS_DIR, INCUS_SYS, INCUS_LXCFS (the binary), INCUS_HOOKS (where incus_hooks copies
 # the build's LXC hooks).
 
+# (lxc_limits: the config lines of a container's limits)
+. "$(dirname "${BASH_SOURCE[0]}")/lxcct.bash"
+
 # incus_hooks BUILD_DIR: our LXC hooks, copied to $INCUS_HOOKS (executable).
 incus_hooks() {
 	mkdir -p "$INCUS_HOOKS"
@@ -88,13 +91,7 @@ incus_lxc_config() {
 		echo "lxc.net.0.type = empty"
 		echo "lxc.apparmor.profile = unconfined"
 		echo "lxc.hook.version = 1"
-		if [ -d /sys/fs/cgroup/memory ]; then
-			echo "lxc.cgroup.memory.limit_in_bytes = $mem"
-			echo "lxc.cgroup.cpuset.cpus = $cpus"
-		else
-			echo "lxc.cgroup2.memory.max = $mem"
-			echo "lxc.cgroup2.cpuset.cpus = $cpus"
-		fi
+		lxc_limits "$mem" "$cpus"
 		echo "lxc.hook.pre-mount = mount -o bind $(incus_mnt "$name") $INCUS_SYS/"
 		echo "lxc.hook.mount = $INCUS_HOOKS/lxc.mount.hook --mount=$INCUS_SYS"
 		echo "lxc.hook.post-stop = $INCUS_HOOKS/lxc.poststop.hook"

@@ -5,6 +5,7 @@
 # the hooks.
 
 load helpers
+load lxcct
 
 setup_file() {
 	export RUN_TAG=lxc$$
@@ -18,8 +19,8 @@ setup_file() {
 	cp "$build/lxc.mount.hook" "$build/lxc.poststop.hook" "$HOOKS/"
 	chmod 755 "$HOOKS"/*.hook
 	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	lxc_make "$A" $((256 * 1024 * 1024)) 0 "$MNT"
-	lxc_make "$B" $((128 * 1024 * 1024)) 1 "$MNT"
+	lxc_make_ours "$A" $((256 * 1024 * 1024)) 0 "$MNT"
+	lxc_make_ours "$B" $((128 * 1024 * 1024)) 1 "$MNT"
 	mkdir -p "$LXCPATH/$A/rootfs/var/lib/lxcfs" # nesting: the hook binds the whole tree there
 	lxc_up "$A"
 	lxc_up "$B"
@@ -42,43 +43,14 @@ teardown_file() {
 	rm -rf "$LXCPATH" "$HOOKS"
 }
 
-# lxc_make NAME MEM_BYTES CPUS MNT: a busybox container limited to MEM and CPUS, with our
-# include file (its hook told where lxcfs is mounted).
-lxc_make() {
-	local name=$1 mem=$2 cpus=$3 mnt=$4 conf=$LXCPATH/$1/config
-	lxc-create -P "$LXCPATH" -n "$name" -t busybox >"$BATS_RUN_TMPDIR/$name.create.log" 2>&1
-	sed -i -e '/^lxc\.net\.0\./d' -e '/^lxc\.apparmor\./d' "$conf"
+# lxc_make_ours NAME MEM_BYTES CPUS MNT: lxcct's container with our include file, its hook told
+# where lxcfs is mounted.
+lxc_make_ours() {
+	local name=$1 mnt=$4
 	sed -e "s|^lxc.hook.mount = .*/lxc.mount.hook|lxc.hook.mount = $HOOKS/lxc.mount.hook --mount=$mnt|" \
 		-e "s|^lxc.hook.post-stop = .*/lxc.poststop.hook|lxc.hook.post-stop = $HOOKS/lxc.poststop.hook|" \
 		"${LXCFS_BIN%/*}/lxcfs.conf" >"$HOOKS/$name.conf"
-	{
-		echo "lxc.net.0.type = empty"
-		echo "lxc.apparmor.profile = unconfined"
-		if [ -d /sys/fs/cgroup/memory ]; then
-			echo "lxc.cgroup.memory.limit_in_bytes = $mem"
-			echo "lxc.cgroup.cpuset.cpus = $cpus"
-		else
-			echo "lxc.cgroup2.memory.max = $mem"
-			echo "lxc.cgroup2.cpuset.cpus = $cpus"
-		fi
-		echo "lxc.include = $HOOKS/$name.conf"
-	} >>"$conf"
-}
-
-lxc_up() {
-	timeout 60 lxc-start -P "$LXCPATH" -n "$1" -l INFO -o "$BATS_RUN_TMPDIR/$1.lxc.log"
-	timeout 30 lxc-wait -P "$LXCPATH" -n "$1" -s RUNNING
-}
-
-lxc_down() {
-	timeout 60 lxc-stop -P "$LXCPATH" -n "$1" -k
-}
-
-# in_lxc NAME CMD...: CMD inside the container, bounded inside and out.
-in_lxc() {
-	local name=$1
-	shift
-	timeout $((TMO + 5)) lxc-attach -P "$LXCPATH" -n "$name" -- timeout "$TMO" "$@"
+	lxc_make "$name" "$2" "$3" "$HOOKS/$name.conf"
 }
 
 # check_values NAME MEMTOTAL_KB CPU: every virtualized file shows that container's values.
@@ -99,48 +71,6 @@ check_values() {
 	[[ "${lines[0]}" == Filename* ]]
 	run in_lxc "$name" cat /sys/devices/system/cpu/online
 	[ "$output" = "$cpu" ]
-}
-
-# lxc_readers NAME MEMTOTAL_KB N: N reader loops (helpers' READER_LOOP) inside the container,
-# until the stop file appears in its rootfs.
-lxc_readers() {
-	local name=$1 mem=$2 n=$3 i root=$LXCPATH/$1/rootfs
-	mkdir -p "$root/readers"
-	rm -f "$root/readers"/* "$root/stop"
-	for i in $(seq 1 "$n"); do
-		lxc-attach -P "$LXCPATH" -n "$name" -- sh -c "$READER_LOOP" sh /stop "/readers/$i" "$mem" &
-	done
-}
-
-# lxc_readers_stop NAME N: stops them; prints "reads failures".
-lxc_readers_stop() {
-	local root=$LXCPATH/$1/rootfs i
-	touch "$root/stop"
-	for i in $(seq 1 300); do
-		[ "$(ls "$root/readers" | grep -vc '\.err$')" -ge "$2" ] && break
-		sleep 0.1
-	done
-	cat "$root/readers"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
-	cat $(ls "$root/readers"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
-}
-
-# Two reader loops in each of A and B; both_readers_ok MIN stops them and fails unless none
-# failed in either and each read more than MIN times.
-both_readers() {
-	lxc_readers "$A" 262144 2
-	lxc_readers "$B" 131072 2
-	sleep 0.5
-}
-
-both_readers_ok() {
-	local a b
-	a=$(lxc_readers_stop "$A" 2)
-	b=$(lxc_readers_stop "$B" 2)
-	echo "A: $a  B: $b" >&2
-	[ "${a#* }" = 0 ]
-	[ "${b#* }" = 0 ]
-	[ "${a% *}" -gt "$1" ]
-	[ "${b% *}" -gt "$1" ]
 }
 
 lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n "$1" -p -H)/mountinfo"; }
@@ -212,7 +142,7 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 
 	# a container started afterwards works too
 	local c=lxcfst-$RUN_TAG-c
-	lxc_make "$c" $((64 * 1024 * 1024)) 1 "$MNT"
+	lxc_make_ours "$c" $((64 * 1024 * 1024)) 1 "$MNT"
 	lxc_up "$c"
 	check_values "$c" 65536 1
 	lxc_down "$c"
@@ -228,7 +158,7 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 		timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1 && break
 		sleep 0.05
 	done
-	lxc_make "$u" $((192 * 1024 * 1024)) 0 "$mnt"
+	lxc_make_ours "$u" $((192 * 1024 * 1024)) 0 "$mnt"
 	lxc_up "$u"
 	run in_lxc "$u" cat /proc/meminfo
 	[ "$(field_kb "$output" MemTotal)" = 196608 ] # upstream serves it
@@ -261,7 +191,7 @@ dev_in_lxc() {
 		timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1 && break
 		sleep 0.05
 	done
-	lxc_make "$u" $((192 * 1024 * 1024)) 0 "$mnt"
+	lxc_make_ours "$u" $((192 * 1024 * 1024)) 0 "$mnt"
 	lxc_up "$u"
 	old=$(dev_in_lxc "$u" /proc/meminfo)
 	a_dev=$(dev_in_lxc "$A" /proc/meminfo)

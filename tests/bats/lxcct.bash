@@ -3,23 +3,30 @@
 # them: for the suites that install packages (package.bats, tests/vm/systemd.bats).  They set
 # LXCPATH (their own lxcpath), MNT (the package's mountpoint), A and B (two containers' names).
 
-# A busybox container limited to MEM and CPUS that takes lxcfs through LXC's common.conf.d
-# include, the file both packages ship: Debian's hooks under Debian's package, ours under ours.
+# The config lines limiting a container to MEM bytes and the cpus CPUS, for the cgroup version
+# this host runs (incus.bash's containers use them too).
+lxc_limits() {
+	if [ -d /sys/fs/cgroup/memory ]; then
+		echo "lxc.cgroup.memory.limit_in_bytes = $1"
+		echo "lxc.cgroup.cpuset.cpus = $2"
+	else
+		echo "lxc.cgroup2.memory.max = $1"
+		echo "lxc.cgroup2.cpuset.cpus = $2"
+	fi
+}
+
+# lxc_make NAME MEM CPUS [INCLUDE]: a busybox container (no network, unconfined) limited to MEM
+# and CPUS that takes lxcfs through INCLUDE: by default LXC's common.conf.d file, the one the
+# installed package ships (Debian's hooks under Debian's package, ours under ours).
 lxc_make() {
-	local name=$1 mem=$2 cpus=$3 conf=$LXCPATH/$1/config
+	local name=$1 conf=$LXCPATH/$1/config
 	lxc-create -P "$LXCPATH" -n "$name" -t busybox >"$BATS_RUN_TMPDIR/$name.create.log" 2>&1
 	sed -i -e '/^lxc\.net\.0\./d' -e '/^lxc\.apparmor\./d' "$conf"
 	{
 		echo "lxc.net.0.type = empty"
 		echo "lxc.apparmor.profile = unconfined"
-		if [ -d /sys/fs/cgroup/memory ]; then
-			echo "lxc.cgroup.memory.limit_in_bytes = $mem"
-			echo "lxc.cgroup.cpuset.cpus = $cpus"
-		else
-			echo "lxc.cgroup2.memory.max = $mem"
-			echo "lxc.cgroup2.cpuset.cpus = $cpus"
-		fi
-		echo "lxc.include = /usr/share/lxc/config/common.conf.d/00-lxcfs.conf"
+		lxc_limits "$2" "$3"
+		echo "lxc.include = ${4:-/usr/share/lxc/config/common.conf.d/00-lxcfs.conf}"
 	} >>"$conf"
 }
 
@@ -91,16 +98,7 @@ lxc_readers() {
 }
 
 # Stops them; prints "reads failures" summed over them, and each failure's text on stderr.
-lxc_readers_stop() {
-	local root=$LXCPATH/$1/rootfs i
-	touch "$root/stop"
-	for i in $(seq 1 300); do
-		[ "$(ls "$root/readers" | grep -vc '\.err$')" -ge "$2" ] && break
-		sleep 0.1
-	done
-	cat "$root/readers"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
-	cat $(ls "$root/readers"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
-}
+lxc_readers_stop() { readers_collect "$LXCPATH/$1/rootfs/stop" "$LXCPATH/$1/rootfs/readers" "$2"; }
 
 # $READERS loops (default 2) in each of A and B.
 both_readers() {

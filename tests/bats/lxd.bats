@@ -277,17 +277,7 @@ readers_failed() { cat "$(rootfs "$1")"/readers/*.err 2>/dev/null | wc -l; }
 
 # readers_stop NAME N: stops them; prints "reads failures"; the failures, counted by kind, on
 # stderr.
-readers_stop() {
-	local root i
-	root=$(rootfs "$1")
-	touch "$root/stop"
-	for i in $(seq 1 300); do
-		[ "$(ls "$root/readers" | grep -vc '\.err$')" -ge "$2" ] && break
-		sleep 0.1
-	done
-	cat "$root/readers"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
-	cat $(ls -d "$root/readers"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
-}
+readers_stop() { readers_collect "$(rootfs "$1")/stop" "$(rootfs "$1")/readers" "$2"; }
 
 # Two loops in each container.
 both_readers() {

@@ -66,6 +66,19 @@ ids() {
 	timeout "$TMO" cat "$MNT/proc/meminfo" >/dev/null
 }
 
+@test "stderr on systemd's journal stream (\$JOURNAL_STREAM names it): each line carries its syslog priority" {
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log js
+	touch "$log"
+	js=$(stat -c '%d:%i' "$log")
+	JOURNAL_STREAM=$js "$LXCFS_BIN" --no-such-option "$MNT" 2>>"$log" || true
+	grep -qx '<3>lxcfs: unknown option --no-such-option (lxcfs --help lists them)' "$log"
+	JOURNAL_STREAM=$js daemon_start "$MNT" "$PIDF"
+	grep -q '^<6>lxcfs\[[0-9]*\]: info: .* serving ' "$log"
+	# another stream (the terminal, a pipe, a file of its own): no mark
+	run "$LXCFS_BIN" --no-such-option "$MNT"
+	[ "${output:0:1}" = l ]
+}
+
 @test "bad options and a missing mountpoint give clear errors" {
 	run "$LXCFS_BIN" --no-such-option "$MNT"
 	[ "$status" -eq 1 ]
