@@ -13,8 +13,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "mount.h"
+#include "lib/log.h"
+#include "lib/mount.h"
 
 #define CLAIM_MAGIC "lxcfs-claim 1\n"
 

@@ -1,10 +1,10 @@
-#include "ctl.h"
+#include "reinit/ctl.h"
 
 #include <errno.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 int ctl_send(int fd, enum ctl_type type, uint64_t arg)
 {

@@ -14,8 +14,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "log.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
 
 struct list {
 	struct holder *v;

@@ -1,4 +1,4 @@
-#include "initrec.h"
+#include "reinit/initrec.h"
 
 #include <errno.h>
 #include <linux/fuse.h>

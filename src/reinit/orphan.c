@@ -14,11 +14,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "fileio.h"
-#include "log.h"
-#include "mount.h"
-#include "parse.h"
+#include "lib/buf.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/mount.h"
+#include "lib/parse.h"
 #include "reinit/holders.h"
 
 #define REPLACER_WAIT_MS 30000 /* its moves and its wait for open files take seconds at most */

@@ -7,8 +7,8 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "log.h"
-#include "reinit/rebind.h"
+#include "lib/log.h"
+#include "reinit/heal/rebind.h"
 
 pid_t rebind_start(const char *worker, const char *mnt, dev_t pred)
 {

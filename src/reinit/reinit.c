@@ -1,4 +1,4 @@
-#include "reinit.h"
+#include "reinit/reinit.h"
 
 #include <errno.h>
 #include <sys/ioctl.h>

@@ -14,14 +14,14 @@
 #include <poll.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "log.h"
-#include "mount.h"
-#include "pidfile.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/mount.h"
+#include "lib/pidfile.h"
 #include "reinit/claim.h"
 #include "reinit/holders.h"
 #include "reinit/orphan.h"
-#include "reinit/rebind.h"
+#include "reinit/heal/rebind.h"
 
 #define DEATH_WAIT_MS 5000
 

@@ -9,7 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 #define LISTEN_FDS_START 3
 #define MAX_LISTEN 16

@@ -1,4 +1,4 @@
-#include "state.h"
+#include "reinit/state.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -8,7 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "log.h"
+#include "lib/log.h"
 
 #define PAGE 4096u
 #define ROUND(x) (((x) + PAGE - 1) / PAGE * PAGE)

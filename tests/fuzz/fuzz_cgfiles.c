@@ -4,11 +4,11 @@
  * Targets of several files take the input's NUL-separated parts in the order listed. */
 #include <errno.h>
 
-#include "cgroup.h"
-#include "fdcache.h"
+#include "cgroup/cgroup.h"
+#include "cgroup/fdcache.h"
 #include "fuzz.h"
-#include "options.h"
-#include "render.h"
+#include "lib/options.h"
+#include "fs/render.h"
 
 #define FUZZ_MEMORY_STAT 1
 #define FUZZ_CPU_STAT 2

@@ -1,6 +1,6 @@
 /* CPU lists (cpuset.cpus.effective, cpuset.effective_cpus, /sys/devices/system/cpu/online):
  * parsed, then formatted and parsed again, which must give the same set. */
-#include "cpuset.h"
+#include "cgroup/cpuset.h"
 #include "fuzz.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,7 +4,7 @@
 #include <sys/socket.h>
 
 #include "fuzz.h"
-#include "log.h"
+#include "lib/log.h"
 #include "reinit/ctl.h"
 
 static int sv[2] = { -1, -1 };

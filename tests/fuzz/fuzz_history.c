@@ -8,7 +8,7 @@
 
 #include "fuzz.h"
 #include "fuzz_patch.h"
-#include "loadavg.h"
+#include "cgroup/loadavg.h"
 #include "reinit/history.h"
 
 static int fd = -1;

@@ -2,10 +2,10 @@
  * whole file as the cgroup layout discovery reads it. */
 #include <limits.h>
 
-#include "cgroup.h"
+#include "cgroup/cgroup.h"
 #include "fuzz.h"
-#include "mountinfo.h"
-#include "parse.h"
+#include "lib/mountinfo.h"
+#include "lib/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

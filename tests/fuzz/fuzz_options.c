@@ -3,7 +3,7 @@
 #include <limits.h>
 
 #include "fuzz.h"
-#include "options.h"
+#include "lib/options.h"
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {

@@ -1,7 +1,7 @@
 /* /proc/<pid>/cgroup: a container's cgroup paths mapped under the hierarchies' mounts, for a v1
  * layout, a v2 layout and a v1 layout whose mounts' roots are not "/" (a cgroup namespace).
  * A path must never lead outside its mount. */
-#include "cgroup.h"
+#include "cgroup/cgroup.h"
 #include "fuzz.h"
 
 static struct cg_layout layouts[3];

@@ -1,7 +1,7 @@
 /* /proc/cgroups: the subsystem index and hierarchy of a v1 mount's controllers.  The first line
  * of the input is the mount's options, the rest the file. */
 #include "fuzz.h"
-#include "parse.h"
+#include "lib/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -1,6 +1,6 @@
 /* /proc/<pid>/stat (state, ppid, start time) and /proc/<pid>/status (PPid, NSpid). */
 #include "fuzz.h"
-#include "parse.h"
+#include "lib/parse.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

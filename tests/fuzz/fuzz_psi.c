@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "fuzz.h"
-#include "psi.h"
+#include "fs/psi.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

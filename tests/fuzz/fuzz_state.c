@@ -10,8 +10,8 @@
 #include "fuzz_patch.h"
 #include "reinit/initrec.h"
 #include "reinit/state.h"
-#include "tree.h"
-#include "vsize.h"
+#include "fs/tree.h"
+#include "fs/vsize.h"
 
 static struct state base;
 static uint8_t *pristine, *region;

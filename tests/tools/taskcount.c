@@ -13,7 +13,7 @@
 
 #include <linux/magic.h>
 
-#include "taskcount.h"
+#include "cgroup/taskcount.h"
 
 int main(int argc, char **argv)
 {

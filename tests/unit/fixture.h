@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "cgroup.h"
-#include "options.h"
-#include "render.h"
+#include "cgroup/cgroup.h"
+#include "lib/options.h"
+#include "fs/render.h"
 
 static char fx_root[4096];
 static char fx_proc[4200], fx_cpu[4200];

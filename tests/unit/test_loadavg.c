@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "loadavg.h"
+#include "cgroup/loadavg.h"
 #include "reinit/history.h"
 
 static char root[256], proc[300], cg[300];

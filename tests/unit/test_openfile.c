@@ -6,7 +6,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "openfile.h"
+#include "fs/openfile.h"
 #include "reinit/state.h"
 #include "version.h"
 

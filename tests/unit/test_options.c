@@ -1,7 +1,7 @@
 #include "check.h"
 #include <sys/mount.h>
 
-#include "options.h"
+#include "lib/options.h"
 
 static int parse(struct options *o, const char *const *args)
 {

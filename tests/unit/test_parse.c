@@ -4,9 +4,9 @@
 #include <string.h>
 
 #include "check.h"
-#include "cpuset.h"
-#include "mountinfo.h"
-#include "parse.h"
+#include "cgroup/cpuset.h"
+#include "lib/mountinfo.h"
+#include "lib/parse.h"
 
 static void numbers(void)
 {

@@ -1,5 +1,5 @@
 #include "check.h"
-#include "psi.h"
+#include "fs/psi.h"
 
 static const char *parse(const char *text, size_t size)
 {

@@ -2,7 +2,7 @@
 
 #include "check.h"
 #include "fixture.h"
-#include "parse.h"
+#include "lib/parse.h"
 
 static struct options opt;
 

@@ -6,11 +6,11 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "mount.h"
+#include "lib/mount.h"
 #include "reinit/ctl.h"
 #include "reinit/state.h"
-#include "tree.h"
-#include "vsize.h"
+#include "fs/tree.h"
+#include "fs/vsize.h"
 
 static void state_checks(void)
 {

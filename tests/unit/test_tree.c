@@ -3,9 +3,9 @@
 #include <sys/stat.h>
 
 #include "check.h"
-#include "cputree.h"
+#include "cgroup/cputree.h"
 #include "fixture.h"
-#include "tree.h"
+#include "fs/tree.h"
 
 static void static_ids(void)
 {

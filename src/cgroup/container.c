@@ -1,0 +1,326 @@
+#include "cgroup/container.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cgroup/fdcache.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/parse.h"
+
+/* Linux 6.11: translate a pid of the namespace behind an nsfs fd into ours. */
+#ifndef NS_GET_TGID_FROM_PIDNS
+#define NS_GET_TGID_FROM_PIDNS _IOR(0xb7, 0x7, int)
+#endif
+
+/* How long a container's cgroup path is trusted before /proc/<init>/cgroup is read again.
+ * LXC places init before it runs anything, so this only matters for inits moved later. */
+#define CGROUP_TTL_NS (1000ull * 1000 * 1000)
+#define MAX_CONTAINERS 4096
+#define SWEEP_STEP 32 /* cached containers checked at each new one, in turn */
+#define BUCKETS 256
+
+struct slot {
+	struct container *c;
+	struct slot *next;
+};
+
+static struct {
+	const struct cg_layout *layout;
+	uint64_t host_ns;
+	pthread_mutex_t lock;
+	struct slot *bucket[BUCKETS];
+	unsigned count, max, cursor;
+	int full_logged;
+	int no_ns_ioctl; /* the kernel lacks NS_GET_TGID_FROM_PIDNS */
+} C = { .lock = PTHREAD_MUTEX_INITIALIZER, .max = MAX_CONTAINERS };
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Inode of /proc/<pid>/ns/pid from its link text "pid:[N]", one syscall. */
+static int pidns_of(pid_t pid, uint64_t *ino)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	unsigned long long v;
+	if (sscanf(link, "pid:[%llu]", &v) != 1)
+		return -EINVAL;
+	*ino = v;
+	return 0;
+}
+
+void containers_set_max(unsigned max)
+{
+	C.max = max < 1 ? 1 : max > MAX_CONTAINERS ? MAX_CONTAINERS : max;
+}
+
+int containers_init(const struct cg_layout *l)
+{
+	C.layout = l;
+	return pidns_of(getpid(), &C.host_ns);
+}
+
+static void container_free(struct container *c)
+{
+	cgview_free(&c->cg);
+	if (c->nsfd >= 0)
+		close(c->nsfd);
+	free(c);
+}
+
+void container_put(struct container *c)
+{
+	if (c && __atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) == 0)
+		container_free(c);
+}
+
+void containers_fini(void)
+{
+	pthread_mutex_lock(&C.lock);
+	for (int i = 0; i < BUCKETS; i++) {
+		struct slot *s = C.bucket[i];
+		while (s) {
+			struct slot *n = s->next;
+			container_put(s->c);
+			free(s);
+			s = n;
+		}
+		C.bucket[i] = NULL;
+	}
+	C.count = 0;
+	pthread_mutex_unlock(&C.lock);
+}
+
+/* NSpid's last field (pid inside its own namespace) and PPid from /proc/<pid>/status. */
+static int status_ids(pid_t pid, pid_t *inner, pid_t *ppid)
+{
+	char path[64];
+	struct buf b = BUF_INIT;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	int r = file_read(path, &b);
+	if (r < 0)
+		goto out;
+	const char *s = buf_cstr(&b);
+	long pp, in;
+	r = status_ppid(s, &pp);
+	if (r < 0)
+		goto out;
+	*ppid = (pid_t)pp;
+	r = status_nspid(s, &in);
+	if (r == 0)
+		*inner = (pid_t)in;
+out:
+	buf_free(&b);
+	return r;
+}
+
+static bool is_init_of(pid_t pid, uint64_t ns_ino)
+{
+	uint64_t ino;
+	pid_t inner, ppid;
+	return pidns_of(pid, &ino) == 0 && ino == ns_ino && status_ids(pid, &inner, &ppid) == 0 &&
+	       inner == 1;
+}
+
+pid_t container_find_init(pid_t pid, int nsfd, uint64_t ns_ino)
+{
+	if (nsfd >= 0 && !__atomic_load_n(&C.no_ns_ioctl, __ATOMIC_RELAXED)) {
+		int r = ioctl(nsfd, NS_GET_TGID_FROM_PIDNS, 1);
+		if (r > 0)
+			return r;
+		if (errno == ENOTTY || errno == EINVAL)
+			__atomic_store_n(&C.no_ns_ioctl, 1, __ATOMIC_RELAXED);
+	}
+	/* Older kernels: init is usually the caller's oldest ancestor in the same namespace... */
+	for (pid_t cur = pid; cur > 0;) {
+		uint64_t ino;
+		pid_t inner, ppid;
+		if (pidns_of(cur, &ino) < 0 || ino != ns_ino || status_ids(cur, &inner, &ppid) < 0)
+			break;
+		if (inner == 1)
+			return cur;
+		cur = ppid;
+	}
+	/* ...but not for a process that entered with setns (lxc-attach): look at everyone. */
+	DIR *d = opendir("/proc");
+	if (!d)
+		return -errno;
+	pid_t found = -ESRCH;
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long p = strtol(de->d_name, &end, 10);
+		if (*end || p <= 0)
+			continue;
+		if (is_init_of((pid_t)p, ns_ino)) {
+			found = (pid_t)p;
+			break;
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+static struct container *build(pid_t pid, uint64_t ns_ino, int *err)
+{
+	struct container *c = calloc(1, sizeof(*c));
+	if (!c) {
+		*err = -ENOMEM;
+		return NULL;
+	}
+	c->refs = 1;
+	c->ns_ino = ns_ino;
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	/* The open fd pins the namespace: its inode number cannot go to another container while
+	 * we cache it under that number. */
+	c->nsfd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	if (c->nsfd < 0 || fstat(c->nsfd, &st) < 0 || st.st_ino != ns_ino) {
+		*err = c->nsfd < 0 ? -errno : -ESRCH;
+		goto fail;
+	}
+	c->init_pid = container_find_init(pid, c->nsfd, ns_ino);
+	if (c->init_pid <= 0) {
+		*err = c->init_pid < 0 ? c->init_pid : -ESRCH;
+		goto fail;
+	}
+	struct buf b = BUF_INIT;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)c->init_pid);
+	if (file_read(path, &b) < 0 || stat_starttime(buf_cstr(&b), &c->init_start) < 0)
+		c->init_start = 0;
+	buf_reset(&b);
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c->init_pid);
+	int r = file_read(path, &b);
+	if (r == 0)
+		r = cgview_from_text(&c->cg, C.layout, b.data, b.len);
+	buf_free(&b);
+	if (r < 0) {
+		*err = r;
+		goto fail;
+	}
+	c->built_ns = now_ns();
+	return c;
+fail:
+	container_free(c);
+	return NULL;
+}
+
+static struct slot **find_slot(uint64_t ns_ino)
+{
+	struct slot **s = &C.bucket[ns_ino % BUCKETS];
+	while (*s && (*s)->c->ns_ino != ns_ino)
+		s = &(*s)->next;
+	return s;
+}
+
+/* The kept cgroup files of a container that is gone: nobody reads them again, and a cgroup that
+ * was removed would hold its fds (and the kernel's memory for it) until evicted. */
+static void drop_files(const struct container *c)
+{
+	for (int k = 0; k < CG_N; k++)
+		if (c->cg.dir[k] && !cgview_is_root(&c->cg, (enum cg_ctrl)k))
+			fdcache_drop_under(c->cg.dir[k]);
+}
+
+/* Drops cached containers whose init has exited (their namespace fd and kept files with them),
+ * looking at up to step of them from where the last call stopped (all when step is 0); lock
+ * held.  Each new container checks a few, so the dead go within a few starts at any count. */
+static void sweep_locked(unsigned step)
+{
+	unsigned seen = 0;
+	for (int n = 0; n < BUCKETS && (!step || seen < step); n++) {
+		int i = (int)((C.cursor + (unsigned)n) % BUCKETS);
+		if (step)
+			C.cursor = (unsigned)i + 1;
+		for (struct slot **s = &C.bucket[i]; *s; seen++) {
+			uint64_t ino;
+			if (pidns_of((*s)->c->init_pid, &ino) < 0 || ino != (*s)->c->ns_ino) {
+				struct slot *dead = *s;
+				*s = dead->next;
+				drop_files(dead->c);
+				container_put(dead->c);
+				free(dead);
+				C.count--;
+			} else {
+				s = &(*s)->next;
+			}
+		}
+	}
+}
+
+struct container *container_of_pid(pid_t pid, int *err)
+{
+	*err = 0;
+	if (pid <= 0)
+		return NULL; /* invisible to us: our own view is the only safe answer */
+	uint64_t ns_ino;
+	int r = pidns_of(pid, &ns_ino);
+	if (r < 0) {
+		*err = r == -ENOENT ? -ESRCH : r;
+		return NULL;
+	}
+	if (ns_ino == C.host_ns)
+		return NULL;
+
+	uint64_t now = now_ns();
+	pthread_mutex_lock(&C.lock);
+	struct slot **s = find_slot(ns_ino);
+	if (*s && now - (*s)->c->built_ns < CGROUP_TTL_NS) {
+		struct container *c = (*s)->c;
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+		pthread_mutex_unlock(&C.lock);
+		return c;
+	}
+	pthread_mutex_unlock(&C.lock);
+
+	struct container *c = build(pid, ns_ino, err);
+	if (!c) {
+		log_debug("cannot resolve container of pid %d: %s", (int)pid, strerror(-*err));
+		return NULL;
+	}
+	/* build() returned the caller's reference; the cache takes one of its own. */
+	pthread_mutex_lock(&C.lock);
+	s = find_slot(ns_ino);
+	if (*s) {
+		container_put((*s)->c);
+		(*s)->c = c;
+		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+	} else {
+		sweep_locked(C.count >= C.max ? 0 : SWEEP_STEP);
+		struct slot *n = C.count < C.max ? malloc(sizeof(*n)) : NULL;
+		if (n) {
+			n->c = c;
+			n->next = NULL;
+			*find_slot(ns_ino) = n;
+			C.count++;
+			__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
+			C.full_logged = 0;
+		} else if (!C.full_logged) {
+			/* served all the same, from a container looked up anew at each request */
+			C.full_logged = 1;
+			log_warn("%u live containers fill the container cache (bounded by the fd limit): "
+				 "others are looked up at every request", C.count);
+		}
+	}
+	pthread_mutex_unlock(&C.lock);
+	return c;
+}

@@ -1,0 +1,298 @@
+#include "cgroup/cputree.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/log.h"
+#include "fs/tree.h"
+
+#define SHARDS 64
+#define WALK_MAX_DEPTH 8
+#define WALK_MAX_ENTRIES 500000
+
+struct entry {
+	uint64_t ino;
+	struct entry *next;
+	char path[];
+};
+
+static struct {
+	int rootfd;
+	pthread_mutex_t lock[SHARDS];
+	struct entry *head[SHARDS];
+	pthread_mutex_t walk_lock;
+	time_t last_walk;
+	size_t nentries;
+} T = { .rootfd = -1 };
+
+static unsigned shard_of(uint64_t ino)
+{
+	return (unsigned)(ino ^ (ino >> 17)) % SHARDS;
+}
+
+int cputree_init(const char *hostdir)
+{
+	for (int i = 0; i < SHARDS; i++)
+		pthread_mutex_init(&T.lock[i], NULL);
+	pthread_mutex_init(&T.walk_lock, NULL);
+	T.rootfd = open(hostdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (T.rootfd < 0) {
+		int e = errno;
+		log_warn("cannot open %s: %s; sys/devices/system/cpu will be empty", hostdir, strerror(e));
+		return -e;
+	}
+	return 0;
+}
+
+void cputree_fini(void)
+{
+	for (int i = 0; i < SHARDS; i++) {
+		struct entry *e = T.head[i];
+		while (e) {
+			struct entry *n = e->next;
+			free(e);
+			e = n;
+		}
+		T.head[i] = NULL;
+	}
+	if (T.rootfd >= 0)
+		close(T.rootfd);
+	T.rootfd = -1;
+	T.nentries = 0;
+	T.last_walk = 0;
+}
+
+/* Records ino -> path.  -EIO on a hash collision: two paths must never share an id. */
+static int remember(uint64_t ino, const char *path)
+{
+	unsigned s = shard_of(ino);
+	int r = 0;
+	pthread_mutex_lock(&T.lock[s]);
+	struct entry *e = T.head[s];
+	for (; e; e = e->next)
+		if (e->ino == ino)
+			break;
+	if (e) {
+		if (strcmp(e->path, path) != 0) {
+			log_error("node id collision: %s and %s", e->path, path);
+			r = -EIO;
+		}
+	} else if (__atomic_load_n(&T.nentries, __ATOMIC_RELAXED) >= WALK_MAX_ENTRIES) {
+		r = -ENOSPC;
+	} else {
+		size_t n = strlen(path) + 1;
+		e = malloc(sizeof(*e) + n);
+		if (!e) {
+			r = -ENOMEM;
+		} else {
+			e->ino = ino;
+			memcpy(e->path, path, n);
+			e->next = T.head[s];
+			T.head[s] = e;
+			__atomic_add_fetch(&T.nentries, 1, __ATOMIC_RELAXED);
+		}
+	}
+	pthread_mutex_unlock(&T.lock[s]);
+	return r;
+}
+
+static bool recall(uint64_t ino, char *rel, size_t size)
+{
+	unsigned s = shard_of(ino);
+	bool found = false;
+	pthread_mutex_lock(&T.lock[s]);
+	for (struct entry *e = T.head[s]; e; e = e->next) {
+		if (e->ino == ino) {
+			found = (size_t)snprintf(rel, size, "%s", e->path) < size;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&T.lock[s]);
+	return found;
+}
+
+/* Opens rel below the host cpu dir; never follows a symlink, never leaves the dir. */
+static int open_beneath(const char *rel, int flags)
+{
+	if (T.rootfd < 0)
+		return -ENOENT;
+	if (!*rel)
+		rel = ".";
+	struct open_how how = {
+		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+	};
+	int fd = (int)syscall(SYS_openat2, T.rootfd, rel, &how, sizeof(how));
+	if (fd < 0 && errno == ENOSYS) {
+		/* Before 5.6: names are validated single components and parents are directories we
+		 * looked up ourselves, so a plain openat stays inside. */
+		fd = openat(T.rootfd, rel, flags | O_CLOEXEC | O_NOFOLLOW);
+	}
+	return fd < 0 ? -errno : fd;
+}
+
+static int stat_rel(const char *rel, struct stat *st)
+{
+	int fd = open_beneath(rel, O_PATH);
+	if (fd < 0)
+		return fd;
+	int r = fstat(fd, st) < 0 ? -errno : 0;
+	close(fd);
+	return r;
+}
+
+static void walk(const char *rel, int depth)
+{
+	if (depth > WALK_MAX_DEPTH)
+		return;
+	int fd = open_beneath(rel, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!tree_name_ok(de->d_name))
+			continue;
+		char child[4096];
+		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
+		    sizeof(child))
+			continue;
+		if (remember(tree_dynamic_ino(child), child) == -ENOSPC)
+			break;
+		if (de->d_type == DT_DIR)
+			walk(child, depth + 1);
+	}
+	closedir(d);
+}
+
+int cputree_path(uint64_t ino, char *rel, size_t size)
+{
+	if (ino == INO_SYS_CPU) {
+		if (size)
+			rel[0] = '\0';
+		return 0;
+	}
+	if (!(ino & INO_DYNAMIC_BIT))
+		return -ESTALE;
+	if (recall(ino, rel, size))
+		return 0;
+	/* An id we never handed out: a previous process did.  Relearn the tree, at most once a
+	 * second so a stream of truly stale ids cannot keep us walking. */
+	pthread_mutex_lock(&T.walk_lock);
+	time_t now = time(NULL);
+	if (!recall(ino, rel, size) && now != T.last_walk) {
+		T.last_walk = now;
+		walk("", 0);
+	}
+	pthread_mutex_unlock(&T.walk_lock);
+	return recall(ino, rel, size) ? 0 : -ESTALE;
+}
+
+int cputree_lookup(uint64_t parent, const char *name, uint64_t *ino, struct stat *st)
+{
+	char prel[4096], rel[4096];
+	if (!tree_name_ok(name))
+		return -ENOENT;
+	int r = cputree_path(parent, prel, sizeof(prel));
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", prel, *prel ? "/" : "", name) >= sizeof(rel))
+		return -ENAMETOOLONG;
+	r = stat_rel(rel, st);
+	if (r < 0)
+		return r;
+	*ino = tree_dynamic_ino(rel);
+	return remember(*ino, rel);
+}
+
+int cputree_stat(uint64_t ino, struct stat *st)
+{
+	char rel[4096];
+	int r = cputree_path(ino, rel, sizeof(rel));
+	return r < 0 ? r : stat_rel(rel, st);
+}
+
+int cputree_readlink(uint64_t ino, char *dst, size_t size)
+{
+	char rel[4096];
+	int r = cputree_path(ino, rel, sizeof(rel));
+	if (r < 0)
+		return r;
+	int fd = open_beneath(rel, O_PATH);
+	if (fd < 0)
+		return fd;
+	ssize_t n = readlinkat(fd, "", dst, size - 1);
+	r = n < 0 ? -errno : (int)n;
+	close(fd);
+	if (n >= 0)
+		dst[n] = '\0';
+	return r;
+}
+
+int cputree_read(uint64_t ino, off_t off, size_t size, struct buf *out)
+{
+	char rel[4096];
+	int r = cputree_path(ino, rel, sizeof(rel));
+	if (r < 0)
+		return r;
+	int fd = open_beneath(rel, O_RDONLY);
+	if (fd < 0)
+		return fd;
+	if (!buf_reserve(out, size)) {
+		close(fd);
+		return -ENOMEM;
+	}
+	ssize_t n = pread(fd, out->data + out->len, size, off);
+	r = n < 0 ? -errno : 0;
+	if (n > 0)
+		out->len += (size_t)n;
+	close(fd);
+	return r;
+}
+
+int cputree_list(uint64_t ino, cputree_entry_fn fn, void *arg)
+{
+	char rel[4096];
+	int r = cputree_path(ino, rel, sizeof(rel));
+	if (r < 0)
+		return r;
+	int fd = open_beneath(rel, O_RDONLY | O_DIRECTORY);
+	if (fd < 0)
+		return fd;
+	DIR *d = fdopendir(fd);
+	if (!d) {
+		r = -errno;
+		close(fd);
+		return r;
+	}
+	struct dirent *de;
+	while ((de = readdir(d)) != NULL) {
+		if (!tree_name_ok(de->d_name))
+			continue;
+		char child[4096];
+		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
+		    sizeof(child))
+			continue;
+		uint64_t cino = tree_dynamic_ino(child);
+		if (remember(cino, child) < 0)
+			continue;
+		mode_t type = de->d_type == DT_DIR ? S_IFDIR : de->d_type == DT_LNK ? S_IFLNK : S_IFREG;
+		if (!fn(arg, de->d_name, cino, type))
+			break;
+	}
+	closedir(d);
+	return 0;
+}

@@ -1,0 +1,29 @@
+/* The host's sys/devices/system/cpu, passed through below the virtual tree.  Ids come from
+ * tree_dynamic_ino(); this module remembers which path each id stands for and can rebuild that
+ * memory by walking the host directory (a new process serves ids an old one handed out). */
+#ifndef LXCFS_CPUTREE_H
+#define LXCFS_CPUTREE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+
+#include "lib/buf.h"
+
+int cputree_init(const char *hostdir);
+void cputree_fini(void);
+
+/* Path of a node relative to the host cpu dir ("" for the dir itself).  -ESTALE if unknown. */
+int cputree_path(uint64_t ino, char *rel, size_t size);
+/* Child name of directory node parent (INO_SYS_CPU or a dynamic dir). */
+int cputree_lookup(uint64_t parent, const char *name, uint64_t *ino, struct stat *st);
+int cputree_stat(uint64_t ino, struct stat *st);
+int cputree_readlink(uint64_t ino, char *dst, size_t size);
+int cputree_read(uint64_t ino, off_t off, size_t size, struct buf *out);
+
+typedef bool (*cputree_entry_fn)(void *arg, const char *name, uint64_t ino, mode_t type);
+/* Calls fn for each entry of directory node ino (without "." and ".."). */
+int cputree_list(uint64_t ino, cputree_entry_fn fn, void *arg);
+
+#endif

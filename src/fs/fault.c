@@ -1,0 +1,60 @@
+#include "fs/fault.h"
+
+#if LXCFS_FAULT_HOOKS
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/fileio.h"
+#include "lib/log.h"
+
+void fault_render(const char *name)
+{
+	const char *s = getenv("LXCFS_FAULT_SLEEP");
+	size_t n = strlen(name);
+	if (s && strncmp(s, name, n) == 0 && s[n] == ':') {
+		long ms = atol(s + n + 1);
+		log_info("fault hook: render of %s sleeps %ld ms", name, ms);
+		nanosleep(&(struct timespec){ .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000 }, NULL);
+	}
+	const char *c = getenv("LXCFS_FAULT_CRASH");
+	if (c && strcmp(c, name) == 0) {
+		log_info("fault hook: render of %s crashes the worker", name);
+		abort();
+	}
+}
+
+/* Whether the file named by the environment variable VAR holds NAME (one line). */
+static bool file_names(const char *var, const char *name, const char **path)
+{
+	char text[256];
+	*path = getenv(var);
+	if (!*path || file_read_small(AT_FDCWD, *path, text, sizeof(text)) < 0)
+		return false;
+	text[strcspn(text, "\n")] = '\0';
+	return strcmp(text, name) == 0;
+}
+
+bool fault_hidden(const char *name)
+{
+	const char *path;
+	return file_names("LXCFS_FAULT_HIDE_FILE", name, &path);
+}
+
+void fault_point(const char *name)
+{
+	const char *path;
+	if (file_names("LXCFS_FAULT_CRASH_ONCE", name, &path) && unlink(path) == 0) {
+		log_info("fault hook: the worker crashes at %s", name);
+		abort();
+	}
+}
+
+long fault_snap_idle(long dflt)
+{
+	const char *s = getenv("LXCFS_FAULT_SNAP_IDLE");
+	return s && *s ? atol(s) : dflt;
+}
+#endif

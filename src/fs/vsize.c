@@ -1,0 +1,60 @@
+#include "fs/vsize.h"
+
+#include "reinit/state.h"
+#include "fs/tree.h"
+
+#define MIN_SIZE 4096
+/* No render comes near this (cpuinfo of 8192 cpus is a few MiB): a larger size in the state is
+ * damage, not a size. */
+#define MAX_SEEN (UINT64_C(1) << 30)
+
+_Static_assert(INO_STATIC_LIMIT <= STATE_VSIZES, "the state keeps a size per static node id");
+
+static uint64_t *seen;
+
+void vsize_init(struct state *st)
+{
+	seen = st->hdr->vsize;
+	/* An inherited size beyond any render is forgotten (the next render sets it again): kept,
+	 * it would be served as st_size, and above 2^62 it made vsize_get double its way round to
+	 * 0 and spin for ever (found by fuzzing the state). */
+	for (unsigned i = 0; i < INO_STATIC_LIMIT; i++)
+		if (__atomic_load_n(&seen[i], __ATOMIC_RELAXED) > MAX_SEEN)
+			__atomic_store_n(&seen[i], 0, __ATOMIC_RELAXED);
+}
+
+void vsize_note(uint64_t ino, size_t len)
+{
+	if (ino >= INO_STATIC_LIMIT)
+		return;
+	uint64_t cur = __atomic_load_n(&seen[ino], __ATOMIC_RELAXED);
+	while (len > cur && !__atomic_compare_exchange_n(&seen[ino], &cur, (uint64_t)len, false, __ATOMIC_RELAXED,
+							  __ATOMIC_RELAXED))
+		;
+}
+
+uint64_t vsize_get(uint64_t ino)
+{
+	uint64_t cur = ino < INO_STATIC_LIMIT ? __atomic_load_n(&seen[ino], __ATOMIC_RELAXED) : 0;
+	uint64_t want = cur <= MAX_SEEN ? 2 * cur : 0; /* (damage written after vsize_init) */
+	uint64_t size = MIN_SIZE;
+	while (size < want)
+		size *= 2;
+	return size;
+}
+
+void vsize_prime(const struct hostroot *host, const struct options *opt)
+{
+	if (__atomic_load_n(&seen[INO_PROC_MEMINFO], __ATOMIC_RELAXED))
+		return; /* a predecessor's sizes are in the state already */
+	struct rctx c = { .host = host, .opt = opt };
+	for (uint64_t ino = 1; ino < INO_STATIC_LIMIT; ino++) {
+		const struct node *n = tree_node(ino);
+		if (!n || n->type != NODE_VFILE || !tree_present(n, host))
+			continue;
+		struct buf b = BUF_INIT;
+		if (n->render(&c, &b) == 0)
+			vsize_note(ino, b.len);
+		buf_free(&b);
+	}
+}

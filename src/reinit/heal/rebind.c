@@ -1,0 +1,764 @@
+#include "reinit/heal/rebind.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/fileio.h"
+#include "lib/log.h"
+#include "lib/mount.h"
+#include "lib/mountinfo.h"
+#include "lib/parse.h"
+#include "reinit/claim.h"
+#include "reinit/heal/drain.h"
+
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
+#endif
+
+#define NS_TIMEOUT_MS 5000
+#define DRAIN_TIMEOUT_MS 10000 /* for files opened on a replaced lxcfs before their mount moved */
+#define FIRST_CANDIDATES 64 /* grown as a namespace needs: no mount is ever dropped for room */
+
+/* A mount of another lxcfs device in some namespace: maybe dead, maybe ours to heal. */
+struct cand {
+	int id;
+	dev_t dev;
+	char *root;
+	char *why_left; /* NULL: ours to heal if dead */
+	bool proven;    /* ours by proof or by the operator's word, not an orphan */
+	int tree;       /* the fresh bind, cloned before entering the namespace */
+	int tree_err;   /* why it could not be cloned */
+	bool hung;      /* its daemon did not answer in another namespace */
+	bool live;      /* of the live lxcfs being replaced: moved although it answers */
+	bool release;   /* ours, to be detached (lxcfs --release) */
+};
+
+struct instance {
+	dev_t dev;
+	char *mountpoint;
+};
+
+struct scan {
+	dev_t ours;
+	int our_id;       /* the mount at our mountpoint in our namespace */
+	const char *path; /* our mountpoint, canonical */
+	const struct rebind_req *req;
+	struct claims claims;
+	dev_t *seen; /* every lxcfs device met, for pruning the claims */
+	size_t nseen;
+	struct instance *inst;
+	size_t ninst;
+	int *live_ids; /* mounts of the live lxcfs being replaced, in every namespace */
+	size_t nlive;
+	dev_t hung[16]; /* devices whose daemon did not answer: not asked again */
+	size_t nhung;
+	dev_t *alive; /* other instances' devices that answered: live in every namespace */
+	size_t nalive;
+	unsigned skipped; /* candidates of the namespace at hand left for known_alive */
+	pid_t prober; /* the child asking them, while the pass heals */
+	int probe_fd;
+	struct timespec probe_start;
+	struct cand *c;
+	size_t n, cap;
+};
+
+static void note_seen(struct scan *s, dev_t dev)
+{
+	for (size_t i = 0; i < s->nseen; i++)
+		if (s->seen[i] == dev)
+			return;
+	dev_t *more = reallocarray(s->seen, s->nseen + 1, sizeof(*more));
+	if (more) {
+		s->seen = more;
+		s->seen[s->nseen++] = dev;
+	}
+}
+
+static bool note_instance(const struct mntent_info *m, void *arg)
+{
+	struct scan *s = arg;
+	if (!mountinfo_is_lxcfs(m) || strcmp(m->root, "/") != 0)
+		return true;
+	note_seen(s, makedev(m->major, m->minor));
+	if (makedev(m->major, m->minor) == s->ours && strcmp(m->mountpoint, s->path) == 0)
+		s->our_id = m->id;
+	struct instance *n = realloc(s->inst, (s->ninst + 1) * sizeof(*n));
+	if (!n)
+		return false;
+	s->inst = n;
+	s->inst[s->ninst].dev = makedev(m->major, m->minor);
+	s->inst[s->ninst].mountpoint = strdup(m->mountpoint);
+	s->ninst++;
+	return true;
+}
+
+/* Whether a dead mount of dev is ours to heal.  true: proven ours (the device found dead at our
+ * mountpoint, one the operator named, or one claimed for our mountpoint); false with why empty:
+ * an orphan the operator asked us to take; false with why set: left, and why. */
+static bool proven_ours(const struct scan *s, const struct mntent_info *m, dev_t dev, char *why, size_t size)
+{
+	const struct rebind_req *q = s->req;
+	if (q->live && dev == q->live)
+		return true;
+	for (size_t i = 0; i < q->ndevs; i++)
+		if (q->devs[i] == dev)
+			return true;
+	for (size_t i = 0; i < s->ninst; i++)
+		if (s->inst[i].dev == dev) {
+			snprintf(why, size, "it belongs to the lxcfs mounted at %s", s->inst[i].mountpoint);
+			return false;
+		}
+	const char *owner = claims_owner(&s->claims, dev);
+	if (owner && strcmp(owner, s->path) == 0)
+		return true;
+	if (owner)
+		snprintf(why, size, "%s claims it for the lxcfs of %s, which heals it at its next start "
+			 "(`lxcfs --rebind --dead-dev %u:%u` takes it)", CLAIM_DIR, owner, major(dev), minor(dev));
+	else if (strcmp(m->root, "/") == 0)
+		snprintf(why, size, "a whole lxcfs tree of unknown origin (a nested lxcfs's own mount?)");
+	else if (!q->orphans)
+		snprintf(why, size, "no lxcfs instance claims device %u:%u (upstream's, stopped?); "
+			 "`lxcfs --rebind --orphans` takes such mounts", major(dev), minor(dev));
+	return false;
+}
+
+static bool known_alive(const struct scan *s, dev_t dev)
+{
+	for (size_t i = 0; i < s->nalive; i++)
+		if (s->alive[i] == dev)
+			return true;
+	return false;
+}
+
+/* The other instances mounted in our namespace are asked once, by a child running while the pass
+ * heals (a daemon that does not answer must not stall it).  A device whose root answers is live
+ * in every namespace (one superblock, one connection): its mounts elsewhere are left without a
+ * visit, so a start on a host of per-container instances enters only the namespaces that may
+ * hold something to heal, not every container's.  What fails or does not answer is visited as
+ * before (a dead one is said to be left; a hung one is skipped everywhere).
+ * Records on the pipe: the device, then whether it answered (0 before asking, 1 after). */
+struct probe_rec {
+	dev_t dev;
+	int answered;
+};
+
+static bool probe_wanted(const struct scan *s, dev_t dev)
+{
+	const struct rebind_req *q = s->req;
+	if (dev == s->ours || (q->live && dev == q->live))
+		return false;
+	for (size_t i = 0; i < q->ndevs; i++)
+		if (q->devs[i] == dev)
+			return false;
+	return true;
+}
+
+static void probe_one(const char *mountpoint, dev_t dev, int out)
+{
+	/* O_PATH and a statx that must not sync ask the daemon nothing: st_dev says which mount is
+	 * on top there; fstatfs then asks it (a stat could be answered from the kernel's cache). */
+	int fd = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct statx sx;
+	if (fd < 0)
+		return;
+	if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) == 0 &&
+	    makedev(sx.stx_dev_major, sx.stx_dev_minor) == dev) {
+		struct probe_rec r = { dev, 0 };
+		struct statfs sf;
+		if (write(out, &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+		r.answered = fstatfs(fd, &sf) == 0;
+		if (write(out, &r, sizeof(r)) != sizeof(r))
+			_exit(1);
+	}
+	close(fd);
+}
+
+static void probe_start(struct scan *s)
+{
+	int p[2];
+	s->prober = -1;
+	s->probe_fd = -1;
+	if (s->req->release || pipe2(p, O_CLOEXEC) < 0)
+		return;
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(p[0]);
+		for (size_t i = 0; i < s->ninst; i++)
+			if (probe_wanted(s, s->inst[i].dev))
+				probe_one(s->inst[i].mountpoint, s->inst[i].dev, p[1]);
+		_exit(0);
+	}
+	close(p[1]);
+	if (pid < 0) {
+		close(p[0]);
+		return;
+	}
+	s->prober = pid;
+	s->probe_fd = p[0];
+	clock_gettime(CLOCK_MONOTONIC, &s->probe_start);
+}
+
+/* Waits for the prober, at most NS_TIMEOUT_MS from its start, and takes what it found. */
+static void probe_finish(struct scan *s)
+{
+	if (s->prober < 0)
+		return;
+	struct timespec now;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	long spent = (now.tv_sec - s->probe_start.tv_sec) * 1000 + (now.tv_nsec - s->probe_start.tv_nsec) / 1000000;
+	int status = 0;
+	bool timed_out = wait_bounded(s->prober, spent < NS_TIMEOUT_MS ? NS_TIMEOUT_MS - (int)spent : 0, &status) ==
+			 -ETIMEDOUT;
+	struct probe_rec r, last = { 0 };
+	while (read(s->probe_fd, &r, sizeof(r)) == (ssize_t)sizeof(r)) {
+		last = r;
+		if (!r.answered)
+			continue;
+		dev_t *more = reallocarray(s->alive, s->nalive + 1, sizeof(*more));
+		if (more) {
+			s->alive = more;
+			s->alive[s->nalive++] = r.dev;
+		}
+	}
+	if (timed_out && last.dev && !last.answered) {
+		const char *at = "?";
+		for (size_t i = 0; i < s->ninst; i++)
+			if (s->inst[i].dev == last.dev)
+				at = s->inst[i].mountpoint;
+		log_error("rebind: the lxcfs mounted at %s (device %u:%u) does not answer; its mounts are skipped "
+			  "everywhere", at, major(last.dev), minor(last.dev));
+		if (s->nhung < sizeof(s->hung) / sizeof(s->hung[0]))
+			s->hung[s->nhung++] = last.dev;
+	}
+	close(s->probe_fd);
+	s->prober = -1;
+}
+
+static bool note_candidate(const struct mntent_info *m, void *arg)
+{
+	struct scan *s = arg;
+	dev_t dev = makedev(m->major, m->minor);
+	bool release = s->req->release;
+	/* healing takes other devices' mounts; a release takes ours, but for the mountpoint */
+	if (!mountinfo_is_lxcfs(m) || (dev == s->ours) != release || m->id == s->our_id)
+		return true;
+	if (s->n == s->cap) {
+		struct cand *more = reallocarray(s->c, s->cap * 2, sizeof(*s->c));
+		if (!more) {
+			log_error("rebind: out of memory: lxcfs mount %d at '%s' left as it is", m->id, m->root);
+			return true;
+		}
+		s->c = more;
+		s->cap *= 2;
+	}
+	struct cand *c = &s->c[s->n];
+	*c = (struct cand){ .id = m->id, .dev = dev, .tree = -1 };
+	note_seen(s, dev);
+	char why[PATH_MAX + 160] = "";
+	c->proven = release || proven_ours(s, m, dev, why, sizeof(why));
+	c->live = s->req->live && dev == s->req->live;
+	if (c->live) {
+		int *more = reallocarray(s->live_ids, s->nlive + 1, sizeof(*more));
+		if (more) {
+			s->live_ids = more;
+			s->live_ids[s->nlive++] = m->id;
+		}
+	}
+	c->release = release;
+	for (size_t i = 0; i < s->nhung; i++)
+		c->hung |= s->hung[i] == dev;
+	if (!why[0] && !path_clean_abs(m->root))
+		snprintf(why, sizeof(why), "its root '%s' is not a path of the tree", m->root);
+	if (why[0] && !release && !c->live && known_alive(s, dev)) {
+		s->skipped++;
+		return true; /* another's, and it answers: nothing to heal or to say */
+	}
+	c->root = strdup(m->root);
+	c->why_left = why[0] ? strdup(why) : NULL;
+	if (c->root) {
+		s->n++;
+	} else {
+		free(c->why_left);
+		log_error("rebind: out of memory: lxcfs mount %d at '%s' left as it is", m->id, m->root);
+	}
+	return true;
+}
+
+static void free_candidates(struct scan *s)
+{
+	for (size_t i = 0; i < s->n; i++) {
+		free(s->c[i].root);
+		free(s->c[i].why_left);
+		if (s->c[i].tree >= 0)
+			close(s->c[i].tree);
+	}
+	s->n = 0;
+}
+
+/* What the namespace's first process belongs to, for the log: its cgroup v2 path, else (the
+ * unified hierarchy of a hybrid host has everyone at "/") its first hierarchy's that says more
+ * (LXC names them lxc.payload.NAME). */
+static void describe_pid(pid_t pid, char *dst, size_t size)
+{
+	char path[64];
+	struct buf b = BUF_INIT;
+	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
+	snprintf(dst, size, "mount namespace of pid %d", (int)pid);
+	const char *best = NULL, *line;
+	size_t pos = 0, len, bestlen = 0;
+	int rank = 0; /* 3: v2 path, 2: another hierarchy's, 1: "/" */
+	if (file_read(path, &b) == 0)
+		while (next_line(b.data, b.len, &pos, &line, &len)) {
+			const char *c1 = memchr(line, ':', len);
+			const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
+			if (!c2)
+				continue;
+			const char *p = c2 + 1;
+			size_t plen = len - (size_t)(p - line);
+			int r = plen == 1 && *p == '/' ? 1 : c1 == line + 1 && line[0] == '0' ? 3 : 2;
+			if (r > rank) {
+				rank = r;
+				best = p;
+				bestlen = plen;
+			}
+		}
+	if (best)
+		snprintf(dst, size, "mount namespace of pid %d (cgroup %.*s)", (int)pid, (int)bestlen, best);
+	buf_free(&b);
+}
+
+struct live_mount {
+	int id, parent;
+	bool lxcfs;
+	char *mountpoint;
+};
+
+struct ns_view {
+	struct live_mount *m;
+	size_t n;
+};
+
+static bool note_view(const struct mntent_info *m, void *arg)
+{
+	struct ns_view *v = arg;
+	struct live_mount *n = realloc(v->m, (v->n + 1) * sizeof(*n));
+	if (!n)
+		return false;
+	v->m = n;
+	v->m[v->n++] = (struct live_mount){ .id = m->id, .parent = m->parent, .lxcfs = mountinfo_is_lxcfs(m),
+					    .mountpoint = strdup(m->mountpoint) };
+	return true;
+}
+
+/* Replaces the dead mount at mp by the fresh tree: beneath it, then the dead one goes (Linux >=
+ * 6.5: readers never see what is under the mount); else over it, the dead one left below. */
+static int replace(int tree, const char *mp, bool *stacked)
+{
+	*stacked = false;
+	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
+		if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+			int e = errno;
+			log_warn("rebind: %s: the fresh mount is in place beneath, but the dead one over it "
+				 "cannot be detached: %s", mp, strerror(e));
+			return -e;
+		}
+		return 0;
+	}
+	if (errno != EINVAL)
+		return -errno;
+	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	*stacked = true;
+	return 0;
+}
+
+struct ns_result {
+	unsigned healed, failed, left;
+	dev_t probing; /* the device of the mount being asked, 0 between mounts */
+};
+
+static int clone_beneath(int mntfd, const char *rel)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV |
+					   RESOLVE_NO_MAGICLINKS };
+	int fd = *rel ? (int)syscall(SYS_openat2, mntfd, rel, &how, sizeof(how)) : dup(mntfd);
+	if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the root was checked for ".." steps */
+		return open_tree(mntfd, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return tree;
+}
+
+static const struct live_mount *view_find(const struct ns_view *v, int id)
+{
+	for (size_t j = 0; j < v->n; j++)
+		if (v->m[j].id == id)
+			return &v->m[j];
+	return NULL;
+}
+
+/* A release: our mount at me goes, and with it any dead lxcfs mount it was stacked on (a kernel
+ * without MOVE_MOUNT_BENEATH healed by stacking), so the path shows what is beneath. */
+static void release_one(const struct live_mount *me, const struct ns_view *v, const char *who,
+			struct ns_result *res)
+{
+	if (umount2(me->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+		if (errno != EINVAL) { /* EINVAL: gone with a mount it was stacked on */
+			log_error("rebind: %s: cannot detach %s: %s", who, me->mountpoint, strerror(errno));
+			res->failed++;
+		}
+		return;
+	}
+	res->healed++;
+	const struct live_mount *below = view_find(v, me->parent);
+	struct statfs sf;
+	while (below && below->lxcfs && below->mountpoint && strcmp(below->mountpoint, me->mountpoint) == 0 &&
+	       statfs(me->mountpoint, &sf) < 0 && errno == ENOTCONN) {
+		if (umount2(me->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+			break;
+		below = view_find(v, below->parent);
+	}
+	log_info("rebind: %s: %s released: what is beneath (the kernel's file) shows again", who, me->mountpoint);
+}
+
+/* One candidate, inside its namespace: dead and ours -> replaced; dead and not ours -> said. */
+static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
+		     int out)
+{
+	const struct live_mount *me = view_find(v, c->id);
+	if (!me || !me->mountpoint)
+		return; /* gone meanwhile */
+	if (c->release) { /* whatever covers it goes with it: our stacked copies, most likely */
+		release_one(me, v, who, res);
+		return;
+	}
+	bool covered = false;
+	for (size_t j = 0; j < v->n && !covered; j++)
+		covered = v->m[j].parent == c->id && v->m[j].mountpoint && strcmp(v->m[j].mountpoint, me->mountpoint) == 0;
+	if (covered)
+		return; /* something is mounted over it: not what readers see */
+	if (c->hung) {
+		if (!c->why_left)
+			log_info("rebind: %s: %s (device %u:%u) skipped: its daemon did not answer before", who,
+				 me->mountpoint, major(c->dev), minor(c->dev));
+		res->failed += !c->why_left;
+		return;
+	}
+	struct statfs sf;
+	res->probing = c->dev;
+	if (write(out, res, sizeof(*res)) != sizeof(*res))
+		_exit(2);
+	int err = statfs(me->mountpoint, &sf) < 0 ? errno : 0;
+	res->probing = 0;
+	if (err != ENOTCONN && !(err == 0 && c->live)) {
+		if (err)
+			log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(err));
+		return; /* alive, or not ours to judge */
+	}
+	if (c->why_left) {
+		log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, me->mountpoint,
+			 major(c->dev), minor(c->dev), c->why_left);
+		res->left++;
+		return;
+	}
+	if (c->tree < 0) {
+		log_error("rebind: %s: %s cannot be healed: %s%s is not in the new tree (%s)", who, me->mountpoint,
+			  mnt, c->root, strerror(c->tree_err));
+		res->failed++;
+		return;
+	}
+	bool stacked;
+	int rr = replace(c->tree, me->mountpoint, &stacked);
+	close(c->tree);
+	c->tree = -1;
+	if (rr < 0) {
+		log_error("rebind: %s: %s cannot be healed: %s", who, me->mountpoint, strerror(-rr));
+		res->failed++;
+		return;
+	}
+	if (statfs(me->mountpoint, &sf) < 0) {
+		log_error("rebind: %s: %s still fails after the rebind: %s", who, me->mountpoint, strerror(errno));
+		res->failed++;
+		return;
+	}
+	log_info("rebind: %s: %s %s to %s%s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
+		 strcmp(c->root, "/") ? c->root : "",
+		 !stacked ? ""
+		 : c->live ? " (over the replaced one, which stays below: no MOVE_MOUNT_BENEATH)"
+			   : " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)");
+	res->healed++;
+}
+
+/* In a child: enter the namespace, heal, report.  Never returns. */
+static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int out)
+{
+	struct ns_result res = { 0 };
+	for (size_t i = 0; i < s->n; i++) {
+		struct cand *c = &s->c[i];
+		if (c->why_left || c->release)
+			continue;
+		/* Cloning needs the source in the caller's namespace: before setns.  The path is
+		 * resolved beneath the mount, through no symlink and no other mount: a root of the
+		 * old tree can never name a host path in the new one. */
+		c->tree = clone_beneath(mntfd, c->root + 1);
+		c->tree_err = c->tree < 0 ? errno : 0;
+	}
+	/* After setns, /proc is the namespace's own procfs, maybe of another pid namespace where
+	 * we have no /proc/self: our mountinfo is read through the host's. */
+	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (setns(nsfd, CLONE_NEWNS) < 0) {
+		log_error("rebind: cannot enter the mount namespace of %s: %s", who, strerror(errno));
+		res.failed = 1;
+		goto done;
+	}
+	struct ns_view v = { 0 };
+	int r = mountinfo_each(procfd, "self/mountinfo", note_view, &v);
+	if (r < 0) {
+		log_error("rebind: %s: cannot read its mounts: %s", who, strerror(-r));
+		res.failed = 1;
+	}
+	/* Proven mounts first: they fail at once (their connection is gone), while an orphan or
+	 * another instance's mount may hang on a daemon that does not answer, and a hang ends this
+	 * child.  The result goes out after each step, so a killed child still reports. */
+	for (int pass = 0; pass < 3; pass++)
+		for (size_t i = 0; i < s->n; i++) {
+			struct cand *c = &s->c[i];
+			int want = c->why_left ? 2 : c->proven ? 0 : 1;
+			if (want != pass)
+				continue;
+			heal_one(c, &v, mnt, who, &res, out);
+			if (write(out, &res, sizeof(res)) != sizeof(res))
+				_exit(2);
+		}
+	for (size_t j = 0; j < v.n; j++)
+		free(v.m[j].mountpoint);
+	free(v.m);
+done:
+	if (write(out, &res, sizeof(res)) != sizeof(res))
+		_exit(2);
+	_exit(0);
+}
+
+static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, struct ns_result *res)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return -errno;
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		heal_namespace(nsfd, mntfd, mnt, s, who, p[1]);
+	}
+	close(p[1]);
+	int status = 0;
+	bool timed_out = wait_bounded(pid, NS_TIMEOUT_MS, &status) == -ETIMEDOUT;
+	/* the last report is the child's total (a killed child's, as far as it got) */
+	struct ns_result r;
+	ssize_t n;
+	bool any = false;
+	while ((n = read(p[0], &r, sizeof(r))) == (ssize_t)sizeof(r)) {
+		*res = r;
+		any = true;
+	}
+	close(p[0]);
+	return timed_out ? -ETIMEDOUT : any ? 0 : -EIO;
+}
+
+/* A mount namespace, named by its oldest process (a container's init rather than something
+ * attached to it later): the one the logs name. */
+struct ns {
+	ino_t ino;
+	pid_t pid;
+	uint64_t start;
+};
+
+static uint64_t start_of(const char *pid)
+{
+	char path[300], text[1024];
+	uint64_t st = UINT64_MAX;
+	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0 || stat_starttime(text, &st) < 0)
+		return UINT64_MAX;
+	return st;
+}
+
+static size_t list_namespaces(struct ns **out)
+{
+	struct ns *v = NULL;
+	size_t n = 0;
+	DIR *d = opendir("/proc");
+	struct dirent *e;
+	while (d && (e = readdir(d))) {
+		if (!isdigit((unsigned char)e->d_name[0]))
+			continue;
+		char p[300];
+		struct stat st;
+		snprintf(p, sizeof(p), "/proc/%s/ns/mnt", e->d_name);
+		if (stat(p, &st) < 0)
+			continue; /* gone, or a kernel thread */
+		uint64_t start = start_of(e->d_name);
+		size_t i = 0;
+		while (i < n && v[i].ino != st.st_ino)
+			i++;
+		if (i == n) {
+			struct ns *m = realloc(v, (n + 1) * sizeof(*v));
+			if (!m)
+				break;
+			v = m;
+			v[n++] = (struct ns){ .ino = st.st_ino, .pid = (pid_t)atoi(e->d_name), .start = start };
+		} else if (start < v[i].start) {
+			v[i].pid = (pid_t)atoi(e->d_name);
+			v[i].start = start;
+		}
+	}
+	if (d)
+		closedir(d);
+	*out = v;
+	return n;
+}
+
+/* One namespace: its candidates, and a child to heal or judge them if there are any.  With
+ * later: a namespace whose candidates are all left to others is not entered but marked. */
+static void visit(struct scan *s, const struct ns *ns, int mntfd, const char *path, bool *later,
+		  struct rebind_stats *stats)
+{
+	char p[PATH_MAX];
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)ns->pid);
+	int nsfd = open(p, O_RDONLY | O_CLOEXEC);
+	if (nsfd < 0)
+		return; /* its process is gone: so is, most likely, the namespace */
+	if (fstat(nsfd, &st) < 0 || st.st_ino != ns->ino) {
+		close(nsfd); /* the pid was reused meanwhile */
+		return;
+	}
+	/* Candidates from the namespace as this process sees it; mount ids are global, so the
+	 * child finds them again from inside. */
+	snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)ns->pid);
+	s->skipped = 0;
+	mountinfo_each(AT_FDCWD, p, note_candidate, s);
+	stats->unvisited += !s->n && s->skipped;
+	bool ours = false;
+	for (size_t i = 0; i < s->n && !ours; i++)
+		ours = !s->c[i].why_left || s->c[i].release;
+	if (s->n && later && !ours) {
+		*later = true;
+	} else if (s->n) {
+		char who[PATH_MAX + 64];
+		describe_pid(ns->pid, who, sizeof(who));
+		struct ns_result res = { 0 };
+		int cr = run_child(nsfd, mntfd, path, s, who, &res);
+		if (cr == -ETIMEDOUT && res.probing && s->nhung < sizeof(s->hung) / sizeof(s->hung[0]))
+			s->hung[s->nhung++] = res.probing;
+		if (cr == -ETIMEDOUT)
+			log_error("rebind: %s: timed out on a mount of device %u:%u, whose daemon does not "
+				  "answer; what came after it there is not healed, and its mounts elsewhere "
+				  "are skipped", who, major(res.probing), minor(res.probing));
+		else if (cr < 0)
+			log_error("rebind: %s: %s", who, strerror(-cr));
+		res.failed += cr < 0;
+		stats->namespaces++;
+		stats->healed += res.healed;
+		stats->failed += res.failed;
+		stats->left += res.left;
+	}
+	free_candidates(s);
+	close(nsfd);
+}
+
+int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats)
+{
+	char path[PATH_MAX];
+	dev_t ours;
+	int r = mount_canonical(mnt, path, sizeof(path));
+	if (r == 0)
+		r = live_lxcfs_at(path, &ours);
+	if (r < 0) {
+		log_error("rebind: %s is not a live lxcfs mount (%s); nothing to rebind from", mnt, strerror(-r));
+		return r;
+	}
+	int mntfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (mntfd < 0)
+		return -errno;
+	struct scan s = { .ours = ours, .path = path, .req = req,
+			  .c = calloc(FIRST_CANDIDATES, sizeof(struct cand)), .cap = FIRST_CANDIDATES };
+	if (!s.c) {
+		close(mntfd);
+		return -ENOMEM;
+	}
+	time_t started = time(NULL);
+	int loaded = claims_load(req->claim_dir, &s.claims);
+	if (loaded < 0)
+		log_error("rebind: cannot read the claims in %s (%s): only mounts named or found dead at %s "
+			  "are healed", req->claim_dir, strerror(-loaded), path);
+	for (size_t i = 0; i < req->ndevs; i++)
+		log_info("rebind: dead mounts of device %u:%u are healed from %s", major(req->devs[i]),
+			 minor(req->devs[i]), path);
+	if (req->live)
+		log_info("rebind: mounts of the live lxcfs %u:%u move to %s", major(req->live), minor(req->live), path);
+	if (req->orphans)
+		log_info("rebind: orphans (dead binds of a device no lxcfs claims or mounts) are healed "
+			 "from %s, as asked", path);
+	mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_instance, &s);
+	*stats = (struct rebind_stats){ 0 };
+	probe_start(&s);
+	struct ns *all;
+	size_t nns = list_namespaces(&all);
+	/* First the namespaces with something we may heal; those holding only others' mounts once
+	 * the prober has said which of those answer (most of them, then, need no visit). */
+	bool *later = calloc(nns ? nns : 1, sizeof(*later));
+	for (size_t k = 0; k < nns; k++)
+		visit(&s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+	probe_finish(&s);
+	for (size_t k = 0; k < nns; k++)
+		if (later && later[k])
+			visit(&s, &all[k], mntfd, path, NULL, stats);
+	free(later);
+	free(s.alive);
+	free(all);
+	if (req->live)
+		stats->still_open = (unsigned)drain_wait(s.live_ids, s.nlive, DRAIN_TIMEOUT_MS);
+	free(s.live_ids);
+	note_seen(&s, ours);
+	if (loaded == 0)
+		claims_prune(req->claim_dir, &s.claims, s.seen, s.nseen, started);
+	claims_free(&s.claims);
+	free(s.seen);
+	for (size_t i = 0; i < s.ninst; i++)
+		free(s.inst[i].mountpoint);
+	free(s.inst);
+	free(s.c);
+	close(mntfd);
+	return 0;
+}
