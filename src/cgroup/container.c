@@ -14,6 +14,7 @@
 
 #include "cgroup/fdcache.h"
 #include "lib/fileio.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 
@@ -43,13 +44,6 @@ static struct {
 	int full_logged;
 	int no_ns_ioctl; /* the kernel lacks NS_GET_TGID_FROM_PIDNS */
 } C = { .lock = PTHREAD_MUTEX_INITIALIZER, .max = MAX_CONTAINERS };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Inode of /proc/<pid>/ns/pid from its link text "pid:[N]", one syscall. */
 static int pidns_of(pid_t pid, uint64_t *ino)
@@ -217,7 +211,7 @@ static struct container *build(pid_t pid, uint64_t ns_ino, int *err)
 		*err = r;
 		goto fail;
 	}
-	c->built_ns = now_ns();
+	c->built_ns = clock_ns(CLOCK_MONOTONIC);
 	return c;
 fail:
 	container_free(c);
@@ -281,7 +275,7 @@ struct container *container_of_pid(pid_t pid, int *err)
 	if (ns_ino == C.host_ns)
 		return NULL;
 
-	uint64_t now = now_ns();
+	uint64_t now = clock_ns(CLOCK_MONOTONIC);
 	pthread_mutex_lock(&C.lock);
 	struct slot **s = find_slot(ns_ino);
 	if (*s && now - (*s)->c->built_ns < CGROUP_TTL_NS) {

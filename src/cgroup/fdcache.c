@@ -10,6 +10,8 @@
 #include <unistd.h>
 
 #include "lib/fileio.h"
+#include "lib/hash.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #define SHARDS 64
@@ -60,10 +62,7 @@ void fdcache_fini(void)
 
 static uint64_t hash_path(const char *p)
 {
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (; *p; p++)
-		h = (h ^ (unsigned char)*p) * UINT64_C(0x100000001b3);
-	return h;
+	return fnv1a64(FNV1A64_INIT, p, strlen(p));
 }
 
 static void unlink_kept(unsigned s, struct kept *k)
@@ -208,17 +207,10 @@ struct aged {
 	unsigned max_age_ms;
 };
 
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static int read_aged_fn(struct kept *k, void *arg)
 {
 	struct aged *a = arg;
-	uint64_t now = now_ms();
+	uint64_t now = mono_ms();
 	if (k->saved && now - k->saved_ms < a->max_age_ms)
 		return buf_append(a->out, k->saved, k->last) ? 0 : -ENOMEM;
 	size_t start = a->out->len;

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "reinit/history.h"
@@ -35,13 +36,6 @@ static struct {
 	pthread_t thread;
 	bool running, stop;
 } L = { .lock = PTHREAD_MUTEX_INITIALIZER };
-
-static uint64_t boot_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 uint64_t loadavg_decay(uint64_t load, unsigned exp, uint64_t active, unsigned n)
 {
@@ -245,14 +239,12 @@ void loadavg_tick(uint64_t now_ms)
 static void choose_counter(void)
 {
 	const char *want = getenv("LXCFS_LOADAVG_COUNTER"), *what = NULL;
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	if (want && strcmp(want, "scan") == 0) {
 		log_info("load averages: scanning /proc ($LXCFS_LOADAVG_COUNTER=scan)");
 	} else if (taskcount_bpf_init(!(want && strcmp(want, "task") == 0), &what) == 0) {
-		clock_gettime(CLOCK_MONOTONIC, &t1);
-		log_info("load averages: counting tasks in the kernel (%s, loaded in %ld ms)", what,
-			 (long)((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000));
+		log_info("load averages: counting tasks in the kernel (%s, loaded in %.0f ms)", what,
+			 mono_since_ms(t0));
 	} else {
 		log_info("load averages: scanning /proc per thread: %s", what);
 	}

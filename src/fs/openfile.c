@@ -6,6 +6,7 @@
 #include <time.h>
 
 #include "fs/fault.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -48,9 +49,7 @@ static struct {
 
 static uint64_t now_stamp(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (uint64_t)ts.tv_sec + 1; /* 0 means "not stamped" */
+	return boot_ms() / 1000 + 1; /* 0 means "not stamped" */
 }
 
 /* The newest worker says how many renders it keeps in its memory; an older one still draining

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cgroup/loadavg.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/options.h"
 #include "lib/parse.h"
@@ -18,9 +19,7 @@ static double boottime_now(const struct rctx *c)
 {
 	if (c->host->boottime)
 		return c->host->boottime();
-	struct timespec ts;
-	clock_gettime(CLOCK_BOOTTIME, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return (double)clock_ns(CLOCK_BOOTTIME) / 1e9;
 }
 
 /* cpu time the container has used, in seconds. */

@@ -5,6 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/hash.h"
 #include "lib/parse.h"
 
 static const struct node nodes[] = {
@@ -87,11 +88,7 @@ bool tree_present(const struct node *n, const struct hostroot *h)
 uint64_t tree_dynamic_ino(const char *relpath)
 {
 	/* FNV-1a, then the murmur3 finalizer to spread the bits. */
-	uint64_t h = UINT64_C(0xcbf29ce484222325);
-	for (const unsigned char *p = (const unsigned char *)relpath; *p; p++) {
-		h ^= *p;
-		h *= UINT64_C(0x100000001b3);
-	}
+	uint64_t h = fnv1a64(FNV1A64_INIT, relpath, strlen(relpath));
 	h ^= h >> 33;
 	h *= UINT64_C(0xff51afd7ed558ccd);
 	h ^= h >> 33;

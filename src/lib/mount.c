@@ -15,27 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/mountinfo.h"
-
-int wait_bounded(pid_t pid, int timeout_ms, int *status)
-{
-	for (int waited_ms = 0;; waited_ms++) {
-		pid_t r = waitpid(pid, status, WNOHANG);
-		if (r == pid)
-			return 0;
-		if (r < 0 && errno != EINTR)
-			return -errno;
-		if (waited_ms >= timeout_ms) {
-			kill(pid, SIGKILL);
-			while (waitpid(pid, status, 0) < 0 && errno == EINTR)
-				;
-			return -ETIMEDOUT;
-		}
-		usleep(1000);
-	}
-}
 
 int statfs_probe(const char *path, int timeout_ms)
 {
@@ -48,7 +31,7 @@ int statfs_probe(const char *path, int timeout_ms)
 		struct statfs sf;
 		_exit(statfs(path, &sf) == 0 ? 0 : errno & 0xff);
 	}
-	int status = 0, r = wait_bounded(pid, timeout_ms, &status);
+	int status = 0, r = child_wait(pid, timeout_ms, &status);
 	if (r < 0)
 		return r;
 	return WIFEXITED(status) ? -WEXITSTATUS(status) : -EIO;

@@ -29,10 +29,6 @@ bool lxcfs_dev_mounted(dev_t dev);
 /* mnt as mountinfo writes it: absolute, its parent canonical; the last component itself is not
  * resolved (it may be a dead mount that answers nothing). */
 int mount_canonical(const char *mnt, char *dst, size_t size);
-/* Waits for child pid at most timeout_ms, then kills and reaps it: 0 (its wait status in
- * *status), -ETIMEDOUT, or -errno.  For helpers that may hang on a FUSE mount whose daemon does
- * not answer, where only a fatal signal ends the wait. */
-int wait_bounded(pid_t pid, int timeout_ms, int *status);
 /* statfs(path) in a child killed after timeout_ms: 0, -ENOTCONN for a dead FUSE mount,
  * -ETIMEDOUT for one whose daemon does not answer, or another -errno. */
 int statfs_probe(const char *path, int timeout_ms);

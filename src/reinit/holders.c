@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 
@@ -138,13 +139,17 @@ int holders_find_by_flags(int fd, struct holder **out)
 	return find(fd, 0, out, false);
 }
 
+static bool fd_gone(void *path)
+{
+	return access(path, F_OK) != 0; /* a zombie holds no fd */
+}
+
 void holder_end(pid_t pid, int fd)
 {
 	char path[64];
 	kill(pid, SIGKILL);
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
-	for (int t = 0; t < 1000 && access(path, F_OK) == 0; t++) /* a zombie holds no fd */
-		nanosleep(&(struct timespec){ .tv_nsec = 2000000 }, NULL);
+	wait_until(fd_gone, path, 2000, 2);
 }
 
 /* Whether a thread of pid sits in read(2)/readv(2) on fd (a stopped one shows the call it will

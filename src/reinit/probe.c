@@ -8,6 +8,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/child.h"
+
 bool probe_state(const char *path, int state_fd, char *why, size_t size)
 {
 	char fdarg[16];
@@ -15,19 +17,9 @@ bool probe_state(const char *path, int state_fd, char *why, size_t size)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return snprintf(why, size, "pipe: %s", strerror(errno)), false;
-	pid_t pid = fork();
-	if (pid == 0) {
-		sigset_t none; /* the caller takes its signals from a mask the probe must not inherit */
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		int fl = fcntl(state_fd, F_GETFD);
-		if (fl >= 0)
-			fcntl(state_fd, F_SETFD, fl & ~FD_CLOEXEC);
-		dup2(p[1], 2);
-		execl(path, "lxcfs-worker", "--check-state", fdarg, (char *)NULL);
-		fprintf(stderr, "cannot run %s: %s\n", path, strerror(errno));
-		_exit(127);
-	}
+	char *argv[] = { "lxcfs-worker", "--check-state", fdarg, NULL };
+	pid_t pid = spawn_child(&(struct spawn){ .path = path, .argv = argv, .keep = &state_fd, .nkeep = 1,
+						 .out = -1, .err = p[1] });
 	close(p[1]);
 	ssize_t n = pid > 0 ? read(p[0], why, size - 1) : -1;
 	close(p[0]);
@@ -37,8 +29,8 @@ bool probe_state(const char *path, int state_fd, char *why, size_t size)
 		*nl = '\0';
 	int status = -1;
 	if (pid > 0)
-		waitpid(pid, &status, 0);
+		child_wait(pid, -1, &status);
 	else
-		snprintf(why, size, "fork: %s", strerror(errno));
+		snprintf(why, size, "fork: %s", strerror(-pid));
 	return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }

@@ -7,23 +7,14 @@
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
-#include "lib/log.h"
+#include "lib/child.h"
 #include "reinit/heal/rebind.h"
 
 pid_t rebind_start(const char *worker, const char *mnt, dev_t pred)
 {
 	char dev[32];
 	snprintf(dev, sizeof(dev), "%u:%u", major(pred), minor(pred));
-	pid_t pid = fork();
-	if (pid != 0)
-		return pid < 0 ? -errno : pid;
-	sigset_t none;
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (pred)
-		execl(worker, "lxcfs-worker", "--rebind", "--dead-dev", dev, mnt, (char *)NULL);
-	else
-		execl(worker, "lxcfs-worker", "--rebind", mnt, (char *)NULL);
-	log_cmdline_error("cannot run %s: %s", worker, strerror(errno));
-	_exit(127);
+	char *with[] = { "lxcfs-worker", "--rebind", "--dead-dev", dev, (char *)mnt, NULL };
+	char *without[] = { "lxcfs-worker", "--rebind", (char *)mnt, NULL };
+	return spawn_child(&(struct spawn){ .path = worker, .argv = pred ? with : without, .out = -1, .err = -1 });
 }

@@ -14,6 +14,7 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/mount.h"
@@ -87,22 +88,11 @@ static int move_mounts(const char *worker, const char *staging, dev_t dev)
 {
 	char spec[32];
 	snprintf(spec, sizeof(spec), "%u:%u", major(dev), minor(dev));
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		sigset_t none;
-		sigemptyset(&none);
-		sigprocmask(SIG_SETMASK, &none, NULL);
-		execl(worker, "lxcfs-worker", "--rebind", "--live-dev", spec, staging, (char *)NULL);
-		log_cmdline_error("cannot run %s: %s", worker, strerror(errno));
-		_exit(127);
-	}
+	char *argv[] = { "lxcfs-worker", "--rebind", "--live-dev", spec, (char *)staging, NULL };
+	pid_t pid = spawn_child(&(struct spawn){ .path = worker, .argv = argv, .out = -1, .err = -1 });
 	int status;
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR)
-			return -1;
+	if (pid < 0 || child_wait(pid, -1, &status) < 0)
+		return -1;
 	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

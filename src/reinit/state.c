@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/hash.h"
 #include "lib/log.h"
 
 #define PAGE 4096u
@@ -43,14 +44,8 @@ static void copy_layout(struct state_layout *l, const struct state_hdr *h)
 /* FNV-1a over the fields that never change while a connection lives. */
 static uint32_t header_sum(const struct state_hdr *h)
 {
-	uint32_t x = 2166136261u;
-	const struct {
-		const void *p;
-		size_t n;
-	} parts[] = { { h, offsetof(struct state_hdr, generation) }, { &h->init, sizeof(h->init) } };
-	for (size_t i = 0; i < sizeof(parts) / sizeof(parts[0]); i++)
-		for (const unsigned char *c = parts[i].p, *e = c + parts[i].n; c < e; c++)
-			x = (x ^ *c) * 16777619u;
+	uint32_t x = fnv1a32(FNV1A32_INIT, h, offsetof(struct state_hdr, generation));
+	x = fnv1a32(x, &h->init, sizeof(h->init));
 	return x ? x : 1; /* 0 means "never summed" */
 }
 

@@ -35,6 +35,8 @@
 #include "fs/fault.h"
 #include "cgroup/fdcache.h"
 #include "cgroup/loadavg.h"
+#include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mount.h"
 #include "fs/openfile.h"
@@ -189,13 +191,6 @@ static sigset_t blocked_signals(void)
 	return s;
 }
 
-static long mono_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void keep_fd(int fd, bool keep)
 {
 	int fl = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
@@ -297,7 +292,7 @@ static int resume_in_place(struct options *opt, const char *spec, struct standal
 	serve_recover(0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
 	if (opt->psi_poll)
 		psi_wake_waiters();
-	long waited = v[6] ? mono_ms() - v[6] : -1; /* field 7: when the previous image stopped reading */
+	long waited = v[6] ? (long)mono_ms() - v[6] : -1; /* field 7: when the previous image stopped reading */
 	log_info("lxcfs %s upgraded in place (pid %d): generation %llu serving %s with %d request threads "
 		 "(new requests waited %ld ms)",
 		 LXCFS_VERSION, (int)getpid(), (unsigned long long)h->gen, opt->mountpoint, thread_count(opt), waited);
@@ -318,7 +313,7 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 	}
 	char spec[192];
 	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%llu,%d,%ld,%d", h->fuse, h->state, h->pidfile, h->history,
-		 (unsigned long long)h->gen, (int)(h->rebinder > 0 ? h->rebinder : 0), mono_ms(), h->psi);
+		 (unsigned long long)h->gen, (int)(h->rebinder > 0 ? h->rebinder : 0), (long)mono_ms(), h->psi);
 	char **av = calloc((size_t)nargs + 3, sizeof(*av));
 	if (!av) {
 		log_error("upgrade failed: out of memory; lxcfs %s keeps serving", LXCFS_VERSION);
@@ -419,6 +414,11 @@ static int parse_fds(const char *s, long *v, int n)
 	return 0;
 }
 
+static bool init_recorded(void *unused)
+{
+	return initrec_complete(&st.hdr->init);
+}
+
 /* The reinit tier: reset the connection, answer the new INIT, revalidate the bind mounts. */
 static int reinit_now(int fd, uint64_t gen)
 {
@@ -432,9 +432,7 @@ static int reinit_now(int fd, uint64_t gen)
 		log_error("FUSE_DEV_IOC_REINIT failed: %s", strerror(-r));
 		return -1;
 	}
-	for (int i = 0; i < 10000 && !initrec_complete(&st.hdr->init); i++)
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-	if (!initrec_complete(&st.hdr->init)) {
+	if (!wait_until(init_recorded, NULL, 10000, 1)) {
 		log_error("no new FUSE_INIT after FUSE_DEV_IOC_REINIT");
 		return -1;
 	}
@@ -449,9 +447,7 @@ static int reinit_now(int fd, uint64_t gen)
 
 static void wait_for_init(void)
 {
-	for (int i = 0; i < 5000 && !initrec_complete(&st.hdr->init); i++)
-		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
-	if (!initrec_complete(&st.hdr->init))
+	if (!wait_until(init_recorded, NULL, 5000, 1))
 		log_warn("no FUSE_INIT from the kernel within 5 s of the mount; ready anyway");
 }
 
@@ -633,13 +629,11 @@ static int rebind_main(int argc, char **argv)
 	/* what the pass did to each mount it took, for the summary */
 	const char *done = opt.release ? "released" : opt.live_dev ? "moved or healed" : "healed";
 	const char *what = opt.release ? "" : opt.live_dev ? "" : "dead ";
-	struct timespec t0, t1;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	struct rebind_stats s;
 	if (rebind_all(opt.mountpoint, &req, &s) < 0)
 		return 1;
-	clock_gettime(CLOCK_MONOTONIC, &t1);
-	double ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+	double ms = mono_since_ms(t0);
 	char unvisited[96] = "";
 	if (s.unvisited)
 		snprintf(unvisited, sizeof(unvisited), "; %u namespace(s) with only other live instances' mounts not "

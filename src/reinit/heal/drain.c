@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 
@@ -75,20 +76,33 @@ static size_t scan(const int *ids, size_t n, struct open_file **out)
 	return count;
 }
 
+struct still_open {
+	const int *ids;
+	size_t n, left;
+	struct open_file *v;
+};
+
+/* Whether every file was closed; drops from the list those that were. */
+static bool all_closed(void *arg)
+{
+	struct still_open *o = arg;
+	size_t k = 0;
+	for (size_t i = 0; i < o->left; i++)
+		if (in(o->ids, o->n, mnt_id_of(o->v[i].pid, o->v[i].fd)))
+			o->v[k++] = o->v[i];
+	o->left = k;
+	return k == 0;
+}
+
 size_t drain_wait(const int *ids, size_t n, int timeout_ms)
 {
 	if (!n)
 		return 0;
-	struct open_file *v;
-	size_t left = scan(ids, n, &v);
-	for (int waited = 0; left && waited < timeout_ms; waited += 20) {
-		nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
-		size_t k = 0;
-		for (size_t i = 0; i < left; i++)
-			if (in(ids, n, mnt_id_of(v[i].pid, v[i].fd)))
-				v[k++] = v[i];
-		left = k;
-	}
+	struct still_open o = { ids, n, 0, NULL };
+	o.left = scan(ids, n, &o.v);
+	wait_until(all_closed, &o, timeout_ms, 20);
+	struct open_file *v = o.v;
+	size_t left = o.left;
 	for (size_t i = 0; i < left; i++) {
 		char path[64], comm[64] = "?";
 		snprintf(path, sizeof(path), "/proc/%d/comm", (int)v[i].pid);

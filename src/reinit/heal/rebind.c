@@ -20,6 +20,8 @@
 #include <unistd.h>
 
 #include "lib/buf.h"
+#include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/mount.h"
@@ -74,7 +76,7 @@ struct scan {
 	unsigned skipped; /* candidates of the namespace at hand left for known_alive */
 	pid_t prober; /* the child asking them, while the pass heals */
 	int probe_fd;
-	struct timespec probe_start;
+	uint64_t probe_started_ms;
 	struct cand *c;
 	size_t n, cap;
 };
@@ -214,7 +216,7 @@ static void probe_start(struct scan *s)
 	}
 	s->prober = pid;
 	s->probe_fd = p[0];
-	clock_gettime(CLOCK_MONOTONIC, &s->probe_start);
+	s->probe_started_ms = mono_ms();
 }
 
 /* Waits for the prober, at most NS_TIMEOUT_MS from its start, and takes what it found. */
@@ -222,11 +224,9 @@ static void probe_finish(struct scan *s)
 {
 	if (s->prober < 0)
 		return;
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	long spent = (now.tv_sec - s->probe_start.tv_sec) * 1000 + (now.tv_nsec - s->probe_start.tv_nsec) / 1000000;
+	long spent = (long)(mono_ms() - s->probe_started_ms);
 	int status = 0;
-	bool timed_out = wait_bounded(s->prober, spent < NS_TIMEOUT_MS ? NS_TIMEOUT_MS - (int)spent : 0, &status) ==
+	bool timed_out = child_wait(s->prober, spent < NS_TIMEOUT_MS ? NS_TIMEOUT_MS - (int)spent : 0, &status) ==
 			 -ETIMEDOUT;
 	struct probe_rec r, last = { 0 };
 	while (read(s->probe_fd, &r, sizeof(r)) == (ssize_t)sizeof(r)) {
@@ -582,7 +582,7 @@ static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const
 	}
 	close(p[1]);
 	int status = 0;
-	bool timed_out = wait_bounded(pid, NS_TIMEOUT_MS, &status) == -ETIMEDOUT;
+	bool timed_out = child_wait(pid, NS_TIMEOUT_MS, &status) == -ETIMEDOUT;
 	/* the last report is the child's total (a killed child's, as far as it got) */
 	struct ns_result r;
 	ssize_t n;

@@ -21,6 +21,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/child.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mount.h"
 #include "lib/pidfile.h"
@@ -100,13 +102,6 @@ static void psi_store_new(void)
 	if (K.psi_fd < 0)
 		log_warn("cannot create the PSI trigger store (%s): triggers die with their worker",
 			 strerror(-K.psi_fd));
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static void describe(int status, char *dst, size_t size)
@@ -307,7 +302,7 @@ static int spawn(uint64_t gen, bool reinit)
 	close(sv[1]);
 	if (K.cur.pid && !K.old.pid)
 		K.old = K.cur; /* an upgrade: the running worker drains once the new one is ready */
-	K.cur = (struct worker){ .pid = pid, .ctl = sv[0], .gen = gen, .reinit = reinit, .started_ms = now_ms() };
+	K.cur = (struct worker){ .pid = pid, .ctl = sv[0], .gen = gen, .reinit = reinit, .started_ms = mono_ms() };
 	K.st.hdr->generation = gen;
 	K.st.hdr->worker_pid = pid;
 	log_info("started worker %d (generation %llu)", (int)pid, (unsigned long long)gen);
@@ -394,7 +389,7 @@ static void restart_worker(void)
 		K.next_remount = false;
 		if (remount() < 0) {
 			K.next_remount = true;
-			K.restart_at_ms = now_ms() + BACKOFF_MAX_MS;
+			K.restart_at_ms = mono_ms() + BACKOFF_MAX_MS;
 			return;
 		}
 	}
@@ -404,7 +399,7 @@ static void restart_worker(void)
 	K.next_reinit = false;
 	if (spawn(gen, reinit) < 0) {
 		log_error("cannot start a worker: %s", strerror(errno));
-		K.restart_at_ms = now_ms() + BACKOFF_MAX_MS;
+		K.restart_at_ms = mono_ms() + BACKOFF_MAX_MS;
 		return;
 	}
 	/* Every generation but the new one is dead: the new worker answers what they held. */
@@ -494,21 +489,11 @@ static void shutdown_and_exit(int rc, bool unmount)
 	for (int i = 0; i < 2; i++)
 		if (w[i]->pid)
 			ctl_send(w[i]->ctl, CTL_STOP, 0);
-	for (int i = 0; i < 2; i++) {
-		uint64_t deadline = now_ms() + 5000;
-		while (w[i]->pid && waitpid(w[i]->pid, NULL, WNOHANG) == 0) {
-			if (now_ms() > deadline) {
-				kill(w[i]->pid, SIGKILL);
-				waitpid(w[i]->pid, NULL, 0);
-				break;
-			}
-			nanosleep(&(struct timespec){ .tv_nsec = 5000000 }, NULL);
-		}
-	}
-	if (K.rebinder > 0) { /* a pass still waiting on some hung mount: not worth outliving us */
-		kill(K.rebinder, SIGKILL);
-		waitpid(K.rebinder, NULL, 0);
-	}
+	for (int i = 0; i < 2; i++)
+		if (w[i]->pid)
+			child_wait(w[i]->pid, 5000, NULL);
+	if (K.rebinder > 0) /* a pass still waiting on some hung mount: not worth outliving us */
+		child_wait(K.rebinder, 0, NULL);
 	close(K.fuse_fd); /* with the last fd the kernel ends the connection */
 	unlink(K.statuspath);
 	pidfile_release(K.pidpath, K.pidfd);
@@ -597,7 +582,7 @@ static void reap(void)
 		 * supervisor): rapid kills must not stall readers for a back-off.  A request that
 		 * kills every worker ends at the second death anyway (EIO).  The mount is never
 		 * given up. */
-		uint64_t now = now_ms();
+		uint64_t now = mono_ms();
 		bool killed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 		bool young = now - dead.started_ms < SHORT_LIFE_MS && !killed;
 		bool looping = !dead.ready || (young && K.young_status == status);
@@ -826,12 +811,7 @@ static int adopt(const char *spec, bool *reinit)
 		/* The old state may be of a format we cannot read: start from an empty one,
 		 * once the old worker no longer reads the device (it could take the new INIT). */
 		ctl_send(K.old.ctl, CTL_STOP, 0);
-		for (int i = 0; i < 1000 && waitpid(K.old.pid, NULL, WNOHANG) == 0; i++)
-			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
-		if (waitpid(K.old.pid, NULL, WNOHANG) == 0) {
-			kill(K.old.pid, SIGKILL);
-			waitpid(K.old.pid, NULL, 0);
-		}
+		child_wait(K.old.pid, 10000, NULL);
 		close(K.old.ctl);
 		close((int)v[1]);
 		K.reinit_from = K.old.gen;
@@ -874,7 +854,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 				/* the old worker is gone: keep trying, the next one resets again */
 				log_error("cannot start the worker of the upgrade: %s; retrying", strerror(errno));
 				K.next_reinit = true;
-				K.restart_at_ms = now_ms() + BACKOFF_MAX_MS;
+				K.restart_at_ms = mono_ms() + BACKOFF_MAX_MS;
 			}
 		} else {
 			save_header();
@@ -885,7 +865,7 @@ int keeper_main(const struct options *opt, int argc, char **argv, const char *re
 				K.cur = K.old;
 				K.old = (struct worker){ .ctl = -1 };
 			} else {
-				K.upgrade_deadline_ms = now_ms() + UPGRADE_TIMEOUT_MS;
+				K.upgrade_deadline_ms = mono_ms() + UPGRADE_TIMEOUT_MS;
 			}
 		}
 	} else if (opt->replace) {
@@ -937,7 +917,7 @@ serve:
 		struct pollfd p[3] = { { .fd = sfd, .events = POLLIN },
 				       { .fd = K.cur.pid ? K.cur.ctl : -1, .events = POLLIN },
 				       { .fd = K.old.pid ? K.old.ctl : -1, .events = POLLIN } };
-		uint64_t now = now_ms(), wake = 0;
+		uint64_t now = mono_ms(), wake = 0;
 		if (K.restart_at_ms)
 			wake = K.restart_at_ms;
 		if (K.upgrade_deadline_ms && (!wake || K.upgrade_deadline_ms < wake))
@@ -947,7 +927,7 @@ serve:
 			timeout = 100;
 		if (poll(p, 3, timeout) < 0 && errno != EINTR)
 			continue;
-		now = now_ms();
+		now = mono_ms();
 		if (K.restart_at_ms && now >= K.restart_at_ms)
 			restart_worker();
 		if (K.upgrade_deadline_ms && now >= K.upgrade_deadline_ms && K.old.pid) {
