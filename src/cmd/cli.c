@@ -11,12 +11,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
+#include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 #include "lib/options.h"
 #include "lib/pidfile.h"
-#include "reinit/keeper/keeper.h"
 #include "lib/selfpath.h"
+#include "reinit/keeper/keeper.h"
+#include "reinit/status.h"
 #include "version.h"
 
 static bool alive(pid_t pid)
@@ -24,84 +27,79 @@ static bool alive(pid_t pid)
 	return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); /* EPERM: it is, and not ours */
 }
 
-/* The running keeper of this pidfile and its last report (in *b).  0; or, said on stderr, 3: not
+/* The running keeper of this pidfile and its last report (in *rec).  0; or, said on stderr, 3: not
  * running, 4: running, but no report can be read. */
-static int find_keeper(const struct options *o, struct buf *b, pid_t *keeper)
+static int find_keeper(const struct options *o, struct status_rec *rec)
 {
 	char path[PATH_MAX + 16], pidpath[PATH_MAX];
 	options_statusfile(o, path, sizeof(path));
 	options_pidfile(o, pidpath, sizeof(pidpath));
 	pid_t holder = pidfile_holder(pidpath);
-	int r = file_read(path, b);
-	const char *s = r == 0 ? buf_cstr(b) : NULL;
-	const char *k = s ? strstr(s, "keeper_pid: ") : NULL;
-	int pid = k ? atoi(k + 12) : 0;
-	int rc = 0;
+	struct buf b = BUF_INIT;
+	int r = file_read(path, &b);
+	bool sound = r == 0 && buf_cstr(&b) && status_read(buf_cstr(&b), rec) == 0 && rec->keeper_pid > 0;
+	buf_free(&b);
+	pid_t pid = sound ? rec->keeper_pid : 0;
 	if (r < 0 && holder > 0)
-		log_cmdline_error("running (pid %d holds %s), but its status at %s cannot be read: %s",
-			(int)holder, pidpath, path, strerror(-r)), rc = 4;
-	else if (r == -EACCES)
-		log_cmdline_error("cannot read the status at %s: permission denied (it is root's)", path), rc = 4;
-	else if (r < 0)
-		log_cmdline_error("no status at %s (not running with --restart-on-crash?)", path), rc = 3;
-	else if (pid <= 0 && holder > 0)
-		log_cmdline_error("running (pid %d holds %s), but its status at %s is unreadable (damaged)",
-			(int)holder, pidpath, path), rc = 4;
-	else if (pid <= 0 || !alive(pid) || (holder >= 0 && holder != pid))
-		log_cmdline_error("not running (the status at %s is stale)", path), rc = 3;
-	*keeper = pid;
-	return rc;
+		return log_cmdline_error("running (pid %d holds %s), but its status at %s cannot be read: %s",
+			(int)holder, pidpath, path, strerror(-r)), 4;
+	if (r == -EACCES)
+		return log_cmdline_error("cannot read the status at %s: permission denied (it is root's)", path), 4;
+	if (r < 0)
+		return log_cmdline_error("no status at %s (not running with --restart-on-crash?)", path), 3;
+	if (!sound && holder > 0)
+		return log_cmdline_error("running (pid %d holds %s), but its status at %s is unreadable (damaged)",
+			(int)holder, pidpath, path), 4;
+	if (!sound || !alive(pid) || (holder >= 0 && holder != pid))
+		return log_cmdline_error("not running (the status at %s is stale)", path), 3;
+	return 0;
 }
 
-/* A field of a keeper's report ("" if absent), into dst; not the first line's (keeper_pid). */
-static void report_field(struct buf *b, const char *name, char *dst, size_t size)
+struct report_wait {
+	const char *path;
+	struct stat before;
+	struct status_rec *rec;
+	const char *last_upgrade; /* wait for another last_upgrade than this; NULL: for a new file */
+};
+
+/* Whether the keeper wrote a new report (it replaces the file): then it is in *rec. */
+static bool new_report(void *arg)
 {
-	char key[64];
-	snprintf(key, sizeof(key), "\n%s: ", name);
-	const char *f = strstr(buf_cstr(b), key);
-	size_t n = 0;
-	if (f) {
-		f += strlen(key);
-		n = strcspn(f, "\n");
-	}
-	snprintf(dst, size, "%.*s", (int)n, f ? f : "");
+	struct report_wait *w = arg;
+	struct stat now;
+	if (stat(w->path, &now) < 0 || now.st_ino == w->before.st_ino)
+		return false;
+	struct buf b = BUF_INIT;
+	struct status_rec fresh;
+	bool ok = file_read(w->path, &b) == 0 && buf_cstr(&b) && status_read(buf_cstr(&b), &fresh) == 0;
+	buf_free(&b);
+	if (!ok)
+		return false;
+	w->before = now;
+	if (w->last_upgrade && (strcmp(fresh.last_upgrade, w->last_upgrade) == 0 ||
+				strcmp(fresh.last_upgrade, "none") == 0))
+		return false;
+	*w->rec = fresh;
+	return true;
 }
 
 /* Prints what the keeper last wrote, if that keeper still runs.  Exit 0: the report; 3: not
  * running; 4: running, but no report can be read (said why). */
 static int print_status(const struct options *o)
 {
-	char path[PATH_MAX + 16];
-	options_statusfile(o, path, sizeof(path));
-	struct buf b = BUF_INIT;
-	pid_t pid;
-	int rc = find_keeper(o, &b, &pid);
-	if (rc) {
-		buf_free(&b);
+	struct status_rec rec;
+	int rc = find_keeper(o, &rec);
+	if (rc)
 		return rc;
-	}
 	/* The keeper rewrites the file when asked (SIGHUP), so the counts are of this moment; an
 	 * older keeper that ignores the request, or a caller who may not signal it, still gets
 	 * its last report. */
-	struct stat before, now;
-	if (stat(path, &before) == 0 && kill(pid, SIGHUP) == 0) {
-		for (int i = 0; i < 100; i++) {
-			nanosleep(&(struct timespec){ .tv_nsec = 10000000 }, NULL);
-			if (stat(path, &now) == 0 && now.st_ino != before.st_ino) {
-				struct buf fresh = BUF_INIT;
-				if (file_read(path, &fresh) == 0) {
-					buf_free(&b);
-					b = fresh;
-				} else {
-					buf_free(&fresh);
-				}
-				break;
-			}
-		}
-	}
-	fputs(buf_cstr(&b), stdout);
-	buf_free(&b);
-	return 0;
+	char path[PATH_MAX + 16];
+	options_statusfile(o, path, sizeof(path));
+	struct report_wait w = { .path = path, .rec = &rec };
+	if (stat(path, &w.before) == 0 && kill(rec.keeper_pid, SIGHUP) == 0)
+		wait_until(new_report, &w, 1000, 10);
+	return status_print(stdout, &rec) == 0 ? 0 : 1;
 }
 
 /* lxcfs --reinit: the reinit tier on the operator's word.  The keeper re-executes the binaries on
@@ -110,50 +108,40 @@ static int print_status(const struct options *o)
  * 3 and 4 as --status. */
 static int request_reinit(const struct options *o)
 {
-	struct buf b = BUF_INIT;
-	pid_t pid;
-	int rc = find_keeper(o, &b, &pid);
-	char mnt[PATH_MAX], recovery[128], before[256];
-	report_field(&b, "mountpoint", mnt, sizeof(mnt));
-	report_field(&b, "recovery", recovery, sizeof(recovery));
-	report_field(&b, "last_upgrade", before, sizeof(before));
-	buf_free(&b);
+	struct status_rec rec;
+	int rc = find_keeper(o, &rec);
 	if (rc)
 		return rc;
+	pid_t pid = rec.keeper_pid;
 	char want[PATH_MAX], have[PATH_MAX];
-	if (o->mountpoint && (!realpath(o->mountpoint, want) || !realpath(mnt, have) || strcmp(want, have) != 0)) {
+	if (o->mountpoint && (!realpath(o->mountpoint, want) || !realpath(rec.mountpoint, have) || strcmp(want, have) != 0)) {
 		log_cmdline_error("the keeper %d serves %s, not %s (give its -p or --runtime-dir)", (int)pid,
-			mnt, o->mountpoint);
+			rec.mountpoint, o->mountpoint);
 		return 2;
 	}
-	if (!strstr(recovery, "reinit=yes")) {
-		log_cmdline_error("this kernel has no FUSE_DEV_IOC_REINIT (the keeper says: %s); nothing "
-			"changed. SIGUSR1 to the keeper (%d) upgrades by resuming", recovery, (int)pid);
+	if (!rec.reinit) {
+		log_cmdline_error("this kernel has no FUSE_DEV_IOC_REINIT (the keeper says: resume=yes journal=yes "
+			"resend=%s reinit=no); nothing changed. SIGUSR1 to the keeper (%d) upgrades by resuming",
+			rec.resend ? "yes" : "no", (int)pid);
 		return 1;
 	}
+	char path[PATH_MAX + 16], before[sizeof(rec.last_upgrade)];
+	options_statusfile(o, path, sizeof(path));
+	snprintf(before, sizeof(before), "%s", rec.last_upgrade);
+	struct report_wait w = { .path = path, .rec = &rec, .last_upgrade = before };
+	stat(path, &w.before);
 	if (sigqueue(pid, SIGUSR1, (union sigval){ .sival_int = KEEPER_REINIT_REQUEST }) < 0) {
 		log_cmdline_error("cannot signal the keeper %d: %s", (int)pid, strerror(errno));
 		return 1;
 	}
 	/* Its report names each upgrade once its worker is ready, or why it was refused. */
-	const char *w = getenv("LXCFS_REINIT_WAIT");
-	int secs = w && atoi(w) > 0 ? atoi(w) : 60;
-	char path[PATH_MAX + 16], now[256] = "";
-	options_statusfile(o, path, sizeof(path));
-	for (int i = 0; i < secs * 50; i++) {
-		nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
-		struct buf fresh = BUF_INIT;
-		if (file_read(path, &fresh) == 0)
-			report_field(&fresh, "last_upgrade", now, sizeof(now));
-		buf_free(&fresh);
-		if (now[0] && strcmp(now, before) != 0 && strcmp(now, "none") != 0)
-			break;
-		now[0] = '\0';
-	}
-	if (!now[0]) {
+	const char *e = getenv("LXCFS_REINIT_WAIT");
+	int secs = e && atoi(e) > 0 ? atoi(e) : 60;
+	if (!wait_until(new_report, &w, secs * 1000, 20)) {
 		log_cmdline_error("no outcome from the keeper %d within %d s (see its log)", (int)pid, secs);
 		return 1;
 	}
+	const char *now = rec.last_upgrade;
 	size_t n = strlen(now), t = strlen(" through reinit");
 	bool done = n > t && strcmp(now + n - t, " through reinit") == 0;
 	fprintf(done ? stdout : stderr, "%s%s\n", done ? "" : "lxcfs: ", now);

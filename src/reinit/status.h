@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <sys/types.h>
 
 #include "reinit/tier.h"
@@ -33,6 +34,8 @@ struct status_rec {
 /* Writes rec as text to path, atomically (a temporary file renamed over it), mode 0600.
  * 0 or -errno. */
 int status_write(const char *path, const struct status_rec *rec);
+/* The same text, to f (what `lxcfs --status` prints).  0 or -EIO. */
+int status_print(FILE *f, const struct status_rec *rec);
 /* Parses the text of a status file into *rec.  0; -EBADMSG if a field is missing or malformed
  * (the file is damaged, or of a keeper that writes another format). */
 int status_read(const char *text, struct status_rec *rec);
