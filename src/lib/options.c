@@ -7,7 +7,7 @@
 #include <sys/mount.h>
 
 #include "lib/log.h"
-#include "reinit/claim.h"
+#include "lib/parse.h"
 #include "version.h"
 
 void options_usage(const char *argv0)

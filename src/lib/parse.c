@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 int parse_u64(const char *s, bool allow_max, uint64_t *out)
 {
@@ -199,4 +200,20 @@ bool path_clean_abs(const char *r)
 		p += n;
 	}
 	return true;
+}
+
+int parse_dev(const char *s, dev_t *out)
+{
+	char *end;
+	if (!isdigit((unsigned char)s[0]))
+		return -EINVAL;
+	unsigned long ma = strtoul(s, &end, 10);
+	if (*end != ':' || !isdigit((unsigned char)end[1]))
+		return -EINVAL;
+	const char *m = end + 1;
+	unsigned long mi = strtoul(m, &end, 10);
+	if (*end || ma > 0xfff || mi > 0xfffff)
+		return -EINVAL;
+	*out = makedev(ma, mi);
+	return 0;
 }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 /* Unsigned decimal with optional trailing whitespace.  "max" gives UINT64_MAX when allow_max. */
 int parse_u64(const char *s, bool allow_max, uint64_t *out);
@@ -36,10 +37,13 @@ int proc_cgroups_find(const char *text, size_t len, const char *opts, unsigned *
 /* Is name one of the comma-separated options (a mount's "rw,cpu,cpuacct")? */
 bool opt_list_has(const char *opts, const char *name);
 
-/* Iterates lines: sets line and linelen (without the newline) for each; false at the end. */
 /* An absolute path with no "." or ".." step and no "//" (nor a deleted file's "//deleted"):
  * one that names what it says below its root. */
 bool path_clean_abs(const char *path);
+/* Iterates lines: sets line and linelen (without the newline) for each; false at the end. */
 bool next_line(const char *text, size_t len, size_t *pos, const char **line, size_t *linelen);
+
+/* "MAJ:MIN" -> dev; -EINVAL on anything else. */
+int parse_dev(const char *s, dev_t *out);
 
 #endif

@@ -15,24 +15,9 @@
 
 #include "lib/log.h"
 #include "lib/mount.h"
+#include "lib/parse.h"
 
 #define CLAIM_MAGIC "lxcfs-claim 1\n"
-
-int parse_dev(const char *s, dev_t *out)
-{
-	char *end;
-	if (!isdigit((unsigned char)s[0]))
-		return -EINVAL;
-	unsigned long ma = strtoul(s, &end, 10);
-	if (*end != ':' || !isdigit((unsigned char)end[1]))
-		return -EINVAL;
-	const char *m = end + 1;
-	unsigned long mi = strtoul(m, &end, 10);
-	if (*end || ma > 0xfff || mi > 0xfffff)
-		return -EINVAL;
-	*out = makedev(ma, mi);
-	return 0;
-}
 
 /* The directory, if it is root's alone: anyone else able to write there could make us heal
  * (that is, take over) other instances' containers. */

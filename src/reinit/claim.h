@@ -40,7 +40,4 @@ const char *claims_owner(const struct claims *c, dev_t dev);
 void claims_prune(const char *dir, const struct claims *c, const dev_t *seen, size_t nseen, time_t before);
 void claims_free(struct claims *c);
 
-/* "MAJ:MIN" -> dev; -EINVAL on anything else. */
-int parse_dev(const char *s, dev_t *out);
-
 #endif
