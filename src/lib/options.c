@@ -1,6 +1,8 @@
 #include "lib/options.h"
 
 #include <getopt.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -136,126 +138,155 @@ static int add_fuse_opts(struct options *o, const char *arg)
 	return r;
 }
 
-enum { OPT_CFS = 256, OPT_PIDFD, OPT_RUNTIME_DIR, OPT_THREADS, OPT_RESTART, OPT_STATUS, OPT_REBIND,
-       OPT_ORPHANS, OPT_DEAD_DEV, OPT_LIVE_DEV, OPT_RELEASE, OPT_REPLACE, OPT_REINIT, OPT_ZSWAP, OPT_CGROUP,
-       OPT_PSI_POLL };
-
-int options_parse(struct options *o, int argc, char **argv)
+static int take_fuse_opts(struct options *o, const char *arg)
 {
-	static const struct option longopts[] = {
-		{ "debug", no_argument, NULL, 'd' },
-		{ "disable-swap", no_argument, NULL, 'u' },
-		{ "disable-zswap", no_argument, NULL, OPT_ZSWAP },
-		{ "enable-cgroup", no_argument, NULL, OPT_CGROUP },
-		{ "enable-psi-poll", no_argument, NULL, OPT_PSI_POLL },
-		{ "enable-loadavg", no_argument, NULL, 'l' },
-		{ "foreground", no_argument, NULL, 'f' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'v' },
-		{ "pidfile", required_argument, NULL, 'p' },
-		{ "enable-cfs", no_argument, NULL, OPT_CFS },
-		{ "enable-pidfd", no_argument, NULL, OPT_PIDFD },
-		{ "runtime-dir", required_argument, NULL, OPT_RUNTIME_DIR },
-		{ "threads", required_argument, NULL, OPT_THREADS },
-		{ "restart-on-crash", no_argument, NULL, OPT_RESTART },
-		{ "status", no_argument, NULL, OPT_STATUS },
-		{ "reinit", no_argument, NULL, OPT_REINIT },
-		{ "rebind", no_argument, NULL, OPT_REBIND },
-		{ "orphans", no_argument, NULL, OPT_ORPHANS },
-		{ "dead-dev", required_argument, NULL, OPT_DEAD_DEV },
-		{ "live-dev", required_argument, NULL, OPT_LIVE_DEV },
-		{ "release", no_argument, NULL, OPT_RELEASE },
-		{ "replace", no_argument, NULL, OPT_REPLACE },
-		{ NULL, 0, NULL, 0 },
-	};
-	memset(o, 0, sizeof(*o));
-	o->runtime_dir = "/run";
-	o->mount_flags = MS_NOSUID | MS_NODEV;
-	int c;
-	/* 0, not 1: only then does glibc restart its scan from scratch.  With 1, a parse that
-	 * stopped inside a cluster of short options ("-zu": refused at z) leaves getopt pointing
-	 * into that argv, and the next parse reads the rest of the old cluster (found by fuzzing:
-	 * a use after free, or options nobody gave). */
-	optind = 0;
-	opterr = 0; /* its messages are ours: one line, at error priority in the journal */
-	while ((c = getopt_long(argc, argv, ":dulfhnvso:p:", longopts, NULL)) != -1) {
-		switch (c) {
-		case 'd': o->debug = true; break;
-		case 'u': o->swap_off = true; break;
-		case 'l': o->loadavg = true; break;
-		case 'f': o->foreground = true; break;
-		case 's': break;
-		case 'h':
-		case 'n': /* upstream 4.0.x and 5.0.x list "-n, --help" (a typo they never parsed) */
-			o->help = true;
-			break;
-		case OPT_ZSWAP: o->zswap_off = true; break;
-		case OPT_PSI_POLL: o->psi_poll = true; break;
-		case OPT_CGROUP:
-			log_cmdline_error("--enable-cgroup (upstream 6.0's cgroupfs emulation under MOUNTPOINT/cgroup) "
-				"is not provided; upstream dropped it too. Containers see their own cgroups through "
-				"cgroup namespaces: let LXC mount cgroupfs in them (lxc.mount.auto = cgroup)");
-			return -1;
-		case 'v': o->version = true; break;
-		case 'p': o->pidfile = optarg; break;
-		case 'o':
-			if (add_fuse_opts(o, optarg) < 0)
-				return -1;
-			break;
-		case OPT_CFS: o->cfs = true; break;
-		case OPT_PIDFD: o->pidfd = true; break;
-		case OPT_RUNTIME_DIR: o->runtime_dir = optarg; break;
-		case OPT_RESTART: o->restart_on_crash = true; break;
-		case OPT_STATUS: o->status = true; break;
-		case OPT_REINIT: o->reinit = true; break;
-		case OPT_REBIND: o->rebind = true; break;
-		case OPT_ORPHANS: o->orphans = true; break;
-		case OPT_DEAD_DEV:
-			if (o->ndead_devs == OPTIONS_MAX_DEAD_DEVS ||
-			    parse_dev(optarg, &o->dead_devs[o->ndead_devs]) < 0) {
-				log_cmdline_error("--dead-dev wants MAJ:MIN (at most %d of them)",
-					OPTIONS_MAX_DEAD_DEVS);
-				return -1;
-			}
-			o->ndead_devs++;
-			break;
-		case OPT_LIVE_DEV:
-			if (parse_dev(optarg, &o->live_dev) < 0) {
-				log_cmdline_error("--live-dev wants MAJ:MIN");
-				return -1;
-			}
-			break;
-		case OPT_RELEASE: o->release = true; break;
-		case OPT_REPLACE: o->replace = true; break;
-		case OPT_THREADS: {
-			char *end;
-			long n = strtol(optarg, &end, 10);
-			if (*end || n < 1 || n > 64) {
-				log_cmdline_error("--threads wants a number from 1 to 64");
-				return -1;
-			}
-			o->threads = (int)n;
-			break;
+	return add_fuse_opts(o, arg);
+}
+
+static int take_pidfile(struct options *o, const char *arg)
+{
+	o->pidfile = arg;
+	return 0;
+}
+
+static int take_runtime_dir(struct options *o, const char *arg)
+{
+	o->runtime_dir = arg;
+	return 0;
+}
+
+static int take_threads(struct options *o, const char *arg)
+{
+	char *end;
+	long n = strtol(arg, &end, 10);
+	if (*end || n < 1 || n > 64) {
+		log_cmdline_error("--threads wants a number from 1 to 64");
+		return -1;
+	}
+	o->threads = (int)n;
+	return 0;
+}
+
+static int take_dead_dev(struct options *o, const char *arg)
+{
+	if (o->ndead_devs == OPTIONS_MAX_DEAD_DEVS || parse_dev(arg, &o->dead_devs[o->ndead_devs]) < 0) {
+		log_cmdline_error("--dead-dev wants MAJ:MIN (at most %d of them)", OPTIONS_MAX_DEAD_DEVS);
+		return -1;
+	}
+	o->ndead_devs++;
+	return 0;
+}
+
+static int take_live_dev(struct options *o, const char *arg)
+{
+	if (parse_dev(arg, &o->live_dev) < 0) {
+		log_cmdline_error("--live-dev wants MAJ:MIN");
+		return -1;
+	}
+	return 0;
+}
+
+static int refuse_cgroup(struct options *o, const char *arg)
+{
+	log_cmdline_error("--enable-cgroup (upstream 6.0's cgroupfs emulation under MOUNTPOINT/cgroup) "
+		"is not provided; upstream dropped it too. Containers see their own cgroups through "
+		"cgroup namespaces: let LXC mount cgroupfs in them (lxc.mount.auto = cgroup)");
+	return -1;
+}
+
+#define NO_FLAG SIZE_MAX
+#define FLAG(member) offsetof(struct options, member)
+
+/* Every option: its long name (NULL: short only), its short letter (0: long only), the bool it
+ * sets, or the function that takes it (with its argument, if it has one). */
+static const struct optdef {
+	const char *name;
+	char letter;
+	size_t flag;
+	int (*take)(struct options *o, const char *arg);
+	bool arg;
+} optdefs[] = {
+	{ "debug", 'd', FLAG(debug), NULL, false },
+	{ "disable-swap", 'u', FLAG(swap_off), NULL, false },
+	{ "disable-zswap", 0, FLAG(zswap_off), NULL, false },
+	{ "enable-cgroup", 0, NO_FLAG, refuse_cgroup, false },
+	{ "enable-psi-poll", 0, FLAG(psi_poll), NULL, false },
+	{ "enable-loadavg", 'l', FLAG(loadavg), NULL, false },
+	{ "foreground", 'f', FLAG(foreground), NULL, false },
+	{ "help", 'h', FLAG(help), NULL, false },
+	{ NULL, 'n', FLAG(help), NULL, false }, /* upstream 4.0.x and 5.0.x list "-n, --help" (a typo
+						   they never parsed) */
+	{ NULL, 's', NO_FLAG, NULL, false },    /* single-threaded: accepted, ignored */
+	{ "version", 'v', FLAG(version), NULL, false },
+	{ "pidfile", 'p', NO_FLAG, take_pidfile, true },
+	{ NULL, 'o', NO_FLAG, take_fuse_opts, true },
+	{ "enable-cfs", 0, FLAG(cfs), NULL, false },
+	{ "enable-pidfd", 0, FLAG(pidfd), NULL, false },
+	{ "runtime-dir", 0, NO_FLAG, take_runtime_dir, true },
+	{ "threads", 0, NO_FLAG, take_threads, true },
+	{ "restart-on-crash", 0, FLAG(restart_on_crash), NULL, false },
+	{ "status", 0, FLAG(status), NULL, false },
+	{ "reinit", 0, FLAG(reinit), NULL, false },
+	{ "rebind", 0, FLAG(rebind), NULL, false },
+	{ "orphans", 0, FLAG(orphans), NULL, false },
+	{ "dead-dev", 0, NO_FLAG, take_dead_dev, true },
+	{ "live-dev", 0, NO_FLAG, take_live_dev, true },
+	{ "release", 0, FLAG(release), NULL, false },
+	{ "replace", 0, FLAG(replace), NULL, false },
+};
+#define LONG_ONLY 256 /* getopt's value for optdefs[i] without a letter: LONG_ONLY + i */
+
+/* getopt's tables, from optdefs. */
+static void getopt_tables(struct option *longopts, char *shortopts)
+{
+	char *sp = shortopts;
+	*sp++ = ':'; /* a missing argument is ':', not '?' */
+	size_t nl = 0;
+	for (size_t i = 0; i < N(optdefs); i++) {
+		const struct optdef *d = &optdefs[i];
+		if (d->letter) {
+			*sp++ = d->letter;
+			if (d->arg)
+				*sp++ = ':';
 		}
-		case ':':
-			log_cmdline_error("option %s needs an argument (lxcfs --help lists them)", argv[optind - 1]);
-			return -1;
-		default:
-			if (optopt)
-				log_cmdline_error("unknown option -%c (lxcfs --help lists them)", optopt);
-			else
-				log_cmdline_error("unknown option %s (lxcfs --help lists them)", argv[optind - 1]);
-			return -1;
-		}
+		if (d->name)
+			longopts[nl++] = (struct option){ d->name, d->arg ? required_argument : no_argument, NULL,
+							  d->letter ? d->letter : LONG_ONLY + (int)i };
 	}
-	if (o->help) {
-		options_usage(argv[0]);
-		return 1;
-	}
-	if (o->version) {
-		printf("%s\n", LXCFS_VERSION);
-		return 1;
-	}
+	*sp = '\0';
+	longopts[nl] = (struct option){ NULL, 0, NULL, 0 };
+}
+
+static const struct optdef *optdef_of(int c)
+{
+	if (c >= LONG_ONLY && c < LONG_ONLY + (int)N(optdefs))
+		return &optdefs[c - LONG_ONLY];
+	for (size_t i = 0; i < N(optdefs); i++)
+		if (optdefs[i].letter && optdefs[i].letter == c)
+			return &optdefs[i];
+	return NULL;
+}
+
+/* One option getopt returned: 0, or -1 (said why). */
+static int take_option(struct options *o, int c, char **argv)
+{
+	const struct optdef *d = optdef_of(c);
+	if (d && d->flag != NO_FLAG)
+		*(bool *)((char *)o + d->flag) = true;
+	if (d)
+		return d->take ? d->take(o, optarg) : 0;
+	if (c == ':')
+		log_cmdline_error("option %s needs an argument (lxcfs --help lists them)", argv[optind - 1]);
+	else if (optopt)
+		log_cmdline_error("unknown option -%c (lxcfs --help lists them)", optopt);
+	else
+		log_cmdline_error("unknown option %s (lxcfs --help lists them)", argv[optind - 1]);
+	return -1;
+}
+
+/* The options that go together and those that do not: 0 or -1 (said why). */
+static int check_combinations(const struct options *o)
+{
 	if ((o->orphans || o->ndead_devs || o->live_dev) && !o->rebind) {
 		log_cmdline_error("--orphans, --dead-dev and --live-dev go with --rebind");
 		return -1;
@@ -268,6 +299,37 @@ int options_parse(struct options *o, int argc, char **argv)
 		log_cmdline_error("--status and --reinit are two commands; give one");
 		return -1;
 	}
+	return 0;
+}
+
+int options_parse(struct options *o, int argc, char **argv)
+{
+	struct option longopts[N(optdefs) + 1];
+	char shortopts[2 * N(optdefs) + 2];
+	getopt_tables(longopts, shortopts);
+	memset(o, 0, sizeof(*o));
+	o->runtime_dir = "/run";
+	o->mount_flags = MS_NOSUID | MS_NODEV;
+	/* 0, not 1: only then does glibc restart its scan from scratch.  With 1, a parse that
+	 * stopped inside a cluster of short options ("-zu": refused at z) leaves getopt pointing
+	 * into that argv, and the next parse reads the rest of the old cluster (found by fuzzing:
+	 * a use after free, or options nobody gave). */
+	optind = 0;
+	opterr = 0; /* its messages are ours: one line, at error priority in the journal */
+	int c;
+	while ((c = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1)
+		if (take_option(o, c, argv) < 0)
+			return -1;
+	if (o->help) {
+		options_usage(argv[0]);
+		return 1;
+	}
+	if (o->version) {
+		printf("%s\n", LXCFS_VERSION);
+		return 1;
+	}
+	if (check_combinations(o) < 0)
+		return -1;
 	if ((o->status || o->reinit) && optind == argc)
 		return 0; /* they find the daemon by its pidfile: no mountpoint needed */
 	if (optind != argc - 1) {
