@@ -445,28 +445,22 @@ static void release_one(const struct live_mount *me, const struct ns_view *v, co
 	log_info("rebind: %s: %s released: what is beneath (the kernel's file) shows again", who, me->mountpoint);
 }
 
-/* One candidate, inside its namespace: dead and ours -> replaced; dead and not ours -> said. */
-static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
-		     int out)
+/* Whether candidate c (mounted at me) is one to heal now: what readers see, dead (or, moving a
+ * live lxcfs, alive), ours to judge.  What it is left for is counted and said. */
+static bool to_heal(struct cand *c, const struct live_mount *me, const struct ns_view *v, const char *who,
+		    struct ns_result *res, int out)
 {
-	const struct live_mount *me = view_find(v, c->id);
-	if (!me || !me->mountpoint)
-		return; /* gone meanwhile */
-	if (c->release) { /* whatever covers it goes with it: our stacked copies, most likely */
-		release_one(me, v, who, res);
-		return;
-	}
 	bool covered = false;
 	for (size_t j = 0; j < v->n && !covered; j++)
 		covered = v->m[j].parent == c->id && v->m[j].mountpoint && strcmp(v->m[j].mountpoint, me->mountpoint) == 0;
 	if (covered)
-		return; /* something is mounted over it: not what readers see */
+		return false; /* something is mounted over it: not what readers see */
 	if (c->hung) {
 		if (!c->why_left)
 			log_info("rebind: %s: %s (device %u:%u) skipped: its daemon did not answer before", who,
 				 me->mountpoint, major(c->dev), minor(c->dev));
 		res->failed += !c->why_left;
-		return;
+		return false;
 	}
 	struct statfs sf;
 	res->probing = c->dev;
@@ -477,20 +471,38 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 	if (err != ENOTCONN && !(err == 0 && c->live)) {
 		if (err)
 			log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(err));
-		return; /* alive, or not ours to judge */
+		return false; /* alive, or not ours to judge */
 	}
 	if (c->why_left) {
 		log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, me->mountpoint,
 			 major(c->dev), minor(c->dev), c->why_left);
 		res->left++;
+		return false;
+	}
+	return true;
+}
+
+/* One candidate, inside its namespace: dead and ours -> replaced by a bind of the live tree (and
+ * checked); dead and not ours -> said. */
+static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
+		     int out)
+{
+	const struct live_mount *me = view_find(v, c->id);
+	if (!me || !me->mountpoint)
+		return; /* gone meanwhile */
+	if (c->release) { /* whatever covers it goes with it: our stacked copies, most likely */
+		release_one(me, v, who, res);
 		return;
 	}
+	if (!to_heal(c, me, v, who, res, out))
+		return;
 	if (c->tree < 0) {
 		log_error("rebind: %s: %s cannot be healed: %s%s is not in the new tree (%s)", who, me->mountpoint,
 			  mnt, c->root, strerror(c->tree_err));
 		res->failed++;
 		return;
 	}
+	struct statfs sf;
 	bool stacked;
 	int rr = replace(c->tree, me->mountpoint, &stacked);
 	close(c->tree);
@@ -697,20 +709,71 @@ static void visit(struct scan *s, const struct ns *ns, int mntfd, const char *pa
 	close(nsfd);
 }
 
-int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats)
+/* The live mount at mnt to heal from: an O_PATH fd of it, its canonical path and device; or -errno
+ * (said why). */
+static int open_live(const char *mnt, char *path, size_t size, dev_t *ours)
 {
-	char path[PATH_MAX];
-	dev_t ours;
-	int r = mount_canonical(mnt, path, sizeof(path));
+	int r = mount_canonical(mnt, path, size);
 	if (r == 0)
-		r = live_lxcfs_at(path, &ours);
+		r = live_lxcfs_at(path, ours);
 	if (r < 0) {
 		log_error("rebind: %s is not a live lxcfs mount (%s); nothing to rebind from", mnt, strerror(-r));
 		return r;
 	}
-	int mntfd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	int fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	return fd < 0 ? -errno : fd;
+}
+
+/* Says what this pass heals beyond our own mountpoint's dead mounts. */
+static void log_request(const struct rebind_req *req, const char *path)
+{
+	for (size_t i = 0; i < req->ndevs; i++)
+		log_info("rebind: dead mounts of device %u:%u are healed from %s", major(req->devs[i]),
+			 minor(req->devs[i]), path);
+	if (req->live)
+		log_info("rebind: mounts of the live lxcfs %u:%u move to %s", major(req->live), minor(req->live), path);
+	if (req->orphans)
+		log_info("rebind: orphans (dead binds of a device no lxcfs claims or mounts) are healed "
+			 "from %s, as asked", path);
+}
+
+/* Every mount namespace: first those with something we may heal; those holding only others'
+ * mounts once the prober has said which of those answer (most of them, then, need no visit). */
+static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind_stats *stats)
+{
+	probe_start(s);
+	struct ns *all;
+	size_t nns = list_namespaces(&all);
+	bool *later = calloc(nns ? nns : 1, sizeof(*later));
+	for (size_t k = 0; k < nns; k++)
+		visit(s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+	probe_finish(s);
+	for (size_t k = 0; k < nns; k++)
+		if (later && later[k])
+			visit(s, &all[k], mntfd, path, NULL, stats);
+	free(later);
+	free(all);
+}
+
+static void scan_free(struct scan *s)
+{
+	free(s->alive);
+	free(s->live_ids);
+	claims_free(&s->claims);
+	free(s->seen);
+	for (size_t i = 0; i < s->ninst; i++)
+		free(s->inst[i].mountpoint);
+	free(s->inst);
+	free(s->c);
+}
+
+int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats)
+{
+	char path[PATH_MAX];
+	dev_t ours;
+	int mntfd = open_live(mnt, path, sizeof(path), &ours);
 	if (mntfd < 0)
-		return -errno;
+		return mntfd;
 	struct scan s = { .ours = ours, .path = path, .req = req,
 			  .c = calloc(FIRST_CANDIDATES, sizeof(struct cand)), .cap = FIRST_CANDIDATES };
 	if (!s.c) {
@@ -722,43 +785,16 @@ int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stat
 	if (loaded < 0)
 		log_error("rebind: cannot read the claims in %s (%s): only mounts named or found dead at %s "
 			  "are healed", req->claim_dir, strerror(-loaded), path);
-	for (size_t i = 0; i < req->ndevs; i++)
-		log_info("rebind: dead mounts of device %u:%u are healed from %s", major(req->devs[i]),
-			 minor(req->devs[i]), path);
-	if (req->live)
-		log_info("rebind: mounts of the live lxcfs %u:%u move to %s", major(req->live), minor(req->live), path);
-	if (req->orphans)
-		log_info("rebind: orphans (dead binds of a device no lxcfs claims or mounts) are healed "
-			 "from %s, as asked", path);
+	log_request(req, path);
 	mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_instance, &s);
 	*stats = (struct rebind_stats){ 0 };
-	probe_start(&s);
-	struct ns *all;
-	size_t nns = list_namespaces(&all);
-	/* First the namespaces with something we may heal; those holding only others' mounts once
-	 * the prober has said which of those answer (most of them, then, need no visit). */
-	bool *later = calloc(nns ? nns : 1, sizeof(*later));
-	for (size_t k = 0; k < nns; k++)
-		visit(&s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
-	probe_finish(&s);
-	for (size_t k = 0; k < nns; k++)
-		if (later && later[k])
-			visit(&s, &all[k], mntfd, path, NULL, stats);
-	free(later);
-	free(s.alive);
-	free(all);
+	visit_all(&s, mntfd, path, stats);
 	if (req->live)
 		stats->still_open = (unsigned)drain_wait(s.live_ids, s.nlive, DRAIN_TIMEOUT_MS);
-	free(s.live_ids);
 	note_seen(&s, ours);
 	if (loaded == 0)
 		claims_prune(req->claim_dir, &s.claims, s.seen, s.nseen, started);
-	claims_free(&s.claims);
-	free(s.seen);
-	for (size_t i = 0; i < s.ninst; i++)
-		free(s.inst[i].mountpoint);
-	free(s.inst);
-	free(s.c);
+	scan_free(&s);
 	close(mntfd);
 	return 0;
 }
