@@ -17,6 +17,7 @@
 #include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/procfs.h"
 
 struct list {
 	struct holder *v;
@@ -33,23 +34,15 @@ static int add(struct list *l, pid_t pid, int fd)
 	return 0;
 }
 
+static int note_fuse_fd(pid_t pid, int fd, const char *target, void *arg)
+{
+	return strcmp(target, "/dev/fuse") == 0 ? add(arg, pid, fd) : 0;
+}
+
 /* The descriptors of /dev/fuse that pid holds. */
 static int fuse_fds_of(pid_t pid, struct list *out)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-	DIR *d = opendir(path);
-	struct dirent *e;
-	int r = 0;
-	while (d && r == 0 && (e = readdir(d))) {
-		char target[32];
-		ssize_t n = readlinkat(dirfd(d), e->d_name, target, sizeof(target) - 1);
-		if (n == 9 && memcmp(target, "/dev/fuse", 9) == 0)
-			r = add(out, pid, atoi(e->d_name));
-	}
-	if (d)
-		closedir(d);
-	return r;
+	return proc_each_fd(pid, note_fuse_fd, out);
 }
 
 bool holders_has_fuse(pid_t pid)
@@ -60,32 +53,22 @@ bool holders_has_fuse(pid_t pid)
 	return has;
 }
 
+static int fuse_fds_of_other(pid_t pid, void *out)
+{
+	return pid == getpid() ? 0 : fuse_fds_of(pid, out);
+}
+
 /* Every descriptor of /dev/fuse in another process (only: that process alone): the candidates. */
 static int fuse_fds(pid_t only, struct list *out)
 {
 	if (only)
 		return only == getpid() ? 0 : fuse_fds_of(only, out);
-	DIR *proc = opendir("/proc");
-	if (!proc)
-		return -errno;
-	pid_t self = getpid();
-	struct dirent *p;
-	int r = 0;
-	while (r == 0 && (p = readdir(proc)))
-		if (isdigit((unsigned char)p->d_name[0]) && atoi(p->d_name) != self)
-			r = fuse_fds_of((pid_t)atoi(p->d_name), out);
-	closedir(proc);
-	return r;
+	return proc_each_pid(fuse_fds_of_other, out);
 }
 
 static long fdinfo_flags(pid_t pid, int fd)
 {
-	char path[64], text[512];
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
-	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
-		return -1;
-	const char *f = strstr(text, "flags:");
-	return f ? strtol(f + 6, NULL, 8) : -1;
+	return proc_fdinfo(pid, fd, "flags:", 8);
 }
 
 static int find(int fd, pid_t only, struct holder **out, bool kcmp)

@@ -13,22 +13,17 @@
 #include "lib/child.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/procfs.h"
 
 struct open_file {
 	pid_t pid;
 	int fd;
 };
 
-/* The mount id of pid's descriptor fd (fdinfo: read from procfs alone, never from the file's own
- * filesystem, which may be one that hangs), or -1 if it is gone. */
+/* The mount id of pid's descriptor fd, or -1 if it is gone. */
 static int mnt_id_of(pid_t pid, int fd)
 {
-	char path[64], text[1024];
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", (int)pid, fd);
-	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0)
-		return -1;
-	const char *m = strstr(text, "\nmnt_id:");
-	return m ? atoi(m + 8) : -1;
+	return (int)proc_fdinfo(pid, fd, "mnt_id:", 10);
 }
 
 static bool in(const int *ids, size_t n, int id)
@@ -39,41 +34,39 @@ static bool in(const int *ids, size_t n, int id)
 	return false;
 }
 
+struct scan {
+	const int *ids;
+	size_t n, count;
+	struct open_file *v;
+};
+
+static int note_fd(pid_t pid, int fd, const char *target, void *arg)
+{
+	struct scan *s = arg;
+	if (!in(s->ids, s->n, mnt_id_of(pid, fd)))
+		return 0;
+	struct open_file *more = reallocarray(s->v, s->count + 1, sizeof(*s->v));
+	if (!more)
+		return 1;
+	s->v = more;
+	s->v[s->count++] = (struct open_file){ pid, fd };
+	return 0;
+}
+
+static int note_pid(pid_t pid, void *arg)
+{
+	proc_each_fd(pid, note_fd, arg);
+	return 0;
+}
+
 /* Every descriptor on those mounts, host-wide: one pass over /proc; only these are looked at
  * again (nothing can open a file of a mount that is detached, or covered by ours). */
 static size_t scan(const int *ids, size_t n, struct open_file **out)
 {
-	struct open_file *v = NULL;
-	size_t count = 0;
-	DIR *proc = opendir("/proc");
-	struct dirent *p;
-	while (proc && (p = readdir(proc))) {
-		if (!isdigit((unsigned char)p->d_name[0]))
-			continue;
-		char path[64];
-		pid_t pid = (pid_t)atoi(p->d_name);
-		snprintf(path, sizeof(path), "/proc/%d/fd", (int)pid);
-		DIR *d = opendir(path);
-		struct dirent *e;
-		while (d && (e = readdir(d))) {
-			if (!isdigit((unsigned char)e->d_name[0]))
-				continue;
-			int fd = atoi(e->d_name);
-			if (!in(ids, n, mnt_id_of(pid, fd)))
-				continue;
-			struct open_file *more = reallocarray(v, count + 1, sizeof(*v));
-			if (!more)
-				break;
-			v = more;
-			v[count++] = (struct open_file){ pid, fd };
-		}
-		if (d)
-			closedir(d);
-	}
-	if (proc)
-		closedir(proc);
-	*out = v;
-	return count;
+	struct scan s = { ids, n, 0, NULL };
+	proc_each_pid(note_pid, &s);
+	*out = s.v;
+	return s.count;
 }
 
 struct still_open {

@@ -24,6 +24,7 @@
 #include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/procfs.h"
 #include "lib/mount.h"
 #include "lib/mountinfo.h"
 #include "lib/parse.h"
@@ -615,49 +616,52 @@ struct ns {
 	uint64_t start;
 };
 
-static uint64_t start_of(const char *pid)
+static uint64_t start_of(pid_t pid)
 {
-	char path[300], text[1024];
+	char path[64], text[1024];
 	uint64_t st = UINT64_MAX;
-	snprintf(path, sizeof(path), "/proc/%s/stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (file_read_small(AT_FDCWD, path, text, sizeof(text)) < 0 || stat_starttime(text, &st) < 0)
 		return UINT64_MAX;
 	return st;
 }
 
+struct ns_list {
+	struct ns *v;
+	size_t n;
+};
+
+static int note_namespace(pid_t pid, void *arg)
+{
+	struct ns_list *l = arg;
+	char p[64];
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
+	if (stat(p, &st) < 0)
+		return 0; /* gone, or a kernel thread */
+	uint64_t start = start_of(pid);
+	size_t i = 0;
+	while (i < l->n && l->v[i].ino != st.st_ino)
+		i++;
+	if (i == l->n) {
+		struct ns *m = realloc(l->v, (l->n + 1) * sizeof(*l->v));
+		if (!m)
+			return 1;
+		l->v = m;
+		l->v[l->n++] = (struct ns){ .ino = st.st_ino, .pid = pid, .start = start };
+	} else if (start < l->v[i].start) {
+		l->v[i].pid = pid;
+		l->v[i].start = start;
+	}
+	return 0;
+}
+
 static size_t list_namespaces(struct ns **out)
 {
-	struct ns *v = NULL;
-	size_t n = 0;
-	DIR *d = opendir("/proc");
-	struct dirent *e;
-	while (d && (e = readdir(d))) {
-		if (!isdigit((unsigned char)e->d_name[0]))
-			continue;
-		char p[300];
-		struct stat st;
-		snprintf(p, sizeof(p), "/proc/%s/ns/mnt", e->d_name);
-		if (stat(p, &st) < 0)
-			continue; /* gone, or a kernel thread */
-		uint64_t start = start_of(e->d_name);
-		size_t i = 0;
-		while (i < n && v[i].ino != st.st_ino)
-			i++;
-		if (i == n) {
-			struct ns *m = realloc(v, (n + 1) * sizeof(*v));
-			if (!m)
-				break;
-			v = m;
-			v[n++] = (struct ns){ .ino = st.st_ino, .pid = (pid_t)atoi(e->d_name), .start = start };
-		} else if (start < v[i].start) {
-			v[i].pid = (pid_t)atoi(e->d_name);
-			v[i].start = start;
-		}
-	}
-	if (d)
-		closedir(d);
-	*out = v;
-	return n;
+	struct ns_list l = { NULL, 0 };
+	proc_each_pid(note_namespace, &l);
+	*out = l.v;
+	return l.n;
 }
 
 /* One namespace: its candidates, and a child to heal or judge them if there are any.  With

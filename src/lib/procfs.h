@@ -1,0 +1,21 @@
+/* Walking /proc: every process, every descriptor of one, a field of a descriptor's fdinfo.
+ * Read from procfs alone, never through the files themselves (a FUSE file may hang). */
+#ifndef LXCFS_PROCFS_H
+#define LXCFS_PROCFS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* Calls fn for every process (pids as /proc lists them) until it returns nonzero: that value,
+ * 0 after the last, or -errno if /proc cannot be read. */
+int proc_each_pid(int (*fn)(pid_t pid, void *arg), void *arg);
+
+/* Calls fn for every descriptor of pid with the target of its link (NUL-terminated, cut to
+ * size) until it returns nonzero: that value, 0 after the last (or if pid is gone). */
+int proc_each_fd(pid_t pid, int (*fn)(pid_t pid, int fd, const char *target, void *arg), void *arg);
+
+/* The number after "key" (e.g. "mnt_id:", "flags:") in /proc/pid/fdinfo/fd, in base; -1 if the
+ * descriptor is gone or has no such line. */
+long proc_fdinfo(pid_t pid, int fd, const char *key, int base);
+
+#endif
