@@ -1,5 +1,8 @@
 /* Read benchmark: open+read+close of files in a loop.
  *   readbench lat N FILE...         N rounds over the files; prints "FILE p50_us p99_us max_us" per file
+ *   readbench cat N FILE...         as lat, each read as cat(1) does it: open, fstat, fadvise,
+ *                                   128 KiB reads to EOF, close (the fstat is a GETATTR on FUSE
+ *                                   when the cached attributes are stale)
  *   readbench tput SECONDS P FILE   P processes read FILE for SECONDS; prints "reads_per_s errors"
  *   readbench life N W FILE...      N reads over the files in turn, every fifth one in 512-byte
  *                                   READs; prints "p50_first_us p50_last_us errors", the p50s of
@@ -14,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -27,12 +31,23 @@ static double now_us(void)
 
 /* Reads path to its end in pieces of size bytes (as cat does with 64 KiB; small pieces make the
  * daemon serve later offsets from what it rendered at 0). */
+static int cat_like;
+
 static int read_in(const char *path, size_t size)
 {
-	static char buf[65536];
+	static char buf[131072];
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
+	if (cat_like) {
+		struct stat st;
+		if (fstat(fd, &st) < 0) {
+			close(fd);
+			return -1;
+		}
+		posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+		size = sizeof(buf);
+	}
 	ssize_t n, total = 0;
 	while ((n = read(fd, buf, size < sizeof(buf) ? size : sizeof(buf))) > 0)
 		total += n;
@@ -140,8 +155,12 @@ int main(int argc, char **argv)
 		return life(atol(argv[2]), atoi(argv[3]), argc - 4, argv + 4);
 	if (argc >= 4 && strcmp(argv[1], "lat") == 0)
 		return lat(atoi(argv[2]), argc - 3, argv + 3);
+	if (argc >= 4 && strcmp(argv[1], "cat") == 0) {
+		cat_like = 1;
+		return lat(atoi(argv[2]), argc - 3, argv + 3);
+	}
 	if (argc == 5 && strcmp(argv[1], "tput") == 0)
 		return tput(atof(argv[2]), atoi(argv[3]), argv[4]);
-	fprintf(stderr, "usage: readbench lat N FILE... | readbench tput SECONDS PROCS FILE | readbench life N W FILE...\n");
+	fprintf(stderr, "usage: readbench lat|cat N FILE... | readbench tput SECONDS PROCS FILE | readbench life N W FILE...\n");
 	return 2;
 }
