@@ -36,9 +36,7 @@ teardown_file() {
 }
 
 setup() {
-	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	test_paths
 	export HIDE=$BATS_RUN_TMPDIR/hide-$RUN_TAG
 	rm -f "$HIDE"
 }
@@ -52,12 +50,8 @@ teardown() {
 	rm -f "$HIDE"
 }
 
-keeper_start() { # [VAR=value...]
-	(
-		for a in "$@"; do export "${a?}"; done
-		daemon_start "$MNT" "$PIDF" --restart-on-crash
-	)
-	wait_worker "$PIDF" none
+keeper_up() { # [VAR=value...]: helpers' keeper_start, and a container reading from it
+	keeper_start "$@"
 	container_start c-$RUN_TAG "$CG" "$MNT"
 	KEEPER=$(cat "$PIDF.started")
 	FUSEFD=$(ls -l /proc/$KEEPER/fd | awk '$NF == "/dev/fuse" { print $9; exit }')
@@ -68,7 +62,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "the status says reinit=yes; probing the features disturbs nothing" {
 	needs_series
-	keeper_start
+	keeper_up
 	[[ "$(status_field "$PIDF" recovery)" == *"reinit=yes"* ]]
 	for i in 1 2 3 4 5; do
 		[ "$("$TOOL" features)" = 3 ]
@@ -79,7 +73,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "a worker replaced through REINIT + BM_REVAL: right values, old opens EIO, new opens work" {
 	needs_series
-	keeper_start
+	keeper_up
 	local d=$BATS_RUN_TMPDIR/open-$RUN_TAG
 	rm -rf "$d"
 	mkdir -p "$d"
@@ -116,7 +110,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	needs_series
 	local once=$BATS_RUN_TMPDIR/crash-once-$RUN_TAG
 	echo reinit >"$once"
-	keeper_start LXCFS_FAULT_CRASH_ONCE="$once"
+	keeper_up LXCFS_FAULT_CRASH_ONCE="$once"
 	local w
 	w=$(status_field "$PIDF" worker_pid)
 	# the first reinit worker resets the connection and dies before BM_REVAL and READY; the
@@ -143,7 +137,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "stray readers of the connection at a reinit (a stuck old worker, one stopped): ended first, the INIT is ours" {
 	needs_series
-	keeper_start
+	keeper_up
 	local out=$BATS_RUN_TMPDIR/reader-$RUN_TAG w rd rd2 i log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
 	w=$(status_field "$PIDF" worker_pid)
 	# two processes with a copy of the connection's fd that read it and answer nothing; the
@@ -175,7 +169,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "REINIT cycles under readers (200, LXCFS_REINIT_CYCLES for more): no kernel complaint, no hung task, no leaked mount" {
 	needs_series
-	keeper_start
+	keeper_up
 	local before cbefore i cycles=${LXCFS_REINIT_CYCLES:-200} t0=$SECONDS
 	before=$(wc -l </proc/self/mountinfo)
 	cbefore=$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)
@@ -200,7 +194,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "REINIT without CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: EPERM" {
 	needs_series
-	keeper_start
+	keeper_up
 	run "$TOOL" reinit-nocap "$KEEPER" "$FUSEFD"
 	[ "$output" = EPERM ]
 	[ "$(memtotal)" = 262144 ]
@@ -209,7 +203,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "two concurrent REINITs: one gets EBUSY, nothing else fails" {
 	needs_series
-	keeper_start
+	keeper_up
 	local i busy=0
 	for i in $(seq 1 30); do
 		run "$TOOL" race "$KEEPER" "$FUSEFD" 8
@@ -225,7 +219,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "BM_REVAL with a bound path gone: an error, the other binds revalidated, nothing leaked" {
 	needs_series
-	keeper_start LXCFS_FAULT_HIDE_FILE="$HIDE"
+	keeper_up LXCFS_FAULT_HIDE_FILE="$HIDE"
 	local before
 	before=$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)
 	echo swaps >"$HIDE"
@@ -253,7 +247,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "Debian's stock kernel: the status says reinit=no, --reinit is refused and changes nothing" {
 	[ "$SERIES" = no ] || skip "this kernel has the series (the stock-kernel test runs on kernel/vm --stock)"
-	keeper_start
+	keeper_up
 	[[ "$(status_field "$PIDF" recovery)" == *"reinit=no"* ]]
 	local w
 	w=$(status_field "$PIDF" worker_pid)
