@@ -51,11 +51,7 @@ containers() {
 	start_readers a-$RUN_TAG 262144 2
 	start_readers b-$RUN_TAG 196608 2
 	sleep 0.5
-	local i
-	for i in $(seq 1 50); do
-		kill_worker KILL
-		sleep 0.1
-	done
+	kill_workers 50
 	sleep 0.3
 	read -r reads failures < <(stop_readers 4)
 	echo "reads=$reads failures=$failures"

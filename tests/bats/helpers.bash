@@ -120,6 +120,18 @@ daemon_stop() {
 
 # --- set-up shapes the suites share ---
 
+# cg_pair: in setup_file, the suite's two container cgroups: CG1 (256 MiB, cpu 0) and CG2
+# (128 MiB, cpu 1).  cg_pair_remove in teardown_file.
+cg_pair() {
+	export CG1=lxcfs-test-$RUN_TAG-a CG2=lxcfs-test-$RUN_TAG-b
+	cg_make "$CG1" $((256 * 1024 * 1024)) 0
+	cg_make "$CG2" $((128 * 1024 * 1024)) 1
+}
+cg_pair_remove() {
+	cg_remove "$CG1"
+	cg_remove "$CG2"
+}
+
 # suite_paths: in setup_file, MNT and PIDF of the one daemon the whole suite uses.
 suite_paths() {
 	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
@@ -154,6 +166,27 @@ kill_worker() {
 	w=$(status_field "$PIDF" worker_pid)
 	kill -"$1" "$w"
 	wait_worker "$PIDF" "$w"
+}
+
+# kill_workers N: N times, SIGKILL to PIDF's worker once the one before it serves, 0.1 s apart.
+kill_workers() {
+	local i
+	for i in $(seq 1 "$1"); do
+		kill_worker KILL
+		sleep 0.1
+	done
+}
+
+# answers MNT: a read through MNT succeeds, whoever serves it.
+answers() { timeout "$TMO" cat "$1/proc/uptime" >/dev/null 2>&1; }
+
+# upstream_start MNT PIDFILE [LOG]: the installed lxcfs (Debian's: not ours) at MNT in the
+# background, its pid in UPSTREAM; waits until it answers.
+upstream_start() {
+	mkdir -p "$1"
+	/usr/bin/lxcfs -f -p "$2" "$1" >"${3:-/dev/null}" 2>&1 3>&- &
+	UPSTREAM=$!
+	wait_until 5 answers "$1"
 }
 
 # container_start NAME CGROUP MNT: a shell as pid 1 of new pid+mount namespaces inside CGROUP,

@@ -10,8 +10,7 @@ setup_file() {
 		return 0
 	fi
 	export RUN_TAG=vg$$
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	suite_paths
 	export CG=lxcfs-test-$RUN_TAG
 	export VGLOG=$BATS_RUN_TMPDIR/valgrind-$RUN_TAG.log
 	cg_make "$CG" $((256 * 1024 * 1024)) 0

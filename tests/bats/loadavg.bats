@@ -9,8 +9,7 @@ load helpers
 
 setup_file() {
 	export RUN_TAG=la$$
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	suite_paths
 	export CG1=lxcfs-test-$RUN_TAG-busy CG2=lxcfs-test-$RUN_TAG-idle CG3=lxcfs-test-$RUN_TAG-mix
 	cg_make "$CG1" $((256 * 1024 * 1024)) 0-1 2>/dev/null || cg_make "$CG1" $((256 * 1024 * 1024)) 0
 	cg_make "$CG2" $((256 * 1024 * 1024)) 0
