@@ -142,10 +142,7 @@ mem_becomes() {
 
 # bin_install SRC_LXCFS: the binaries of SRC's build into $BIN, the way a package upgrade puts
 # them: new files, renamed in.
-bin_install() {
-	cp "$1" "$BIN/lxcfs.new" && cp "$(dirname "$1")/lxcfs-worker" "$BIN/lxcfs-worker.new"
-	mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
-}
+bin_install() { install_bins "$1" "$BIN"; } # SRC: into the daemon's directory
 
 standalone_start() { # [options...]: from a directory of its own, so upgrades can swap its binaries
 	export BIN=$BATS_RUN_TMPDIR/bin-$RUN_TAG-$BATS_TEST_NUMBER
@@ -258,6 +255,23 @@ psi_reader() {
 		>"$1" 2>&1 3>&- &
 }
 
+needs_psi() {
+	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
+	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
+}
+
+# psi_polled START OUT N: the daemon started by START (keeper_start or standalone_start) with
+# --enable-psi-poll, the container, two hogs in it, and psi_reader OUT N once it saw its first
+# event; then 0.3 s: it polls again, and the next event is a window away.
+psi_polled() {
+	"$1" --enable-psi-poll
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	hogs 2
+	psi_reader "$2" "$3"
+	wait_line "$2" "^event 1$" 20
+	sleep 0.3
+}
+
 wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 	wait_until "${3:-10}" grep -q "$2" "$1" && return 0
 	echo "no '$2' in $1:" >&2
@@ -266,8 +280,7 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 }
 
 @test "--enable-psi-poll: a container's reader arms a trigger and is woken by its cgroup's pressure (the host's on v1)" {
-	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
-	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
+	needs_psi
 	# without the option the files take no writes, as before
 	daemon_start "$MNT" "$PIDF"
 	run timeout "$TMO" "$PSI_WAIT" "$MNT/proc/pressure/cpu" "$TRIGGER" 100 1
@@ -300,15 +313,9 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 }
 
 @test "--enable-psi-poll: a reader blocked in poll() is woken again after a worker kill and an upgrade" {
-	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
-	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
-	keeper_start --enable-psi-poll
-	container_start c-$RUN_TAG "$CG" "$MNT"
-	hogs 2
+	needs_psi
 	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG w
-	psi_reader "$out" 4
-	wait_line "$out" "^event 1$" 20
-	sleep 0.3 # polling again: the next event is a window away
+	psi_polled keeper_start "$out" 4
 	w=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$w"
 	wait_worker "$PIDF" "$w"
@@ -322,15 +329,9 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 }
 
 @test "--enable-psi-poll without a keeper: a reader blocked in poll() is woken again after an upgrade in place" {
-	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
-	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
-	standalone_start --enable-psi-poll
-	container_start c-$RUN_TAG "$CG" "$MNT"
-	hogs 2
+	needs_psi
 	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG
-	psi_reader "$out" 3
-	wait_line "$out" "^event 1$" 20
-	sleep 0.3
+	psi_polled standalone_start "$out" 3
 	kill -USR1 "$(cat "$PIDF")"
 	wait_line "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" "upgraded in place" 10
 	wait_line "$out" "^events 3 in" 20
