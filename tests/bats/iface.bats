@@ -142,7 +142,7 @@ mem_becomes() {
 
 # bin_install SRC_LXCFS: the binaries of SRC's build into $BIN, the way a package upgrade puts
 # them: new files, renamed in.
-bin_install() { install_bins "$1" "$BIN"; } # SRC: into the daemon's directory
+bin_install() { install_bins "$1" "$BIN"; }
 
 standalone_start() { # [options...]: from a directory of its own, so upgrades can swap its binaries
 	export BIN=$BATS_RUN_TMPDIR/bin-$RUN_TAG-$BATS_TEST_NUMBER
