@@ -32,9 +32,11 @@ lxc_make() {
 
 # lxc_destroy_all: every container under LXCPATH stopped and destroyed, as far as they go.
 lxc_destroy_all() {
-	local n
-	for n in $(ls "$LXCPATH" 2>/dev/null); do
-		[ -f "$LXCPATH/$n/config" ] || continue
+	local c n
+	for c in "$LXCPATH"/*/config; do
+		[ -f "$c" ] || continue
+		n=${c%/config}
+		n=${n##*/}
 		timeout 30 lxc-stop -P "$LXCPATH" -n "$n" -k >/dev/null 2>&1 || true
 		timeout 30 lxc-destroy -P "$LXCPATH" -n "$n" >/dev/null 2>&1 || true
 	done
