@@ -6,11 +6,9 @@ load helpers
 
 setup_file() {
 	export RUN_TAG=core$$
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
-	export CG1=lxcfs-test-$RUN_TAG-a CG2=lxcfs-test-$RUN_TAG-b CG3=lxcfs-test-$RUN_TAG-nolimit
-	cg_make "$CG1" $((256 * 1024 * 1024)) 0
-	cg_make "$CG2" $((128 * 1024 * 1024)) 1
+	suite_paths
+	cg_pair
+	export CG3=lxcfs-test-$RUN_TAG-nolimit
 	cg_make "$CG3" max 0-1 2>/dev/null || cg_make "$CG3" -1 0-1
 	daemon_start "$MNT" "$PIDF"
 	container_start c1-$RUN_TAG "$CG1" "$MNT"
@@ -25,8 +23,7 @@ teardown_file() {
 	container_stop c2-$RUN_TAG
 	container_stop c3-$RUN_TAG
 	daemon_stop "$MNT" "$PIDF"
-	cg_remove "$CG1"
-	cg_remove "$CG2"
+	cg_pair_remove
 	cg_remove "$CG3"
 }
 

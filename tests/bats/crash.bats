@@ -26,9 +26,7 @@ teardown_file() {
 }
 
 setup() {
-	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" # each test reads only its own daemon's log
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	test_paths
 	cp "$LXCFS_BIN" "$(dirname "$LXCFS_BIN")/lxcfs-worker" "$BIN/"
 }
 
@@ -39,37 +37,21 @@ teardown() {
 	daemon_stop "$MNT" "$PIDF"
 }
 
-keeper_start() { # [VAR=value...]: the environment of the keeper and its workers
-	(
-		for a in "$@"; do export "${a?}"; done
-		LXCFS_BIN="$BIN/lxcfs" daemon_start "$MNT" "$PIDF" --restart-on-crash
-	)
-	wait_worker "$PIDF" none
-}
+# the keeper runs from $BIN; arguments as helpers' keeper_start
+bin_keeper_start() { keeper_start LXCFS_BIN="$BIN/lxcfs" "$@"; }
 
 containers() {
 	container_start a-$RUN_TAG "$CGA" "$MNT"
 	container_start b-$RUN_TAG "$CGB" "$MNT"
 }
 
-kill_worker() { # signal
-	local w
-	w=$(status_field "$PIDF" worker_pid)
-	kill -"$1" "$w"
-	wait_worker "$PIDF" "$w"
-}
-
 @test "50 SIGKILLs of the worker under four readers in two containers: no failed read" {
-	keeper_start
+	bin_keeper_start
 	containers
 	start_readers a-$RUN_TAG 262144 2
 	start_readers b-$RUN_TAG 196608 2
 	sleep 0.5
-	local i
-	for i in $(seq 1 50); do
-		kill_worker KILL
-		sleep 0.1
-	done
+	kill_workers 50
 	sleep 0.3
 	read -r reads failures < <(stop_readers 4)
 	echo "reads=$reads failures=$failures"
@@ -80,7 +62,7 @@ kill_worker() { # signal
 }
 
 @test "the keeper killed alone: its worker serves on, the next start takes the connection over from it" {
-	keeper_start
+	bin_keeper_start
 	containers
 	start_readers a-$RUN_TAG 262144 2
 	start_readers b-$RUN_TAG 196608 2
@@ -89,10 +71,10 @@ kill_worker() { # signal
 	keeper=$(cat "$PIDF.started")
 	w=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$keeper"
-	while kill -0 "$keeper" 2>/dev/null; do sleep 0.02; done
+	wait_until 30 gone "$keeper"
 	sleep 0.5 # served by the orphan alone meanwhile
 	kill -0 "$w"
-	keeper_start
+	bin_keeper_start
 	grep -q "resuming $MNT from worker $w, whose keeper is gone" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	ended "$w" # killed by the new keeper; nobody may have reaped it yet
 	[ "$(status_field "$PIDF" generation)" = 2 ]
@@ -102,7 +84,7 @@ kill_worker() { # signal
 }
 
 @test "a file opened before a kill, and one half read, are read correctly after it" {
-	keeper_start
+	bin_keeper_start
 	containers
 	local d=$BATS_RUN_TMPDIR/open-$RUN_TAG
 	mkdir -p "$d"
@@ -114,7 +96,7 @@ kill_worker() { # signal
 		timeout 10 cat <&3 >"$1/meminfo"
 		timeout 10 cat <&4 >"$1/part2"' sh "$d" &
 	local reader=$!
-	for i in $(seq 1 100); do [ -e "$d/opened" ] && break; sleep 0.05; done
+	wait_until 5 test -e "$d/opened"
 	kill_worker KILL
 	kill_worker KILL
 	touch "$d/killed"
@@ -128,20 +110,19 @@ kill_worker() { # signal
 	[ "$(grep -c '^flags' "$d/cpuinfo")" = 1 ]
 }
 
+renders() { grep -c "render of meminfo sleeps" "$1" || true; } # LOG: how many renders slept
+more_renders() { [ "$(renders "$1")" -gt "$2" ]; }               # LOG N: more than N
+
 inflight() { # recovery mode, log line that proves the path
-	keeper_start LXCFS_RECOVERY="$1" LXCFS_FAULT_SLEEP=meminfo:1500
+	bin_keeper_start LXCFS_RECOVERY="$1" LXCFS_FAULT_SLEEP=meminfo:1500
 	containers
 	local out=$BATS_RUN_TMPDIR/inflight-$RUN_TAG log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log n
-	n=$(grep -c "render of meminfo sleeps" "$log" || true)
+	n=$(renders "$log")
 	nsenter -t "$(container_init a-$RUN_TAG)" -p -m -- timeout 20 cat /proc/meminfo >"$out" &
 	local reader=$!
 	# the render says so, then sleeps 1.5 s: from that line on the read is inside the worker (a
 	# fixed wait was too short on a slow guest: nsenter, timeout and cat start first)
-	for i in $(seq 1 200); do
-		[ "$(grep -c "render of meminfo sleeps" "$log")" -gt "$n" ] && break
-		sleep 0.05
-	done
-	[ "$(grep -c "render of meminfo sleeps" "$log")" -gt "$n" ]
+	wait_until 10 more_renders "$log" "$n"
 	kill_worker KILL
 	wait "$reader"
 	[ "$(field_kb "$(cat "$out")" MemTotal)" = 262144 ]
@@ -163,27 +144,21 @@ inflight() { # recovery mode, log line that proves the path
 
 @test "50 upgrades under four readers: no failed read, the new binary really runs" {
 	[ -x "$LXCFS_BIN_NEXT" ] || { echo "missing $LXCFS_BIN_NEXT (meson setup build-next -Dversion_suffix=next)"; false; }
-	keeper_start
+	bin_keeper_start
 	containers
 	start_readers a-$RUN_TAG 262144 2
 	start_readers b-$RUN_TAG 196608 2
-	local v1 v2 i src want w keeper
+	local v1 v2 i keeper
 	v1=$("$LXCFS_BIN" --version)
 	v2=$("$LXCFS_BIN_NEXT" --version)
 	[ "$v1" != "$v2" ]
 	keeper=$(cat "$PIDF.started")
 	for i in $(seq 1 50); do
-		if [ $((i % 2)) = 1 ]; then src=$LXCFS_BIN_NEXT want=$v2; else src=$LXCFS_BIN want=$v1; fi
-		# replace the installed binaries the way a package upgrade does: new files, renamed in
-		cp "$src" "$BIN/lxcfs.new" && cp "$(dirname "$src")/lxcfs-worker" "$BIN/lxcfs-worker.new"
-		mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
-		w=$(status_field "$PIDF" worker_pid)
-		kill -USR1 "$keeper"
-		wait_worker "$PIDF" "$w"
-		for n in $(seq 1 100); do [ "$(status_field "$PIDF" keeper_version)" = "$want" ] && break; sleep 0.02; done
-		[ "$(status_field "$PIDF" worker_version)" = "$want" ]
-		[ "$(status_field "$PIDF" keeper_version)" = "$want" ]
-		[ "$(status_field "$PIDF" keeper_pid)" = "$keeper" ]
+		if [ $((i % 2)) = 1 ]; then
+			upgrade_keeper "$PIDF" "$keeper" "$BIN" "$LXCFS_BIN_NEXT" "$v2"
+		else
+			upgrade_keeper "$PIDF" "$keeper" "$BIN" "$LXCFS_BIN" "$v1"
+		fi
 		# the worker runs the file now on disk, not a deleted one
 		[ "$(readlink "/proc/$(status_field "$PIDF" worker_pid)/exe")" = "$BIN/lxcfs-worker" ]
 	done
@@ -195,7 +170,7 @@ inflight() { # recovery mode, log line that proves the path
 }
 
 @test "poison: a request that crashes every worker gets EIO after the second death, others read on" {
-	keeper_start LXCFS_FAULT_CRASH=swaps
+	bin_keeper_start LXCFS_FAULT_CRASH=swaps
 	containers
 	start_readers a-$RUN_TAG 262144 2
 	run in_container b-$RUN_TAG cat /proc/swaps
@@ -213,15 +188,14 @@ inflight() { # recovery mode, log line that proves the path
 # refusing it; tests/vm/reinit.bats drives that tier, this test checks the choice either way.
 @test "a state of another format, or garbage: refused (old daemon serves), or reinit where the kernel has it" {
 	[ -x "$LXCFS_BIN_SV2" ] || { echo "missing $LXCFS_BIN_SV2 (meson setup build-sv2 -Dstate_version=2)"; false; }
-	keeper_start
+	bin_keeper_start
 	containers
 	local keeper w v1 reinit=no
 	keeper=$(cat "$PIDF.started")
 	w=$(status_field "$PIDF" worker_pid)
 	v1=$(status_field "$PIDF" worker_version)
 	[[ "$(status_field "$PIDF" recovery)" != *"reinit=yes"* ]] || reinit=yes
-	cp "$LXCFS_BIN_SV2" "$BIN/lxcfs.new" && cp "$(dirname "$LXCFS_BIN_SV2")/lxcfs-worker" "$BIN/lxcfs-worker.new"
-	mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
+	install_bins "$LXCFS_BIN_SV2" "$BIN"
 	kill -USR1 "$keeper"
 	if [ "$reinit" = yes ]; then
 		wait_worker "$PIDF" "$w"
@@ -231,7 +205,7 @@ inflight() { # recovery mode, log line that proves the path
 		[ "$(status_field "$PIDF" state_version)" = 2 ]
 		w=$(status_field "$PIDF" worker_pid)
 	else
-		for i in $(seq 1 100); do [[ "$(status_field "$PIDF" last_upgrade)" == refused* ]] && break; sleep 0.05; done
+		wait_until 5 status_like "$PIDF" last_upgrade 'refused*'
 		[[ "$(status_field "$PIDF" last_upgrade)" == *"another format version"* ]]
 		grep -q "upgrade refused by the binary on disk" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 		[ "$(status_field "$PIDF" worker_pid)" = "$w" ]
@@ -240,8 +214,7 @@ inflight() { # recovery mode, log line that proves the path
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 
 	# garbage over the live state's header: refused too (or reinit); a crash afterwards recovers
-	cp "$LXCFS_BIN" "$BIN/lxcfs.new" && cp "$(dirname "$LXCFS_BIN")/lxcfs-worker" "$BIN/lxcfs-worker.new"
-	mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
+	install_bins "$LXCFS_BIN" "$BIN"
 	local fd
 	fd=$(ls -l /proc/$keeper/fd | awk '/memfd:lxcfs-state/ {print $9}')
 	printf 'GARBAGE!' | dd of=/proc/$keeper/fd/$fd bs=1 conv=notrunc 2>/dev/null
@@ -253,8 +226,7 @@ inflight() { # recovery mode, log line that proves the path
 		[ "$(status_field "$PIDF" state_version)" = 1 ]
 		kill_worker KILL
 	else
-		for i in $(seq 1 100); do [[ "$(status_field "$PIDF" last_upgrade)" == *"bad magic"* ]] && break; sleep 0.05; done
-		[[ "$(status_field "$PIDF" last_upgrade)" == *"bad magic"* ]]
+		wait_until 5 status_like "$PIDF" last_upgrade '*bad magic*'
 		[ "$(status_field "$PIDF" worker_pid)" = "$w" ]
 		kill_worker KILL
 		grep -q "state header damaged .* repaired from the keeper's copy" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
@@ -271,7 +243,7 @@ state_fd() { # the keeper's state memfd, as a path
 DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 
 @test "a damaged state (zeroed or random header, random journal) under readers: repaired, no failed read" {
-	keeper_start
+	bin_keeper_start
 	containers
 	start_readers a-$RUN_TAG 262144 2
 	start_readers b-$RUN_TAG 196608 2
@@ -303,18 +275,14 @@ DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 }
 
 @test "a state no repair makes resumable: the connection is reset or given up, no reader hangs, the containers read again" {
-	keeper_start
+	bin_keeper_start
 	containers
 	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log reinit=no w
 	[[ "$(status_field "$PIDF" recovery)" != *"reinit=yes"* ]] || reinit=yes
 	"$DAMAGE" "$(state_fd)" init-reply
 	w=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$w"
-	local i
-	for i in $(seq 1 200); do
-		[ "$(memtotal a-$RUN_TAG)" = 262144 ] && break
-		sleep 0.05
-	done
+	wait_until 30 memtotal_is a-$RUN_TAG 262144 || true # the checks below say what went wrong
 	grep "take over\|given up\|afresh\|rebind" "$log" >&2
 	grep -q "cannot take over: this binary would negotiate another connection" "$log"
 	if [ "$reinit" = yes ]; then
@@ -332,7 +300,7 @@ DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 }
 
 @test "status reports keeper, worker, generation, restarts, last death and recovery paths" {
-	keeper_start
+	bin_keeper_start
 	run "$BIN/lxcfs" --status -p "$PIDF"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"keeper_pid: $(cat "$PIDF.started")"* ]]
@@ -348,7 +316,7 @@ DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 }
 
 @test "SIGTERM to the keeper: clean unmount, nothing left behind" {
-	keeper_start
+	bin_keeper_start
 	containers
 	local keeper w
 	keeper=$(cat "$PIDF.started")
@@ -356,8 +324,7 @@ DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 	container_stop a-$RUN_TAG
 	container_stop b-$RUN_TAG
 	kill -TERM "$keeper"
-	for i in $(seq 1 100); do kill -0 "$keeper" 2>/dev/null || break; sleep 0.05; done
-	refute kill -0 "$keeper" 2>/dev/null
+	wait_until 5 gone "$keeper"
 	refute kill -0 "$w" 2>/dev/null
 	refute grep -q " $MNT fuse" /proc/self/mounts
 	[ ! -e "$PIDF" ]

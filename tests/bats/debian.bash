@@ -29,16 +29,20 @@ installed_version() {
 # Another user of the machine may be installing something else: its lock is waited for (10 min).
 # Each run is bounded by $PKG_TIMEOUT seconds (default 900).
 pkg() {
-	local i out=$BATS_RUN_TMPDIR/dpkg.last rc
-	for i in $(seq 1 600); do
-		echo "+ dpkg $*" >>"$BATS_RUN_TMPDIR/dpkg.log"
-		rc=0
-		DEBIAN_FRONTEND=noninteractive timeout "${PKG_TIMEOUT:-900}" dpkg "$@" </dev/null >"$out" 2>&1 || rc=$?
-		cat "$out" >>"$BATS_RUN_TMPDIR/dpkg.log"
-		grep -q 'lock was locked by another process' "$out" || return "$rc"
-		sleep 1
-	done
-	return 1
+	local rc=1
+	WAIT_STEP=1 wait_until 600 pkg_try "$@" || return 1
+	return "$rc"
+}
+
+# pkg_try ARGS...: one run of dpkg (pkg's); fails if dpkg's lock was taken, else sets rc to
+# dpkg's exit status.
+pkg_try() {
+	local out=$BATS_RUN_TMPDIR/dpkg.last
+	echo "+ dpkg $*" >>"$BATS_RUN_TMPDIR/dpkg.log"
+	rc=0
+	DEBIAN_FRONTEND=noninteractive timeout "${PKG_TIMEOUT:-900}" dpkg "$@" </dev/null >"$out" 2>&1 || rc=$?
+	cat "$out" >>"$BATS_RUN_TMPDIR/dpkg.log"
+	refute grep -q 'lock was locked by another process' "$out"
 }
 
 # Installs our package $1 over whatever is installed; checks it is configured.
@@ -90,14 +94,13 @@ lxcfs_pids() {
 	done
 }
 
+no_lxcfs_pids() { [ -z "$(lxcfs_pids)" ]; }
+
 # Ends whatever of either package still runs and unmounts the mountpoint (a restore's last word).
 end_daemons() {
 	local p
 	for p in $(lxcfs_pids); do kill -TERM "$p" 2>/dev/null || true; done
-	for p in $(seq 1 50); do
-		[ -z "$(lxcfs_pids)" ] && break
-		sleep 0.1
-	done
+	WAIT_STEP=0.1 wait_until 5 no_lxcfs_pids || true # the rest are killed
 	for p in $(lxcfs_pids); do kill -KILL "$p" 2>/dev/null || true; done
 	while mounted; do umount -l "$MNT" || break; done
 }

@@ -8,6 +8,36 @@ LXCFS_BIN=${LXCFS_BIN:-$BATS_TEST_DIRNAME/../../build/lxcfs}
 RUN_TAG=${RUN_TAG:-lxcfst$$}
 TMO=${TMO:-5}
 
+# wait_until SECONDS CMD...: runs CMD quietly every 50 ms until it succeeds.  SECONDS (may be
+# fractional) is a deadline, not a count of tries: a try costs far more in the debug kernel under
+# TCG.  When it passes, says what was awaited and fails, so the test fails there.  CMD may be a
+# function; a read through FUSE in it still runs under timeout.
+wait_until() {
+	local secs=$1 now end
+	shift
+	now=${EPOCHREALTIME/[.,]/}
+	end=$((now + $(usecs "$secs")))
+	while :; do
+		"$@" >/dev/null 2>&1 && return 0
+		now=${EPOCHREALTIME/[.,]/}
+		[ "$now" -lt "$end" ] || break
+		sleep "${WAIT_STEP:-0.05}"
+	done
+	echo "waited ${secs} s in vain for: $*" >&2
+	return 1
+}
+
+# usecs SECONDS: SECONDS (e.g. 5 or 0.5) in microseconds.
+usecs() {
+	local s=${1%%.*} f=
+	[[ "$1" == *.* ]] && f=${1#*.}
+	f=${f}000000
+	echo $((10#${s:-0} * 1000000 + 10#${f:0:6}))
+}
+
+# gone PID: no process PID (a zombie still counts as one; see ended).
+gone() { ! kill -0 "$1" 2>/dev/null; }
+
 # Top-level cgroup dirs of the v1 controllers we use (v2: the unified mount).
 cg_roots() {
 	local c
@@ -49,30 +79,26 @@ cg_quota() {
 }
 
 cg_remove() {
-	local name=$1 root i
+	local name=$1 root
 	for root in $(cg_roots); do
 		[ -d "$root/$name" ] || continue
-		for i in 1 2 3 4 5 6 7 8 9 10; do
-			rmdir "$root/$name" 2>/dev/null && break
-			sleep 0.1
-		done
+		wait_until 1 rmdir "$root/$name" || true # its last tasks may still be exiting
 	done
 }
 
-# daemon_start MNT PIDFILE [options...]: starts lxcfs, waits until it serves.
+# lxcfs_serves MNT: lxcfs is mounted at MNT and answers a read.
+lxcfs_serves() { grep -q " $1 fuse.lxcfs " /proc/self/mounts && timeout "$TMO" cat "$1/proc/uptime" >/dev/null 2>&1; }
+
+# daemon_start MNT PIDFILE [options...]: starts lxcfs, waits (LXCFS_START_WAIT s, default 5)
+# until it serves.
 daemon_start() {
-	local mnt=$1 pidfile=$2 i
+	local mnt=$1 pidfile=$2
 	shift 2
 	mkdir -p "$mnt" 2>/dev/null || true # a dead mount there answers ENOTCONN
 	# LXCFS_WRAP: a command to run the daemon under (valgrind); it must exec the daemon in place.
 	$LXCFS_WRAP "$LXCFS_BIN" -p "$pidfile" "$@" "$mnt" >>"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" 2>&1 &
 	echo $! >"$pidfile.started"
-	for i in $(seq 1 ${LXCFS_START_TRIES:-100}); do
-		if grep -q " $mnt fuse.lxcfs " /proc/self/mounts && timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.05
-	done
+	wait_until "${LXCFS_START_WAIT:-5}" lxcfs_serves "$mnt" && return 0
 	echo "lxcfs did not come up on $mnt" >&2
 	cat "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" >&2
 	return 1
@@ -80,15 +106,11 @@ daemon_start() {
 
 # daemon_stop MNT PIDFILE: SIGTERM to the pid we started; unmount whatever is left.
 daemon_stop() {
-	local mnt=$1 pidfile=$2 pid i
+	local mnt=$1 pidfile=$2 pid
 	pid=$(cat "$pidfile.started" 2>/dev/null) || true
 	if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
 		kill -TERM "$pid"
-		for i in $(seq 1 100); do
-			kill -0 "$pid" 2>/dev/null || break
-			sleep 0.05
-		done
-		kill -0 "$pid" 2>/dev/null && kill -KILL "$pid"
+		wait_until 5 gone "$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
 	fi
 	while grep -q " $mnt fuse.lxcfs " /proc/self/mounts; do
 		umount -l "$mnt" || break
@@ -96,11 +118,82 @@ daemon_stop() {
 	rm -f "$pidfile.started"
 }
 
+# --- set-up shapes the suites share ---
+
+# cg_pair: in setup_file, the suite's two container cgroups: CG1 (256 MiB, cpu 0) and CG2
+# (128 MiB, cpu 1).  cg_pair_remove in teardown_file.
+cg_pair() {
+	export CG1=lxcfs-test-$RUN_TAG-a CG2=lxcfs-test-$RUN_TAG-b
+	cg_make "$CG1" $((256 * 1024 * 1024)) 0
+	cg_make "$CG2" $((128 * 1024 * 1024)) 1
+}
+cg_pair_remove() {
+	cg_remove "$CG1"
+	cg_remove "$CG2"
+}
+
+# suite_paths: in setup_file, MNT and PIDF of the one daemon the whole suite uses.
+suite_paths() {
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+}
+
+# test_paths: in setup, MNT and PIDF of this test's own daemon, and an empty daemon log (each
+# test reads only its own daemon's log).
+test_paths() {
+	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
+	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+}
+
+# keeper_start [VAR=value...] [--option...]: lxcfs --restart-on-crash at MNT (PIDF) with those
+# variables in the environment of the keeper and its workers (LXCFS_BIN=... picks the binary)
+# and those options; waits for its first worker.
+keeper_start() {
+	(
+		args=()
+		for a in "$@"; do
+			case "$a" in -*) args+=("$a") ;; *) export "${a?}" ;; esac
+		done
+		daemon_start "$MNT" "$PIDF" --restart-on-crash "${args[@]}"
+	)
+	wait_worker "$PIDF" none
+}
+
+# kill_worker SIGNAL: sends SIGNAL to PIDF's worker; waits for the next one.
+kill_worker() {
+	local w
+	w=$(status_field "$PIDF" worker_pid)
+	kill -"$1" "$w"
+	wait_worker "$PIDF" "$w"
+}
+
+# kill_workers N: N times, SIGKILL to PIDF's worker once the one before it serves, 0.1 s apart.
+kill_workers() {
+	local i
+	for i in $(seq 1 "$1"); do
+		kill_worker KILL
+		sleep 0.1
+	done
+}
+
+# answers MNT: a read through MNT succeeds, whoever serves it.
+answers() { timeout "$TMO" cat "$1/proc/uptime" >/dev/null 2>&1; }
+
+# upstream_start MNT PIDFILE [LOG]: the installed lxcfs (Debian's: not ours) at MNT in the
+# background, its pid in UPSTREAM; waits until it answers.
+upstream_start() {
+	mkdir -p "$1"
+	/usr/bin/lxcfs -f -p "$2" "$1" >"${3:-/dev/null}" 2>&1 3>&- &
+	UPSTREAM=$!
+	wait_until 5 answers "$1"
+}
+
 # container_start NAME CGROUP MNT: a shell as pid 1 of new pid+mount namespaces inside CGROUP,
 # with MNT's files bound over its /proc and /sys/devices/system/cpu.  Prints the host pid of
 # that init into $BATS_RUN_TMPDIR/NAME.pid.
 container_start() {
-	local name=$1 cg=$2 mnt=$3 root i
+	local name=$1 cg=$2 mnt=$3 root
 	local ready=$BATS_RUN_TMPDIR/$name.ready
 	rm -f "$ready"
 	(
@@ -119,11 +212,7 @@ container_start() {
 	) &
 	local outer=$!
 	disown "$outer" # killed by container_stop; no job notice from bash
-	for i in $(seq 1 100); do
-		[ -e "$ready" ] && break
-		sleep 0.05
-	done
-	[ -e "$ready" ] || { echo "container $name did not start" >&2; return 1; }
+	wait_until 5 test -e "$ready" || { echo "container $name did not start" >&2; return 1; }
 	# pid 1 of the new namespace is the child unshare forked.
 	local init
 	init=$(cat /proc/$outer/task/$outer/children | awk '{print $1}')
@@ -148,7 +237,7 @@ container_stop() {
 	done
 	for f in outer pid; do
 		pid=$(cat "$BATS_RUN_TMPDIR/$name.$f" 2>/dev/null) || continue
-		while kill -0 "$pid" 2>/dev/null; do sleep 0.02; done
+		wait_until 30 gone "$pid"
 		rm -f "$BATS_RUN_TMPDIR/$name.$f"
 	done
 }
@@ -167,20 +256,16 @@ ended() {
 
 # memtotal NAME: MemTotal (kB) in the container's /proc/meminfo; empty if the read fails.
 memtotal() { field_kb "$(in_container "$1" cat /proc/meminfo)" MemTotal; }
+memtotal_is() { [ "$(memtotal "$1")" = "$2" ]; } # NAME KB
 
 # meminfo_kb FILE-CONTENT KEY
 field_kb() { awk -v k="$2:" '$1 == k { print $2 }' <<<"$1"; }
 
-# wait_log TEXT: until the daemon's log holds TEXT (at most 10 s).
-wait_log() {
-	local i
-	for i in $(seq 1 200); do
-		grep -q -- "$1" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && return 0
-		sleep 0.05
-	done
-	echo "no '$1' in the log" >&2
-	return 1
-}
+# in_log TEXT: the daemon's log holds TEXT (a grep pattern).
+in_log() { grep -q -- "$1" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"; }
+
+# wait_log TEXT [SECONDS]: until the daemon's log holds TEXT (at most SECONDS, default 10).
+wait_log() { wait_until "${2:-10}" in_log "$1"; }
 
 # skip_file REASON, in setup_file (then return 0): every test of the file skips with REASON.
 # Debian 12's bats (1.8) fails a setup_file that calls skip.  The file's setup calls
@@ -214,16 +299,12 @@ devlock_ours() {
 # test inherits the lock's fd (and holds the lock after the suite).
 devlock_take() {
 	devlock_ours && return 0
-	local ready=$BATS_RUN_TMPDIR/devlock.held i
+	local ready=$BATS_RUN_TMPDIR/devlock.held
 	rm -f "$ready"
 	flock "$DEVLOCK" sh -c 'echo $$ >"$1"; exec sleep infinity' sh "$ready" </dev/null >/dev/null 2>&1 3>&- &
 	echo $! >"$BATS_RUN_TMPDIR/devlock.flock"
-	for i in $(seq 1 36000); do # another suite may hold it for a while: an hour at most
-		[ -s "$ready" ] && return 0
-		sleep 0.1
-	done
-	echo "could not take $DEVLOCK within an hour" >&2
-	return 1
+	# another suite may hold it for a while: an hour at most
+	WAIT_STEP=0.1 wait_until 3600 test -s "$ready"
 }
 
 devlock_release() {
@@ -241,20 +322,46 @@ status_field() {
 	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "${1%.pid}.status" 2>/dev/null
 }
 
+# status_field_set PIDFILE FIELD: the status file has a value for FIELD.
+status_field_set() { [ -n "$(status_field "$1" "$2")" ]; }
+
+# status_is PIDFILE FIELD VALUE: the status file's FIELD is VALUE.
+status_is() { [ "$(status_field "$1" "$2")" = "$3" ]; }
+
+# status_like PIDFILE FIELD GLOB: the status file's FIELD matches the bash pattern GLOB.
+# shellcheck disable=SC2053 # GLOB is a pattern
+status_like() { [[ "$(status_field "$1" "$2")" == $3 ]]; }
+
+# new_worker PIDFILE OLDPID: a worker other than OLDPID runs and logged that it serves.
+new_worker() {
+	local w
+	w=$(status_field "$1" worker_pid)
+	[ -n "$w" ] && [ "$w" != 0 ] && [ "$w" != "$2" ] && kill -0 "$w" 2>/dev/null &&
+		in_log "generation $(status_field "$1" generation) serving"
+}
+
 # wait_worker PIDFILE OLDPID: until a worker other than OLDPID serves and reported ready.
-wait_worker() {
-	local pidfile=$1 old=$2 w end=$((SECONDS + ${LXCFS_WORKER_WAIT:-15}))
-	# a deadline, not a count of tries: a try costs far more in the debug kernel under TCG
-	while [ "$SECONDS" -le "$end" ]; do
-		w=$(status_field "$pidfile" worker_pid)
-		if [ -n "$w" ] && [ "$w" != 0 ] && [ "$w" != "$old" ] && kill -0 "$w" 2>/dev/null &&
-			grep -q "generation $(status_field "$pidfile" generation) serving" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"; then
-			return 0
-		fi
-		sleep 0.02
-	done
-	echo "no new worker after $old" >&2
-	return 1
+wait_worker() { WAIT_STEP=0.02 wait_until "${LXCFS_WORKER_WAIT:-15}" new_worker "$1" "$2"; }
+
+# install_bins SRC DIR: SRC's lxcfs and the lxcfs-worker beside it into DIR the way a package
+# upgrade replaces installed binaries: new files, renamed in.
+install_bins() {
+	cp "$1" "$2/lxcfs.new" && cp "$(dirname "$1")/lxcfs-worker" "$2/lxcfs-worker.new"
+	mv "$2/lxcfs-worker.new" "$2/lxcfs-worker" && mv "$2/lxcfs.new" "$2/lxcfs"
+}
+
+# upgrade_keeper PIDFILE KEEPER BINDIR SRC VERSION: installs SRC's binaries into BINDIR (where
+# KEEPER runs from), asks KEEPER to upgrade (SIGUSR1) and checks that a new worker and the same
+# keeper pid run VERSION.
+upgrade_keeper() {
+	local pidfile=$1 keeper=$2 w
+	install_bins "$4" "$3"
+	w=$(status_field "$pidfile" worker_pid)
+	kill -USR1 "$keeper"
+	wait_worker "$pidfile" "$w"
+	wait_until 2 status_is "$pidfile" keeper_version "$5"
+	status_is "$pidfile" worker_version "$5"
+	status_is "$pidfile" keeper_pid "$keeper"
 }
 
 # The loop every reader runs inside a container: reads meminfo, cpuinfo, stat and uptime and
@@ -289,16 +396,15 @@ start_readers() {
 	done
 }
 
+# results_in DIR N: DIR holds N results (files other than .err).
+results_in() { [ "$(ls "$1" | grep -vc '\.err$')" -ge "$2" ]; }
+
 # readers_collect STOPFILE DIR N: ends the N reader loops writing their results into DIR
 # (READER_LOOP's): creates STOPFILE, waits (30 s at most) for their results, prints each kind of
 # failure, counted, on stderr and "reads failures" summed over them on stdout.
 readers_collect() {
-	local i
 	touch "$1"
-	for i in $(seq 1 300); do
-		[ "$(ls "$2" | grep -vc '\.err$')" -ge "$3" ] && break
-		sleep 0.1
-	done
+	wait_until 30 results_in "$2" "$3" || true # the sums say which are missing
 	cat "$2"/*.err 2>/dev/null | sort | uniq -c | head -20 >&2
 	cat $(ls -d "$2"/* | grep -v '\.err$') | awk '{ r += $1; f += $2 } END { print r + 0, f + 0 }'
 }

@@ -17,9 +17,7 @@ teardown_file() {
 }
 
 setup() {
-	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	test_paths
 }
 
 teardown() {
@@ -29,17 +27,14 @@ teardown() {
 
 log() { cat "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"; }
 
+# upgrades_are PID N: the log tells of N in-place upgrades of PID.
+upgrades_are() { [ "$(grep -c "upgraded in place (pid $1)" <(log))" = "$2" ]; }
+
 # mem_becomes KB: until the container's MemTotal is KB (2 s at most: a switch reaches the
 # worker through the keeper's control socket); fails saying what it saw.
 mem_becomes() {
-	local m
-	for _ in $(seq 1 100); do
-		m=$(memtotal c-$RUN_TAG)
-		[ "$m" = "$1" ] && return 0
-		sleep 0.02
-	done
-	echo "MemTotal in the container: $m, want $1" >&2
-	return 1
+	WAIT_STEP=0.02 wait_until 2 memtotal_is c-$RUN_TAG "$1" ||
+		{ echo "MemTotal in the container: $(memtotal c-$RUN_TAG), want $1" >&2; return 1; }
 }
 
 @test "SIGUSR2 (standalone): the container sees the host's MemTotal and cpus, the next SIGUSR2 its own again" {
@@ -62,8 +57,7 @@ mem_becomes() {
 }
 
 @test "SIGUSR2 (keeper): the switch holds across a worker kill and an upgrade, and back" {
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_worker "$PIDF" none
+	keeper_start
 	container_start c-$RUN_TAG "$CG" "$MNT"
 	local keeper w
 	keeper=$(cat "$PIDF")
@@ -95,13 +89,12 @@ mem_becomes() {
 }
 
 @test "SIGUSR2 straight to a keeper's worker is not taken: the keeper holds the switch" {
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_worker "$PIDF" none
+	keeper_start
 	container_start c-$RUN_TAG "$CG" "$MNT"
 	local w
 	w=$(status_field "$PIDF" worker_pid)
 	kill -USR2 "$w"
-	for _ in $(seq 1 100); do grep -q "SIGUSR2 from pid" <(log) && break; sleep 0.02; done
+	wait_log "SIGUSR2 from pid" 2
 	grep -q "SIGUSR2 from pid [0-9]* ignored: the keeper (pid $(cat "$PIDF")) switches" <(log)
 	[ "$(memtotal c-$RUN_TAG)" = 65536 ]
 	kill -0 "$w"
@@ -111,8 +104,7 @@ mem_becomes() {
 	run "$LXCFS_BIN" --reinit -p "$PIDF"
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"not running with --restart-on-crash"* ]]
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_worker "$PIDF" none
+	keeper_start
 	run "$LXCFS_BIN" --reinit -p "$PIDF" "$BATS_RUN_TMPDIR"
 	[ "$status" -eq 2 ]
 	[[ "$output" == *"serves $MNT, not $BATS_RUN_TMPDIR"* ]]
@@ -150,10 +142,7 @@ mem_becomes() {
 
 # bin_install SRC_LXCFS: the binaries of SRC's build into $BIN, the way a package upgrade puts
 # them: new files, renamed in.
-bin_install() {
-	cp "$1" "$BIN/lxcfs.new" && cp "$(dirname "$1")/lxcfs-worker" "$BIN/lxcfs-worker.new"
-	mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
-}
+bin_install() { install_bins "$1" "$BIN"; }
 
 standalone_start() { # [options...]: from a directory of its own, so upgrades can swap its binaries
 	export BIN=$BATS_RUN_TMPDIR/bin-$RUN_TAG-$BATS_TEST_NUMBER
@@ -185,11 +174,7 @@ LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
 		if [ $((i % 2)) = 1 ]; then src=$LXCFS_BIN_NEXT want=$v2; else src=$LXCFS_BIN want=$v1; fi
 		bin_install "$src"
 		kill -USR1 "$pid"
-		for _ in $(seq 1 250); do
-			[ "$(grep -c "upgraded in place (pid $pid)" <(log))" = "$i" ] && break
-			sleep 0.02
-		done
-		[ "$(grep -c "upgraded in place (pid $pid)" <(log))" = "$i" ]
+		WAIT_STEP=0.02 wait_until 5 upgrades_are "$pid" "$i"
 		grep "upgraded in place" <(log) | tail -1 | grep -q "lxcfs $want upgraded in place (pid $pid): generation $((i + 1)) serving"
 		# the same process runs the file now on disk, not a deleted one
 		[ "$(readlink "/proc/$pid/exe")" = "$BIN/lxcfs-worker" ]
@@ -217,7 +202,7 @@ LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
 	pid=$(cat "$PIDF")
 	bin_install "$LXCFS_BIN_SV2"
 	kill -USR1 "$pid"
-	for _ in $(seq 1 100); do grep -q "upgrade refused by the binary on disk" <(log) && break; sleep 0.05; done
+	wait_log "upgrade refused by the binary on disk" 5
 	grep -q "upgrade refused by the binary on disk .*another format version.*keeps serving" <(log)
 	refute grep -q "upgrading in place" <(log)
 	[ "$(memtotal c-$RUN_TAG)" = 65536 ]
@@ -225,8 +210,7 @@ LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
 	# a good binary afterwards upgrades
 	bin_install "$LXCFS_BIN"
 	kill -USR1 "$pid"
-	for _ in $(seq 1 100); do grep -q "upgraded in place (pid $pid)" <(log) && break; sleep 0.05; done
-	grep -q "upgraded in place (pid $pid)" <(log)
+	wait_log "upgraded in place (pid $pid)" 5
 	[ "$(memtotal c-$RUN_TAG)" = 65536 ]
 }
 
@@ -235,12 +219,10 @@ LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
 	local pid
 	pid=$(cat "$PIDF")
 	kill -HUP "$pid"
-	for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
-	refute kill -0 "$pid" 2>/dev/null
+	wait_until 5 gone "$pid"
 	refute grep -q " $MNT fuse.lxcfs " /proc/self/mounts
 	grep -q "SIGHUP: unmounting and exiting" <(log)
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_worker "$PIDF" none
+	keeper_start
 	kill -HUP "$(cat "$PIDF")"
 	sleep 0.2
 	kill -0 "$(cat "$PIDF")"
@@ -273,16 +255,32 @@ psi_reader() {
 		>"$1" 2>&1 3>&- &
 }
 
+needs_psi() {
+	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
+	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
+}
+
+# psi_polled START OUT N: the daemon started by START (keeper_start or standalone_start) with
+# --enable-psi-poll, the container, two hogs in it, and psi_reader OUT N once it saw its first
+# event; then 0.3 s: it polls again, and the next event is a window away.
+psi_polled() {
+	"$1" --enable-psi-poll
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	hogs 2
+	psi_reader "$2" "$3"
+	wait_line "$2" "^event 1$" 20
+	sleep 0.3
+}
+
 wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
-	for _ in $(seq 1 $((${3:-10} * 20))); do grep -q "$2" "$1" && return 0; sleep 0.05; done
+	wait_until "${3:-10}" grep -q "$2" "$1" && return 0
 	echo "no '$2' in $1:" >&2
 	cat "$1" >&2
 	return 1
 }
 
 @test "--enable-psi-poll: a container's reader arms a trigger and is woken by its cgroup's pressure (the host's on v1)" {
-	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
-	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
+	needs_psi
 	# without the option the files take no writes, as before
 	daemon_start "$MNT" "$PIDF"
 	run timeout "$TMO" "$PSI_WAIT" "$MNT/proc/pressure/cpu" "$TRIGGER" 100 1
@@ -315,16 +313,9 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 }
 
 @test "--enable-psi-poll: a reader blocked in poll() is woken again after a worker kill and an upgrade" {
-	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
-	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
-	daemon_start "$MNT" "$PIDF" --restart-on-crash --enable-psi-poll
-	wait_worker "$PIDF" none
-	container_start c-$RUN_TAG "$CG" "$MNT"
-	hogs 2
+	needs_psi
 	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG w
-	psi_reader "$out" 4
-	wait_line "$out" "^event 1$" 20
-	sleep 0.3 # polling again: the next event is a window away
+	psi_polled keeper_start "$out" 4
 	w=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$w"
 	wait_worker "$PIDF" "$w"
@@ -338,15 +329,9 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 }
 
 @test "--enable-psi-poll without a keeper: a reader blocked in poll() is woken again after an upgrade in place" {
-	[ -x "$PSI_WAIT" ] || { echo "missing $PSI_WAIT (ninja -C build)"; false; }
-	[ -e /proc/pressure/cpu ] || skip "this kernel has no PSI"
-	standalone_start --enable-psi-poll
-	container_start c-$RUN_TAG "$CG" "$MNT"
-	hogs 2
+	needs_psi
 	local out=$BATS_RUN_TMPDIR/psi-$RUN_TAG
-	psi_reader "$out" 3
-	wait_line "$out" "^event 1$" 20
-	sleep 0.3
+	psi_polled standalone_start "$out" 3
 	kill -USR1 "$(cat "$PIDF")"
 	wait_line "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" "upgraded in place" 10
 	wait_line "$out" "^events 3 in" 20

@@ -52,13 +52,9 @@ incus_lxcfs_start() {
 
 # incus_lxcfs_wait NAME: until its mount serves (Incus does not wait; the checks here do).
 incus_lxcfs_wait() {
-	local mnt i
+	local mnt
 	mnt=$(incus_mnt "$1")
-	for i in $(seq 1 200); do
-		grep -q " $mnt fuse.lxcfs " /proc/self/mounts && timeout 5 cat "$mnt/proc/uptime" >/dev/null 2>&1 &&
-			return 0
-		sleep 0.05
-	done
+	TMO=5 wait_until 10 lxcfs_serves "$mnt" && return 0
 	echo "lxcfs of $1 did not come up" >&2
 	cat "$(incus_run "$1")/lxcfs.log" >&2
 	return 1

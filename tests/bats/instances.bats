@@ -82,6 +82,9 @@ up() {
 	sleep 1
 }
 
+# all_on_dev I DEV: every lxcfs mount in container I is on DEV.
+all_on_dev() { [ -z "$(mounts_of "$1" | awk -v d="$2" '$2 != d')" ]; }
+
 # own_memtotal: each container reads its own MemTotal.
 own_memtotal() {
 	local i m
@@ -94,10 +97,10 @@ own_memtotal() {
 # readers_done MIN: stops the readers; fails unless each read more than MIN times.  Leaves every
 # failure as "CONTAINER PHASE_BEFORE PHASE_AFTER WHAT" in $BATS_RUN_TMPDIR/$RUN_TAG.failures.
 readers_done() {
-	local i j
+	local i
 	touch "$SHARED/stop"
 	for i in $(seq 1 $N); do
-		for j in $(seq 1 200); do [ -e "$SHARED/$i.ok" ] && break; sleep 0.1; done
+		WAIT_STEP=0.1 wait_until 20 test -e "$SHARED/$i.ok"
 		echo "container $i: $(cat "$SHARED/$i.ok") good reads, $(cat "$SHARED/$i.err" 2>/dev/null | wc -l) failed" >&2
 		[ "$(cat "$SHARED/$i.ok")" -gt "$1" ]
 	done
@@ -105,6 +108,8 @@ readers_done() {
 		[ ! -e "$SHARED/$i.err" ] || awk -v c="$i" '{ print c, $0 }' "$SHARED/$i.err"
 	done >"$BATS_RUN_TMPDIR/$RUN_TAG.failures"
 }
+
+all_ended() { local p; for p in "$@"; do ended "$p" || return 1; done; } # PID...
 
 # incus_stop_all: containers stopped, then each instance as Incus stops it; nothing of ours may
 # be left: no process, no mount.
@@ -117,12 +122,9 @@ incus_stop_all() {
 	done
 	wait "${stops[@]}"
 	for i in $(seq 1 $N); do incus_lxcfs_stop "$(name "$i")"; done
-	for i in $(seq 1 100); do
-		left=0
-		for p in "${pids[@]}"; do ended "$p" || left=$((left + 1)); done
-		[ "$left" = 0 ] && break
-		sleep 0.05
-	done
+	wait_until 5 all_ended "${pids[@]}" || true # says how many are left
+	left=0
+	for p in "${pids[@]}"; do ended "$p" || left=$((left + 1)); done
 	echo "processes left after Incus's stop: $left" >&2
 	[ "$left" = 0 ]
 	refute grep -q " $INCUS_DIR/.* fuse.lxcfs " /proc/self/mounts
@@ -137,17 +139,14 @@ incus_stop_all() {
 		incus_phase "$SHARED" $((2 * k - 1))
 		p=$(cat "$(incus_pidfile "$n")")
 		kill -KILL "$p"
-		while ! ended "$p"; do sleep 0.01; done
+		WAIT_STEP=0.01 wait_until 30 ended "$p"
 		run nsenter -t "$(init_of "$k")" -m -- timeout "$TMO" cat /proc/meminfo
 		[ "$status" -ne 0 ] # dead until something starts it again
 		[[ "$output" == *"not connected"* ]]
 		incus_lxcfs_start "$n"
 		incus_lxcfs_wait "$n"
 		dev=$(dev_of "$k")
-		for i in $(seq 1 200); do
-			[ -z "$(mounts_of "$k" | awk -v d="$dev" '$2 != d')" ] && break
-			sleep 0.05
-		done
+		wait_until 10 all_on_dev "$k" "$dev" || true # checked below, after the phase
 		incus_phase "$SHARED" $((2 * k))
 		# its container: as many mounts as before, every one on the new device
 		[ "$(mounts_of "$k" | wc -l)" = "$(wc -l <<<"${before[k]}")" ]
@@ -156,18 +155,11 @@ incus_stop_all() {
 		for i in $(seq 1 $N); do
 			[ "$i" = "$k" ] || [ "$(mounts_of "$i")" = "${before[i]}" ]
 		done
-		for i in $(seq 1 100); do
-			grep -q "rebind: mount namespace of pid $(init_of "$k") (cgroup .*$n).*: /proc/meminfo rebound" \
-				"$(incus_run "$n")/lxcfs.log" && break
-			sleep 0.05
-		done
-		[ "$i" -lt 100 ]
+		wait_until 5 grep -q "rebind: mount namespace of pid $(init_of "$k") (cgroup .*$n).*: /proc/meminfo rebound" \
+			"$(incus_run "$n")/lxcfs.log"
 		# and it did not enter the other containers: their instances answer, nothing to heal there
-		for i in $(seq 1 100); do
-			grep -q "rebind: .* healed in .* namespace(s) with only other live instances' mounts not entered" \
-				"$(incus_run "$n")/lxcfs.log" && break
-			sleep 0.05
-		done
+		wait_until 5 grep -q "rebind: .* healed in .* namespace(s) with only other live instances' mounts not entered" \
+			"$(incus_run "$n")/lxcfs.log" || true # the count below says
 		[ "$(grep -o "[0-9]* namespace(s) with only other live" "$(incus_run "$n")/lxcfs.log" | tail -1 |
 			cut -d' ' -f1)" -ge $((N - 1)) ]
 	done
@@ -193,11 +185,7 @@ incus_stop_all() {
 		kill -KILL "$w"
 		timeout 10 cat "$(incus_mnt "$n")/proc/uptime" >/dev/null # answered by the next worker
 		incus_phase "$SHARED" $((2 * k))
-		for i in $(seq 1 100); do
-			[ "$(status_field "$(incus_pidfile "$n")" worker_pid)" != "$w" ] && break
-			sleep 0.05
-		done
-		[ "$i" -lt 100 ]
+		wait_until 5 refute status_is "$(incus_pidfile "$n")" worker_pid "$w"
 		for i in $(seq 1 $N); do [ "$(mounts_of "$i")" = "${before[i]}" ]; done
 	done
 	own_memtotal
@@ -221,11 +209,10 @@ incus_stop_all() {
 	unshare --mount --propagation private sleep 60 3>&- &
 	keep=$!
 	echo "$keep" >"$BATS_RUN_TMPDIR/$RUN_TAG.keep"
-	for i in $(seq 1 100); do grep -q " $mnt " "/proc/$keep/mountinfo" 2>/dev/null && break; sleep 0.02; done
+	WAIT_STEP=0.02 wait_until 2 grep -q " $mnt " "/proc/$keep/mountinfo"
 	incus_lxcfs_stop "$n"
 	# the worker stops as a standalone daemon would at that SIGKILL: the copy is dead
-	for i in $(seq 1 100); do ended "$w" && break; sleep 0.05; done
-	ended "$w"
+	wait_until 5 ended "$w"
 	grep -q "lxcfs-worker\[$w\]: .*our mount is not in its namespace any more" "$(incus_run "$n")/lxcfs.log"
 	run nsenter -t "$keep" -m -- timeout "$TMO" cat "$mnt/proc/uptime"
 	[ "$status" -ne 0 ]
@@ -241,7 +228,7 @@ incus_stop_all() {
 	unshare --mount --propagation private sleep 60 3>&- &
 	keep=$!
 	echo "$keep" >"$BATS_RUN_TMPDIR/$RUN_TAG.keep"
-	for i in $(seq 1 100); do grep -q " $mnt " "/proc/$keep/mountinfo" 2>/dev/null && break; sleep 0.02; done
+	WAIT_STEP=0.02 wait_until 2 grep -q " $mnt " "/proc/$keep/mountinfo"
 	echo "$w" >"$BATS_RUN_TMPDIR/$RUN_TAG.stopped"
 	kill -STOP "$w"
 	incus_lxcfs_stop "$n"
@@ -250,7 +237,6 @@ incus_stop_all() {
 	[ "$(dev_of 1)" != "$old_dev" ]
 	grep -q "worker $w serves a connection of $mnt that is not mounted there any more" "$(incus_run "$n")/lxcfs.log"
 	kill -CONT "$w"
-	for i in $(seq 1 100); do ended "$w" && break; sleep 0.05; done
-	ended "$w"
+	wait_until 5 ended "$w"
 	incus_lxcfs_stop "$n"
 }

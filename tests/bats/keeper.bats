@@ -9,11 +9,8 @@ setup_file() {
 }
 
 setup() {
-	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_worker "$PIDF" none
+	test_paths
+	keeper_start
 	export KEEPER
 	KEEPER=$(cat "$PIDF.started")
 }
@@ -22,21 +19,10 @@ teardown() {
 	daemon_stop "$MNT" "$PIDF"
 }
 
-wait_start_failure() { # until the keeper logs a failed start (5 s at most)
-	for _ in $(seq 1 100); do
-		grep -q "cannot start a worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && return
-		sleep 0.05
-	done
-}
+# until the keeper logs a failed start (5 s at most); the caller checks which, and cleans up first
+wait_start_failure() { wait_log "cannot start a worker" 5 || true; }
 
 serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
-
-kill_worker_and_wait() {
-	local w
-	w=$(status_field "$PIDF" worker_pid)
-	kill -KILL "$w"
-	wait_worker "$PIDF" "$w"
-}
 
 @test "ten signals the keeper does not use leave it serving, and the next crash is still repaired" {
 	local sig
@@ -49,7 +35,7 @@ kill_worker_and_wait() {
 	for sig in ALRM BUS TRAP; do
 		grep -q "signal $(kill -l "$sig") (.*) from pid [0-9]* ignored" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	done
-	kill_worker_and_wait
+	kill_worker KILL
 	serves
 }
 
@@ -74,7 +60,7 @@ kill_worker_and_wait() {
 
 @test "back-to-back kills of ready workers restart at once; a real crash loop backs off" {
 	local i w
-	for i in $(seq 1 10); do kill_worker_and_wait; done # each one young: killed right after ready
+	for i in $(seq 1 10); do kill_worker KILL; done # each one young: killed right after ready
 	serves
 	refute grep -q "crash loop" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	# fault signals from outside, SEGV and ABRT by turns: young deaths, but never twice the same
@@ -88,8 +74,7 @@ kill_worker_and_wait() {
 	daemon_stop "$MNT" "$PIDF"
 	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	grep -q LXCFS_FAULT_CRASH "$(dirname "$LXCFS_BIN")/lxcfs-worker" || skip "build without fault hooks"
-	LXCFS_FAULT_CRASH=meminfo daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_worker "$PIDF" none
+	keeper_start LXCFS_FAULT_CRASH=meminfo
 	for i in 1 2 3; do timeout "$TMO" cat "$MNT/proc/meminfo" >/dev/null 2>&1 || true; done
 	wait_log "crash loop, it seems: the next worker starts in" # (the keeper says it after the read failed)
 }

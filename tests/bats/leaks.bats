@@ -10,8 +10,7 @@ setup_file() {
 		return 0
 	fi
 	export RUN_TAG=vg$$
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	suite_paths
 	export CG=lxcfs-test-$RUN_TAG
 	export VGLOG=$BATS_RUN_TMPDIR/valgrind-$RUN_TAG.log
 	cg_make "$CG" $((256 * 1024 * 1024)) 0
@@ -32,7 +31,7 @@ teardown_file() {
 	# lxcfs execs lxcfs-worker: valgrind must follow
 	# (a log per process: the rebind pass it starts is checked too; forks without exec are not)
 	LXCFS_WRAP="valgrind --trace-children=yes --child-silent-after-fork=yes --suppressions=$BATS_TEST_DIRNAME/../valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$VGLOG.%p" \
-		LXCFS_START_TRIES=600 daemon_start "$MNT" "$PIDF" -l # the load average engine runs too
+		LXCFS_START_WAIT=30 daemon_start "$MNT" "$PIDF" -l # the load average engine runs too
 	container_start vg-$RUN_TAG "$CG" "$MNT"
 	local i f
 	for i in $(seq 1 40); do
@@ -62,15 +61,15 @@ teardown_file() {
 	[ -n "${LXCFS_VALGRIND:-}" ] || skip "set LXCFS_VALGRIND=1 to run"
 	# the keeper and every worker it starts, a log each
 	LXCFS_WRAP="valgrind --trace-children=yes --child-silent-after-fork=yes --suppressions=$BATS_TEST_DIRNAME/../valgrind.supp --leak-check=full --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect --error-exitcode=99 --log-file=$VGLOG.%p" \
-		LXCFS_START_TRIES=600 daemon_start "$MNT" "$PIDF" --restart-on-crash -l
-	for n in $(seq 1 300); do status_field "$PIDF" worker_pid | grep -q . && break; sleep 0.1; done
+		LXCFS_START_WAIT=30 daemon_start "$MNT" "$PIDF" --restart-on-crash -l
+	WAIT_STEP=0.1 wait_until 30 status_field_set "$PIDF" worker_pid || true
 	local i w g
 	for i in $(seq 1 10); do
 		for f in meminfo cpuinfo stat; do timeout 20 cat "$MNT/proc/$f" >/dev/null; done
 		w=$(status_field "$PIDF" worker_pid)
 		g=$(status_field "$PIDF" generation)
 		kill -KILL "$w"
-		for n in $(seq 1 300); do [ "$(status_field "$PIDF" generation)" != "$g" ] && break; sleep 0.05; done
+		wait_until 15 refute status_is "$PIDF" generation "$g" || true # the count of restarts says
 		sleep 0.3
 	done
 	[ "$(status_field "$PIDF" restarts)" = 10 ]
@@ -80,7 +79,7 @@ teardown_file() {
 	# let the last worker finish starting: under valgrind its engine takes seconds to load the
 	# BPF program, and a worker still loading it when the keeper's 5 s stop deadline passes
 	# is killed, which leaves its log without a summary
-	for n in $(seq 1 1200); do grep -q "lxcfs-worker\[$last\]: info: load averages:" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break; sleep 0.1; done
+	WAIT_STEP=0.1 wait_until 120 in_log "lxcfs-worker\[$last\]: info: load averages:" || true
 	kill -TERM "$pid"
 	wait "$pid" && rc=0 || rc=$?
 	cat "$VGLOG".* | grep -v '^--'

@@ -9,13 +9,11 @@ load helpers
 
 setup_file() {
 	export RUN_TAG=la$$
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	suite_paths
 	export CG1=lxcfs-test-$RUN_TAG-busy CG2=lxcfs-test-$RUN_TAG-idle CG3=lxcfs-test-$RUN_TAG-mix
 	cg_make "$CG1" $((256 * 1024 * 1024)) 0-1 2>/dev/null || cg_make "$CG1" $((256 * 1024 * 1024)) 0
 	cg_make "$CG2" $((256 * 1024 * 1024)) 0
-	daemon_start "$MNT" "$PIDF" --restart-on-crash -l
-	wait_worker "$PIDF" none
+	keeper_start -l
 	container_start busy-$RUN_TAG "$CG1" "$MNT"
 	container_start idle-$RUN_TAG "$CG2" "$MNT"
 }
@@ -33,10 +31,10 @@ teardown_file() {
 	cg_remove "$CG3"
 	container_stop again-$RUN_TAG
 	cg_remove "lxcfs-test-$RUN_TAG-again"
-	local r d i
+	local r d
 	for r in /sys/fs/cgroup/cpu $(awk '$3 == "cgroup2" { print $2 }' /proc/self/mounts); do
 		for d in "$r/lxcfs-test-$RUN_TAG-three/sub" "$r/lxcfs-test-$RUN_TAG-three"; do
-			for i in $(seq 20); do [ -d "$d" ] || break; rmdir "$d" 2>/dev/null || sleep 0.1; done
+			[ ! -d "$d" ] || WAIT_STEP=0.1 wait_until 2 rmdir "$d" || true
 		done
 	done
 }
@@ -67,6 +65,9 @@ in_cgroup() {
 }
 
 # A task in D state (tests/tools/dstate: a vfork parent) and its sleeping child.
+# in_d_state PID: PID sleeps uninterruptibly.
+in_d_state() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = D ]; }
+
 stop_dstate() {
 	local p c
 	for p in $(cat "$BATS_RUN_TMPDIR/dstate-$RUN_TAG" 2>/dev/null); do
@@ -165,11 +166,7 @@ avg1() {
 	# then one loop in a cgroup below the container's, one task in D in the container's own
 	start_loops "$CG3/sub" 1
 	BG_LIST=dstate in_cgroup "$CG3" "${LXCFS_BIN%/*}/tests/unit/dstate" 120
-	local i
-	for i in $(seq 50); do
-		[ "$(awk '{ print $3 }' "/proc/$(cat "$BATS_RUN_TMPDIR/dstate-$RUN_TAG")/stat" 2>/dev/null)" = D ] && break
-		sleep 0.1
-	done
+	WAIT_STEP=0.1 wait_until 5 in_d_state "$(cat "$BATS_RUN_TMPDIR/dstate-$RUN_TAG")" || true # the counts say
 	# 3 to 5 samples of 2 tasks (the engine: the kernel pass where it loads) climb to 0.44..0.68;
 	# with either task missed, to 0.22..0.34
 	sleep 21
@@ -187,8 +184,16 @@ avg1() {
 	stop_loops
 }
 
+# loops_counted NAME: NAME's loadavg counts 2 or more running tasks; rt is its running/total,
+# appended to seen when it changed.
+loops_counted() {
+	rt=$(in_container "$1" cat /proc/loadavg | awk '{ print $4 }')
+	[ "$rt" != "${seen##* }" ] && seen+=" $rt"
+	[ "${rt%/*}" -ge 2 ]
+}
+
 @test "-l: a container's cgroup removed and made again under its name: the new one's tasks count" {
-	local cg=lxcfs-test-$RUN_TAG-again root ino1 ino2 before rt i
+	local cg=lxcfs-test-$RUN_TAG-again root ino1 ino2 before rt seen
 	root=$(cg_roots | head -1)
 	cg_make "$cg" $((256 * 1024 * 1024)) 0
 	container_start again-$RUN_TAG "$cg" "$MNT"
@@ -214,13 +219,8 @@ avg1() {
 	# A pass that ran while the old cgroup stood empty, or the new one before its loops, rightly
 	# counted 0/0 then; the next pass (each 5 s) must count the new cgroup's tasks, not stay on
 	# the old cgroup or an empty one.
-	local seen=$before
-	for i in $(seq 120); do
-		rt=$(in_container again-$RUN_TAG cat /proc/loadavg | awk '{ print $4 }')
-		[ "$rt" != "${seen##* }" ] && seen+=" $rt"
-		[ "${rt%/*}" -ge 2 ] && break
-		sleep 0.1
-	done
+	seen=$before
+	WAIT_STEP=0.1 wait_until 15 loops_counted again-$RUN_TAG || true # said below
 	echo "counts seen: $seen" >&2
 	[ "${rt%/*}" -ge 2 ] # the loops (and the new init, if that pass caught it setting up)
 	sleep 6
@@ -270,7 +270,7 @@ avg1() {
 		done
 		stop_loops
 		for p in $(cat "$x/cgroup.procs" "$x/sub/cgroup.procs"); do
-			while kill -0 "$p" 2>/dev/null; do sleep 0.02; done
+			wait_until 30 gone "$p"
 		done
 		rmdir "$x/sub" "$x"
 	done
@@ -278,9 +278,9 @@ avg1() {
 
 # After the others: a kernel pass that failed during any of them shows here.
 @test "-l: the daemon says how it counts: in the kernel where there is BTF, else by scanning /proc" {
-	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log i
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
 	# the engine thread chooses once the worker serves (loading the program takes a while)
-	for i in $(seq 300); do grep -q "load averages:" "$log" && break; sleep 0.1; done
+	WAIT_STEP=0.1 wait_until 30 grep -q "load averages:" "$log" || true # said below
 	grep "load averages:" "$log" >&2
 	if [ "${LXCFS_LOADAVG_COUNTER:-}" = scan ]; then
 		grep -q 'load averages: scanning /proc (\$LXCFS_LOADAVG_COUNTER=scan)' "$log"

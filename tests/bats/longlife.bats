@@ -10,25 +10,12 @@ setup_file() {
 }
 
 setup() {
-	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	test_paths
 }
 
 teardown() {
 	exec 8<&- || true
 	daemon_stop "$MNT" "$PIDF"
-}
-
-keeper_start() { # [VAR=value...] [--option...]: the environment of keeper and workers, options
-	(
-		args=()
-		for a in "$@"; do
-			case "$a" in -*) args+=("$a") ;; *) export "${a?}" ;; esac
-		done
-		daemon_start "$MNT" "$PIDF" --restart-on-crash "${args[@]}"
-	)
-	wait_worker "$PIDF" none
 }
 
 # status VAR: a field of `lxcfs --status` (which asks the keeper for the counts of this moment).

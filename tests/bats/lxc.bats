@@ -10,8 +10,7 @@ load lxcct
 setup_file() {
 	export RUN_TAG=lxc$$
 	export LXCPATH=$BATS_RUN_TMPDIR/lxc-$RUN_TAG
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	suite_paths
 	export HOOKS=$BATS_RUN_TMPDIR/hooks-$RUN_TAG
 	export A=lxcfst-$RUN_TAG-a B=lxcfst-$RUN_TAG-b
 	mkdir -p "$LXCPATH" "$HOOKS"
@@ -27,12 +26,7 @@ setup_file() {
 }
 
 teardown_file() {
-	local n
-	for n in $(ls "$LXCPATH" 2>/dev/null); do
-		[ -f "$LXCPATH/$n/config" ] || continue
-		timeout 30 lxc-stop -P "$LXCPATH" -n "$n" -k >/dev/null 2>&1 || true
-		timeout 30 lxc-destroy -P "$LXCPATH" -n "$n" >/dev/null 2>&1 || true
-	done
+	lxc_destroy_all
 	daemon_stop "$MNT" "$PIDF"
 	[ -z "${UPID:-}" ] || kill -KILL "$UPID" 2>/dev/null || true
 	daemon_stop "$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up" "$BATS_RUN_TMPDIR/$RUN_TAG-up.pid"
@@ -90,13 +84,7 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 
 @test "20 SIGKILLs of the worker while both containers read: no failed read" {
 	both_readers
-	local i w
-	for i in $(seq 1 20); do
-		w=$(status_field "$PIDF" worker_pid)
-		kill -KILL "$w"
-		wait_worker "$PIDF" "$w"
-		sleep 0.1
-	done
+	kill_workers 20
 	both_readers_ok 100
 }
 
@@ -122,7 +110,8 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 	keeper=$(cat "$PIDF")
 	worker=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$keeper" "$worker"
-	while kill -0 "$keeper" 2>/dev/null || kill -0 "$worker" 2>/dev/null; do sleep 0.02; done
+	wait_until 30 gone "$keeper"
+	wait_until 30 gone "$worker"
 	run in_lxc "$A" cat /proc/meminfo
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"not connected"* ]]
@@ -150,20 +139,15 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 
 @test "containers started under Debian's lxcfs are healed when ours replaces it" {
 	[ -x /usr/bin/lxcfs ] # installed by the test command
-	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up pidf=$BATS_RUN_TMPDIR/$RUN_TAG-up.pid u=lxcfst-$RUN_TAG-u i
-	mkdir -p "$mnt"
-	/usr/bin/lxcfs -f -p "$pidf" "$mnt" >"$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log" 2>&1 &
-	export UPID=$!
-	for i in $(seq 1 100); do
-		timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1 && break
-		sleep 0.05
-	done
+	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up pidf=$BATS_RUN_TMPDIR/$RUN_TAG-up.pid u=lxcfst-$RUN_TAG-u
+	upstream_start "$mnt" "$pidf" "$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log"
+	export UPID=$UPSTREAM
 	lxc_make_ours "$u" $((192 * 1024 * 1024)) 0 "$mnt"
 	lxc_up "$u"
 	run in_lxc "$u" cat /proc/meminfo
 	[ "$(field_kb "$output" MemTotal)" = 196608 ] # upstream serves it
 	kill -KILL "$UPID"
-	while kill -0 "$UPID" 2>/dev/null; do sleep 0.02; done
+	wait_until 30 gone "$UPID"
 	run in_lxc "$u" cat /proc/meminfo
 	[ "$status" -ne 0 ]
 
@@ -182,15 +166,11 @@ dev_in_lxc() {
 
 @test "--replace: a live Debian lxcfs is taken over while containers read, with no failed read; --release gives the kernel's files back" {
 	[ -x /usr/bin/lxcfs ] # installed by the test command
-	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up pidf=$BATS_RUN_TMPDIR/$RUN_TAG-up.pid u=lxcfst-$RUN_TAG-r i
+	local mnt=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up pidf=$BATS_RUN_TMPDIR/$RUN_TAG-up.pid u=lxcfst-$RUN_TAG-r
 	local rt=$BATS_RUN_TMPDIR/rt-$RUN_TAG log=$BATS_RUN_TMPDIR/replace-$RUN_TAG.log old ours a_dev r
-	mkdir -p "$mnt" "$rt"
-	/usr/bin/lxcfs -f -p "$pidf" "$mnt" >"$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log" 2>&1 3>&- &
-	export UPID=$!
-	for i in $(seq 1 100); do
-		timeout "$TMO" cat "$mnt/proc/uptime" >/dev/null 2>&1 && break
-		sleep 0.05
-	done
+	mkdir -p "$rt"
+	upstream_start "$mnt" "$pidf" "$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log"
+	export UPID=$UPSTREAM
 	lxc_make_ours "$u" $((192 * 1024 * 1024)) 0 "$mnt"
 	lxc_up "$u"
 	old=$(dev_in_lxc "$u" /proc/meminfo)

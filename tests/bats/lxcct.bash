@@ -30,6 +30,18 @@ lxc_make() {
 	} >>"$conf"
 }
 
+# lxc_destroy_all: every container under LXCPATH stopped and destroyed, as far as they go.
+lxc_destroy_all() {
+	local c n
+	for c in "$LXCPATH"/*/config; do
+		[ -f "$c" ] || continue
+		n=${c%/config}
+		n=${n##*/}
+		timeout 30 lxc-stop -P "$LXCPATH" -n "$n" -k >/dev/null 2>&1 || true
+		timeout 30 lxc-destroy -P "$LXCPATH" -n "$n" >/dev/null 2>&1 || true
+	done
+}
+
 lxc_up() {
 	: >"$BATS_RUN_TMPDIR/$1.lxc.log" # this start's and its stop's lines only
 	timeout 60 lxc-start -P "$LXCPATH" -n "$1" -l INFO -o "$BATS_RUN_TMPDIR/$1.lxc.log" 3>&-

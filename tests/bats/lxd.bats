@@ -165,11 +165,7 @@ lxd_up() {
 }
 
 lxd_wait_exec() {
-	local i
-	for i in $(seq 1 100); do
-		timeout 10 lxc exec "$1" -- true 2>/dev/null && return 0
-		sleep 0.1
-	done
+	WAIT_STEP=0.1 wait_until 60 timeout 10 lxc exec "$1" -- true && return 0
 	echo "lxc exec $1 does not work" >&2
 	return 1
 }
@@ -237,6 +233,12 @@ check_values() {
 	fi
 	run in_lxd "$name" cat /proc/swaps
 	[[ "${lines[0]}" == Filename* ]] || { echo "$name swaps: '$output'" >&2; false; }
+}
+
+# logged_since LOG SKIP PART TEXT: LOG's lines after the first SKIP, copied to PART, hold TEXT.
+logged_since() {
+	tail -n +$(($2 + 1)) "$1" >"$3"
+	grep -q "$4" "$3"
 }
 
 # lxcfs_binds NAME: "target device" of each lxcfs mount in the container's mount namespace.
@@ -319,37 +321,25 @@ both_readers_ok() {
 
 @test "15 SIGKILLs of the worker while both containers read: no failed read" {
 	both_readers
-	local i w
-	for i in $(seq 1 15); do
-		w=$(status_field "$PIDF" worker_pid)
-		kill -KILL "$w"
-		wait_worker "$PIDF" "$w"
-		sleep 0.1
-	done
+	kill_workers 15
 	both_readers_ok "15 worker kills" 100
 	[ "$(status_field "$PIDF" restarts)" -ge 15 ]
 }
 
 @test "upgrades (SIGUSR1) to another build and back while both containers read: no failed read" {
 	[ -x "$LXCFS_BIN_NEXT" ] || { echo "missing $LXCFS_BIN_NEXT (meson setup build-next -Dversion_suffix=next)"; false; }
-	local v1 v2 i src want w keeper
+	local v1 v2 i keeper
 	v1=$("$LXCFS_BIN" --version)
 	v2=$("$LXCFS_BIN_NEXT" --version)
 	[ "$v1" != "$v2" ]
 	keeper=$(cat "$PIDF")
 	both_readers
 	for i in $(seq 1 6); do
-		if [ $((i % 2)) = 1 ]; then src=$LXCFS_BIN_NEXT want=$v2; else src=$LXCFS_BIN want=$v1; fi
-		# new files renamed in, as a package upgrade does
-		cp "$src" "$BIN/lxcfs.new" && cp "$(dirname "$src")/lxcfs-worker" "$BIN/lxcfs-worker.new"
-		mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
-		w=$(status_field "$PIDF" worker_pid)
-		kill -USR1 "$keeper"
-		wait_worker "$PIDF" "$w"
-		for n in $(seq 1 100); do [ "$(status_field "$PIDF" keeper_version)" = "$want" ] && break; sleep 0.02; done
-		[ "$(status_field "$PIDF" worker_version)" = "$want" ]
-		[ "$(status_field "$PIDF" keeper_version)" = "$want" ]
-		[ "$(status_field "$PIDF" keeper_pid)" = "$keeper" ]
+		if [ $((i % 2)) = 1 ]; then
+			upgrade_keeper "$PIDF" "$keeper" "$BIN" "$LXCFS_BIN_NEXT" "$v2"
+		else
+			upgrade_keeper "$PIDF" "$keeper" "$BIN" "$LXCFS_BIN" "$v1"
+		fi
 		sleep 0.3
 	done
 	both_readers_ok "6 upgrades" 40
@@ -357,7 +347,7 @@ both_readers_ok() {
 }
 
 @test "total loss (keeper and worker SIGKILLed): reads fail only until the next start, which rebinds both containers in place" {
-	local keeper worker before_a before_b fa fb dev_old i
+	local keeper worker before_a before_b fa fb dev_old
 	before_a=$(lxcfs_binds "$A" | wc -l)
 	before_b=$(lxcfs_binds "$B" | wc -l)
 	dev_old=$(our_dev)
@@ -365,7 +355,8 @@ both_readers_ok() {
 	keeper=$(cat "$PIDF")
 	worker=$(status_field "$PIDF" worker_pid)
 	kill -KILL "$keeper" "$worker"
-	while ! ended "$keeper" || ! ended "$worker"; do sleep 0.02; done
+	wait_until 30 ended "$keeper"
+	wait_until 30 ended "$worker"
 	sleep 1
 	run in_lxd "$A" cat /proc/meminfo
 	[ "$status" -ne 0 ]
@@ -375,12 +366,8 @@ both_readers_ok() {
 	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log part=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.rebind.log skip
 	skip=$(wc -l <"$log")
 	lxcfs_start
-	for i in $(seq 1 200); do
-		tail -n +$((skip + 1)) "$log" >"$part"
-		grep -q "dead mount(s) healed" "$part" && break
-		sleep 0.05
-	done
-	grep -q "dead mount(s) healed" "$part" || { echo "no rebind after 10 s" >&2; false; }
+	wait_until 10 logged_since "$log" "$skip" "$part" "dead mount(s) healed" ||
+		{ echo "no rebind after 10 s" >&2; false; }
 	grep -v " rebound to " "$part" >&2 # shown if the test fails
 	# failures so far: the window between the kill and the rebind; none may come after it
 	sleep 0.5
@@ -418,6 +405,14 @@ both_readers_ok() {
 	both_readers_ok "after the rebind" 8
 }
 
+# dpkg_done_noting_moves: dpkg ended ($W/dpkg.rc); meanwhile, moved_a/moved_b take the failures
+# counted when container A's/B's meminfo bind first left Debian's device (debian_dev).
+dpkg_done_noting_moves() {
+	[ -n "$moved_a" ] || [ "$(bind_dev "$init_a" /proc/meminfo)" = "$debian_dev" ] || moved_a=$(readers_failed "$A")
+	[ -n "$moved_b" ] || [ "$(bind_dev "$init_b" /proc/meminfo)" = "$debian_dev" ] || moved_b=$(readers_failed "$B")
+	[ -e "$W/dpkg.rc" ]
+}
+
 # The package built from debian/ (scripts/build-deb) installed over Debian's lxcfs 5.0 while it
 # serves LXD's containers and they read: its postinst takes the mount over live (lxcfs
 # --replace) and starts its keeper.  LXCFS_DEB: that .deb.  Teardown puts Debian's back.
@@ -438,11 +433,8 @@ both_readers_ok() {
 	daemon_stop "$MNT" "$PIDF"
 	start-stop-daemon --start --quiet --background -m --pidfile /run/lxcfs.pid --name lxcfs \
 		--startas /usr/bin/lxcfs -- "$MNT" 3>&-
-	local i debian_dev ours keeper old
-	for i in $(seq 1 100); do
-		timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
-		sleep 0.05
-	done
+	local debian_dev ours keeper old
+	wait_until 5 answers "$MNT"
 	old=$(cat /run/lxcfs.pid)
 	[ "$(cat "/proc/$old/comm")" = lxcfs ]
 	debian_dev=$(our_dev)
@@ -468,11 +460,7 @@ both_readers_ok() {
 			>>"$BATS_RUN_TMPDIR/dpkg.log" 2>&1 || rc=$?
 		echo $rc >"$W/dpkg.rc"
 	) 3>&- &
-	while [ ! -e "$W/dpkg.rc" ]; do
-		[ -n "$moved_a" ] || [ "$(bind_dev "$init_a" /proc/meminfo)" = "$debian_dev" ] || moved_a=$(readers_failed "$A")
-		[ -n "$moved_b" ] || [ "$(bind_dev "$init_b" /proc/meminfo)" = "$debian_dev" ] || moved_b=$(readers_failed "$B")
-		sleep 0.02
-	done
+	WAIT_STEP=0.02 wait_until 330 dpkg_done_noting_moves # dpkg runs 300 s at most
 	after_a=$(readers_failed "$A")
 	after_b=$(readers_failed "$B")
 	grep '^lxcfs: ' "$BATS_RUN_TMPDIR/dpkg.log" | sed 's/^/# /' >&3 || true

@@ -64,12 +64,7 @@ setup_file() {
 
 teardown_file() {
 	! file_skipped || return 0
-	local n
-	for n in $(ls "$LXCPATH" 2>/dev/null); do
-		[ -f "$LXCPATH/$n/config" ] || continue
-		timeout 30 lxc-stop -P "$LXCPATH" -n "$n" -k >/dev/null 2>&1 || true
-		timeout 30 lxc-destroy -P "$LXCPATH" -n "$n" >/dev/null 2>&1 || true
-	done
+	lxc_destroy_all
 	rm -rf "$LXCPATH"
 	restore_debian || echo "teardown: Debian's lxcfs could not be restored; see $BATS_RUN_TMPDIR/dpkg.log" >&2
 	devlock_release
@@ -268,12 +263,8 @@ policy_forbids_start() {
 # hooks.  The script's last step (oom_score_adj -1000) fails in some sandboxes, with the daemon
 # started.
 start_debian_daemon() {
-	local i
 	/etc/init.d/lxcfs start >/dev/null 2>&1 || true
-	for i in $(seq 1 50); do
-		timeout 5 cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
-		sleep 0.1
-	done
+	TMO=5 WAIT_STEP=0.1 wait_until 5 answers "$MNT" || true # the next line says
 	[ "$(cat "/proc/$(cat /run/lxcfs.pid)/comm")" = lxcfs ]
 	lxc_up "$A"
 	lxc_up "$B"

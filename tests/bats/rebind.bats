@@ -6,23 +6,18 @@ load helpers
 
 setup_file() {
 	export RUN_TAG=rb$$
-	export CG1=lxcfs-test-$RUN_TAG-a CG2=lxcfs-test-$RUN_TAG-b
-	cg_make "$CG1" $((256 * 1024 * 1024)) 0
-	cg_make "$CG2" $((128 * 1024 * 1024)) 1
+	cg_pair
 }
 
 teardown_file() {
-	cg_remove "$CG1"
-	cg_remove "$CG2"
+	cg_pair_remove
 }
 
 setup() {
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	test_paths
 	export OTHER=$BATS_RUN_TMPDIR/other-$RUN_TAG-$BATS_TEST_NUMBER
 	export OPIDF=$BATS_RUN_TMPDIR/other-$RUN_TAG-$BATS_TEST_NUMBER.pid
 	export LOG=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
-	: >"$LOG"
 }
 
 teardown() {
@@ -39,7 +34,22 @@ kill_all() {
 	keeper=$(cat "$1")
 	worker=$(status_field "$1" worker_pid)
 	kill -KILL "$keeper" "$worker"
-	while kill -0 "$keeper" 2>/dev/null || kill -0 "$worker" 2>/dev/null; do sleep 0.02; done
+	wait_until 30 gone "$keeper"
+	wait_until 30 gone "$worker"
+}
+
+# ours_dead_other_stopped: two instances at MNT and OTHER, container a reading ours and b the
+# other's; then ours killed (keeper and worker) and the other's worker stopped (SIGSTOP: its
+# mounts hang rather than fail), its pid in STOPPED.
+ours_dead_other_stopped() {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	container_start b-$RUN_TAG "$CG2" "$OTHER"
+	kill_all "$PIDF"
+	export STOPPED
+	STOPPED=$(status_field "$OPIDF" worker_pid)
+	kill -STOP "$STOPPED"
 }
 
 dev_at() { # MNT: MAJ:MIN of the lxcfs mount on top there (from our mountinfo: no stat of it)
@@ -52,11 +62,7 @@ mounts_of() { # NAME: the container's mountinfo, ids and all
 }
 
 wait_rebind() {
-	local i
-	for i in $(seq 1 600); do
-		grep -q "rebind: .* healed in\|rebind: no dead" "$LOG" && return 0
-		sleep 0.05
-	done
+	wait_until 30 grep -q "rebind: .* healed in\|rebind: no dead" "$LOG" && return 0
 	cat "$LOG" >&2
 	return 1
 }
@@ -106,7 +112,7 @@ wait_rebind() {
 		exec sleep infinity' sh "$OTHER" "$MNT" "$ready" &
 	local outer=$!
 	disown "$outer"
-	for i in $(seq 1 100); do [ -e "$ready" ] && break; sleep 0.05; done
+	wait_until 5 test -e "$ready"
 	echo "$(cat /proc/$outer/task/$outer/children | awk '{print $1}')" >"$BATS_RUN_TMPDIR/c-$RUN_TAG.pid"
 	echo "$outer" >"$BATS_RUN_TMPDIR/c-$RUN_TAG.outer"
 	local other_before
@@ -158,16 +164,9 @@ $OTHER" ]
 }
 
 @test "a mount whose daemon hangs is given up after a bound time, once, and everything else is healed" {
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
-	container_start a-$RUN_TAG "$CG1" "$MNT"
-	container_start b-$RUN_TAG "$CG2" "$OTHER"
-	kill_all "$PIDF"
-	# the other instance stops answering (stopped, not dead): its mounts hang rather than fail;
-	# unmounted here, its binds are still looked at (a dead one left alone is logged)
-	export STOPPED
-	STOPPED=$(status_field "$OPIDF" worker_pid)
-	kill -STOP "$STOPPED"
+	ours_dead_other_stopped
+	# unmounted here, the other instance's binds are still looked at (a dead one left alone is
+	# logged)
 	umount -l "$OTHER"
 	local t0=$SECONDS
 	: >"$LOG"
@@ -183,14 +182,7 @@ $OTHER" ]
 }
 
 @test "another instance mounted here that hangs: asked once, beside the pass; ours healed; its mounts skipped" {
-	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
-	container_start a-$RUN_TAG "$CG1" "$MNT"
-	container_start b-$RUN_TAG "$CG2" "$OTHER"
-	kill_all "$PIDF"
-	export STOPPED
-	STOPPED=$(status_field "$OPIDF" worker_pid)
-	kill -STOP "$STOPPED" # still mounted at $OTHER, here: the start's prober asks it
+	ours_dead_other_stopped # the other still mounted at $OTHER, here: the start's prober asks it
 	local t0=$SECONDS odev
 	odev=$(dev_at "$OTHER")
 	: >"$LOG"

@@ -5,8 +5,7 @@ load helpers
 
 setup() {
 	export RUN_TAG=rst$$
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	suite_paths
 }
 
 teardown() {
@@ -56,7 +55,8 @@ ids() {
 	a=$(cat "$PIDF.started")
 	b=$(cat "$PIDF.2.started")
 	kill -KILL "$a" "$b"
-	while kill -0 "$a" 2>/dev/null || kill -0 "$b" 2>/dev/null; do sleep 0.05; done
+	wait_until 30 gone "$a"
+	wait_until 30 gone "$b"
 	umount -l "$other"
 	rm -f "$PIDF.2.started"
 	[ "$(grep -c " $MNT fuse.lxcfs " /proc/self/mounts)" = 2 ]
@@ -106,15 +106,11 @@ kill_replace_worker() {
 
 @test "--replace: a live upstream lxcfs is taken over while two containers read; none fails, the next start adopts ours" {
 	[ -x /usr/bin/lxcfs ] || skip "Debian's lxcfs is not installed"
-	local cg=lxcfs-test-$RUN_TAG-r c1=r1-$RUN_TAG c2=r2-$RUN_TAG rt=$BATS_RUN_TMPDIR/rt-$RUN_TAG old ours i r
-	mkdir -p "$MNT" "$rt"
+	local cg=lxcfs-test-$RUN_TAG-r c1=r1-$RUN_TAG c2=r2-$RUN_TAG rt=$BATS_RUN_TMPDIR/rt-$RUN_TAG old ours r
+	mkdir -p "$rt"
 	cg_make "$cg" $((256 * 1024 * 1024)) 0
-	/usr/bin/lxcfs -f -p "$PIDF" "$MNT" >"$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log" 2>&1 3>&- &
-	local up=$!
-	for i in $(seq 1 100); do
-		timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
-		sleep 0.05
-	done
+	upstream_start "$MNT" "$PIDF" "$BATS_RUN_TMPDIR/upstream-$RUN_TAG.log"
+	local up=$UPSTREAM
 	old=$(stat -c '%Hd:%Ld' "$MNT")
 	container_start "$c1" "$cg" "$MNT"
 	container_start "$c2" "$cg" "$MNT"
@@ -139,11 +135,8 @@ kill_replace_worker() {
 	fi
 	sleep 1
 	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	for i in $(seq 1 200); do
-		grep -q "resuming .* from worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
-		sleep 0.05
-	done
-	grep -q "resuming $MNT from worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	wait_log "resuming .* from worker" 10 || true # which one, said next
+	in_log "resuming $MNT from worker"
 	sleep 1
 	r=$(stop_readers 4)
 	echo "# replaced under 4 readers: $r (reads, failed)" >&3
@@ -162,12 +155,8 @@ kill_replace_worker() {
 	[ "$status" -eq 3 ]
 	[[ "$output" == *"no lxcfs mount: nothing to replace"* ]]
 	[ -x /usr/bin/lxcfs ] || skip "Debian's lxcfs is not installed"
-	/usr/bin/lxcfs -f -p "$PIDF.up" "$MNT" >/dev/null 2>&1 3>&- &
-	local up=$! i
-	for i in $(seq 1 100); do
-		timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null 2>&1 && break
-		sleep 0.05
-	done
+	upstream_start "$MNT" "$PIDF.up"
+	local up=$UPSTREAM
 	dev=$(stat -c '%Hd:%Ld' "$MNT")
 	sleep 60 3>&- &
 	local other=$!

@@ -8,13 +8,10 @@ load helpers
 
 setup_file() {
 	export RUN_TAG=sd$$
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG.pid
+	suite_paths
 	export SDLOG=$BATS_RUN_TMPDIR/$RUN_TAG.manager.log
 	export FAKE=${LXCFS_BIN%/*}/tests/unit/fake-systemd
-	export CG1=lxcfs-test-$RUN_TAG-a CG2=lxcfs-test-$RUN_TAG-b
-	cg_make "$CG1" $((256 * 1024 * 1024)) 0
-	cg_make "$CG2" $((128 * 1024 * 1024)) 1
+	cg_pair
 	manager_start
 	container_start c1-$RUN_TAG "$CG1" "$MNT"
 	container_start c2-$RUN_TAG "$CG2" "$MNT"
@@ -25,8 +22,7 @@ teardown_file() {
 	container_stop c2-$RUN_TAG
 	manager_stop
 	daemon_stop "$MNT" "$PIDF"
-	cg_remove "$CG1"
-	cg_remove "$CG2"
+	cg_pair_remove
 }
 
 manager_start() {
@@ -34,19 +30,16 @@ manager_start() {
 	"$FAKE" "$SDLOG" "$LXCFS_BIN" --restart-on-crash -p "$PIDF" "$MNT" \
 		>>"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" 2>&1 &
 	echo $! >"$BATS_RUN_TMPDIR/$RUN_TAG.manager"
-	local i
-	for i in $(seq 1 100); do
-		timeout "$TMO" cat "$MNT/proc/uptime" >/dev/null 2>&1 && grep -q READY=1 "$SDLOG" && return 0
-		sleep 0.05
-	done
-	return 1
+	wait_until 5 manager_ready
 }
+
+manager_ready() { answers "$MNT" && grep -q READY=1 "$SDLOG"; }
 
 manager_stop() {
 	local pid
 	pid=$(cat "$BATS_RUN_TMPDIR/$RUN_TAG.manager" 2>/dev/null) || return 0
 	kill -TERM "$pid" 2>/dev/null || true
-	while kill -0 "$pid" 2>/dev/null; do sleep 0.05; done
+	wait_until 30 gone "$pid"
 	rm -f "$BATS_RUN_TMPDIR/$RUN_TAG.manager"
 }
 
@@ -58,17 +51,15 @@ readers() { # two reader loops in each container
 
 # wait_resumed N: until a keeper resumed from the store N times and its worker serves.
 wait_resumed() {
-	local i
-	for i in $(seq 1 200); do
-		if [ "$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")" -ge "$1" ] &&
-			grep -q "generation $(status_field "$PIDF" generation) serving" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" &&
-			[ "$(grep -c 'READY=1' "$SDLOG")" -gt "$1" ]; then
-			return 0
-		fi
-		sleep 0.05
-	done
+	wait_until 10 resumed "$1" && return 0
 	echo "no resume number $1" >&2
 	return 1
+}
+
+resumed() { # N: wait_resumed's condition
+	[ "$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")" -ge "$1" ] &&
+		in_log "generation $(status_field "$PIDF" generation) serving" &&
+		[ "$(grep -c 'READY=1' "$SDLOG")" -gt "$1" ]
 }
 
 @test "under a service manager: the fuse fd and the state go to its fd store, READY=1 once serving" {
@@ -115,11 +106,7 @@ wait_resumed() {
 	[[ "$output" == *"not connected"* ]]
 	manager_start
 	grep -q "$MNT held a dead lxcfs mount" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	local i
-	for i in $(seq 1 100); do
-		grep -q "dead mount(s) healed" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
-		sleep 0.05
-	done
+	wait_log "dead mount(s) healed" 5 || true # the reads below say
 	[ "$(memtotal c1-$RUN_TAG)" = 262144 ]
 	[ "$(memtotal c2-$RUN_TAG)" = 131072 ]
 	run in_container c2-$RUN_TAG cat /sys/devices/system/cpu/online

@@ -36,9 +36,7 @@ teardown_file() {
 }
 
 setup() {
-	: >"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	export MNT=$BATS_RUN_TMPDIR/mnt-$RUN_TAG-$BATS_TEST_NUMBER
-	export PIDF=$BATS_RUN_TMPDIR/$RUN_TAG-$BATS_TEST_NUMBER.pid
+	test_paths
 	export HIDE=$BATS_RUN_TMPDIR/hide-$RUN_TAG
 	rm -f "$HIDE"
 }
@@ -52,12 +50,8 @@ teardown() {
 	rm -f "$HIDE"
 }
 
-keeper_start() { # [VAR=value...]
-	(
-		for a in "$@"; do export "${a?}"; done
-		daemon_start "$MNT" "$PIDF" --restart-on-crash
-	)
-	wait_worker "$PIDF" none
+keeper_up() { # [VAR=value...]: helpers' keeper_start, and a container reading from it
+	keeper_start "$@"
 	container_start c-$RUN_TAG "$CG" "$MNT"
 	KEEPER=$(cat "$PIDF.started")
 	FUSEFD=$(ls -l /proc/$KEEPER/fd | awk '$NF == "/dev/fuse" { print $9; exit }')
@@ -68,7 +62,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "the status says reinit=yes; probing the features disturbs nothing" {
 	needs_series
-	keeper_start
+	keeper_up
 	[[ "$(status_field "$PIDF" recovery)" == *"reinit=yes"* ]]
 	for i in 1 2 3 4 5; do
 		[ "$("$TOOL" features)" = 3 ]
@@ -79,7 +73,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "a worker replaced through REINIT + BM_REVAL: right values, old opens EIO, new opens work" {
 	needs_series
-	keeper_start
+	keeper_up
 	local d=$BATS_RUN_TMPDIR/open-$RUN_TAG
 	rm -rf "$d"
 	mkdir -p "$d"
@@ -88,7 +82,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 		touch "$1/opened"
 		while [ ! -e "$1/go" ]; do sleep 0.05; done
 		timeout 10 cat <&3 >"$1/out" 2>"$1/err"; echo $? >"$1/rc"' sh "$d" &
-	for i in $(seq 1 100); do [ -e "$d/opened" ] && break; sleep 0.05; done
+	wait_until 5 test -e "$d/opened"
 	local w
 	w=$(status_field "$PIDF" worker_pid)
 	run "$LXCFS_BIN" --reinit -p "$PIDF" "$MNT"
@@ -106,7 +100,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	[ "$(grep -c '^processor' <<<"$output")" = 1 ]
 	# a file opened before the reinit fails with EIO, by design
 	touch "$d/go"
-	for i in $(seq 1 100); do [ -e "$d/rc" ] && break; sleep 0.05; done
+	wait_until 5 test -e "$d/rc"
 	[ "$(cat "$d/rc")" != 0 ]
 	grep -q "Input/output error" "$d/err"
 	[ "$(status_field "$PIDF" generation)" = 2 ]
@@ -116,7 +110,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	needs_series
 	local once=$BATS_RUN_TMPDIR/crash-once-$RUN_TAG
 	echo reinit >"$once"
-	keeper_start LXCFS_FAULT_CRASH_ONCE="$once"
+	keeper_up LXCFS_FAULT_CRASH_ONCE="$once"
 	local w
 	w=$(status_field "$PIDF" worker_pid)
 	# the first reinit worker resets the connection and dies before BM_REVAL and READY; the
@@ -125,12 +119,8 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[[ "$output" == "generation 3 "*"replaced generation 1 through reinit" ]]
-	for i in $(seq 1 200); do
-		grep -q "during a reinit; the next worker reinitializes again" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" && break
-		sleep 0.05
-	done
-	grep -q "fault hook: the worker crashes at reinit" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	grep -q "during a reinit; the next worker reinitializes again" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+	wait_log "during a reinit; the next worker reinitializes again" 10
+	in_log "fault hook: the worker crashes at reinit"
 	[ ! -e "$once" ]
 	wait_worker "$PIDF" "$w"
 	[ "$(status_field "$PIDF" generation)" = 3 ]
@@ -143,7 +133,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "stray readers of the connection at a reinit (a stuck old worker, one stopped): ended first, the INIT is ours" {
 	needs_series
-	keeper_start
+	keeper_up
 	local out=$BATS_RUN_TMPDIR/reader-$RUN_TAG w rd rd2 i log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
 	w=$(status_field "$PIDF" worker_pid)
 	# two processes with a copy of the connection's fd that read it and answer nothing; the
@@ -154,7 +144,8 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 	"$TOOL" reader "$KEEPER" "$FUSEFD" >"$out.2" 2>&1 3>&- &
 	rd2=$!
 	echo "$rd $rd2" >"$BATS_RUN_TMPDIR/strays-$RUN_TAG"
-	for i in $(seq 1 100); do grep -q reading "$out.1" && grep -q reading "$out.2" && break; sleep 0.05; done
+	wait_until 5 grep -q reading "$out.1" || true # (as it was: the reinit below proceeds anyway)
+	wait_until 5 grep -q reading "$out.2" || true
 	sleep 0.3
 	kill -STOP "$rd2"
 	"$LXCFS_BIN" --reinit -p "$PIDF"
@@ -175,7 +166,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "REINIT cycles under readers (200, LXCFS_REINIT_CYCLES for more): no kernel complaint, no hung task, no leaked mount" {
 	needs_series
-	keeper_start
+	keeper_up
 	local before cbefore i cycles=${LXCFS_REINIT_CYCLES:-200} t0=$SECONDS
 	before=$(wc -l </proc/self/mountinfo)
 	cbefore=$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)
@@ -200,7 +191,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "REINIT without CAP_SYS_ADMIN or CAP_CHECKPOINT_RESTORE: EPERM" {
 	needs_series
-	keeper_start
+	keeper_up
 	run "$TOOL" reinit-nocap "$KEEPER" "$FUSEFD"
 	[ "$output" = EPERM ]
 	[ "$(memtotal)" = 262144 ]
@@ -209,7 +200,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "two concurrent REINITs: one gets EBUSY, nothing else fails" {
 	needs_series
-	keeper_start
+	keeper_up
 	local i busy=0
 	for i in $(seq 1 30); do
 		run "$TOOL" race "$KEEPER" "$FUSEFD" 8
@@ -225,7 +216,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "BM_REVAL with a bound path gone: an error, the other binds revalidated, nothing leaked" {
 	needs_series
-	keeper_start LXCFS_FAULT_HIDE_FILE="$HIDE"
+	keeper_up LXCFS_FAULT_HIDE_FILE="$HIDE"
 	local before
 	before=$(in_container c-$RUN_TAG cat /proc/self/mountinfo | wc -l)
 	echo swaps >"$HIDE"
@@ -253,7 +244,7 @@ memtotal() { field_kb "$(in_container c-$RUN_TAG cat /proc/meminfo)" MemTotal; }
 
 @test "Debian's stock kernel: the status says reinit=no, --reinit is refused and changes nothing" {
 	[ "$SERIES" = no ] || skip "this kernel has the series (the stock-kernel test runs on kernel/vm --stock)"
-	keeper_start
+	keeper_up
 	[[ "$(status_field "$PIDF" recovery)" == *"reinit=no"* ]]
 	local w
 	w=$(status_field "$PIDF" worker_pid)

@@ -69,32 +69,28 @@ teardown() {
 }
 
 prop() { systemctl show -P "$1" "$UNIT"; }
+prop_is() { [ "$(prop "$1")" = "$2" ]; }
 keeper() { prop MainPID; }
 worker() { lxcfs_status_worker; }
+worker_is() { [ "$(worker)" = "$1" ]; }
+new_keeper() { local k; k=$(keeper); [ "$k" != "$1" ] && [ "$k" != 0 ]; } # OLD: a keeper, not OLD
 lxcfs_status_worker() { lxcfs --status 2>/dev/null | sed -n 's/^worker_pid: //p'; }
+
+unit_serving() { [ "$(prop ActiveState)" = active ] && lxcfs --status >/dev/null 2>&1 && TMO=5 answers "$MNT"; }
 
 # Until the unit is active, its keeper serves (the status answers) and the mount answers; at
 # most $1 seconds (TCG is slow).
 wait_serving() {
-	local end=$((SECONDS + ${1:-60}))
-	while [ "$SECONDS" -le "$end" ]; do
-		if [ "$(prop ActiveState)" = active ] && lxcfs --status >/dev/null 2>&1 &&
-			timeout 5 cat "$MNT/proc/uptime" >/dev/null 2>&1; then
-			return 0
-		fi
-		sleep 0.2
-	done
+	WAIT_STEP=0.2 wait_until "${1:-60}" unit_serving && return 0
 	echo "lxcfs.service is not serving: $(prop ActiveState)/$(prop SubState)" >&2
 	return 1
 }
 
+own_memtotals() { [ "$(lxc_memtotal "$A")" = 262144 ] && [ "$(lxc_memtotal "$B")" = 131072 ]; }
+
 # Until both containers read their own MemTotal again, at most $1 seconds.
 wait_containers() {
-	local end=$((SECONDS + ${1:-60}))
-	while [ "$SECONDS" -le "$end" ]; do
-		[ "$(lxc_memtotal "$A" 2>/dev/null)" = 262144 ] && [ "$(lxc_memtotal "$B" 2>/dev/null)" = 131072 ] && return 0
-		sleep 0.2
-	done
+	WAIT_STEP=0.2 wait_until "${1:-60}" own_memtotals && return 0
 	echo "the containers do not read their own files" >&2
 	return 1
 }
@@ -196,8 +192,7 @@ no_failed_read() {
 	w=$(worker)
 	both_readers
 	systemctl reload "$UNIT"
-	local end=$((SECONDS + 60))
-	while [ "$(worker)" = "$w" ] && [ "$SECONDS" -le "$end" ]; do sleep 0.2; done
+	WAIT_STEP=0.2 wait_until 60 refute worker_is "$w" || true # wait_serving and the checks say
 	wait_serving 60
 	sleep 1
 	no_failed_read "systemctl reload" 3
@@ -213,11 +208,7 @@ no_failed_read() {
 	n=$(prop NRestarts)
 	both_readers
 	kill -KILL "$k" "$w"
-	local end=$((SECONDS + 60))
-	while [ "$(keeper)" = "$k" ] || [ "$(keeper)" = 0 ]; do
-		[ "$SECONDS" -le "$end" ] || break
-		sleep 0.2
-	done
+	WAIT_STEP=0.2 wait_until 60 new_keeper "$k" || true # wait_serving and the checks say
 	wait_serving 60
 	sleep 1
 	no_failed_read "kill -9 keeper and worker" 3
@@ -282,9 +273,7 @@ no_failed_read() {
 	run systemctl restart "$UNIT"
 	[ "$status" -ne 0 ]
 	# Restart=on-failure tries again until the start limit: then the unit has failed
-	local end=$((SECONDS + 60))
-	while [ "$(prop ActiveState)" != failed ] && [ "$SECONDS" -le "$end" ]; do sleep 0.5; done
-	[ "$(prop ActiveState)" = failed ]
+	WAIT_STEP=0.5 wait_until 60 prop_is ActiveState failed
 	run journalctl -u "$UNIT" --no-pager -o cat -p err
 	[[ "$output" == *"no-such-option"* ]]
 	rm -rf "$d"
