@@ -1,0 +1,69 @@
+#include "reinit/state_journal.h"
+
+#include <linux/fuse.h>
+#include <stddef.h>
+
+#include "reinit/state.h"
+#include "reinit/state_section.h"
+
+#define PAGE 4096u
+
+#if LXCFS_STATE_VERSION == 1
+#define PIN(f, o, sz)                                                                           \
+	_Static_assert(offsetof(struct state_slot, f) == (o) && sizeof(((struct state_slot *)0)->f) == (sz), \
+		       "state format 1: journal slot field " #f " moved")
+PIN(state, 0, 4);
+PIN(tries, 4, 4);
+PIN(gen, 8, 8);
+PIN(key, 16, 8);
+PIN(len, 24, 4);
+PIN(pad, 28, 4);
+PIN(pad2, 32, 40);
+_Static_assert(offsetof(struct state_slot, data) == 72, "state format 1: journal slot data moved");
+#endif
+
+struct state_slot *state_slot(const struct state *s, unsigned i)
+{
+	return (struct state_slot *)((char *)s->hdr + s->lay.slots_off + (uint64_t)i * s->lay.slot_size);
+}
+
+enum state_slot_verdict state_slot_check(const struct state_slot *sl, uint64_t gen)
+{
+	uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
+	uint64_t g = __atomic_load_n(&sl->gen, __ATOMIC_ACQUIRE);
+	if (st == SLOT_FREE || (st == SLOT_CLAIMED && g < gen))
+		return STATE_SLOT_SOUND;
+	/* a claim cut short never held a request; anything else may have */
+	const struct fuse_in_header *in = (const void *)sl->data;
+	return st != SLOT_CLAIMING && in->len != 0 ? STATE_SLOT_DAMAGED_HELD : STATE_SLOT_DAMAGED;
+}
+
+const struct fuse_in_header *state_slot_request(const struct state_slot *sl, uint32_t cap)
+{
+	const struct fuse_in_header *in = (const void *)sl->data;
+	uint32_t len = __atomic_load_n(&sl->len, __ATOMIC_ACQUIRE);
+	if (!len)
+		len = in->len;
+	if (len < sizeof(*in) || len > cap || in->len != len || in->unique == 0 || in->opcode == 0 ||
+	    in->opcode >= 128)
+		return NULL;
+	return in;
+}
+
+static bool slot_sound(const void *entry, uint64_t gen)
+{
+	return state_slot_check(entry, gen) == STATE_SLOT_SOUND;
+}
+
+/* Slots are page multiples: the kernel writes a request at the start of one, and a slot never
+ * shares a page with the next one's control words. */
+const struct state_section state_sec_journal = {
+	.name = "journal",
+	.count = STATE_SLOTS,
+	.entry_size = (sizeof(struct state_slot) + STATE_SLOT_DATA + PAGE - 1) / PAGE * PAGE,
+	.table = true,
+	.off = STATE_FIELD(slots_off),
+	.n = STATE_FIELD(nslots),
+	.size = STATE_FIELD(slot_size),
+	.entry_sound = slot_sound,
+};
