@@ -7,6 +7,16 @@
 #include "reinit/state.h"
 #include "reinit/state_section.h"
 
+#if LXCFS_STATE_VERSION == 1 /* the record lives in the state's header */
+STATE_PIN(initrec, version, 0, 4);
+STATE_PIN(initrec, req_len, 4, 4);
+STATE_PIN(initrec, rep_len, 8, 4);
+STATE_PIN(initrec, pad, 12, 4);
+STATE_PIN(initrec, unique, 16, 8);
+STATE_PIN(initrec, req, 24, 256);
+STATE_PIN(initrec, rep, 280, 256);
+#endif
+
 bool initrec_note_request(struct initrec *r, const void *buf, size_t len)
 {
 	const struct fuse_in_header *in = buf;

@@ -19,34 +19,31 @@
 /* The binary layout of format version 1, which a running daemon of any build shares with its
  * successor: a field that moves is a new format version (and a refused takeover), never a
  * silent change. */
-#define PIN(f, o, sz)                                                                          \
-	_Static_assert(offsetof(struct state_hdr, f) == (o) && sizeof(((struct state_hdr *)0)->f) == (sz), \
-		       "state format 1: header field " #f " moved")
 #if LXCFS_STATE_VERSION == 1
-PIN(magic, 0, 8);
-PIN(version, 8, 4);
-PIN(hdr_size, 12, 4);
-PIN(total_size, 16, 8);
-PIN(nslots, 24, 4);
-PIN(slot_size, 28, 4);
-PIN(slots_off, 32, 8);
-PIN(nsnaps, 40, 4);
-PIN(snap_size, 44, 4);
-PIN(snaps_off, 48, 8);
-PIN(generation, 56, 8);
-PIN(restarts, 64, 4);
-PIN(last_status, 68, 4);
-PIN(last_death, 72, 8);
-PIN(last_pid, 80, 4);
-PIN(keeper_pid, 84, 4);
-PIN(worker_pid, 88, 4);
-PIN(sum, 92, 4);
-PIN(fh_serial, 96, 8);
-PIN(features, 104, 4);
-PIN(worker_version, 108, 32);
-PIN(kept_renders, 140, 4);
-PIN(vsize, 144, 8192);
-PIN(init, 8336, 536);
+STATE_PIN(state_hdr, magic, 0, 8);
+STATE_PIN(state_hdr, version, 8, 4);
+STATE_PIN(state_hdr, hdr_size, 12, 4);
+STATE_PIN(state_hdr, total_size, 16, 8);
+STATE_PIN(state_hdr, nslots, 24, 4);
+STATE_PIN(state_hdr, slot_size, 28, 4);
+STATE_PIN(state_hdr, slots_off, 32, 8);
+STATE_PIN(state_hdr, nsnaps, 40, 4);
+STATE_PIN(state_hdr, snap_size, 44, 4);
+STATE_PIN(state_hdr, snaps_off, 48, 8);
+STATE_PIN(state_hdr, generation, 56, 8);
+STATE_PIN(state_hdr, restarts, 64, 4);
+STATE_PIN(state_hdr, last_status, 68, 4);
+STATE_PIN(state_hdr, last_death, 72, 8);
+STATE_PIN(state_hdr, last_pid, 80, 4);
+STATE_PIN(state_hdr, keeper_pid, 84, 4);
+STATE_PIN(state_hdr, worker_pid, 88, 4);
+STATE_PIN(state_hdr, sum, 92, 4);
+STATE_PIN(state_hdr, fh_serial, 96, 8);
+STATE_PIN(state_hdr, features, 104, 4);
+STATE_PIN(state_hdr, worker_version, 108, 32);
+STATE_PIN(state_hdr, kept_renders, 140, 4);
+STATE_PIN(state_hdr, vsize, 144, 8192);
+STATE_PIN(state_hdr, init, 8336, 536);
 _Static_assert(sizeof(struct state_hdr) == 8872, "state format 1: the header's size changed");
 #endif
 

@@ -9,16 +9,13 @@
 #define PAGE 4096u
 
 #if LXCFS_STATE_VERSION == 1
-#define PIN(f, o, sz)                                                                           \
-	_Static_assert(offsetof(struct state_slot, f) == (o) && sizeof(((struct state_slot *)0)->f) == (sz), \
-		       "state format 1: journal slot field " #f " moved")
-PIN(state, 0, 4);
-PIN(tries, 4, 4);
-PIN(gen, 8, 8);
-PIN(key, 16, 8);
-PIN(len, 24, 4);
-PIN(pad, 28, 4);
-PIN(pad2, 32, 40);
+STATE_PIN(state_slot, state, 0, 4);
+STATE_PIN(state_slot, tries, 4, 4);
+STATE_PIN(state_slot, gen, 8, 8);
+STATE_PIN(state_slot, key, 16, 8);
+STATE_PIN(state_slot, len, 24, 4);
+STATE_PIN(state_slot, pad, 28, 4);
+STATE_PIN(state_slot, pad2, 32, 40);
 _Static_assert(offsetof(struct state_slot, data) == 72, "state format 1: journal slot data moved");
 #endif
 

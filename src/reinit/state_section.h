@@ -29,6 +29,12 @@ struct state_field {
 	{ offsetof(struct state_hdr, f), offsetof(struct state_layout, f), sizeof(((struct state_hdr *)0)->f), \
 	  sizeof(((struct state_layout *)0)->f) }
 
+/* Pins a field of format 1: a field that moves is a new format version (and a refused takeover),
+ * never a silent change. */
+#define STATE_PIN(type, f, o, sz)                                                              \
+	_Static_assert(offsetof(struct type, f) == (o) && sizeof(((struct type *)0)->f) == (sz), \
+		       "state format 1: " #type "." #f " moved")
+
 struct state_section {
 	const char *name;
 	/* bytes of the header it owns */

@@ -8,15 +8,12 @@
 #include "reinit/state_section.h"
 
 #if LXCFS_STATE_VERSION == 1
-#define PIN(f, o, sz)                                                                           \
-	_Static_assert(offsetof(struct state_snap, f) == (o) && sizeof(((struct state_snap *)0)->f) == (sz), \
-		       "state format 1: snapshot entry field " #f " moved")
-PIN(fh, 0, 8);
-PIN(len, 8, 4);
-PIN(lock, 12, 4);
-PIN(used, 16, 8);
-PIN(sum, 24, 8);
-PIN(pad, 32, 32);
+STATE_PIN(state_snap, fh, 0, 8);
+STATE_PIN(state_snap, len, 8, 4);
+STATE_PIN(state_snap, lock, 12, 4);
+STATE_PIN(state_snap, used, 16, 8);
+STATE_PIN(state_snap, sum, 24, 8);
+STATE_PIN(state_snap, pad, 32, 32);
 _Static_assert(offsetof(struct state_snap, data) == 64, "state format 1: snapshot entry data moved");
 #endif
 
