@@ -21,7 +21,7 @@ _Static_assert(offsetof(struct state_slot, data) == 72, "state format 1: journal
 
 struct state_slot *state_slot(const struct state *s, unsigned i)
 {
-	return (struct state_slot *)((char *)s->hdr + s->lay.slots_off + (uint64_t)i * s->lay.slot_size);
+	return state_entry(s, &state_sec_journal, i);
 }
 
 enum state_slot_verdict state_slot_check(const struct state_slot *sl, uint64_t gen)

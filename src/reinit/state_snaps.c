@@ -19,7 +19,7 @@ _Static_assert(offsetof(struct state_snap, data) == 64, "state format 1: snapsho
 
 struct state_snap *state_snap(const struct state *s, unsigned i)
 {
-	return (struct state_snap *)((char *)s->hdr + s->lay.snaps_off + (uint64_t)i * s->lay.snap_size);
+	return state_entry(s, &state_sec_snaps, i);
 }
 
 unsigned state_snaps_in_use(const struct state *s)
