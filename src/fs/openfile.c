@@ -290,8 +290,7 @@ bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 				break;
 			slice_of((const char *)sn->data, len, off, size, out);
 			/* what goes out is checked (a read at the end returns nothing: no sum) */
-			uint64_t sum = sn->sum;
-			bool sound = out->len == start || !sum || sum == state_snap_sum(fh, sn->data, len);
+			bool sound = out->len == start || state_snap_sound(sn, fh, len);
 			if (__atomic_load_n(&sn->lock, __ATOMIC_ACQUIRE) == v1 &&
 			    __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE) == fh) {
 				if (!sound) {

@@ -108,20 +108,6 @@ static void reply_error(uint64_t unique, int err)
 		log_debug("error reply failed: %s", strerror(errno));
 }
 
-/* The request a slot holds: published, or written by the kernel into a slot whose owner died
- * before it could publish it (the header is zeroed before every read, so a valid one is new). */
-static const struct fuse_in_header *slot_request(struct state_slot *sl, uint32_t cap)
-{
-	const struct fuse_in_header *in = (const void *)sl->data;
-	uint32_t len = __atomic_load_n(&sl->len, __ATOMIC_ACQUIRE);
-	if (!len)
-		len = in->len;
-	if (len < sizeof(*in) || len > cap || in->len != len || in->unique == 0 || in->opcode == 0 ||
-	    in->opcode >= 128)
-		return NULL;
-	return in;
-}
-
 static bool slot_dead(struct state_slot *sl, uint64_t live_gen)
 {
 	uint64_t g = __atomic_load_n(&sl->gen, __ATOMIC_ACQUIRE);
@@ -149,13 +135,10 @@ unsigned serve_check_journal(void)
 	unsigned bad = 0, lost = 0;
 	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(S.st, i);
-		uint32_t st = __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE);
-		uint64_t g = __atomic_load_n(&sl->gen, __ATOMIC_ACQUIRE);
-		if (st == SLOT_FREE || (st == SLOT_CLAIMED && g < S.gen))
+		enum state_slot_verdict v = state_slot_check(sl, S.gen);
+		if (v == STATE_SLOT_SOUND)
 			continue;
-		/* a claim cut short never held a request; anything else may have */
-		const struct fuse_in_header *in = (const void *)sl->data;
-		lost += st != SLOT_CLAIMING && in->len != 0;
+		lost += v == STATE_SLOT_DAMAGED_HELD;
 		slot_free(sl);
 		bad++;
 	}
@@ -394,7 +377,7 @@ static unsigned replay_journal(uint64_t live_gen)
 		struct state_slot *sl = state_slot(S.st, i);
 		if (!slot_dead(sl, live_gen))
 			continue;
-		const struct fuse_in_header *in = slot_request(sl, SERVE_BUFSZ);
+		const struct fuse_in_header *in = state_slot_request(sl, SERVE_BUFSZ);
 		if (!in) {
 			slot_free(sl);
 			continue;

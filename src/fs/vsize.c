@@ -4,9 +4,6 @@
 #include "fs/tree.h"
 
 #define MIN_SIZE 4096
-/* No render comes near this (cpuinfo of 8192 cpus is a few MiB): a larger size in the state is
- * damage, not a size. */
-#define MAX_SEEN (UINT64_C(1) << 30)
 
 _Static_assert(INO_STATIC_LIMIT <= STATE_VSIZES, "the state keeps a size per static node id");
 
@@ -19,7 +16,7 @@ void vsize_init(struct state *st)
 	 * it would be served as st_size, and above 2^62 it made vsize_get double its way round to
 	 * 0 and spin for ever (found by fuzzing the state). */
 	for (unsigned i = 0; i < INO_STATIC_LIMIT; i++)
-		if (__atomic_load_n(&seen[i], __ATOMIC_RELAXED) > MAX_SEEN)
+		if (!state_vsize_sound(__atomic_load_n(&seen[i], __ATOMIC_RELAXED)))
 			__atomic_store_n(&seen[i], 0, __ATOMIC_RELAXED);
 }
 
@@ -36,7 +33,7 @@ void vsize_note(uint64_t ino, size_t len)
 uint64_t vsize_get(uint64_t ino)
 {
 	uint64_t cur = ino < INO_STATIC_LIMIT ? __atomic_load_n(&seen[ino], __ATOMIC_RELAXED) : 0;
-	uint64_t want = cur <= MAX_SEEN ? 2 * cur : 0; /* (damage written after vsize_init) */
+	uint64_t want = state_vsize_sound(cur) ? 2 * cur : 0; /* (damage written after vsize_init) */
 	uint64_t size = MIN_SIZE;
 	while (size < want)
 		size *= 2;

@@ -11,6 +11,8 @@
 #include <limits.h>
 #include <stdint.h>
 
+#include "reinit/memtable.h"
+
 #define HISTORY_MAGIC "LXCFSHI\0"
 #define HISTORY_VERSION 1
 #define HISTORY_ENTRIES 2048
@@ -25,13 +27,8 @@ struct history_entry {
 	char dir[HISTORY_DIR]; /* the cgroup directory whose tasks are counted */
 };
 
-struct history_hdr {
-	char magic[8];
-	uint32_t version, nentries, entry_size, pad;
-};
-
 struct history {
-	struct history_hdr *hdr;
+	struct memtable_hdr *hdr; /* NULL: not attached */
 	struct history_entry *e;
 	int fd;
 };

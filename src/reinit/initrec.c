@@ -4,6 +4,19 @@
 #include <linux/fuse.h>
 #include <string.h>
 
+#include "reinit/state.h"
+#include "reinit/state_section.h"
+
+#if LXCFS_STATE_VERSION == 1 /* the record lives in the state's header */
+STATE_PIN(initrec, version, 0, 4);
+STATE_PIN(initrec, req_len, 4, 4);
+STATE_PIN(initrec, rep_len, 8, 4);
+STATE_PIN(initrec, pad, 12, 4);
+STATE_PIN(initrec, unique, 16, 8);
+STATE_PIN(initrec, req, 24, 256);
+STATE_PIN(initrec, rep, 280, 256);
+#endif
+
 bool initrec_note_request(struct initrec *r, const void *buf, size_t len)
 {
 	const struct fuse_in_header *in = buf;
@@ -56,3 +69,33 @@ int initrec_validate(const struct initrec *r)
 		return -EINVAL;
 	return 0;
 }
+
+static int check_section(const struct state_hdr *h, const char **why)
+{
+	if (h->init.req_len && initrec_validate(&h->init) < 0) {
+		*why = "recorded INIT exchange is damaged";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* From the keeper's copy; without one the record stays as found: the worker's replay checks it
+ * against what it would answer itself. */
+static void repair_section(struct state_hdr *h, const struct state_hdr *saved, uint64_t generation)
+{
+	(void)generation;
+	if (saved)
+		h->init = saved->init;
+}
+
+/* The INIT exchange of the connection, sealed: a takeover replays it. */
+const struct state_section state_sec_init = {
+	.name = "INIT record",
+	.at = offsetof(struct state_hdr, init),
+	.len = sizeof(struct initrec),
+	.count = 1,
+	.entry_size = sizeof(struct initrec),
+	.sealed = true,
+	.check = check_section,
+	.repair = repair_section,
+};

@@ -9,6 +9,8 @@
 
 #include <stdint.h>
 
+#include "reinit/memtable.h"
+
 #define PSISTORE_MAGIC "LXCFSPS\0"
 #define PSISTORE_VERSION 1
 #define PSISTORE_ENTRIES 1024
@@ -22,13 +24,8 @@ struct psistore_entry {
 	char line[32];    /* the trigger as written to it */
 };
 
-struct psistore_hdr {
-	char magic[8];
-	uint32_t version, nentries, entry_size, pad;
-};
-
 struct psistore {
-	struct psistore_hdr *hdr;
+	struct memtable_hdr *hdr; /* NULL: not attached */
 	struct psistore_entry *e;
 };
 

@@ -6,26 +6,184 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/hash.h"
 #include "lib/log.h"
+#include "reinit/state_section.h"
 
 #define PAGE 4096u
 #define ROUND(x) (((x) + PAGE - 1) / PAGE * PAGE)
+
+/* The binary layout of format version 1, which a running daemon of any build shares with its
+ * successor: a field that moves is a new format version (and a refused takeover), never a
+ * silent change. */
+#if LXCFS_STATE_VERSION == 1
+STATE_PIN(state_hdr, magic, 0, 8);
+STATE_PIN(state_hdr, version, 8, 4);
+STATE_PIN(state_hdr, hdr_size, 12, 4);
+STATE_PIN(state_hdr, total_size, 16, 8);
+STATE_PIN(state_hdr, nslots, 24, 4);
+STATE_PIN(state_hdr, slot_size, 28, 4);
+STATE_PIN(state_hdr, slots_off, 32, 8);
+STATE_PIN(state_hdr, nsnaps, 40, 4);
+STATE_PIN(state_hdr, snap_size, 44, 4);
+STATE_PIN(state_hdr, snaps_off, 48, 8);
+STATE_PIN(state_hdr, generation, 56, 8);
+STATE_PIN(state_hdr, restarts, 64, 4);
+STATE_PIN(state_hdr, last_status, 68, 4);
+STATE_PIN(state_hdr, last_death, 72, 8);
+STATE_PIN(state_hdr, last_pid, 80, 4);
+STATE_PIN(state_hdr, keeper_pid, 84, 4);
+STATE_PIN(state_hdr, worker_pid, 88, 4);
+STATE_PIN(state_hdr, sum, 92, 4);
+STATE_PIN(state_hdr, fh_serial, 96, 8);
+STATE_PIN(state_hdr, features, 104, 4);
+STATE_PIN(state_hdr, worker_version, 108, 32);
+STATE_PIN(state_hdr, kept_renders, 140, 4);
+STATE_PIN(state_hdr, vsize, 144, 8192);
+STATE_PIN(state_hdr, init, 8336, 536);
+_Static_assert(sizeof(struct state_hdr) == 8872, "state format 1: the header's size changed");
+#endif
+
+static void repair_layout(struct state_hdr *h, const struct state_hdr *saved, uint64_t generation)
+{
+	(void)saved; /* the layout is this version's: a copy cannot hold another */
+	(void)generation;
+	state_relayout(h);
+}
+
+/* The header: identity and layout (sealed), then what the keeper and workers write. */
+static const struct state_section sec_header = {
+	.name = "header",
+	.at = 0,
+	.len = offsetof(struct state_hdr, generation),
+	.count = 1,
+	.entry_size = ROUND(sizeof(struct state_hdr)),
+	.table = true,
+	.size = STATE_FIELD(hdr_size),
+	.sealed = true,
+	.repair = repair_layout,
+};
+
+/* FNV-1a over the sealed sections: what never changes while a connection lives. */
+static uint32_t header_sum(const struct state_hdr *h)
+{
+	uint32_t x = FNV1A32_INIT;
+	for (unsigned i = 0; i < state_nsections; i++)
+		if (state_sections[i]->sealed)
+			x = fnv1a32(x, (const char *)h + state_sections[i]->at, state_sections[i]->len);
+	return x ? x : 1; /* 0 means "never summed" */
+}
+
+static int check_sum(const struct state_hdr *h, const char **why)
+{
+	uint32_t sum = __atomic_load_n(&h->sum, __ATOMIC_ACQUIRE);
+	if (sum && sum != header_sum(h)) {
+		*why = "state header checksum mismatch";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/* The checksum: 0 from a binary before checksums, checked field by field only. */
+static const struct state_section sec_sum = {
+	.name = "checksum",
+	.at = offsetof(struct state_hdr, sum),
+	.len = sizeof(uint32_t),
+	.check = check_sum,
+};
+
+static int check_generation(const struct state_hdr *h, const char **why)
+{
+	if (h->generation >= STATE_MAX_GENERATION) {
+		*why = "state header holds an impossible generation";
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static void repair_generation(struct state_hdr *h, const struct state_hdr *saved, uint64_t generation)
+{
+	(void)saved; /* the keeper's count is newer than any copy */
+	h->generation = generation;
+}
+
+/* The generation of the newest worker, written by the keeper. */
+static const struct state_section sec_generation = {
+	.name = "generation",
+	.at = offsetof(struct state_hdr, generation),
+	.len = sizeof(uint64_t),
+	.check = check_generation,
+	.repair = repair_generation,
+};
+
+/* The restart record the status shows: it outlives a state replaced by a fresh one.  Any value
+ * is a record (damage shows as odd numbers in the status, nothing acts on them). */
+static const struct state_section sec_restarts = {
+	.name = "restart record",
+	.at = offsetof(struct state_hdr, restarts),
+	.len = offsetof(struct state_hdr, keeper_pid) - offsetof(struct state_hdr, restarts),
+	.carried = true,
+};
+
+/* Table order: the tables in memfd order (header, journal, snapshot entries), and the checks in
+ * the order they name damage (the INIT record before the checksum that covers it). */
+const struct state_section *const state_sections[] = {
+	&sec_header, &state_sec_init, &sec_sum, &sec_generation, &sec_restarts,
+	&state_sec_journal, &state_sec_snaps, &state_sec_vsize,
+};
+const unsigned state_nsections = sizeof(state_sections) / sizeof(state_sections[0]);
+
+static uint64_t field_get(const void *base, unsigned at, unsigned width)
+{
+	if (width == sizeof(uint32_t)) {
+		uint32_t v;
+		memcpy(&v, (const char *)base + at, sizeof(v));
+		return v;
+	}
+	uint64_t v;
+	memcpy(&v, (const char *)base + at, sizeof(v));
+	return v;
+}
+
+static void field_put(void *base, unsigned at, unsigned width, uint64_t v)
+{
+	if (width == sizeof(uint32_t)) {
+		uint32_t w = (uint32_t)v;
+		memcpy((char *)base + at, &w, sizeof(w));
+	} else {
+		memcpy((char *)base + at, &v, sizeof(v));
+	}
+}
+
+/* The three layout fields of a section, in the order they are compared and copied. */
+static void fields_of(const struct state_section *sec, const struct state_field *f[3])
+{
+	f[0] = &sec->off;
+	f[1] = &sec->n;
+	f[2] = &sec->size;
+}
 
 void state_relayout(struct state_hdr *h)
 {
 	memcpy(h->magic, STATE_MAGIC, sizeof(h->magic));
 	h->version = LXCFS_STATE_VERSION;
-	h->hdr_size = (uint32_t)ROUND(sizeof(struct state_hdr));
-	h->nslots = STATE_SLOTS;
-	h->slot_size = (uint32_t)ROUND(sizeof(struct state_slot) + STATE_SLOT_DATA);
-	h->slots_off = h->hdr_size;
-	h->nsnaps = STATE_SNAPS;
-	h->snap_size = (uint32_t)(sizeof(struct state_snap) + STATE_SNAP_DATA);
-	h->snaps_off = h->slots_off + (uint64_t)h->nslots * h->slot_size;
-	h->total_size = ROUND(h->snaps_off + (uint64_t)h->nsnaps * h->snap_size);
+	uint64_t end = 0;
+	for (unsigned i = 0; i < state_nsections; i++) {
+		const struct state_section *sec = state_sections[i];
+		if (!sec->table)
+			continue;
+		uint64_t v[3] = { end, sec->count, sec->entry_size };
+		const struct state_field *f[3];
+		fields_of(sec, f);
+		for (int j = 0; j < 3; j++)
+			if (f[j]->hdr_width)
+				field_put(h, f[j]->hdr, f[j]->hdr_width, v[j]);
+		end += (uint64_t)sec->count * sec->entry_size;
+	}
+	h->total_size = ROUND(end);
 }
 
 static void layout(struct state_hdr *h)
@@ -36,17 +194,30 @@ static void layout(struct state_hdr *h)
 
 static void copy_layout(struct state_layout *l, const struct state_hdr *h)
 {
-	*l = (struct state_layout){ .hdr_size = h->hdr_size, .total_size = h->total_size,
-				    .slots_off = h->slots_off, .snaps_off = h->snaps_off, .nslots = h->nslots,
-				    .slot_size = h->slot_size, .nsnaps = h->nsnaps, .snap_size = h->snap_size };
+	memset(l, 0, sizeof(*l));
+	l->total_size = h->total_size;
+	for (unsigned i = 0; i < state_nsections; i++) {
+		const struct state_field *f[3];
+		fields_of(state_sections[i], f);
+		for (int j = 0; j < 3; j++)
+			if (f[j]->hdr_width)
+				field_put(l, f[j]->lay, f[j]->lay_width, field_get(h, f[j]->hdr, f[j]->hdr_width));
+	}
 }
 
-/* FNV-1a over the fields that never change while a connection lives. */
-static uint32_t header_sum(const struct state_hdr *h)
+static bool layout_matches(const struct state_hdr *h, const struct state_hdr *want)
 {
-	uint32_t x = fnv1a32(FNV1A32_INIT, h, offsetof(struct state_hdr, generation));
-	x = fnv1a32(x, &h->init, sizeof(h->init));
-	return x ? x : 1; /* 0 means "never summed" */
+	if (h->total_size != want->total_size)
+		return false;
+	for (unsigned i = 0; i < state_nsections; i++) {
+		const struct state_field *f[3];
+		fields_of(state_sections[i], f);
+		for (int j = 0; j < 3; j++)
+			if (f[j]->hdr_width &&
+			    field_get(h, f[j]->hdr, f[j]->hdr_width) != field_get(want, f[j]->hdr, f[j]->hdr_width))
+				return false;
+	}
+	return true;
 }
 
 void state_seal(struct state_hdr *h)
@@ -67,24 +238,14 @@ int state_check_header(const struct state_hdr *h, uint64_t fd_size, const char *
 		*why = "state of another format version";
 		return -EPROTO;
 	}
-	if (h->hdr_size != want.hdr_size || h->total_size != want.total_size || h->nslots != want.nslots ||
-	    h->slot_size != want.slot_size || h->slots_off != want.slots_off || h->nsnaps != want.nsnaps ||
-	    h->snap_size != want.snap_size || h->snaps_off != want.snaps_off || fd_size < h->total_size) {
+	if (!layout_matches(h, &want) || fd_size < h->total_size) {
 		*why = "state layout does not match this version";
 		return -EINVAL;
 	}
-	if (h->init.req_len && initrec_validate(&h->init) < 0) {
-		*why = "recorded INIT exchange is damaged";
-		return -EINVAL;
-	}
-	uint32_t sum = __atomic_load_n(&h->sum, __ATOMIC_ACQUIRE);
-	if (sum && sum != header_sum(h)) {
-		*why = "state header checksum mismatch";
-		return -EINVAL;
-	}
-	if (h->generation >= STATE_MAX_GENERATION) {
-		*why = "state header holds an impossible generation";
-		return -EINVAL;
+	for (unsigned i = 0; i < state_nsections; i++) {
+		int r = state_sections[i]->check ? state_sections[i]->check(h, why) : 0;
+		if (r < 0)
+			return r;
 	}
 	return 0;
 }
@@ -92,6 +253,81 @@ int state_check_header(const struct state_hdr *h, uint64_t fd_size, const char *
 int state_check(const struct state *s, const char **why)
 {
 	return state_check_header(s->hdr, s->lay.total_size, why);
+}
+
+int state_repair_header(struct state *s, const struct state_hdr *saved, uint64_t generation, const char **damage,
+			const char **how)
+{
+	if (state_check(s, damage) == 0) {
+		*how = NULL;
+		return 0;
+	}
+	for (unsigned i = 0; i < state_nsections; i++)
+		if (state_sections[i]->repair)
+			state_sections[i]->repair(s->hdr, saved, generation);
+	state_seal(s->hdr); /* last: after every sealed section is back */
+	if (state_check(s, how) < 0)
+		return -EINVAL;
+	*how = saved ? "the keeper's copy" : "this version's layout, the INIT record as found";
+	return 1;
+}
+
+bool state_save_header(const struct state *s, struct state_hdr *copy)
+{
+	const char *why;
+	if (state_check(s, &why) < 0 || !initrec_complete(&s->hdr->init))
+		return false;
+	if (!s->hdr->sum)
+		state_seal(s->hdr); /* left by a binary before checksums: complete, so fixed */
+	*copy = *s->hdr;
+	return true;
+}
+
+void state_carry(struct state_hdr *to, const struct state_hdr *from)
+{
+	for (unsigned i = 0; i < state_nsections; i++)
+		if (state_sections[i]->carried)
+			memcpy((char *)to + state_sections[i]->at, (const char *)from + state_sections[i]->at,
+			       state_sections[i]->len);
+}
+
+void state_note_death(struct state_hdr *h, int status, pid_t pid)
+{
+	h->restarts++;
+	h->last_status = status;
+	h->last_death = time(NULL);
+	h->last_pid = pid;
+}
+
+int state_renew(struct state *s, const struct state_hdr *saved)
+{
+	struct state st;
+	const char *why;
+	int r = state_create(&st);
+	if (r < 0)
+		return r;
+	if ((r = state_attach_header(&st, st.fd, &why)) < 0) {
+		close(st.fd);
+		return r;
+	}
+	/* the live header if it is sound, else the keeper's copy */
+	const struct state_hdr *old = s->hdr && state_check(s, &why) == 0 ? s->hdr : saved;
+	if (old)
+		state_carry(st.hdr, old);
+	state_detach(s);
+	if (s->fd >= 0)
+		close(s->fd);
+	*s = st;
+	return 0;
+}
+
+void *state_entry(const struct state *s, const struct state_section *sec, unsigned i)
+{
+	if (!sec->table)
+		return (char *)s->hdr + sec->at + (uint64_t)i * sec->entry_size;
+	uint64_t off = sec->off.lay_width ? field_get(&s->lay, sec->off.lay, sec->off.lay_width) : 0;
+	uint64_t size = sec->size.lay_width ? field_get(&s->lay, sec->size.lay, sec->size.lay_width) : sec->entry_size;
+	return (char *)s->hdr + off + (uint64_t)i * size;
 }
 
 int state_create(struct state *s)
@@ -158,23 +394,6 @@ void state_detach(struct state *s)
 	s->hdr = NULL;
 }
 
-struct state_slot *state_slot(const struct state *s, unsigned i)
-{
-	return (struct state_slot *)((char *)s->hdr + s->lay.slots_off + (uint64_t)i * s->lay.slot_size);
-}
-
-unsigned state_snaps_in_use(const struct state *s)
-{
-	unsigned n = 0;
-	for (unsigned i = 0; i < s->lay.nsnaps; i++) {
-		uint64_t fh;
-		off_t at = (off_t)(s->lay.snaps_off + (uint64_t)i * s->lay.snap_size + offsetof(struct state_snap, fh));
-		if (pread(s->fd, &fh, sizeof(fh), at) == (ssize_t)sizeof(fh) && fh)
-			n++;
-	}
-	return n;
-}
-
 bool state_written(const struct state *s, uint64_t off, struct state_runs *r)
 {
 	if (off < r->hole)
@@ -190,39 +409,4 @@ bool state_written(const struct state *s, uint64_t off, struct state_runs *r)
 	r->data = (uint64_t)d;
 	r->hole = h < 0 ? UINT64_MAX : (uint64_t)h;
 	return off >= r->data;
-}
-
-struct state_snap *state_snap(const struct state *s, unsigned i)
-{
-	return (struct state_snap *)((char *)s->hdr + s->lay.snaps_off + (uint64_t)i * s->lay.snap_size);
-}
-
-uint64_t state_snap_sum(uint64_t fh, const void *data, uint32_t len)
-{
-	/* Summed at every keep and checked at every read past offset 0 that returns data, so it
-	 * must cost little next to a FUSE round trip (tens of us): four independent lanes of eight
-	 * bytes whose multiplications overlap, then the tail; bench/snapsum prints its cost.  Not a cryptographic hash: it catches stray writes, not an
-	 * adversary, and only root can write the memfd. */
-	const uint64_t k = UINT64_C(0x9e3779b97f4a7c15);
-	uint64_t h[4] = { (fh ^ len) * k, fh + k, (uint64_t)len * k + 1, ~fh };
-	const unsigned char *p = data;
-	uint32_t i = 0;
-	for (; i + 32 <= len; i += 32)
-		for (int j = 0; j < 4; j++) {
-			uint64_t w;
-			memcpy(&w, p + i + 8 * j, 8);
-			h[j] = (h[j] ^ w) * k; /* a bijection of the lane for each word: one changed
-						 * word always changes the lane, and so the sum */
-		}
-	uint64_t x = h[0] ^ (h[1] * 3) ^ (h[2] * 5) ^ (h[3] * 7);
-	for (; i + 8 <= len; i += 8) {
-		uint64_t w;
-		memcpy(&w, p + i, 8);
-		x = (x ^ w) * k;
-	}
-	uint64_t tail = 0;
-	memcpy(&tail, p + i, len - i);
-	x = (x ^ tail) * k;
-	x ^= x >> 32;
-	return x ? x : 1;
 }

@@ -10,7 +10,8 @@
  * with atomics.  Any process may die halfway through a write, and a stray write may hit the
  * memfd, so nothing in it is trusted blindly: the layout and the INIT record carry a checksum
  * (`sum`), the layout a process uses is its own copy taken at attach, slots and entries are
- * checked one by one before use (serve.c, openfile.c). */
+ * checked one by one before use (by their owners' checks, which serve.c and openfile.c call).
+ * Each section is described once, by its owner (state_section.h lists them). */
 #ifndef LXCFS_STATE_H
 #define LXCFS_STATE_H
 
@@ -20,6 +21,9 @@
 #include <sys/types.h>
 
 #include "reinit/initrec.h"
+#include "reinit/state_journal.h"
+#include "reinit/state_snaps.h"
+#include "reinit/state_vsize.h"
 #include "version.h"
 
 #ifndef LXCFS_STATE_VERSION
@@ -27,11 +31,6 @@
 #endif
 
 #define STATE_MAGIC "LXCFSST\0"
-#define STATE_SLOTS 48
-#define STATE_SLOT_DATA (128u * 1024 + 4096) /* a request buffer: max_write plus headers */
-#define STATE_SNAPS 1024
-#define STATE_SNAP_DATA (64u * 1024 - 64)
-#define STATE_VSIZES 1024
 
 /* Features the worker found in the kernel, for status and recovery. */
 #define STATE_FEAT_RESEND (1u << 0)
@@ -62,33 +61,6 @@ struct state_hdr {
 	uint32_t kept_renders; /* renders too big for an entry, in the newest worker's memory */
 	uint64_t vsize[STATE_VSIZES]; /* largest render seen per static node id */
 	struct initrec init;
-};
-
-/* A slot is claimed in two steps (FREE -> CLAIMING -> CLAIMED) so that nobody ever sees it
- * claimed under its previous owner's generation. */
-enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_CLAIMING = 2 };
-
-struct state_slot {
-	uint32_t state;
-	uint32_t tries; /* workers that started processing this request */
-	uint64_t gen;   /* generation of the worker that claimed the slot */
-	uint64_t key;   /* unique of the request without the resend bit; 0 while idle */
-	uint32_t len;   /* bytes of the request; 0 while idle or reading */
-	uint32_t pad;
-	uint64_t pad2[5];
-	uint8_t data[]; /* read() writes the request here */
-};
-
-struct state_snap {
-	uint64_t fh;   /* 0: free */
-	uint32_t len;
-	uint32_t lock; /* sequence lock: odd while written */
-	uint64_t used; /* boot-time second of the last keep or read, plus one; 0: not stamped yet
-			  (left by a worker from before stamping: openfile.c ages it from when it
-			  is first seen) */
-	uint64_t sum;  /* state_snap_sum of fh, len and data; 0: from a binary before sums */
-	uint64_t pad[4];
-	uint8_t data[];
 };
 
 /* Where the sections are: the same for every state of this version, kept in each process's own
@@ -128,11 +100,27 @@ void state_seal(struct state_hdr *h);
 /* Puts this version's layout back into a damaged header (the INIT record is not rebuilt). */
 void state_relayout(struct state_hdr *h);
 
-struct state_slot *state_slot(const struct state *s, unsigned i);
-struct state_snap *state_snap(const struct state *s, unsigned i);
-/* Snapshot entries holding a render, counted from the memfd itself (the keeper maps only the
- * header): a count kept by workers beside the table could drift from it under races. */
-unsigned state_snaps_in_use(const struct state *s);
+/* The keeper's part: each of these is the whole body of one of its steps. */
+/* Copies a sound header whose INIT exchange is complete into *copy (sealing it first if a
+ * binary before checksums left it unsealed): the copy a later repair starts from.  true if
+ * copied; *copy is untouched otherwise. */
+bool state_save_header(const struct state *s, struct state_hdr *copy);
+/* Before a new worker needs it: a damaged header gets this version's layout, the INIT record of
+ * saved (the keeper's copy; NULL: the record as found, the worker's replay checks it), the
+ * generation given, and a new seal.  0: it was sound, nothing done.  1: repaired; *damage says
+ * what was wrong, *how from what ("the keeper's copy", or "this version's layout, the INIT
+ * record as found").  -EINVAL: still damaged; *how says why. */
+int state_repair_header(struct state *s, const struct state_hdr *saved, uint64_t generation, const char **damage,
+			const char **how);
+/* Replaces s (header mapped, as the keeper holds it) by a new, empty state that carries what
+ * outlives a state (the restart record) from s if sound, else from saved (may be NULL).  The
+ * old state is unmapped and its fd closed.  0 or -errno (then s is as it was). */
+int state_renew(struct state *s, const struct state_hdr *saved);
+/* Copies the carried sections (the restart record) from one header to another. */
+void state_carry(struct state_hdr *to, const struct state_hdr *from);
+/* Records a worker's death in the restart record. */
+void state_note_death(struct state_hdr *h, int status, pid_t pid);
+
 /* Walks a state in offset order, page by page, knowing which pages were never written: a hole
  * of the memfd reads as zeros, but reading it through the mapping makes shmem allocate it. */
 struct state_runs {
@@ -142,8 +130,5 @@ struct state_runs {
 /* Whether the page holding off was ever written (when the memfd cannot say: yes).  Calls with
  * a growing off cost two lseeks per run of written pages. */
 bool state_written(const struct state *s, uint64_t off, struct state_runs *r);
-/* The checksum a snapshot entry carries (never 0): a render is served from an entry only if it
- * matches, so a stray write there is never served as file content. */
-uint64_t state_snap_sum(uint64_t fh, const void *data, uint32_t len);
 
 #endif

@@ -38,7 +38,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	if (!fz_patch(region, pristine, rsize, data, size))
 		return 0;
-	struct history_entry *e = (struct history_entry *)(region + sizeof(struct history_hdr));
+	struct history_entry *e = (struct history_entry *)(region + sizeof(struct memtable_hdr));
 	for (unsigned i = 0; i < HISTORY_ENTRIES; i++)
 		if (strncmp(e[i].dir, root, strlen(root)) != 0 || memmem(e[i].dir, sizeof(e[i].dir), "..", 2))
 			memcpy(e[i].dir, cgdir, strlen(cgdir)); /* (the rest of the field as fuzzed) */

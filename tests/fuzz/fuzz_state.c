@@ -1,6 +1,7 @@
 /* The state memfd a worker inherits: its header (state_check_header, state_attach and
  * state_attach_header on a memfd made from the input) and, once accepted, what a worker reads
- * from it at start (the INIT record, the per-node sizes, slots and snapshot headers).  The
+ * from it at start (the INIT record, every section's entries through its owner's check), and the
+ * keeper's repair of whatever header it found from a sound copy.  The
  * edits of fuzz_patch.h apply to the header pages and the first slot; half the inputs get their
  * checksum recomputed after them. */
 #include <sys/mman.h>
@@ -10,6 +11,7 @@
 #include "fuzz_patch.h"
 #include "reinit/initrec.h"
 #include "reinit/state.h"
+#include "reinit/state_section.h"
 #include "fs/tree.h"
 #include "fs/vsize.h"
 
@@ -41,16 +43,13 @@ static void use(struct state *s)
 	vsize_init(s);
 	for (uint64_t ino = 0; ino < INO_STATIC_LIMIT + 2; ino++)
 		vsize_get(ino);
-	for (unsigned i = 0; i < s->lay.nslots; i++) {
-		volatile struct state_slot *sl = state_slot(s, i);
-		(void)sl->state;
-		(void)sl->len;
+	/* every entry through its owner's check, as the worker's start and reads do */
+	for (unsigned i = 0; i < state_nsections; i++) {
+		const struct state_section *sec = state_sections[i];
+		for (unsigned e = 0; sec->entry_sound && e < sec->count; e++)
+			sec->entry_sound(state_entry(s, sec, e), h->generation + 1);
 	}
-	for (unsigned i = 0; i < s->lay.nsnaps; i++) {
-		volatile struct state_snap *sn = state_snap(s, i);
-		(void)sn->fh;
-		(void)sn->len;
-	}
+	state_slot_request(state_slot(s, 0), STATE_SLOT_DATA);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -76,5 +75,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (!why) {
 		abort(); /* a refusal says why */
 	}
+	/* the keeper's repair from a sound copy always leaves a sound header, whatever it found */
+	struct state k = { .fd = base.fd, .size = rsize, .hdr = (struct state_hdr *)(void *)region, .lay = base.lay };
+	const char *damage, *how;
+	if (state_repair_header(&k, (const struct state_hdr *)(const void *)pristine, 1, &damage, &how) < 0 ||
+	    state_check(&k, &why) < 0)
+		abort();
 	return 0;
 }

@@ -1,0 +1,46 @@
+/* The state's journal: one slot per request thread.  A request is read straight into its slot,
+ * so a request the dead worker read but did not answer is still there for the next.  This
+ * module owns the slot's layout and what makes a slot sound; serve.c claims, fills and replays
+ * them. */
+#ifndef LXCFS_STATE_JOURNAL_H
+#define LXCFS_STATE_JOURNAL_H
+
+#include <stdint.h>
+
+#define STATE_SLOTS 48
+#define STATE_SLOT_DATA (128u * 1024 + 4096) /* a request buffer: max_write plus headers */
+
+/* A slot is claimed in two steps (FREE -> CLAIMING -> CLAIMED) so that nobody ever sees it
+ * claimed under its previous owner's generation. */
+enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_CLAIMING = 2 };
+
+struct state_slot {
+	uint32_t state;
+	uint32_t tries; /* workers that started processing this request */
+	uint64_t gen;   /* generation of the worker that claimed the slot */
+	uint64_t key;   /* unique of the request without the resend bit; 0 while idle */
+	uint32_t len;   /* bytes of the request; 0 while idle or reading */
+	uint32_t pad;
+	uint64_t pad2[5];
+	uint8_t data[]; /* read() writes the request here */
+};
+
+struct state;
+struct fuse_in_header;
+
+struct state_slot *state_slot(const struct state *s, unsigned i);
+
+/* What a slot found by a new worker of generation gen, before its own threads claim any, is. */
+enum state_slot_verdict {
+	STATE_SLOT_SOUND,     /* free, or claimed by an older worker */
+	STATE_SLOT_DAMAGED,   /* in no state a live worker leaves, never held a request (a claim
+			       * cut short) */
+	STATE_SLOT_DAMAGED_HELD, /* the same, and it may have held a request (now lost) */
+};
+enum state_slot_verdict state_slot_check(const struct state_slot *sl, uint64_t gen);
+/* The request a slot holds: published, or written by the kernel into a slot whose owner died
+ * before it could publish it (the header is zeroed before every read, so a valid one is new).
+ * NULL if what is there is no request that fits cap bytes. */
+const struct fuse_in_header *state_slot_request(const struct state_slot *sl, uint32_t cap);
+
+#endif
