@@ -11,6 +11,7 @@
 
 #include "cgroup/container.h"
 #include "cgroup/cputree.h"
+#include "fs/ctx.h"
 #include "fs/fault.h"
 #include "lib/log.h"
 #include "fs/openfile.h"
@@ -24,7 +25,7 @@
 #define ENTRY_TTL 1.0
 #define ATTR_TTL 1.0
 
-static const struct ops_ctx *ctx_of(fuse_req_t req)
+static const struct lxcfs *ctx_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
@@ -115,7 +116,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 /* The caller's container (referenced; NULL for the host) and what renderers need of it. */
 static struct container *caller(fuse_req_t req, struct rctx *rc, int *err)
 {
-	const struct ops_ctx *ctx = ctx_of(req);
+	const struct lxcfs *ctx = ctx_of(req);
 	*err = 0;
 	/* virtualization off (SIGUSR2): everyone is answered as the host */
 	struct container *c = virt_on() ? container_of_pid(fuse_req_ctx(req)->pid, err) : NULL;
