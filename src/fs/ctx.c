@@ -69,26 +69,27 @@ int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, ui
 		log_info("cgroup %s: %s%s", cg_ctrl_name(c), h->mnt ? (h->v2 ? "v2 at " : "v1 at ") : "",
 			 h->mnt ? h->mnt : "not available, host values shown");
 	}
-	if (containers_init(&lx->layout) < 0) {
+	if (containers_init(&lx->containers, &lx->layout, &lx->files) < 0) {
 		log_error("cannot read our own pid namespace");
 		return -1;
 	}
-	cputree_init(lx->host->cpu);
+	cputree_init(&lx->cputree, lx->host->cpu);
 	unsigned files, containers;
 	cache_budgets(&files, &containers);
-	fdcache_init(files);
-	containers_set_max(containers);
-	if (opt->loadavg && (loadavg_init(lx->host->proc, history_fd) < 0 || loadavg_start() < 0))
+	fdcache_init(&lx->files, files);
+	containers_set_max(&lx->containers, containers);
+	if (opt->loadavg && (loadavg_init(&lx->loadavg, lx->host->proc, &lx->files, history_fd) < 0 ||
+			     loadavg_start(&lx->loadavg) < 0))
 		log_warn("cannot start the load average engine; loadavg shows the host's");
-	openfile_init(st, gen);
-	vsize_init(st);
-	if (opt->psi_poll && psi_init(psi_fd) < 0) {
+	openfile_init(&lx->open, st, gen);
+	vsize_init(&lx->vsize, st);
+	if (opt->psi_poll && psi_init(&lx->psi, &lx->serve, psi_fd) < 0) {
 		log_error("cannot start the PSI trigger watcher");
 		return -1;
 	}
 	if (lxcfs_session(lx) < 0)
 		return -1;
-	vsize_prime(lx->host, opt);
+	vsize_prime(&lx->vsize, &(const struct rctx){ .host = lx->host, .opt = opt, .files = &lx->files });
 	snprintf(st->hdr->worker_version, sizeof(st->hdr->worker_version), "%s", LXCFS_VERSION);
 	return 0;
 }
@@ -98,11 +99,11 @@ void lxcfs_close(struct lxcfs *lx)
 	if (lx->se)
 		fuse_session_destroy(lx->se); /* closes our copy of the fuse fd */
 	lx->se = NULL;
-	loadavg_fini();
-	psi_fini();
-	openfile_fini();
-	fdcache_fini();
-	cputree_fini();
-	containers_fini();
+	loadavg_fini(&lx->loadavg);
+	psi_fini(&lx->psi);
+	openfile_fini(&lx->open);
+	cputree_fini(&lx->cputree);
+	containers_fini(&lx->containers);
+	fdcache_fini(&lx->files);
 	cg_layout_free(&lx->layout);
 }

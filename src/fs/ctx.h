@@ -10,7 +10,15 @@
 #include <stdint.h>
 
 #include "cgroup/cgroup.h"
+#include "cgroup/container.h"
+#include "cgroup/cputree.h"
+#include "cgroup/fdcache.h"
+#include "cgroup/loadavg.h"
+#include "fs/openfile.h"
+#include "fs/psi.h"
 #include "fs/render.h"
+#include "fs/serve.h"
+#include "fs/vsize.h"
 #include "lib/options.h"
 #include "reinit/state.h"
 
@@ -20,6 +28,14 @@ struct lxcfs {
 	struct state *st; /* the one pointer to the state: owned by the caller of lxcfs_open */
 	uint64_t gen;     /* this process's generation */
 	struct cg_layout layout;
+	struct fdcache files;
+	struct containers containers;
+	struct cputree cputree;
+	struct loadavg loadavg;
+	struct openfiles open;
+	struct vsize vsize;
+	struct psi psi;
+	struct serve serve;
 	struct fuse_session *se;
 };
 

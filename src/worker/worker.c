@@ -40,11 +40,8 @@
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mount.h"
-#include "fs/openfile.h"
-#include "fs/ops.h"
 #include "lib/options.h"
 #include "lib/pidfile.h"
-#include "fs/psi.h"
 #include "lib/selfpath.h"
 #include "reinit/claim.h"
 #include "reinit/ctl.h"
@@ -56,10 +53,8 @@
 #include "reinit/heal/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
-#include "fs/serve.h"
 #include "version.h"
 #include "fs/virt.h"
-#include "fs/vsize.h"
 #include "worker/worker.h"
 
 /* The serving context (fs/ctx.h), and the state it serves from: attached or created by the
@@ -159,7 +154,7 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
 	if (h->fuse < 0)
 		return -1;
 	claim_record(CLAIM_DIR, opt->mountpoint);
-	if (serve_attach(lx.se, h->fuse, &st, 1) < 0 || serve_start(thread_count(opt), end_of_connection) < 0) {
+	if (serve_attach(&lx, h->fuse) < 0 || serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0) {
 		log_error("cannot serve the fuse connection");
 		close(h->fuse);
 		h->fuse = -1;
@@ -204,21 +199,21 @@ static int resume_in_place(struct options *opt, const char *spec, struct standal
 	}
 	st.hdr->generation = h->gen;
 	virt_set(virt_from_env(), "as before the upgrade");
-	if (setup(opt, true, h->gen, h->history, h->psi) < 0 || serve_attach(lx.se, h->fuse, &st, h->gen) < 0)
+	if (setup(opt, true, h->gen, h->history, h->psi) < 0 || serve_attach(&lx, h->fuse) < 0)
 		return -1;
-	unsigned lost = serve_check_journal();
+	unsigned lost = serve_check_journal(&lx.serve);
 	if (lost)
 		log_warn("%u request(s) in the journal were in no state a stopped process leaves", lost);
-	if (serve_replay_init() < 0) {
+	if (serve_replay_init(&lx.serve) < 0) {
 		log_error("the re-executed lxcfs would negotiate another connection than the kernel has: "
 			  "the connection ends");
 		return -1;
 	}
-	if (serve_start(thread_count(opt), end_of_connection) < 0)
+	if (serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0)
 		return -1;
-	serve_recover(0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
+	serve_recover(&lx.serve, 0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
 	if (opt->psi_poll)
-		psi_wake_waiters();
+		psi_wake_waiters(&lx.psi);
 	long waited = v[6] ? (long)mono_ms() - v[6] : -1; /* field 7: when the previous image stopped reading */
 	log_info("lxcfs %s upgraded in place (pid %d): generation %llu serving %s with %d request threads "
 		 "(new requests waited %ld ms)",
@@ -252,7 +247,7 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 	for (int i = 1; i < nargs; i++)
 		av[i + 2] = args[i];
 	log_info("upgrading in place: re-executing %s (pid %d)", h->self, (int)getpid());
-	serve_stop();
+	serve_stop(&lx.serve);
 	int fds[] = { h->fuse, h->state, h->pidfile, h->history, h->psi };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		keep_fd(fds[i], true);
@@ -264,7 +259,7 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		keep_fd(fds[i], false);
 	free(av);
-	if (serve_start(thread_count(opt), end_of_connection) < 0) {
+	if (serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0) {
 		log_error("cannot start the request threads again: shutting down");
 		kill(getpid(), SIGTERM);
 	}
@@ -313,7 +308,7 @@ static int standalone(struct options *opt, int nargs, char **args, const char *r
 		waitpid(h.rebinder, NULL, 0);
 	}
 	fuse_unmount(opt->mountpoint);
-	serve_stop();
+	serve_stop(&lx.serve);
 	rc = 0;
 out:
 	teardown();
@@ -410,10 +405,10 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	virt_set(virt_from_env(), "as the keeper has it");
-	if (setup(opt, true, gen, history_fd_from_env(), psistore_fd_from_env()) < 0 || serve_attach(lx.se, fd, &st, gen) < 0)
+	if (setup(opt, true, gen, history_fd_from_env(), psistore_fd_from_env()) < 0 || serve_attach(&lx, fd) < 0)
 		return WORKER_EXIT_CANNOT;
-	unsigned lost = reinit ? 0 : serve_check_journal();
-	int r = reinit ? 0 : serve_replay_init();
+	unsigned lost = reinit ? 0 : serve_check_journal(&lx.serve);
+	int r = reinit ? 0 : serve_replay_init(&lx.serve);
 	if (r < 0) {
 		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
 		return WORKER_EXIT_UNRESUMABLE;
@@ -423,12 +418,12 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 			  "cannot resend them", lost);
 		return WORKER_EXIT_LOST;
 	}
-	if (serve_start(thread_count(opt), end_of_connection) < 0)
+	if (serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0)
 		return WORKER_EXIT_CANNOT;
 	if (reinit && reinit_now(fd, gen) < 0)
 		return WORKER_EXIT_CANNOT;
 	if (opt->psi_poll && !reinit)
-		psi_wake_waiters();
+		psi_wake_waiters(&lx.psi);
 	if (!reinit && r == 0)
 		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
@@ -482,7 +477,7 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 			if (m.type == CTL_HANDOVER)
 				handed_over = true;
 			else if (m.type == CTL_RECOVER)
-				serve_recover(m.arg, how);
+				serve_recover(&lx.serve, m.arg, how);
 			else if (m.type == CTL_STOP)
 				break;
 			else if (m.type == CTL_VIRT)
@@ -491,9 +486,9 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	}
 	if (p[2].fd >= 0)
 		close(p[2].fd);
-	serve_stop();
+	serve_stop(&lx.serve);
 	if (opt->psi_poll)
-		psi_wake_own();
+		psi_wake_own(&lx.psi);
 	log_info("generation %llu stops", (unsigned long long)gen);
 	teardown();
 	close(sfd);
@@ -521,8 +516,8 @@ static int check_state(const char *arg)
 	struct options o = { 0 };
 	struct lxcfs c = { .opt = &o, .host = &lxcfs_host, .st = &scratch };
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int r = lxcfs_session(&c) == 0 && devnull >= 0 && serve_attach(c.se, devnull, &scratch, 0) == 0
-			? serve_replay_init()
+	int r = lxcfs_session(&c) == 0 && devnull >= 0 && serve_attach(&c, devnull) == 0
+			? serve_replay_init(&c.serve)
 			: -EIO;
 	if (c.se)
 		fuse_session_destroy(c.se);

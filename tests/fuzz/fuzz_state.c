@@ -38,9 +38,10 @@ static void use(struct state *s)
 	struct state_hdr *h = s->hdr;
 	if (initrec_complete(&h->init))
 		initrec_validate(&h->init);
-	vsize_init(s);
+	struct vsize v;
+	vsize_init(&v, s);
 	for (uint64_t ino = 0; ino < INO_STATIC_LIMIT + 2; ino++)
-		vsize_get(ino);
+		vsize_get(&v, ino);
 	for (unsigned i = 0; i < s->lay.nslots; i++) {
 		volatile struct state_slot *sl = state_slot(s, i);
 		(void)sl->state;
