@@ -23,19 +23,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup/cgroup.h"
-#include "cgroup/container.h"
-#include "cgroup/cputree.h"
 #include "fs/ctx.h"
 #include "fs/fault.h"
-#include "cgroup/fdcache.h"
-#include "cgroup/loadavg.h"
 #include "lib/child.h"
 #include "lib/clock.h"
 #include "lib/log.h"
