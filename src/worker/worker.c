@@ -83,16 +83,6 @@ static void end_of_connection(void)
 	kill(getpid(), SIGTERM);
 }
 
-static int setup(const struct options *opt, bool quiet_layout, uint64_t gen, int history_fd, int psi_fd)
-{
-	return lxcfs_open(&lx, opt, &st, gen, history_fd, psi_fd, quiet_layout);
-}
-
-static void teardown(void)
-{
-	lxcfs_close(&lx);
-}
-
 static sigset_t blocked_signals(void)
 {
 	sigset_t s;
@@ -139,7 +129,7 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
 	h->history = history_create(); /* the load averages outlive a re-exec too */
 	h->psi = opt->psi_poll ? psistore_create() : -1; /* and so do PSI triggers */
 	virt_set(virt_from_env(), "as started");
-	if (setup(opt, false, 1, h->history, h->psi) < 0)
+	if (lxcfs_open(&lx, opt, &st, 1, h->history, h->psi, false) < 0)
 		return -1;
 	dev_t replaced;
 	if (take_over_mountpoint(opt->mountpoint, &replaced, false) < 0)
@@ -193,7 +183,7 @@ static int resume_in_place(struct options *opt, const char *spec, struct standal
 	}
 	st.hdr->generation = h->gen;
 	virt_set(virt_from_env(), "as before the upgrade");
-	if (setup(opt, true, h->gen, h->history, h->psi) < 0 || serve_attach(&lx, h->fuse) < 0)
+	if (lxcfs_open(&lx, opt, &st, h->gen, h->history, h->psi, true) < 0 || serve_attach(&lx, h->fuse) < 0)
 		return -1;
 	unsigned lost = serve_check_journal(&lx.serve);
 	if (lost)
@@ -305,7 +295,7 @@ static int standalone(struct options *opt, int nargs, char **args, const char *r
 	serve_stop(&lx.serve);
 	rc = 0;
 out:
-	teardown();
+	lxcfs_close(&lx);
 	state_detach(&st);
 	if (st.fd >= 0)
 		close(st.fd);
@@ -399,7 +389,7 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	virt_set(virt_from_env(), "as the keeper has it");
-	if (setup(opt, true, gen, history_fd_from_env(), psistore_fd_from_env()) < 0 || serve_attach(&lx, fd) < 0)
+	if (lxcfs_open(&lx, opt, &st, gen, history_fd_from_env(), psistore_fd_from_env(), true) < 0 || serve_attach(&lx, fd) < 0)
 		return WORKER_EXIT_CANNOT;
 	unsigned lost = reinit ? 0 : serve_check_journal(&lx.serve);
 	int r = reinit ? 0 : serve_replay_init(&lx.serve);
@@ -484,7 +474,7 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	if (opt->psi_poll)
 		psi_wake_own(&lx.psi);
 	log_info("generation %llu stops", (unsigned long long)gen);
-	teardown();
+	lxcfs_close(&lx);
 	close(sfd);
 	return connection_gone ? WORKER_EXIT_GONE : 0;
 }
