@@ -230,7 +230,7 @@ int cg_read(const struct cgview *v, enum cg_ctrl c, const char *file, struct buf
 	char path[4096];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", v->dir[c], file) >= sizeof(path))
 		return -ENAMETOOLONG;
-	return fdcache_read(path, out);
+	return fdcache_read(v->files, path, out);
 }
 
 int cg_read_u64(const struct cgview *v, enum cg_ctrl c, const char *file, bool allow_max, uint64_t *out)
@@ -240,14 +240,15 @@ int cg_read_u64(const struct cgview *v, enum cg_ctrl c, const char *file, bool a
 	char path[4096], text[64];
 	if ((size_t)snprintf(path, sizeof(path), "%s/%s", v->dir[c], file) >= sizeof(path))
 		return -ENAMETOOLONG;
-	int r = fdcache_read_small(path, text, sizeof(text));
+	int r = fdcache_read_small(v->files, path, text, sizeof(text));
 	if (r < 0)
 		return r;
 	return parse_u64(text, allow_max, out);
 }
 
 /* Calls fn with the cgroup's directory, then each ancestor's up to the hierarchy's mount. */
-static int walk_up(const struct cgview *v, enum cg_ctrl c, void (*fn)(const char *dir, void *arg), void *arg)
+static int walk_up(const struct cgview *v, enum cg_ctrl c,
+		   void (*fn)(struct fdcache *files, const char *dir, void *arg), void *arg)
 {
 	if (!v->dir[c])
 		return -ENOENT;
@@ -256,7 +257,7 @@ static int walk_up(const struct cgview *v, enum cg_ctrl c, void (*fn)(const char
 	if ((size_t)snprintf(path, sizeof(path), "%s", v->dir[c]) >= sizeof(path))
 		return -ENAMETOOLONG;
 	for (;;) {
-		fn(path, arg);
+		fn(v->files, path, arg);
 		char *slash = strrchr(path, '/');
 		if (strlen(path) <= mlen || !slash || (size_t)(slash - path) < mlen)
 			return 0;
@@ -265,11 +266,11 @@ static int walk_up(const struct cgview *v, enum cg_ctrl c, void (*fn)(const char
 }
 
 /* dir/file into text (small, NUL-terminated); false if missing or too long a path. */
-static bool read_level(const char *dir, const char *file, char *text, size_t size)
+static bool read_level(struct fdcache *files, const char *dir, const char *file, char *text, size_t size)
 {
 	char fp[4096 + 256];
 	return (size_t)snprintf(fp, sizeof(fp), "%s/%s", dir, file) < sizeof(fp) &&
-	       fdcache_read_small(fp, text, size) >= 0;
+	       fdcache_read_small(files, fp, text, size) >= 0;
 }
 
 struct limit_walk {
@@ -278,12 +279,12 @@ struct limit_walk {
 	bool found;
 };
 
-static void limit_level(const char *dir, void *arg)
+static void limit_level(struct fdcache *files, const char *dir, void *arg)
 {
 	struct limit_walk *w = arg;
 	char text[64];
 	uint64_t val;
-	if (!read_level(dir, w->file, text, sizeof(text)))
+	if (!read_level(files, dir, w->file, text, sizeof(text)))
 		return;
 	if (parse_u64(text, true, &val) < 0) {
 		log_debug("ignoring unparsable %s/%s", dir, w->file);
@@ -311,14 +312,14 @@ struct quota_walk {
 	uint64_t quota, period; /* the smallest quota/period seen */
 };
 
-static void quota_level(const char *dir, void *arg)
+static void quota_level(struct fdcache *files, const char *dir, void *arg)
 {
 	struct quota_walk *w = arg;
 	char text[64], ptext[64];
 	uint64_t q, p;
 	if (w->v2) {
 		/* cpu.max: "max 100000" or "50000 100000" */
-		if (!read_level(dir, "cpu.max", text, sizeof(text)) || strncmp(text, "max", 3) == 0)
+		if (!read_level(files, dir, "cpu.max", text, sizeof(text)) || strncmp(text, "max", 3) == 0)
 			return;
 		char *sp = strchr(text, ' ');
 		if (!sp)
@@ -328,8 +329,8 @@ static void quota_level(const char *dir, void *arg)
 			return;
 	} else {
 		/* cpu.cfs_quota_us: -1 when unlimited */
-		if (!read_level(dir, "cpu.cfs_quota_us", text, sizeof(text)) || text[0] == '-' ||
-		    !read_level(dir, "cpu.cfs_period_us", ptext, sizeof(ptext)) || parse_u64(text, false, &q) < 0 ||
+		if (!read_level(files, dir, "cpu.cfs_quota_us", text, sizeof(text)) || text[0] == '-' ||
+		    !read_level(files, dir, "cpu.cfs_period_us", ptext, sizeof(ptext)) || parse_u64(text, false, &q) < 0 ||
 		    parse_u64(ptext, false, &p) < 0)
 			return;
 	}
@@ -377,7 +378,7 @@ int cg_cpuset(const struct cgview *v, struct cpuset *out)
 		for (int f = 0; f < 2; f++) {
 			char path[4096 + 64], text[4096];
 			snprintf(path, sizeof(path), "%s/%s", dir, files[v2][f]);
-			if (fdcache_read_small(path, text, sizeof(text)) == 0 && cpuset_parse(text, out) == 0 &&
+			if (fdcache_read_small(v->files, path, text, sizeof(text)) == 0 && cpuset_parse(text, out) == 0 &&
 			    !cpuset_empty(out))
 				return 0;
 		}

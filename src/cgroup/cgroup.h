@@ -31,10 +31,13 @@ int cg_layout_discover(struct cg_layout *l);
 void cg_layout_free(struct cg_layout *l);
 const char *cg_ctrl_name(enum cg_ctrl c);
 
+struct fdcache;
 /* One container's cgroup: an absolute directory per controller. */
 struct cgview {
 	char *dir[CG_N]; /* NULL: unknown for this container */
 	const struct cg_hier *hier[CG_N];
+	struct fdcache *files; /* where its files are read through: the context's fd cache; NULL
+				* (as cgview_from_text leaves it) reads without keeping fds */
 };
 
 /* Builds the view from /proc/<pid>/cgroup text; strips a trailing "/init.scope".

@@ -28,22 +28,12 @@
 #define CGROUP_TTL_NS (1000ull * 1000 * 1000)
 #define MAX_CONTAINERS 4096
 #define SWEEP_STEP 32 /* cached containers checked at each new one, in turn */
-#define BUCKETS 256
+#define BUCKETS CONTAINER_BUCKETS
 
-struct slot {
+struct container_slot {
 	struct container *c;
-	struct slot *next;
+	struct container_slot *next;
 };
-
-static struct {
-	const struct cg_layout *layout;
-	uint64_t host_ns;
-	pthread_mutex_t lock;
-	struct slot *bucket[BUCKETS];
-	unsigned count, max, cursor;
-	int full_logged;
-	int no_ns_ioctl; /* the kernel lacks NS_GET_TGID_FROM_PIDNS */
-} C = { .lock = PTHREAD_MUTEX_INITIALIZER, .max = MAX_CONTAINERS };
 
 /* Inode of /proc/<pid>/ns/pid from its link text "pid:[N]", one syscall. */
 static int pidns_of(pid_t pid, uint64_t *ino)
@@ -61,15 +51,17 @@ static int pidns_of(pid_t pid, uint64_t *ino)
 	return 0;
 }
 
-void containers_set_max(unsigned max)
+void containers_set_max(struct containers *cs, unsigned max)
 {
-	C.max = max < 1 ? 1 : max > MAX_CONTAINERS ? MAX_CONTAINERS : max;
+	cs->max = max < 1 ? 1 : max > MAX_CONTAINERS ? MAX_CONTAINERS : max;
 }
 
-int containers_init(const struct cg_layout *l)
+int containers_init(struct containers *cs, const struct cg_layout *l, struct fdcache *files)
 {
-	C.layout = l;
-	return pidns_of(getpid(), &C.host_ns);
+	*cs = (struct containers){ .layout = l, .files = files, .max = MAX_CONTAINERS, .ready = 1 };
+	pthread_mutex_init(&cs->lock, NULL);
+	cs->layout = l;
+	return pidns_of(getpid(), &cs->host_ns);
 }
 
 static void container_free(struct container *c)
@@ -86,21 +78,23 @@ void container_put(struct container *c)
 		container_free(c);
 }
 
-void containers_fini(void)
+void containers_fini(struct containers *cs)
 {
-	pthread_mutex_lock(&C.lock);
+	if (!cs->ready)
+		return;
+	pthread_mutex_lock(&cs->lock);
 	for (int i = 0; i < BUCKETS; i++) {
-		struct slot *s = C.bucket[i];
+		struct container_slot *s = cs->bucket[i];
 		while (s) {
-			struct slot *n = s->next;
+			struct container_slot *n = s->next;
 			container_put(s->c);
 			free(s);
 			s = n;
 		}
-		C.bucket[i] = NULL;
+		cs->bucket[i] = NULL;
 	}
-	C.count = 0;
-	pthread_mutex_unlock(&C.lock);
+	cs->count = 0;
+	pthread_mutex_unlock(&cs->lock);
 }
 
 /* NSpid's last field (pid inside its own namespace) and PPid from /proc/<pid>/status. */
@@ -134,14 +128,14 @@ static bool is_init_of(pid_t pid, uint64_t ns_ino)
 	       inner == 1;
 }
 
-pid_t container_find_init(pid_t pid, int nsfd, uint64_t ns_ino)
+pid_t container_find_init(struct containers *cs, pid_t pid, int nsfd, uint64_t ns_ino)
 {
-	if (nsfd >= 0 && !__atomic_load_n(&C.no_ns_ioctl, __ATOMIC_RELAXED)) {
+	if (nsfd >= 0 && !__atomic_load_n(&cs->no_ns_ioctl, __ATOMIC_RELAXED)) {
 		int r = ioctl(nsfd, NS_GET_TGID_FROM_PIDNS, 1);
 		if (r > 0)
 			return r;
 		if (errno == ENOTTY || errno == EINVAL)
-			__atomic_store_n(&C.no_ns_ioctl, 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&cs->no_ns_ioctl, 1, __ATOMIC_RELAXED);
 	}
 	/* Older kernels: init is usually the caller's oldest ancestor in the same namespace... */
 	for (pid_t cur = pid; cur > 0;) {
@@ -173,7 +167,7 @@ pid_t container_find_init(pid_t pid, int nsfd, uint64_t ns_ino)
 	return found;
 }
 
-static struct container *build(pid_t pid, uint64_t ns_ino, int *err)
+static struct container *build(struct containers *cs, pid_t pid, uint64_t ns_ino, int *err)
 {
 	struct container *c = calloc(1, sizeof(*c));
 	if (!c) {
@@ -192,7 +186,7 @@ static struct container *build(pid_t pid, uint64_t ns_ino, int *err)
 		*err = c->nsfd < 0 ? -errno : -ESRCH;
 		goto fail;
 	}
-	c->init_pid = container_find_init(pid, c->nsfd, ns_ino);
+	c->init_pid = container_find_init(cs, pid, c->nsfd, ns_ino);
 	if (c->init_pid <= 0) {
 		*err = c->init_pid < 0 ? c->init_pid : -ESRCH;
 		goto fail;
@@ -205,7 +199,8 @@ static struct container *build(pid_t pid, uint64_t ns_ino, int *err)
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)c->init_pid);
 	int r = file_read(path, &b);
 	if (r == 0)
-		r = cgview_from_text(&c->cg, C.layout, b.data, b.len);
+		r = cgview_from_text(&c->cg, cs->layout, b.data, b.len);
+	c->cg.files = cs->files;
 	buf_free(&b);
 	if (r < 0) {
 		*err = r;
@@ -218,9 +213,9 @@ fail:
 	return NULL;
 }
 
-static struct slot **find_slot(uint64_t ns_ino)
+static struct container_slot **find_slot(struct containers *cs, uint64_t ns_ino)
 {
-	struct slot **s = &C.bucket[ns_ino % BUCKETS];
+	struct container_slot **s = &cs->bucket[ns_ino % BUCKETS];
 	while (*s && (*s)->c->ns_ino != ns_ino)
 		s = &(*s)->next;
 	return s;
@@ -228,32 +223,32 @@ static struct slot **find_slot(uint64_t ns_ino)
 
 /* The kept cgroup files of a container that is gone: nobody reads them again, and a cgroup that
  * was removed would hold its fds (and the kernel's memory for it) until evicted. */
-static void drop_files(const struct container *c)
+static void drop_files(struct containers *cs, const struct container *c)
 {
 	for (int k = 0; k < CG_N; k++)
 		if (c->cg.dir[k] && !cgview_is_root(&c->cg, (enum cg_ctrl)k))
-			fdcache_drop_under(c->cg.dir[k]);
+			fdcache_drop_under(cs->files, c->cg.dir[k]);
 }
 
 /* Drops cached containers whose init has exited (their namespace fd and kept files with them),
  * looking at up to step of them from where the last call stopped (all when step is 0); lock
  * held.  Each new container checks a few, so the dead go within a few starts at any count. */
-static void sweep_locked(unsigned step)
+static void sweep_locked(struct containers *cs, unsigned step)
 {
 	unsigned seen = 0;
 	for (int n = 0; n < BUCKETS && (!step || seen < step); n++) {
-		int i = (int)((C.cursor + (unsigned)n) % BUCKETS);
+		int i = (int)((cs->cursor + (unsigned)n) % BUCKETS);
 		if (step)
-			C.cursor = (unsigned)i + 1;
-		for (struct slot **s = &C.bucket[i]; *s; seen++) {
+			cs->cursor = (unsigned)i + 1;
+		for (struct container_slot **s = &cs->bucket[i]; *s; seen++) {
 			uint64_t ino;
 			if (pidns_of((*s)->c->init_pid, &ino) < 0 || ino != (*s)->c->ns_ino) {
-				struct slot *dead = *s;
+				struct container_slot *dead = *s;
 				*s = dead->next;
-				drop_files(dead->c);
+				drop_files(cs, dead->c);
 				container_put(dead->c);
 				free(dead);
-				C.count--;
+				cs->count--;
 			} else {
 				s = &(*s)->next;
 			}
@@ -261,7 +256,7 @@ static void sweep_locked(unsigned step)
 	}
 }
 
-struct container *container_of_pid(pid_t pid, int *err)
+struct container *container_of_pid(struct containers *cs, pid_t pid, int *err)
 {
 	*err = 0;
 	if (pid <= 0)
@@ -272,49 +267,49 @@ struct container *container_of_pid(pid_t pid, int *err)
 		*err = r == -ENOENT ? -ESRCH : r;
 		return NULL;
 	}
-	if (ns_ino == C.host_ns)
+	if (ns_ino == cs->host_ns)
 		return NULL;
 
 	uint64_t now = clock_ns(CLOCK_MONOTONIC);
-	pthread_mutex_lock(&C.lock);
-	struct slot **s = find_slot(ns_ino);
+	pthread_mutex_lock(&cs->lock);
+	struct container_slot **s = find_slot(cs, ns_ino);
 	if (*s && now - (*s)->c->built_ns < CGROUP_TTL_NS) {
 		struct container *c = (*s)->c;
 		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
-		pthread_mutex_unlock(&C.lock);
+		pthread_mutex_unlock(&cs->lock);
 		return c;
 	}
-	pthread_mutex_unlock(&C.lock);
+	pthread_mutex_unlock(&cs->lock);
 
-	struct container *c = build(pid, ns_ino, err);
+	struct container *c = build(cs, pid, ns_ino, err);
 	if (!c) {
 		log_debug("cannot resolve container of pid %d: %s", (int)pid, strerror(-*err));
 		return NULL;
 	}
-	/* build() returned the caller's reference; the cache takes one of its own. */
-	pthread_mutex_lock(&C.lock);
-	s = find_slot(ns_ino);
+	/* build(cs) returned the caller's reference; the cache takes one of its own. */
+	pthread_mutex_lock(&cs->lock);
+	s = find_slot(cs, ns_ino);
 	if (*s) {
 		container_put((*s)->c);
 		(*s)->c = c;
 		__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
 	} else {
-		sweep_locked(C.count >= C.max ? 0 : SWEEP_STEP);
-		struct slot *n = C.count < C.max ? malloc(sizeof(*n)) : NULL;
+		sweep_locked(cs, cs->count >= cs->max ? 0 : SWEEP_STEP);
+		struct container_slot *n = cs->count < cs->max ? malloc(sizeof(*n)) : NULL;
 		if (n) {
 			n->c = c;
 			n->next = NULL;
-			*find_slot(ns_ino) = n;
-			C.count++;
+			*find_slot(cs, ns_ino) = n;
+			cs->count++;
 			__atomic_add_fetch(&c->refs, 1, __ATOMIC_RELAXED);
-			C.full_logged = 0;
-		} else if (!C.full_logged) {
+			cs->full_logged = 0;
+		} else if (!cs->full_logged) {
 			/* served all the same, from a container looked up anew at each request */
-			C.full_logged = 1;
+			cs->full_logged = 1;
 			log_warn("%u live containers fill the container cache (bounded by the fd limit): "
-				 "others are looked up at every request", C.count);
+				 "others are looked up at every request", cs->count);
 		}
 	}
-	pthread_mutex_unlock(&C.lock);
+	pthread_mutex_unlock(&cs->lock);
 	return c;
 }

@@ -15,37 +15,30 @@
 #include "lib/log.h"
 #include "fs/tree.h"
 
-#define SHARDS 64
+#define SHARDS CPUTREE_SHARDS
 #define WALK_MAX_DEPTH 8
 #define WALK_MAX_ENTRIES 500000
 
-struct entry {
+struct cputree_entry {
 	uint64_t ino;
-	struct entry *next;
+	struct cputree_entry *next;
 	char path[];
 };
 
-static struct {
-	int rootfd;
-	pthread_mutex_t lock[SHARDS];
-	struct entry *head[SHARDS];
-	pthread_mutex_t walk_lock;
-	time_t last_walk;
-	size_t nentries;
-} T = { .rootfd = -1 };
 
 static unsigned shard_of(uint64_t ino)
 {
 	return (unsigned)(ino ^ (ino >> 17)) % SHARDS;
 }
 
-int cputree_init(const char *hostdir)
+int cputree_init(struct cputree *t, const char *hostdir)
 {
+	*t = (struct cputree){ .rootfd = -1, .ready = 1 };
 	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_init(&T.lock[i], NULL);
-	pthread_mutex_init(&T.walk_lock, NULL);
-	T.rootfd = open(hostdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
-	if (T.rootfd < 0) {
+		pthread_mutex_init(&t->lock[i], NULL);
+	pthread_mutex_init(&t->walk_lock, NULL);
+	t->rootfd = open(hostdir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (t->rootfd < 0) {
 		int e = errno;
 		log_warn("cannot open %s: %s; sys/devices/system/cpu will be empty", hostdir, strerror(e));
 		return -e;
@@ -53,31 +46,34 @@ int cputree_init(const char *hostdir)
 	return 0;
 }
 
-void cputree_fini(void)
+void cputree_fini(struct cputree *t)
 {
+	if (!t->ready)
+		return;
 	for (int i = 0; i < SHARDS; i++) {
-		struct entry *e = T.head[i];
+		struct cputree_entry *e = t->head[i];
 		while (e) {
-			struct entry *n = e->next;
+			struct cputree_entry *n = e->next;
 			free(e);
 			e = n;
 		}
-		T.head[i] = NULL;
+		t->head[i] = NULL;
 	}
-	if (T.rootfd >= 0)
-		close(T.rootfd);
-	T.rootfd = -1;
-	T.nentries = 0;
-	T.last_walk = 0;
+	if (t->rootfd >= 0)
+		close(t->rootfd);
+	t->rootfd = -1;
+	t->nentries = 0;
+	t->last_walk = 0;
+	t->ready = 0;
 }
 
 /* Records ino -> path.  -EIO on a hash collision: two paths must never share an id. */
-static int remember(uint64_t ino, const char *path)
+static int remember(struct cputree *t, uint64_t ino, const char *path)
 {
 	unsigned s = shard_of(ino);
 	int r = 0;
-	pthread_mutex_lock(&T.lock[s]);
-	struct entry *e = T.head[s];
+	pthread_mutex_lock(&t->lock[s]);
+	struct cputree_entry *e = t->head[s];
 	for (; e; e = e->next)
 		if (e->ino == ino)
 			break;
@@ -86,7 +82,7 @@ static int remember(uint64_t ino, const char *path)
 			log_error("node id collision: %s and %s", e->path, path);
 			r = -EIO;
 		}
-	} else if (__atomic_load_n(&T.nentries, __ATOMIC_RELAXED) >= WALK_MAX_ENTRIES) {
+	} else if (__atomic_load_n(&t->nentries, __ATOMIC_RELAXED) >= WALK_MAX_ENTRIES) {
 		r = -ENOSPC;
 	} else {
 		size_t n = strlen(path) + 1;
@@ -96,34 +92,34 @@ static int remember(uint64_t ino, const char *path)
 		} else {
 			e->ino = ino;
 			memcpy(e->path, path, n);
-			e->next = T.head[s];
-			T.head[s] = e;
-			__atomic_add_fetch(&T.nentries, 1, __ATOMIC_RELAXED);
+			e->next = t->head[s];
+			t->head[s] = e;
+			__atomic_add_fetch(&t->nentries, 1, __ATOMIC_RELAXED);
 		}
 	}
-	pthread_mutex_unlock(&T.lock[s]);
+	pthread_mutex_unlock(&t->lock[s]);
 	return r;
 }
 
-static bool recall(uint64_t ino, char *rel, size_t size)
+static bool recall(struct cputree *t, uint64_t ino, char *rel, size_t size)
 {
 	unsigned s = shard_of(ino);
 	bool found = false;
-	pthread_mutex_lock(&T.lock[s]);
-	for (struct entry *e = T.head[s]; e; e = e->next) {
+	pthread_mutex_lock(&t->lock[s]);
+	for (struct cputree_entry *e = t->head[s]; e; e = e->next) {
 		if (e->ino == ino) {
 			found = (size_t)snprintf(rel, size, "%s", e->path) < size;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&T.lock[s]);
+	pthread_mutex_unlock(&t->lock[s]);
 	return found;
 }
 
 /* Opens rel below the host cpu dir; never follows a symlink, never leaves the dir. */
-static int open_beneath(const char *rel, int flags)
+static int open_beneath(struct cputree *t, const char *rel, int flags)
 {
-	if (T.rootfd < 0)
+	if (t->rootfd < 0)
 		return -ENOENT;
 	if (!*rel)
 		rel = ".";
@@ -131,18 +127,18 @@ static int open_beneath(const char *rel, int flags)
 		.flags = (uint64_t)(flags | O_CLOEXEC | O_NOFOLLOW),
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
 	};
-	int fd = (int)syscall(SYS_openat2, T.rootfd, rel, &how, sizeof(how));
+	int fd = (int)syscall(SYS_openat2, t->rootfd, rel, &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS) {
 		/* Before 5.6: names are validated single components and parents are directories we
 		 * looked up ourselves, so a plain openat stays inside. */
-		fd = openat(T.rootfd, rel, flags | O_CLOEXEC | O_NOFOLLOW);
+		fd = openat(t->rootfd, rel, flags | O_CLOEXEC | O_NOFOLLOW);
 	}
 	return fd < 0 ? -errno : fd;
 }
 
-static int stat_rel(const char *rel, struct stat *st)
+static int stat_rel(struct cputree *t, const char *rel, struct stat *st)
 {
-	int fd = open_beneath(rel, O_PATH);
+	int fd = open_beneath(t, rel, O_PATH);
 	if (fd < 0)
 		return fd;
 	int r = fstat(fd, st) < 0 ? -errno : 0;
@@ -150,11 +146,11 @@ static int stat_rel(const char *rel, struct stat *st)
 	return r;
 }
 
-static void walk(const char *rel, int depth)
+static void walk(struct cputree *t, const char *rel, int depth)
 {
 	if (depth > WALK_MAX_DEPTH)
 		return;
-	int fd = open_beneath(rel, O_RDONLY | O_DIRECTORY);
+	int fd = open_beneath(t, rel, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return;
 	DIR *d = fdopendir(fd);
@@ -170,15 +166,15 @@ static void walk(const char *rel, int depth)
 		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
 		    sizeof(child))
 			continue;
-		if (remember(tree_dynamic_ino(child), child) == -ENOSPC)
+		if (remember(t, tree_dynamic_ino(child), child) == -ENOSPC)
 			break;
 		if (de->d_type == DT_DIR)
-			walk(child, depth + 1);
+			walk(t, child, depth + 1);
 	}
 	closedir(d);
 }
 
-int cputree_path(uint64_t ino, char *rel, size_t size)
+int cputree_path(struct cputree *t, uint64_t ino, char *rel, size_t size)
 {
 	if (ino == INO_SYS_CPU) {
 		if (size)
@@ -187,51 +183,51 @@ int cputree_path(uint64_t ino, char *rel, size_t size)
 	}
 	if (!(ino & INO_DYNAMIC_BIT))
 		return -ESTALE;
-	if (recall(ino, rel, size))
+	if (recall(t, ino, rel, size))
 		return 0;
 	/* An id we never handed out: a previous process did.  Relearn the tree, at most once a
 	 * second so a stream of truly stale ids cannot keep us walking. */
-	pthread_mutex_lock(&T.walk_lock);
+	pthread_mutex_lock(&t->walk_lock);
 	time_t now = time(NULL);
-	if (!recall(ino, rel, size) && now != T.last_walk) {
-		T.last_walk = now;
-		walk("", 0);
+	if (!recall(t, ino, rel, size) && now != t->last_walk) {
+		t->last_walk = now;
+		walk(t, "", 0);
 	}
-	pthread_mutex_unlock(&T.walk_lock);
-	return recall(ino, rel, size) ? 0 : -ESTALE;
+	pthread_mutex_unlock(&t->walk_lock);
+	return recall(t, ino, rel, size) ? 0 : -ESTALE;
 }
 
-int cputree_lookup(uint64_t parent, const char *name, uint64_t *ino, struct stat *st)
+int cputree_lookup(struct cputree *t, uint64_t parent, const char *name, uint64_t *ino, struct stat *st)
 {
 	char prel[4096], rel[4096];
 	if (!tree_name_ok(name))
 		return -ENOENT;
-	int r = cputree_path(parent, prel, sizeof(prel));
+	int r = cputree_path(t, parent, prel, sizeof(prel));
 	if (r < 0)
 		return r;
 	if ((size_t)snprintf(rel, sizeof(rel), "%s%s%s", prel, *prel ? "/" : "", name) >= sizeof(rel))
 		return -ENAMETOOLONG;
-	r = stat_rel(rel, st);
+	r = stat_rel(t, rel, st);
 	if (r < 0)
 		return r;
 	*ino = tree_dynamic_ino(rel);
-	return remember(*ino, rel);
+	return remember(t, *ino, rel);
 }
 
-int cputree_stat(uint64_t ino, struct stat *st)
+int cputree_stat(struct cputree *t, uint64_t ino, struct stat *st)
 {
 	char rel[4096];
-	int r = cputree_path(ino, rel, sizeof(rel));
-	return r < 0 ? r : stat_rel(rel, st);
+	int r = cputree_path(t, ino, rel, sizeof(rel));
+	return r < 0 ? r : stat_rel(t, rel, st);
 }
 
-int cputree_readlink(uint64_t ino, char *dst, size_t size)
+int cputree_readlink(struct cputree *t, uint64_t ino, char *dst, size_t size)
 {
 	char rel[4096];
-	int r = cputree_path(ino, rel, sizeof(rel));
+	int r = cputree_path(t, ino, rel, sizeof(rel));
 	if (r < 0)
 		return r;
-	int fd = open_beneath(rel, O_PATH);
+	int fd = open_beneath(t, rel, O_PATH);
 	if (fd < 0)
 		return fd;
 	ssize_t n = readlinkat(fd, "", dst, size - 1);
@@ -242,13 +238,13 @@ int cputree_readlink(uint64_t ino, char *dst, size_t size)
 	return r;
 }
 
-int cputree_read(uint64_t ino, off_t off, size_t size, struct buf *out)
+int cputree_read(struct cputree *t, uint64_t ino, off_t off, size_t size, struct buf *out)
 {
 	char rel[4096];
-	int r = cputree_path(ino, rel, sizeof(rel));
+	int r = cputree_path(t, ino, rel, sizeof(rel));
 	if (r < 0)
 		return r;
-	int fd = open_beneath(rel, O_RDONLY);
+	int fd = open_beneath(t, rel, O_RDONLY);
 	if (fd < 0)
 		return fd;
 	if (!buf_reserve(out, size)) {
@@ -263,13 +259,13 @@ int cputree_read(uint64_t ino, off_t off, size_t size, struct buf *out)
 	return r;
 }
 
-int cputree_list(uint64_t ino, cputree_entry_fn fn, void *arg)
+int cputree_list(struct cputree *t, uint64_t ino, cputree_entry_fn fn, void *arg)
 {
 	char rel[4096];
-	int r = cputree_path(ino, rel, sizeof(rel));
+	int r = cputree_path(t, ino, rel, sizeof(rel));
 	if (r < 0)
 		return r;
-	int fd = open_beneath(rel, O_RDONLY | O_DIRECTORY);
+	int fd = open_beneath(t, rel, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
 		return fd;
 	DIR *d = fdopendir(fd);
@@ -287,7 +283,7 @@ int cputree_list(uint64_t ino, cputree_entry_fn fn, void *arg)
 		    sizeof(child))
 			continue;
 		uint64_t cino = tree_dynamic_ino(child);
-		if (remember(cino, child) < 0)
+		if (remember(t, cino, child) < 0)
 			continue;
 		mode_t type = de->d_type == DT_DIR ? S_IFDIR : de->d_type == DT_LNK ? S_IFLNK : S_IFREG;
 		if (!fn(arg, de->d_name, cino, type))

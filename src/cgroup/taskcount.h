@@ -18,11 +18,12 @@ struct task_count {
 	uint32_t newest; /* the highest tid's pid in its own namespace (the last of its NSpid) */
 };
 
-/* Counts dir's tree by reading procdir (the host's /proc).  -ENOENT once the cgroup is gone.
- * keep_fds: each thread's stat file stays open in the fd cache for the next sample (the periodic
- * scan); a one-off count (a container's first read, maybe counted in the kernel from then on)
- * closes them. */
-int taskcount_scan(const char *procdir, const char *dir, bool v2, bool keep_fds, struct task_count *c);
+struct fdcache;
+/* Counts dir's tree by reading procdir (the host's /proc), through files (NULL: plain reads).
+ * -ENOENT once the cgroup is gone.  keep_fds: each thread's stat file stays open in the fd
+ * cache for the next sample (the periodic scan); a one-off count (a container's first read,
+ * maybe counted in the kernel from then on) closes them. */
+int taskcount_scan(const char *procdir, struct fdcache *files, const char *dir, bool v2, bool keep_fds, struct task_count *c);
 
 /* One cgroup tree of a kernel pass. */
 struct taskcount_req {
@@ -35,14 +36,16 @@ struct taskcount_req {
 		  * no count of it (new under that name, outside the walk...): scan it */
 };
 
+struct taskcount_bpf;
 /* Loads the program: the cgroup iterator if by_cgroup and the kernel has it, else the task
- * iterator.  0 with *what naming the one loaded, or -errno with *what saying what is missing;
- * the scan serves then.  The kernel pass is not thread-safe: one thread (the engine) uses it. */
-int taskcount_bpf_init(bool by_cgroup, const char **what);
+ * iterator.  The loaded program with *what naming it, or NULL with *what saying what is
+ * missing; the scan serves then.  A loaded program is not thread-safe: one thread (the engine)
+ * uses it. */
+struct taskcount_bpf *taskcount_bpf_init(bool by_cgroup, const char **what);
 /* Counts every req in one pass; cgroups not asked for again are forgotten.  0, or -errno when
  * the pass itself failed (each req's err is then set too). */
-int taskcount_bpf_pass(struct taskcount_req *req, unsigned n);
-bool taskcount_bpf_ready(void);
-void taskcount_bpf_fini(void);
+int taskcount_bpf_pass(struct taskcount_bpf *tb, struct taskcount_req *req, unsigned n);
+/* Unloads it; NULL is fine. */
+void taskcount_bpf_fini(struct taskcount_bpf *tb);
 
 #endif

@@ -35,7 +35,8 @@
 
 #define MAX_DEVS 16 /* cgroup hierarchies remembered (by mount device) */
 
-static struct {
+/* The loaded program and what it was told: one engine's, used by that engine's thread only. */
+struct taskcount_bpf {
 	struct taskcount *skel;
 	bool by_cgroup;             /* count_cgroups, else count_tasks */
 	struct bpf_link *task_link; /* count_tasks' */
@@ -55,7 +56,7 @@ static struct {
 	} slot[TC_MAX_TRACKED];
 	uint16_t inmap[TC_MAX_TRACKED]; /* the slots the last pass left a key in the map for */
 	unsigned ninmap;
-} B = { .map_fd = -1 };
+};
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -68,70 +69,72 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
-static int load(bool by_cgroup)
+static int load(struct taskcount_bpf *tb, bool by_cgroup)
 {
-	B.skel = taskcount__open();
-	if (!B.skel)
+	tb->skel = taskcount__open();
+	if (!tb->skel)
 		return -errno;
-	bpf_program__set_autoload(B.skel->progs.count_cgroups, by_cgroup);
-	bpf_program__set_autoload(B.skel->progs.count_tasks, !by_cgroup);
-	int r = taskcount__load(B.skel);
+	bpf_program__set_autoload(tb->skel->progs.count_cgroups, by_cgroup);
+	bpf_program__set_autoload(tb->skel->progs.count_tasks, !by_cgroup);
+	int r = taskcount__load(tb->skel);
 	if (r == 0 && !by_cgroup) {
-		B.task_link = bpf_program__attach_iter(B.skel->progs.count_tasks, NULL);
-		if (!B.task_link)
+		tb->task_link = bpf_program__attach_iter(tb->skel->progs.count_tasks, NULL);
+		if (!tb->task_link)
 			r = -errno;
 	}
 	if (r < 0) {
-		taskcount__destroy(B.skel);
-		B.skel = NULL;
+		taskcount__destroy(tb->skel);
+		tb->skel = NULL;
 		return r;
 	}
-	B.by_cgroup = by_cgroup;
-	B.map_fd = bpf_map__fd(B.skel->maps.slots);
-	memset(B.slot, 0, sizeof(B.slot));
-	B.ninmap = 0;
-	B.ndevs = 0;
-	B.broken = 0;
+	tb->by_cgroup = by_cgroup;
+	tb->map_fd = bpf_map__fd(tb->skel->maps.slots);
+	memset(tb->slot, 0, sizeof(tb->slot));
+	tb->ninmap = 0;
+	tb->ndevs = 0;
+	tb->broken = 0;
 	return 0;
 }
 
-int taskcount_bpf_init(bool by_cgroup, const char **what)
+struct taskcount_bpf *taskcount_bpf_init(bool by_cgroup, const char **what)
 {
 	libbpf_set_print(libbpf_log);
 	if (access("/sys/kernel/btf/vmlinux", R_OK) < 0) {
 		*what = "the kernel has no BTF (/sys/kernel/btf/vmlinux)";
-		return -ENOTSUP;
+		return NULL;
 	}
+	struct taskcount_bpf *tb = calloc(1, sizeof(*tb));
+	if (!tb) {
+		*what = "out of memory";
+		return NULL;
+	}
+	tb->map_fd = -1;
 	/* the cgroup iterator needs the css_task kfuncs (6.7); before them, the task iterator */
-	if (by_cgroup && load(true) == 0) {
+	if (by_cgroup && load(tb, true) == 0) {
 		*what = "BPF cgroup iterator";
-		return 0;
+		return tb;
 	}
-	int r = load(false);
-	if (r < 0) {
+	if (load(tb, false) < 0) {
 		*what = "the task counting program did not load (no task iterators, or no CAP_BPF)";
-		return r;
+		free(tb);
+		return NULL;
 	}
 	*what = "BPF task iterator";
-	return 0;
+	return tb;
 }
 
-bool taskcount_bpf_ready(void)
+void taskcount_bpf_fini(struct taskcount_bpf *tb)
 {
-	return B.skel != NULL;
-}
-
-void taskcount_bpf_fini(void)
-{
-	bpf_link__destroy(B.task_link);
-	B.task_link = NULL;
-	for (unsigned i = 0; i < B.ndevs; i++)
-		bpf_link__destroy(B.devs[i].link);
-	B.ndevs = 0;
-	if (B.skel)
-		taskcount__destroy(B.skel);
-	B.skel = NULL;
-	B.map_fd = -1;
+	if (!tb)
+		return;
+	bpf_link__destroy(tb->task_link);
+	tb->task_link = NULL;
+	for (unsigned i = 0; i < tb->ndevs; i++)
+		bpf_link__destroy(tb->devs[i].link);
+	tb->ndevs = 0;
+	if (tb->skel)
+		taskcount__destroy(tb->skel);
+	free(tb);
 }
 
 struct find_mount {
@@ -175,7 +178,7 @@ static int v1_hier(const char *opts, struct tc_hier *h)
 }
 
 /* count_cgroups' walk of a hierarchy, from the top of its mount */
-static int attach_walk(struct hier *hr, const char *top)
+static int attach_walk(struct taskcount_bpf *tb, struct hier *hr, const char *top)
 {
 	int fd = open(top, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -184,7 +187,7 @@ static int attach_walk(struct hier *hr, const char *top)
 	 * pass; a whole pass costs about 0.5 ms of cpu for a thousand containers' tasks) */
 	union bpf_iter_link_info info = { .cgroup = { .cgroup_fd = (uint32_t)fd, .order = BPF_CGROUP_ITER_DESCENDANTS_PRE } };
 	DECLARE_LIBBPF_OPTS(bpf_iter_attach_opts, o, .link_info = &info, .link_info_len = sizeof(info));
-	hr->link = bpf_program__attach_iter(B.skel->progs.count_cgroups, &o);
+	hr->link = bpf_program__attach_iter(tb->skel->progs.count_cgroups, &o);
 	int r = hr->link ? 0 : -errno;
 	close(fd);
 	if (r < 0)
@@ -192,9 +195,9 @@ static int attach_walk(struct hier *hr, const char *top)
 	return r;
 }
 
-/* The hierarchy (index in B.devs) and kernfs id of a cgroup directory.  The mount's type and
+/* The hierarchy (index in tb->devs) and kernfs id of a cgroup directory.  The mount's type and
  * hierarchy are found once per mount. */
-static int resolve(const char *dir, unsigned *hier, uint64_t *id)
+static int resolve(struct taskcount_bpf *tb, const char *dir, unsigned *hier, uint64_t *id)
 {
 	struct stat st;
 	if (stat(dir, &st) < 0)
@@ -202,12 +205,12 @@ static int resolve(const char *dir, unsigned *hier, uint64_t *id)
 	if (!S_ISDIR(st.st_mode))
 		return -ENOTDIR;
 	*id = st.st_ino;
-	for (unsigned i = 0; i < B.ndevs; i++)
-		if (B.devs[i].dev == st.st_dev) {
+	for (unsigned i = 0; i < tb->ndevs; i++)
+		if (tb->devs[i].dev == st.st_dev) {
 			*hier = i;
 			return 0;
 		}
-	if (B.ndevs == MAX_DEVS)
+	if (tb->ndevs == MAX_DEVS)
 		return -E2BIG;
 	struct statfs sf;
 	if (statfs(dir, &sf) < 0)
@@ -221,12 +224,12 @@ static int resolve(const char *dir, unsigned *hier, uint64_t *id)
 	struct hier hr = { .dev = st.st_dev };
 	if (r == 0 && sf.f_type == CGROUP_SUPER_MAGIC)
 		r = v1_hier(f.opts, &hr.h);
-	if (r == 0 && B.by_cgroup && (r = attach_walk(&hr, f.top)) < 0)
-		B.broken = r; /* the kernel would not walk it: this pass fails, the scan takes over */
+	if (r == 0 && tb->by_cgroup && (r = attach_walk(tb, &hr, f.top)) < 0)
+		tb->broken = r; /* the kernel would not walk it: this pass fails, the scan takes over */
 	if (r < 0)
 		return r;
-	*hier = B.ndevs;
-	B.devs[B.ndevs++] = hr;
+	*hier = tb->ndevs;
+	tb->devs[tb->ndevs++] = hr;
 	return 0;
 }
 
@@ -252,66 +255,66 @@ static int run_iterator(struct bpf_link *link)
 }
 
 /* Makes the map send key's tasks to slot s. */
-static int install(struct slot *sl, uint32_t s, const struct tc_key *key)
+static int install(struct taskcount_bpf *tb, struct slot *sl, uint32_t s, const struct tc_key *key)
 {
 	if (sl->key.id == key->id && sl->key.hierarchy_id == key->hierarchy_id)
 		return 0;
 	if (sl->key.id)
-		bpf_map_delete_elem(B.map_fd, &sl->key);
+		bpf_map_delete_elem(tb->map_fd, &sl->key);
 	sl->key.id = 0;
-	if (bpf_map_update_elem(B.map_fd, key, &s, BPF_ANY) < 0)
+	if (bpf_map_update_elem(tb->map_fd, key, &s, BPF_ANY) < 0)
 		return -errno;
 	sl->key = *key;
 	return 0;
 }
 
 /* Where q's cgroup is: looked up again, and installed under its (new) key. */
-static int locate(struct taskcount_req *q, struct slot *sl)
+static int locate(struct taskcount_bpf *tb, struct taskcount_req *q, struct slot *sl)
 {
 	uint64_t id = 0;
 	unsigned hier = 0;
-	int r = resolve(q->dir, &hier, &id);
+	int r = resolve(tb, q->dir, &hier, &id);
 	if (r < 0)
 		return r;
-	struct tc_key key = { .id = id, .hierarchy_id = B.devs[hier].h.hierarchy_id };
+	struct tc_key key = { .id = id, .hierarchy_id = tb->devs[hier].h.hierarchy_id };
 	sl->hier = hier;
 	sl->tag = q->tag;
-	return install(sl, q->slot, &key);
+	return install(tb, sl, q->slot, &key);
 }
 
-/* One pass of the loaded program over the hierarchies in `used` (a bit per B.devs index). */
-static int run_pass(uint32_t used)
+/* One pass of the loaded program over the hierarchies in `used` (a bit per tb->devs index). */
+static int run_pass(struct taskcount_bpf *tb, uint32_t used)
 {
-	struct taskcount__bss *bss = B.skel->bss;
-	if (B.by_cgroup) {
-		for (unsigned i = 0; i < B.ndevs; i++)
+	struct taskcount__bss *bss = tb->skel->bss;
+	if (tb->by_cgroup) {
+		for (unsigned i = 0; i < tb->ndevs; i++)
 			if (used & (1u << i)) {
-				int r = run_iterator(B.devs[i].link);
+				int r = run_iterator(tb->devs[i].link);
 				if (r < 0)
 					return r;
 			}
 		return 0;
 	}
 	unsigned nh = 0;
-	for (unsigned i = 0; i < B.ndevs; i++)
+	for (unsigned i = 0; i < tb->ndevs; i++)
 		if (used & (1u << i)) {
 			if (nh == TC_MAX_HIERS)
 				return -E2BIG;
-			bss->hiers[nh++] = B.devs[i].h;
+			bss->hiers[nh++] = tb->devs[i].h;
 		}
 	bss->nhiers = nh;
 	bss->mismatch = 0;
-	int r = run_iterator(B.task_link);
+	int r = run_iterator(tb->task_link);
 	if (r == 0 && bss->mismatch)
 		r = -EPROTO; /* a subsystem index led elsewhere: /proc/cgroups is not in index order */
 	return r;
 }
 
-int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
+int taskcount_bpf_pass(struct taskcount_bpf *tb, struct taskcount_req *req, unsigned n)
 {
-	if (!B.skel)
+	if (!tb->skel)
 		return -ENODEV;
-	struct taskcount__bss *bss = B.skel->bss;
+	struct taskcount__bss *bss = tb->skel->bss;
 	uint32_t g = bss->gen + 1;
 	if (g == 0)
 		g = 1; /* 0 is what a slot no pass has written holds */
@@ -324,10 +327,10 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 			q->err = -E2BIG;
 			continue;
 		}
-		struct slot *sl = &B.slot[q->slot];
+		struct slot *sl = &tb->slot[q->slot];
 		/* A known cgroup is looked up again only after a pass that counted nothing in it */
 		if (!(sl->key.id && sl->tag == q->tag))
-			q->err = locate(q, sl);
+			q->err = locate(tb, q, sl);
 		if (q->err < 0)
 			continue;
 		sl->seen = g;
@@ -335,20 +338,20 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 	}
 	/* a slot nobody asked for this time: its cgroup leaves the map (only the last pass's
 	 * slots are looked at: the whole table is 40 cache-cold pages) */
-	for (unsigned k = 0; k < B.ninmap; k++) {
-		struct slot *sl = &B.slot[B.inmap[k]];
+	for (unsigned k = 0; k < tb->ninmap; k++) {
+		struct slot *sl = &tb->slot[tb->inmap[k]];
 		if (sl->key.id && sl->seen != g) {
-			bpf_map_delete_elem(B.map_fd, &sl->key);
+			bpf_map_delete_elem(tb->map_fd, &sl->key);
 			sl->key.id = 0;
 		}
 	}
 	bss->gen = g;
-	int r = B.broken ? B.broken : run_pass(used);
+	int r = tb->broken ? tb->broken : run_pass(tb, used);
 	for (unsigned i = 0; i < n; i++) {
 		struct taskcount_req *q = &req[i];
 		if (q->err < 0)
 			continue;
-		struct slot *sl = &B.slot[q->slot];
+		struct slot *sl = &tb->slot[q->slot];
 		const struct tc_count *c = &bss->counts[q->slot];
 		if (r < 0) {
 			q->err = r;
@@ -363,45 +366,43 @@ int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
 			 * still the same cgroup counts zero tasks (task iterator) or is scanned (not
 			 * walked); a new one is scanned this time. */
 			struct tc_key before = sl->key;
-			q->err = locate(q, sl);
+			q->err = locate(tb, q, sl);
 			if (q->err == 0 && sl->key.id != before.id)
 				q->err = -ESTALE;
-			else if (q->err == 0 && B.by_cgroup)
+			else if (q->err == 0 && tb->by_cgroup)
 				q->err = -EXDEV;
 		}
 	}
-	B.ninmap = 0;
+	tb->ninmap = 0;
 	for (unsigned i = 0; i < n; i++)
-		if (req[i].slot < TC_MAX_TRACKED && B.slot[req[i].slot].key.id)
-			B.inmap[B.ninmap++] = (uint16_t)req[i].slot;
+		if (req[i].slot < TC_MAX_TRACKED && tb->slot[req[i].slot].key.id)
+			tb->inmap[tb->ninmap++] = (uint16_t)req[i].slot;
 	return r;
 }
 
 #else /* built without clang, bpftool or libbpf */
 
 #include <errno.h>
+#include <stddef.h>
 
-int taskcount_bpf_init(bool by_cgroup, const char **what)
+struct taskcount_bpf *taskcount_bpf_init(bool by_cgroup, const char **what)
 {
 	(void)by_cgroup;
 	*what = "this build has no BPF support";
-	return -ENOTSUP;
+	return NULL;
 }
 
-bool taskcount_bpf_ready(void)
+int taskcount_bpf_pass(struct taskcount_bpf *tb, struct taskcount_req *req, unsigned n)
 {
-	return false;
-}
-
-int taskcount_bpf_pass(struct taskcount_req *req, unsigned n)
-{
+	(void)tb;
 	for (unsigned i = 0; i < n; i++)
 		req[i].err = -ENODEV;
 	return -ENODEV;
 }
 
-void taskcount_bpf_fini(void)
+void taskcount_bpf_fini(struct taskcount_bpf *tb)
 {
+	(void)tb;
 }
 
 #endif

@@ -21,6 +21,7 @@
 struct scan {
 	const char *procdir;
 	bool v2;
+	struct fdcache *files; /* the engine's fd cache, NULL: plain reads */
 	bool keep; /* the stat files stay open for the next sample (the periodic scan) */
 	struct task_count *c;
 };
@@ -30,7 +31,7 @@ static char task_state(const struct scan *s, unsigned tid)
 {
 	char path[PATH_MAX + 32], text[512];
 	snprintf(path, sizeof(path), "%s/%u/stat", s->procdir, tid);
-	if ((s->keep ? fdcache_read_small(path, text, sizeof(text)) : file_read_small(AT_FDCWD, path, text, sizeof(text))) < 0)
+	if ((s->keep ? fdcache_read_small(s->files, path, text, sizeof(text)) : file_read_small(AT_FDCWD, path, text, sizeof(text))) < 0)
 		return '?';
 	const char *state = stat_field(text, 3);
 	return state ? *state : '?';
@@ -42,7 +43,7 @@ static void count_tree(const struct scan *s, char *dir, size_t len, size_t size,
 	struct task_count *c = s->c;
 	struct buf b = BUF_INIT;
 	if ((size_t)snprintf(dir + len, size - len, "/%s", s->v2 ? "cgroup.threads" : "tasks") < size - len &&
-	    fdcache_read(dir, &b) == 0) {
+	    fdcache_read(s->files, dir, &b) == 0) {
 		const char *p = buf_cstr(&b), *end = p + b.len;
 		while (p && p < end) {
 			char *next;
@@ -89,7 +90,7 @@ static uint32_t ns_pid(const char *procdir, uint32_t tid)
 	return status_nspid(text, &pid) == 0 ? (uint32_t)pid : tid;
 }
 
-int taskcount_scan(const char *procdir, const char *dir, bool v2, bool keep_fds, struct task_count *c)
+int taskcount_scan(const char *procdir, struct fdcache *files, const char *dir, bool v2, bool keep_fds, struct task_count *c)
 {
 	memset(c, 0, sizeof(*c));
 	struct stat st;
@@ -101,7 +102,7 @@ int taskcount_scan(const char *procdir, const char *dir, bool v2, bool keep_fds,
 	size_t len = (size_t)snprintf(path, sizeof(path), "%s", dir);
 	if (len >= sizeof(path))
 		return -ENAMETOOLONG;
-	const struct scan sc = { .procdir = procdir, .v2 = v2, .keep = keep_fds, .c = c };
+	const struct scan sc = { .procdir = procdir, .files = files, .v2 = v2, .keep = keep_fds, .c = c };
 	count_tree(&sc, path, len, sizeof(path), 0);
 	c->newest = ns_pid(procdir, c->newest);
 	return 0;

@@ -17,7 +17,7 @@
 #define cpu_relax() do { } while (0)
 #endif
 
-#define SHARDS 64
+#define SHARDS OPENFILE_SHARDS
 #define PROBE 32          /* shared entries looked at per handle */
 #define SPIN_LIMIT 100000 /* a sequence lock held this long belongs to a dead worker */
 /* A render untouched this long belongs to a handle whose RELEASE never reached a live worker
@@ -27,25 +27,14 @@
 #define SWEEP_EVERY 1024 /* opens between two sweeps */
 
 /* Renders too big for a shared entry, or when the shared table is full. */
-struct kept {
+struct openfile_kept {
 	uint64_t fh;
-	struct kept *next;
+	struct openfile_kept *next;
 	uint64_t used; /* as state_snap.used */
 	size_t len;
 	char *data;
 };
 
-static struct {
-	struct state *st;
-	uint64_t gen;
-	uint64_t idle_s;
-	pthread_mutex_t lock[SHARDS];
-	struct kept *head[SHARDS];
-	pthread_mutex_t count_lock; /* the count and its published copy change together */
-	unsigned kept;              /* entries on the lists, all shards */
-	int full_logged;
-	int damage_logged;
-} O;
 
 static uint64_t now_stamp(void)
 {
@@ -54,23 +43,24 @@ static uint64_t now_stamp(void)
 
 /* The newest worker says how many renders it keeps in its memory; an older one still draining
  * keeps quiet, or its last word would stand for its successor's. */
-static void count_kept(int delta)
+static void count_kept(struct openfiles *o, int delta)
 {
-	pthread_mutex_lock(&O.count_lock);
-	__atomic_store_n(&O.kept, (unsigned)((int)O.kept + delta), __ATOMIC_RELAXED);
-	if (__atomic_load_n(&O.st->hdr->generation, __ATOMIC_RELAXED) == O.gen)
-		__atomic_store_n(&O.st->hdr->kept_renders, O.kept, __ATOMIC_RELAXED);
-	pthread_mutex_unlock(&O.count_lock);
+	pthread_mutex_lock(&o->count_lock);
+	__atomic_store_n(&o->kept, (unsigned)((int)o->kept + delta), __ATOMIC_RELAXED);
+	if (__atomic_load_n(&o->st->hdr->generation, __ATOMIC_RELAXED) == o->gen)
+		__atomic_store_n(&o->st->hdr->kept_renders, o->kept, __ATOMIC_RELAXED);
+	pthread_mutex_unlock(&o->count_lock);
 }
 
-void openfile_init(struct state *st, uint64_t generation)
+void openfile_init(struct openfiles *o, struct state *st, uint64_t generation)
 {
-	O.st = st;
-	O.gen = generation;
-	O.idle_s = (uint64_t)fault_snap_idle(IDLE_S);
+	*o = (struct openfiles){ 0 };
+	o->st = st;
+	o->gen = generation;
+	o->idle_s = (uint64_t)fault_snap_idle(IDLE_S);
 	for (int i = 0; i < SHARDS; i++)
-		pthread_mutex_init(&O.lock[i], NULL);
-	pthread_mutex_init(&O.count_lock, NULL);
+		pthread_mutex_init(&o->lock[i], NULL);
+	pthread_mutex_init(&o->count_lock, NULL);
 	uint64_t expect = 0;
 	struct timespec now;
 	clock_gettime(CLOCK_REALTIME, &now);
@@ -78,27 +68,27 @@ void openfile_init(struct state *st, uint64_t generation)
 	 * new daemon reissue the handles of an old one. */
 	uint64_t seed = ((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u) & FH_SERIAL_MASK;
 	__atomic_compare_exchange_n(&st->hdr->fh_serial, &expect, seed, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-	openfile_sweep();
+	openfile_sweep(o);
 }
 
-void openfile_fini(void)
+void openfile_fini(struct openfiles *o)
 {
 	for (int i = 0; i < SHARDS; i++) {
-		for (struct kept *k = O.head[i], *n; k; k = n) {
+		for (struct openfile_kept *k = o->head[i], *n; k; k = n) {
 			n = k->next;
 			free(k->data);
 			free(k);
 		}
-		O.head[i] = NULL;
+		o->head[i] = NULL;
 	}
-	O.kept = 0;
+	o->kept = 0;
 }
 
-uint64_t fh_make(enum fh_kind kind)
+uint64_t fh_make(struct openfiles *o, enum fh_kind kind)
 {
-	uint64_t s = __atomic_add_fetch(&O.st->hdr->fh_serial, 1, __ATOMIC_RELAXED) & FH_SERIAL_MASK;
+	uint64_t s = __atomic_add_fetch(&o->st->hdr->fh_serial, 1, __ATOMIC_RELAXED) & FH_SERIAL_MASK;
 	if (s % SWEEP_EVERY == 0)
-		openfile_sweep();
+		openfile_sweep(o);
 	return ((uint64_t)kind << 56) | s;
 }
 
@@ -131,16 +121,16 @@ static void snap_unlock(struct state_snap *sn)
 	__atomic_add_fetch(&sn->lock, 1, __ATOMIC_RELEASE);
 }
 
-static bool stale(uint64_t used, uint64_t now);
+static bool stale(const struct openfiles *o, uint64_t used, uint64_t now);
 
 /* Frees the entry if it still belongs to fh (a sweep and a RELEASE may race for it) and, for a
  * sweep (now != 0), if it is still stale under the lock: a read may have just used it. */
-static bool snap_free(struct state_snap *sn, uint64_t fh, uint64_t now)
+static bool snap_free(const struct openfiles *o, struct state_snap *sn, uint64_t fh, uint64_t now)
 {
 	bool freed = false;
 	snap_lock(sn);
 	uint64_t cur = fh;
-	if ((!now || stale(__atomic_load_n(&sn->used, __ATOMIC_RELAXED), now)) &&
+	if ((!now || stale(o, __atomic_load_n(&sn->used, __ATOMIC_RELAXED), now)) &&
 	    __atomic_compare_exchange_n(&sn->fh, &cur, 0, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
 		sn->len = 0;
 		__atomic_store_n(&sn->used, 0, __ATOMIC_RELAXED);
@@ -151,12 +141,12 @@ static bool snap_free(struct state_snap *sn, uint64_t fh, uint64_t now)
 }
 
 /* The shared entry of fh, claiming a free one if claim. */
-static struct state_snap *snap_find(uint64_t fh, bool claim)
+static struct state_snap *snap_find(struct openfiles *o, uint64_t fh, bool claim)
 {
-	unsigned n = O.st->lay.nsnaps;
+	unsigned n = o->st->lay.nsnaps;
 	unsigned start = (unsigned)(mix(fh) >> 40) % n;
 	for (unsigned i = 0; i < PROBE; i++) {
-		struct state_snap *sn = state_snap(O.st, (start + i) % n);
+		struct state_snap *sn = state_snap(o->st, (start + i) % n);
 		uint64_t cur = __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE);
 		if (cur == fh)
 			return sn;
@@ -172,38 +162,38 @@ static unsigned shard(uint64_t fh)
 	return (unsigned)(mix(fh) >> 58);
 }
 
-static void kept_free(struct kept *k)
+static void kept_free(struct openfile_kept *k)
 {
 	free(k->data);
 	free(k);
 }
 
-static void local_forget(uint64_t fh)
+static void local_forget(struct openfiles *o, uint64_t fh)
 {
 	/* Every read at offset 0 and every release comes here; renders kept in memory are rare
 	 * (too big for an entry, or the entries full), so most never take a shard lock.  A render
 	 * of this handle added by another thread right now is not possible: one handle's reads
 	 * and its release do not overlap. */
-	if (!__atomic_load_n(&O.kept, __ATOMIC_RELAXED))
+	if (!__atomic_load_n(&o->kept, __ATOMIC_RELAXED))
 		return;
 	unsigned s = shard(fh);
 	bool freed = false;
-	pthread_mutex_lock(&O.lock[s]);
-	for (struct kept **p = &O.head[s]; *p; p = &(*p)->next) {
+	pthread_mutex_lock(&o->lock[s]);
+	for (struct openfile_kept **p = &o->head[s]; *p; p = &(*p)->next) {
 		if ((*p)->fh == fh) {
-			struct kept *k = *p;
+			struct openfile_kept *k = *p;
 			*p = k->next;
 			kept_free(k);
 			freed = true;
 			break;
 		}
 	}
-	pthread_mutex_unlock(&O.lock[s]);
+	pthread_mutex_unlock(&o->lock[s]);
 	if (freed)
-		count_kept(-1);
+		count_kept(o, -1);
 }
 
-static void local_keep(uint64_t fh, const struct buf *content, uint64_t now)
+static void local_keep(struct openfiles *o, uint64_t fh, const struct buf *content, uint64_t now)
 {
 	char *copy = malloc(content->len ? content->len : 1);
 	if (!copy) {
@@ -214,14 +204,14 @@ static void local_keep(uint64_t fh, const struct buf *content, uint64_t now)
 		memcpy(copy, content->data, content->len);
 	unsigned s = shard(fh);
 	bool added = false;
-	pthread_mutex_lock(&O.lock[s]);
-	struct kept *k = O.head[s];
+	pthread_mutex_lock(&o->lock[s]);
+	struct openfile_kept *k = o->head[s];
 	while (k && k->fh != fh)
 		k = k->next;
 	if (!k && (k = calloc(1, sizeof(*k))) != NULL) {
 		k->fh = fh;
-		k->next = O.head[s];
-		O.head[s] = k;
+		k->next = o->head[s];
+		o->head[s] = k;
 		added = true;
 	}
 	if (k) {
@@ -231,28 +221,28 @@ static void local_keep(uint64_t fh, const struct buf *content, uint64_t now)
 		k->used = now;
 		copy = NULL;
 	}
-	pthread_mutex_unlock(&O.lock[s]);
+	pthread_mutex_unlock(&o->lock[s]);
 	free(copy);
 	if (added)
-		count_kept(1);
+		count_kept(o, 1);
 }
 
-void openfile_keep(uint64_t fh, const struct buf *content)
+void openfile_keep(struct openfiles *o, uint64_t fh, const struct buf *content)
 {
 	fault_render("keep");
 	uint64_t now = now_stamp();
 	struct state_snap *sn;
 	if (content->len > STATE_SNAP_DATA) {
-		if ((sn = snap_find(fh, false)) != NULL)
-			snap_free(sn, fh, 0); /* an earlier, smaller render of the same open */
-		local_keep(fh, content, now);
+		if ((sn = snap_find(o, fh, false)) != NULL)
+			snap_free(o, sn, fh, 0); /* an earlier, smaller render of the same open */
+		local_keep(o, fh, content, now);
 		return;
 	}
-	if ((sn = snap_find(fh, true)) == NULL) {
-		if (!__atomic_exchange_n(&O.full_logged, 1, __ATOMIC_RELAXED))
+	if ((sn = snap_find(o, fh, true)) == NULL) {
+		if (!__atomic_exchange_n(&o->full_logged, 1, __ATOMIC_RELAXED))
 			log_warn("the snapshot entries an open file may use are all taken: renders go to the "
 				 "worker's memory (lost if it dies) until some are released");
-		local_keep(fh, content, now);
+		local_keep(o, fh, content, now);
 		return;
 	}
 	snap_lock(sn);
@@ -262,7 +252,7 @@ void openfile_keep(uint64_t fh, const struct buf *content)
 	sn->sum = state_snap_sum(fh, content->len ? content->data : "", sn->len);
 	__atomic_store_n(&sn->used, now, __ATOMIC_RELAXED);
 	snap_unlock(sn);
-	local_forget(fh); /* an earlier, larger render of the same open */
+	local_forget(o, fh); /* an earlier, larger render of the same open */
 }
 
 static void slice_of(const char *data, size_t len, off_t off, size_t size, struct buf *out)
@@ -273,10 +263,10 @@ static void slice_of(const char *data, size_t len, off_t off, size_t size, struc
 	}
 }
 
-bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
+bool openfile_slice(struct openfiles *o, uint64_t fh, off_t off, size_t size, struct buf *out)
 {
 	uint64_t now = now_stamp();
-	struct state_snap *sn = snap_find(fh, false);
+	struct state_snap *sn = snap_find(o, fh, false);
 	if (sn) {
 		size_t start = out->len;
 		for (int i = 0; i < SPIN_LIMIT; i++) {
@@ -294,7 +284,7 @@ bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 			if (__atomic_load_n(&sn->lock, __ATOMIC_ACQUIRE) == v1 &&
 			    __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE) == fh) {
 				if (!sound) {
-					if (!__atomic_exchange_n(&O.damage_logged, 1, __ATOMIC_RELAXED))
+					if (!__atomic_exchange_n(&o->damage_logged, 1, __ATOMIC_RELAXED))
 						log_error("a snapshot entry does not match its checksum (damaged "
 							  "state): the file is rendered again");
 					break;
@@ -308,8 +298,8 @@ bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 	}
 	unsigned s = shard(fh);
 	bool found = false;
-	pthread_mutex_lock(&O.lock[s]);
-	for (struct kept *k = O.head[s]; k; k = k->next) {
+	pthread_mutex_lock(&o->lock[s]);
+	for (struct openfile_kept *k = o->head[s]; k; k = k->next) {
 		if (k->fh == fh) {
 			found = true;
 			k->used = now;
@@ -317,34 +307,34 @@ bool openfile_slice(uint64_t fh, off_t off, size_t size, struct buf *out)
 			break;
 		}
 	}
-	pthread_mutex_unlock(&O.lock[s]);
+	pthread_mutex_unlock(&o->lock[s]);
 	return found;
 }
 
-void openfile_forget(uint64_t fh)
+void openfile_forget(struct openfiles *o, uint64_t fh)
 {
-	struct state_snap *sn = snap_find(fh, false);
+	struct state_snap *sn = snap_find(o, fh, false);
 	if (sn)
-		snap_free(sn, fh, 0);
-	local_forget(fh);
+		snap_free(o, sn, fh, 0);
+	local_forget(o, fh);
 }
 
-static bool stale(uint64_t used, uint64_t now)
+static bool stale(const struct openfiles *o, uint64_t used, uint64_t now)
 {
-	return now >= used && now - used >= O.idle_s;
+	return now >= used && now - used >= o->idle_s;
 }
 
-void openfile_sweep(void)
+void openfile_sweep(struct openfiles *o)
 {
 	uint64_t now = now_stamp();
 	unsigned reclaimed = 0;
 	/* An entry on a page never written is free; not looking at it keeps an idle daemon from
 	 * allocating a page per entry (4 MiB of the state) at its start. */
 	struct state_runs runs = STATE_RUNS_INIT;
-	for (unsigned i = 0; i < O.st->lay.nsnaps; i++) {
-		if (!state_written(O.st, O.st->lay.snaps_off + (uint64_t)i * O.st->lay.snap_size, &runs))
+	for (unsigned i = 0; i < o->st->lay.nsnaps; i++) {
+		if (!state_written(o->st, o->st->lay.snaps_off + (uint64_t)i * o->st->lay.snap_size, &runs))
 			continue;
-		struct state_snap *sn = state_snap(O.st, i);
+		struct state_snap *sn = state_snap(o->st, i);
 		uint64_t fh = __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE);
 		if (!fh)
 			continue;
@@ -354,15 +344,15 @@ void openfile_sweep(void)
 			__atomic_compare_exchange_n(&sn->used, &zero, now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
 			used = now;
 		}
-		if (stale(used, now) && snap_free(sn, fh, now))
+		if (stale(o, used, now) && snap_free(o, sn, fh, now))
 			reclaimed++;
 	}
 	unsigned freed = 0;
 	for (int s = 0; s < SHARDS; s++) {
-		pthread_mutex_lock(&O.lock[s]);
-		for (struct kept **p = &O.head[s]; *p;) {
-			if (stale((*p)->used, now)) {
-				struct kept *k = *p;
+		pthread_mutex_lock(&o->lock[s]);
+		for (struct openfile_kept **p = &o->head[s]; *p;) {
+			if (stale(o, (*p)->used, now)) {
+				struct openfile_kept *k = *p;
 				*p = k->next;
 				kept_free(k);
 				freed++;
@@ -370,20 +360,20 @@ void openfile_sweep(void)
 				p = &(*p)->next;
 			}
 		}
-		pthread_mutex_unlock(&O.lock[s]);
+		pthread_mutex_unlock(&o->lock[s]);
 	}
-	count_kept(-(int)freed); /* (and publishes the count at a worker's start) */
+	count_kept(o, -(int)freed); /* (and publishes the count at a worker's start) */
 	if (reclaimed || freed) {
 		log_info("reclaimed %u snapshot entries and %u kept renders untouched for %llu s (handles whose "
-			 "release never reached a live worker)", reclaimed, freed, (unsigned long long)O.idle_s);
-		__atomic_store_n(&O.full_logged, 0, __ATOMIC_RELAXED);
+			 "release never reached a live worker)", reclaimed, freed, (unsigned long long)o->idle_s);
+		__atomic_store_n(&o->full_logged, 0, __ATOMIC_RELAXED);
 	}
 }
 
-void openfile_usage(unsigned *snaps, unsigned *kept)
+void openfile_usage(struct openfiles *o, unsigned *snaps, unsigned *kept)
 {
-	*snaps = state_snaps_in_use(O.st);
-	pthread_mutex_lock(&O.count_lock);
-	*kept = O.kept;
-	pthread_mutex_unlock(&O.count_lock);
+	*snaps = state_snaps_in_use(o->st);
+	pthread_mutex_lock(&o->count_lock);
+	*kept = o->kept;
+	pthread_mutex_unlock(&o->count_lock);
 }

@@ -11,6 +11,7 @@
 
 #include "cgroup/container.h"
 #include "cgroup/cputree.h"
+#include "fs/ctx.h"
 #include "fs/fault.h"
 #include "lib/log.h"
 #include "fs/openfile.h"
@@ -24,12 +25,19 @@
 #define ENTRY_TTL 1.0
 #define ATTR_TTL 1.0
 
-static const struct ops_ctx *ctx_of(fuse_req_t req)
+/* Everything a request needs: the context the session was made with (fs/ctx.h). */
+static struct lxcfs *ctx_of(fuse_req_t req)
 {
 	return fuse_req_userdata(req);
 }
 
-/* Boot time: a timestamp that stays put across our restarts, so cached attributes stay valid. */
+static struct openfiles *ctx(fuse_req_t req)
+{
+	return &ctx_of(req)->open;
+}
+
+/* Boot time: a timestamp that stays put across our restarts, so cached attributes stay valid.
+ * A constant of the host, computed once per process: not part of the context. */
 static struct timespec boot_time(void)
 {
 	static struct timespec t;
@@ -44,14 +52,14 @@ static struct timespec boot_time(void)
 	return t;
 }
 
-static void static_attr(const struct node *n, struct stat *st)
+static void static_attr(const struct lxcfs *lx, const struct node *n, struct stat *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->st_ino = n->ino;
 	if (n->type == NODE_VFILE) {
 		st->st_mode = S_IFREG | 0444;
 		st->st_nlink = 1;
-		st->st_size = (off_t)vsize_get(n->ino);
+		st->st_size = (off_t)vsize_get(&lx->vsize, n->ino);
 	} else {
 		st->st_mode = S_IFDIR | (n->ino == INO_ROOT ? 0755 : 0555);
 		st->st_nlink = 2;
@@ -78,20 +86,20 @@ static int node_attr(fuse_req_t req, uint64_t ino, struct stat *st)
 		if (!tree_present(n, ctx_of(req)->host))
 			return -ENOENT;
 		if (n->type == NODE_CPUROOT) {
-			int r = cputree_stat(ino, st);
+			int r = cputree_stat(&ctx_of(req)->cputree, ino, st);
 			if (r < 0)
 				return r;
 			host_attr(ino, st);
 			return 0;
 		}
-		static_attr(n, st);
+		static_attr(ctx_of(req), n, st);
 		if (n->parent == INO_PROC_PRESSURE && ctx_of(req)->opt->psi_poll)
 			st->st_mode |= 0222; /* triggers are written to it, as to the host's (0666) */
 		return 0;
 	}
 	if (!(ino & INO_DYNAMIC_BIT))
 		return -ESTALE;
-	int r = cputree_stat(ino, st);
+	int r = cputree_stat(&ctx_of(req)->cputree, ino, st);
 	if (r == -ENOENT)
 		r = -ESTALE; /* a host file that went away (cpu hot-unplug) */
 	if (r == 0)
@@ -115,16 +123,18 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 /* The caller's container (referenced; NULL for the host) and what renderers need of it. */
 static struct container *caller(fuse_req_t req, struct rctx *rc, int *err)
 {
-	const struct ops_ctx *ctx = ctx_of(req);
+	struct lxcfs *ctx = ctx_of(req);
 	*err = 0;
 	/* virtualization off (SIGUSR2): everyone is answered as the host */
-	struct container *c = virt_on() ? container_of_pid(fuse_req_ctx(req)->pid, err) : NULL;
+	struct container *c = virt_on() ? container_of_pid(&ctx->containers, fuse_req_ctx(req)->pid, err) : NULL;
 	*rc = (struct rctx){
 		.host = ctx->host,
 		.opt = ctx->opt,
 		.cg = c ? &c->cg : NULL,
 		.init_pid = c ? c->init_pid : 0,
 		.init_start = c ? c->init_start : 0,
+		.files = &ctx->files,
+		.loadavg = &ctx->loadavg,
 	};
 	return c;
 }
@@ -168,7 +178,7 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		if (cpudir && caller_cpus(req, &mine) && !cpuset_has(&mine, cpu)) {
 			r = -ENOENT;
 		} else {
-			r = cputree_lookup(parent, name, &ino, &e.attr);
+			r = cputree_lookup(&ctx_of(req)->cputree, parent, name, &ino, &e.attr);
 			if (r == 0) {
 				host_attr(ino, &e.attr);
 				e.ino = ino;
@@ -212,7 +222,7 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 static void op_readlink(fuse_req_t req, fuse_ino_t ino)
 {
 	char target[4096];
-	int r = (ino & INO_DYNAMIC_BIT) ? cputree_readlink(ino, target, sizeof(target)) : -EINVAL;
+	int r = (ino & INO_DYNAMIC_BIT) ? cputree_readlink(&ctx_of(req)->cputree, ino, target, sizeof(target)) : -EINVAL;
 	if (r < 0)
 		fuse_reply_err(req, -r);
 	else
@@ -263,9 +273,9 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->noflush = 1;
-	fi->fh = fh_make(tree_node(ino) ? FH_VFILE : FH_HOSTFILE);
+	fi->fh = fh_make(ctx(req), tree_node(ino) ? FH_VFILE : FH_HOSTFILE);
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		openfile_forget(fi->fh); /* interrupted open: no release will come */
+		openfile_forget(ctx(req), fi->fh); /* interrupted open: no release will come */
 }
 
 static int render_for(fuse_req_t req, const struct node *n, struct buf *out)
@@ -308,7 +318,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	struct buf out = BUF_INIT;
 	const struct node *n = tree_node(ino);
 	if (!n || n->type != NODE_VFILE) {
-		int r = cputree_read(ino, off, size, &out);
+		int r = cputree_read(&ctx_of(req)->cputree, ino, off, size, &out);
 		if (r < 0)
 			fuse_reply_err(req, r == -ENOENT ? ENODEV : -r);
 		else
@@ -317,7 +327,7 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		return;
 	}
 	/* Offset 0 renders afresh; later offsets read what this open rendered. */
-	if (off > 0 && openfile_slice(fi->fh, off, size, &out)) {
+	if (off > 0 && openfile_slice(ctx(req), fi->fh, off, size, &out)) {
 		fuse_reply_buf(req, out.data, out.len);
 		buf_free(&out);
 		return;
@@ -328,11 +338,11 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		buf_free(&out);
 		return;
 	}
-	vsize_note(ino, out.len);
+	vsize_note(&ctx_of(req)->vsize, ino, out.len);
 	/* Kept before the reply: once the kernel has it, this handle's next READ (which must
 	 * continue this render) or its RELEASE (which must find it to free it) can reach
 	 * another thread at once. */
-	openfile_keep(fi->fh, &out);
+	openfile_keep(ctx(req), fi->fh, &out);
 	reply_slice(req, &out, size, off);
 	buf_free(&out);
 }
@@ -340,8 +350,8 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (psi_file(req, ino))
-		psi_release(fi->fh);
-	openfile_forget(fi->fh);
+		psi_release(&ctx_of(req)->psi, fi->fh);
+	openfile_forget(ctx(req), fi->fh);
 	fuse_reply_err(req, 0);
 }
 
@@ -357,7 +367,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t siz
 	int err;
 	struct rctx rc;
 	struct container *c = caller(req, &rc, &err);
-	long r = err < 0 ? (err == -ESRCH ? -EIO : err) : psi_write(fi->fh, res, &rc, buf, size, (long)off);
+	long r = err < 0 ? (err == -ESRCH ? -EIO : err) : psi_write(&ctx_of(req)->psi, fi->fh, res, &rc, buf, size, (long)off);
 	container_put(c);
 	if (r < 0)
 		fuse_reply_err(req, (int)-r);
@@ -375,7 +385,7 @@ static void op_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi, s
 	const struct fuse_in_header *in = serve_current_request();
 	if (psi_file(req, ino) && in && in->opcode == FUSE_POLL && in->len >= sizeof(*in) + sizeof(struct fuse_poll_in)) {
 		const struct fuse_poll_in *arg = (const void *)(in + 1);
-		revents = psi_poll(fi->fh, arg->kh, (arg->flags & FUSE_POLL_SCHEDULE_NOTIFY) != 0);
+		revents = psi_poll(&ctx_of(req)->psi, fi->fh, arg->kh, (arg->flags & FUSE_POLL_SCHEDULE_NOTIFY) != 0);
 	}
 	fuse_reply_poll(req, revents);
 }
@@ -445,7 +455,7 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, s
 			d.cpuroot = true;
 			d.filter = caller_cpus(req, &d.cpus);
 		}
-		cputree_list(ino, dir_add, &d);
+		cputree_list(&ctx_of(req)->cputree, ino, dir_add, &d);
 	}
 	fuse_reply_buf(req, d.buf, d.used);
 	free(d.buf);

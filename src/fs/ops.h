@@ -1,4 +1,5 @@
-/* Dispatch: FUSE requests -> the tree -> renderers.  Stateless apart from open-file snapshots. */
+/* Dispatch: FUSE requests -> the tree -> renderers.  What a request needs is in the session's
+ * userdata, a struct lxcfs (fs/ctx.h). */
 #ifndef LXCFS_OPS_H
 #define LXCFS_OPS_H
 
@@ -6,12 +7,6 @@
 
 #include "lib/options.h"
 #include "fs/render.h"
-
-struct ops_ctx {
-	const struct options *opt;
-	const struct hostroot *host;
-	struct fuse_session *se;
-};
 
 extern const struct fuse_lowlevel_ops lxcfs_ops;
 extern const struct fuse_lowlevel_ops lxcfs_ops_psi; /* --enable-psi-poll: also write and poll */

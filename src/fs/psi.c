@@ -31,20 +31,10 @@ struct trigger {
 	struct psistore_entry *kept; /* its record in the store (NULL: none) */
 };
 
-static struct {
-	pthread_mutex_t lock;
-	struct trigger *head;
-	unsigned n;
-	int ep;
-	int stop; /* eventfd: ends the watcher */
-	pthread_t tid;
-	int running;
-	struct psistore store; /* hdr NULL: triggers die with this process */
-} P = { .lock = PTHREAD_MUTEX_INITIALIZER, .ep = -1, .stop = -1 };
 
-static struct trigger *find(uint64_t fh)
+static struct trigger *find(struct psi *p, uint64_t fh)
 {
-	for (struct trigger *t = P.head; t; t = t->next)
+	for (struct trigger *t = p->head; t; t = t->next)
 		if (t->fh == fh)
 			return t;
 	return NULL;
@@ -53,89 +43,96 @@ static struct trigger *find(uint64_t fh)
 /* One event a turn, taken under the lock: a trigger released meanwhile is simply not found. */
 static void *watcher(void *arg)
 {
-	(void)arg;
+	struct psi *p = arg;
 	for (;;) {
 		struct epoll_event ev[16];
-		int n = epoll_wait(P.ep, ev, 16, -1);
+		int n = epoll_wait(p->ep, ev, 16, -1);
 		if (n < 0 && errno != EINTR)
 			break;
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.u64 == 0)
 				return NULL; /* the stop eventfd */
-			pthread_mutex_lock(&P.lock);
-			struct trigger *t = find(ev[i].data.u64);
+			pthread_mutex_lock(&p->lock);
+			struct trigger *t = find(p, ev[i].data.u64);
 			if (t) {
 				t->events |= ev[i].events & (EPOLLPRI | EPOLLERR | EPOLLHUP);
 				if (t->waiting) {
 					t->waiting = 0;
 					if (t->kept)
 						__atomic_store_n(&t->kept->waiting, 0, __ATOMIC_RELAXED);
-					serve_notify_poll(t->kh);
+					serve_notify_poll(p->serve, t->kh);
 				}
 			}
-			pthread_mutex_unlock(&P.lock);
+			pthread_mutex_unlock(&p->lock);
 		}
 	}
 	return NULL;
 }
 
-int psi_init(int store_fd)
+int psi_init(struct psi *p, struct serve *serve, int store_fd)
 {
-	if (store_fd >= 0 && psistore_attach(&P.store, store_fd) < 0)
+	*p = (struct psi){ .ep = -1, .stop = -1, .serve = serve };
+	pthread_mutex_init(&p->lock, NULL);
+	p->ready = 1;
+	if (store_fd >= 0 && psistore_attach(&p->store, store_fd) < 0)
 		log_warn("psi: cannot map the trigger store; triggers will not outlive this worker");
-	P.ep = epoll_create1(EPOLL_CLOEXEC);
-	P.stop = eventfd(0, EFD_CLOEXEC);
-	if (P.ep < 0 || P.stop < 0)
+	p->ep = epoll_create1(EPOLL_CLOEXEC);
+	p->stop = eventfd(0, EFD_CLOEXEC);
+	if (p->ep < 0 || p->stop < 0)
 		return -errno;
 	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 0 }; /* fh 0 is never issued */
-	if (epoll_ctl(P.ep, EPOLL_CTL_ADD, P.stop, &ev) < 0)
+	if (epoll_ctl(p->ep, EPOLL_CTL_ADD, p->stop, &ev) < 0)
 		return -errno;
-	int r = pthread_create(&P.tid, NULL, watcher, NULL);
+	int r = pthread_create(&p->tid, NULL, watcher, p);
 	if (r)
 		return -r;
-	P.running = 1;
+	p->running = 1;
 	return 0;
 }
 
-void psi_fini(void)
+void psi_fini(struct psi *p)
 {
-	if (P.running) {
+	if (!p->ready)
+		return; /* never started (no --enable-psi-poll) */
+	if (p->running) {
 		uint64_t one = 1;
-		if (write(P.stop, &one, sizeof(one)) == sizeof(one))
-			pthread_join(P.tid, NULL);
-		P.running = 0;
+		if (write(p->stop, &one, sizeof(one)) == sizeof(one))
+			pthread_join(p->tid, NULL);
+		p->running = 0;
 	}
-	pthread_mutex_lock(&P.lock);
-	while (P.head) {
-		struct trigger *t = P.head;
-		P.head = t->next;
+	pthread_mutex_lock(&p->lock);
+	while (p->head) {
+		struct trigger *t = p->head;
+		p->head = t->next;
 		close(t->fd);
 		free(t);
 	}
-	P.n = 0;
-	pthread_mutex_unlock(&P.lock);
-	if (P.ep >= 0)
-		close(P.ep);
-	if (P.stop >= 0)
-		close(P.stop);
-	P.ep = P.stop = -1;
-	P.store = (struct psistore){ 0 }; /* its mapping goes with the process */
+	p->n = 0;
+	pthread_mutex_unlock(&p->lock);
+	if (p->ep >= 0)
+		close(p->ep);
+	if (p->stop >= 0)
+		close(p->stop);
+	p->ep = p->stop = -1;
+	p->store = (struct psistore){ 0 }; /* its mapping goes with the process */
+	pthread_mutex_destroy(&p->lock);
+	p->ready = 0;
 }
 
-static struct psistore_entry *kept_find(uint64_t fh)
+static struct psistore_entry *kept_find(struct psi *p, uint64_t fh)
 {
-	for (unsigned i = 0; P.store.hdr && i < PSISTORE_ENTRIES; i++)
-		if (__atomic_load_n(&P.store.e[i].fh, __ATOMIC_ACQUIRE) == fh)
-			return &P.store.e[i];
+	for (unsigned i = 0; p->store.hdr && i < PSISTORE_ENTRIES; i++)
+		if (__atomic_load_n(&p->store.e[i].fh, __ATOMIC_ACQUIRE) == fh)
+			return &p->store.e[i];
 	return NULL;
 }
 
 /* A record for a new trigger: filled first, then claimed by its fh (other workers of the
  * daemon, during an upgrade, claim beside us). */
-static struct psistore_entry *kept_add(uint64_t fh, const char *path, const char *line)
+static struct psistore_entry *kept_add(struct psi *p, uint64_t fh, const char *path, const char *line)
 {
-	for (unsigned i = 0; P.store.hdr && i < PSISTORE_ENTRIES; i++) {
-		struct psistore_entry *e = &P.store.e[i];
+	for (unsigned i = 0; p->store.hdr && i < PSISTORE_ENTRIES; i++) {
+		struct psistore_entry *e = &p->store.e[i];
 		uint64_t zero = 0;
 		if (__atomic_load_n(&e->fh, __ATOMIC_RELAXED) != 0 ||
 		    !__atomic_compare_exchange_n(&e->fh, &zero, UINT64_MAX, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
@@ -147,13 +144,13 @@ static struct psistore_entry *kept_add(uint64_t fh, const char *path, const char
 		__atomic_store_n(&e->fh, fh, __ATOMIC_RELEASE);
 		return e;
 	}
-	if (P.store.hdr)
+	if (p->store.hdr)
 		log_warn("psi: the trigger store is full; this trigger will not outlive the worker");
 	return NULL;
 }
 
 /* Arms line on path and adds the trigger; the lock is held.  0 or -errno. */
-static int arm(uint64_t fh, const char *path, const char *line, struct psistore_entry *kept)
+static int arm(struct psi *p, uint64_t fh, const char *path, const char *line, struct psistore_entry *kept)
 {
 	int fd = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0)
@@ -161,7 +158,7 @@ static int arm(uint64_t fh, const char *path, const char *line, struct psistore_
 	struct trigger *t = calloc(1, sizeof(*t));
 	struct epoll_event ev = { .events = EPOLLPRI | EPOLLONESHOT, .data.u64 = fh };
 	int r = !t ? -ENOMEM : write(fd, line, strlen(line) + 1) < 0 ? -errno
-			    : epoll_ctl(P.ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
+			    : epoll_ctl(p->ep, EPOLL_CTL_ADD, fd, &ev) < 0 ? -errno : 0;
 	if (r < 0) {
 		close(fd);
 		free(t);
@@ -170,32 +167,32 @@ static int arm(uint64_t fh, const char *path, const char *line, struct psistore_
 	t->fh = fh;
 	t->fd = fd;
 	t->kept = kept;
-	t->next = P.head;
-	P.head = t;
-	P.n++;
+	t->next = p->head;
+	p->head = t;
+	p->n++;
 	return 0;
 }
 
-void psi_wake_own(void)
+void psi_wake_own(struct psi *p)
 {
-	pthread_mutex_lock(&P.lock);
-	for (struct trigger *t = P.head; t; t = t->next) {
+	pthread_mutex_lock(&p->lock);
+	for (struct trigger *t = p->head; t; t = t->next) {
 		if (t->waiting) {
 			t->waiting = 0;
-			serve_notify_poll(t->kh);
+			serve_notify_poll(p->serve, t->kh);
 		}
 	}
-	pthread_mutex_unlock(&P.lock);
+	pthread_mutex_unlock(&p->lock);
 }
 
-void psi_wake_waiters(void)
+void psi_wake_waiters(struct psi *p)
 {
 	unsigned n = 0;
-	for (unsigned i = 0; P.store.hdr && i < PSISTORE_ENTRIES; i++) {
-		struct psistore_entry *e = &P.store.e[i];
+	for (unsigned i = 0; p->store.hdr && i < PSISTORE_ENTRIES; i++) {
+		struct psistore_entry *e = &p->store.e[i];
 		uint64_t fh = __atomic_load_n(&e->fh, __ATOMIC_ACQUIRE);
 		if (fh && fh != UINT64_MAX && __atomic_load_n(&e->waiting, __ATOMIC_RELAXED) && e->kh) {
-			serve_notify_poll(e->kh);
+			serve_notify_poll(p->serve, e->kh);
 			n++;
 		}
 	}
@@ -256,21 +253,21 @@ int psi_parse_trigger(const char *buf, size_t size, char *line, size_t linesz)
 	return 0;
 }
 
-long psi_write(uint64_t fh, const char *res, const struct rctx *rc, const char *buf, size_t size, long off)
+long psi_write(struct psi *p, uint64_t fh, const char *res, const struct rctx *rc, const char *buf, size_t size, long off)
 {
 	char line[32], path[256];
 	int r = psi_parse_trigger(buf, size, line, sizeof(line));
-	pthread_mutex_lock(&P.lock);
-	bool armed = find(fh) != NULL;
-	struct psistore_entry *e = armed ? NULL : kept_find(fh);
+	pthread_mutex_lock(&p->lock);
+	bool armed = find(p, fh) != NULL;
+	struct psistore_entry *e = armed ? NULL : kept_find(p, fh);
 	if (e && r == 0 && strcmp(e->line, line) == 0) {
 		/* Armed by a worker that died before it answered: this is that write again, from
 		 * the journal or resent by the kernel; answered as the first time. */
-		r = arm(fh, e->path, e->line, e);
-		pthread_mutex_unlock(&P.lock);
+		r = arm(p, fh, e->path, e->line, e);
+		pthread_mutex_unlock(&p->lock);
 		return r < 0 ? r : (long)size;
 	}
-	pthread_mutex_unlock(&P.lock);
+	pthread_mutex_unlock(&p->lock);
 	if (armed || e)
 		return -EBUSY; /* one trigger per open file, as the kernel's */
 	if (off != 0 || r < 0)
@@ -278,41 +275,41 @@ long psi_write(uint64_t fh, const char *res, const struct rctx *rc, const char *
 	r = target(res, rc, path, sizeof(path));
 	if (r < 0)
 		return r;
-	pthread_mutex_lock(&P.lock);
-	if (find(fh)) /* a second write of the same handle raced us */
+	pthread_mutex_lock(&p->lock);
+	if (find(p, fh)) /* a second write of the same handle raced us */
 		r = -EBUSY;
-	else if (P.n >= MAX_TRIGGERS)
+	else if (p->n >= MAX_TRIGGERS)
 		r = -ENOMEM;
 	else
-		r = arm(fh, path, line, NULL);
+		r = arm(p, fh, path, line, NULL);
 	if (r == 0)
-		P.head->kept = kept_add(fh, path, line);
-	pthread_mutex_unlock(&P.lock);
+		p->head->kept = kept_add(p, fh, path, line);
+	pthread_mutex_unlock(&p->lock);
 	if (r == -ENOMEM)
-		log_warn("psi: %u triggers armed already, or no memory: refused one", P.n);
+		log_warn("psi: %u triggers armed already, or no memory: refused one", p->n);
 	return r < 0 ? r : (long)size;
 }
 
-unsigned psi_poll(uint64_t fh, uint64_t kh, int schedule)
+unsigned psi_poll(struct psi *p, uint64_t fh, uint64_t kh, int schedule)
 {
-	pthread_mutex_lock(&P.lock);
-	struct trigger *t = find(fh);
+	pthread_mutex_lock(&p->lock);
+	struct trigger *t = find(p, fh);
 	if (!t) {
 		/* armed by a worker before us: armed again from its record */
-		struct psistore_entry *e = kept_find(fh);
-		if (e && arm(fh, e->path, e->line, e) == 0)
-			t = P.head;
+		struct psistore_entry *e = kept_find(p, fh);
+		if (e && arm(p, fh, e->path, e->line, e) == 0)
+			t = p->head;
 	}
 	if (!t) {
-		pthread_mutex_unlock(&P.lock);
+		pthread_mutex_unlock(&p->lock);
 		return DEFAULT_MASK | POLLERR | POLLPRI; /* the kernel's answer without a trigger */
 	}
 	unsigned ev = t->events;
 	t->events = 0;
 	if (!ev) {
-		struct pollfd p = { .fd = t->fd, .events = POLLPRI };
-		if (poll(&p, 1, 0) > 0)
-			ev = (unsigned)p.revents;
+		struct pollfd pf = { .fd = t->fd, .events = POLLPRI };
+		if (poll(&pf, 1, 0) > 0)
+			ev = (unsigned)pf.revents;
 	}
 	ev &= POLLPRI | POLLERR | POLLHUP;
 	if (!ev && schedule) {
@@ -325,28 +322,28 @@ unsigned psi_poll(uint64_t fh, uint64_t kh, int schedule)
 			__atomic_store_n(&t->kept->waiting, 1, __ATOMIC_RELAXED);
 		}
 		struct epoll_event e = { .events = EPOLLPRI | EPOLLONESHOT, .data.u64 = fh };
-		epoll_ctl(P.ep, EPOLL_CTL_MOD, t->fd, &e);
+		epoll_ctl(p->ep, EPOLL_CTL_MOD, t->fd, &e);
 	}
-	pthread_mutex_unlock(&P.lock);
+	pthread_mutex_unlock(&p->lock);
 	return DEFAULT_MASK | ev;
 }
 
-void psi_release(uint64_t fh)
+void psi_release(struct psi *p, uint64_t fh)
 {
-	pthread_mutex_lock(&P.lock);
-	for (struct trigger **p = &P.head; *p; p = &(*p)->next) {
-		if ((*p)->fh != fh)
+	pthread_mutex_lock(&p->lock);
+	for (struct trigger **tp = &p->head; *tp; tp = &(*tp)->next) {
+		if ((*tp)->fh != fh)
 			continue;
-		struct trigger *t = *p;
-		*p = t->next;
-		P.n--;
-		epoll_ctl(P.ep, EPOLL_CTL_DEL, t->fd, NULL);
+		struct trigger *t = *tp;
+		*tp = t->next;
+		p->n--;
+		epoll_ctl(p->ep, EPOLL_CTL_DEL, t->fd, NULL);
 		close(t->fd);
 		free(t);
 		break;
 	}
-	struct psistore_entry *e = kept_find(fh);
+	struct psistore_entry *e = kept_find(p, fh);
 	if (e)
 		__atomic_store_n(&e->fh, 0, __ATOMIC_RELEASE);
-	pthread_mutex_unlock(&P.lock);
+	pthread_mutex_unlock(&p->lock);
 }

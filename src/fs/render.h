@@ -10,6 +10,8 @@
 #include "cgroup/cgroup.h"
 
 struct options;
+struct fdcache;
+struct loadavg;
 
 /* Where the host's files are: "/proc" and "/sys/devices/system/cpu" in production, fixture
  * directories in unit tests. */
@@ -26,6 +28,10 @@ struct rctx {
 	const struct cgview *cg; /* NULL: the caller is the host, it sees host values */
 	pid_t init_pid;          /* host pid of the container's init (0 for the host) */
 	uint64_t init_start;     /* its start time, clock ticks after boot (0: unknown) */
+	/* The context's modules renderers read through; NULL: plain reads (tests), no per-container
+	 * load average */
+	struct fdcache *files;
+	struct loadavg *loadavg;
 };
 
 typedef int (*render_fn)(const struct rctx *c, struct buf *out);

@@ -12,7 +12,7 @@ int host_proc_read(const struct rctx *c, const char *name, struct buf *out)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", c->host->proc, name);
-	return fdcache_read(path, out);
+	return fdcache_read(c->files, path, out);
 }
 
 
@@ -20,7 +20,7 @@ int host_cpu_read(const struct rctx *c, const char *name, struct buf *out)
 {
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/%s", c->host->cpu, name);
-	return fdcache_read(path, out);
+	return fdcache_read(c->files, path, out);
 }
 
 int container_cpus(const struct rctx *c, struct cpuset *out)
@@ -29,7 +29,7 @@ int container_cpus(const struct rctx *c, struct cpuset *out)
 		/* a stack buffer, not host_cpu_read(): this runs for most renders */
 		char path[4096], text[4096];
 		snprintf(path, sizeof(path), "%s/online", c->host->cpu);
-		if (fdcache_read_small(path, text, sizeof(text)) < 0)
+		if (fdcache_read_small(c->files, path, text, sizeof(text)) < 0)
 			return -ENOENT;
 		int r = cpuset_parse(text, out);
 		if (r < 0)

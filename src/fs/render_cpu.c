@@ -41,7 +41,7 @@ int render_cpuinfo(const struct rctx *c, struct buf *out)
 	/* Generating cpuinfo samples every cpu's clock (9 us here); only "cpu MHz" changes. */
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/cpuinfo", c->host->proc);
-	int r = fdcache_read_aged(path, 1000, &host);
+	int r = fdcache_read_aged(c->files, path, 1000, &host);
 	if (r < 0 || !c->cg) {
 		if (r == 0)
 			buf_append(out, host.data, host.len);

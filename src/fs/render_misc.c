@@ -78,7 +78,7 @@ int render_loadavg(const struct rctx *c, struct buf *out)
 			v2 = c->cg->hier[pick[i]]->v2;
 		}
 	struct loadavg_val v;
-	int r = dir ? loadavg_get(dir, v2, &v) : -ENOENT;
+	int r = dir && c->loadavg ? loadavg_get(c->loadavg, dir, v2, &v) : -ENOENT;
 	if (r < 0) {
 		log_debug("no load average for %s: %s", dir ? dir : "(no cgroup)", strerror(-r));
 		return host_proc_read(c, "loadavg", out);

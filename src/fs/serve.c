@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs/ctx.h"
 #include "lib/log.h"
 
 #ifndef FUSE_NOTIFY_RESEND
@@ -23,42 +24,33 @@
  * switch, and must stay blocked in every thread for the main loop to take it. */
 #define WAKE_SIGNAL (SIGRTMIN + 2)
 
-static struct {
-	struct fuse_session *se;
-	int fd;
-	struct state *st;
-	uint64_t gen;
-	pthread_t *tids;
-	int nthreads;
-	int running;
-	int stopping;
-	int ended;
-	void (*on_end)(void);
-	uint64_t swallow; /* unique of a replayed INIT whose answer must not reach the kernel */
-	int swallow_match;
-} S = { .fd = -1 };
-
-static struct initrec *init_record(void)
+/* The session's userdata is the context (fs/ctx.h): libfuse hands it to our io callbacks. */
+static struct serve *serve_of(void *userdata)
 {
-	return &S.st->hdr->init;
+	return &((struct lxcfs *)userdata)->serve;
+}
+
+static struct initrec *init_record(struct serve *s)
+{
+	return &s->st->hdr->init;
 }
 
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
-	(void)userdata;
+	struct serve *s = serve_of(userdata);
 	const struct fuse_out_header *out = iov[0].iov_base;
-	if (S.swallow && iov[0].iov_len >= sizeof(*out) && out->unique == S.swallow) {
+	if (s->swallow && iov[0].iov_len >= sizeof(*out) && out->unique == s->swallow) {
 		/* The answer to a replayed INIT: the kernel has had it from our predecessor. */
-		struct initrec mine = *init_record();
+		struct initrec mine = *init_record(s);
 		mine.rep_len = 0;
 		initrec_note_reply(&mine, iov, count);
-		const struct initrec *rec = init_record();
-		S.swallow_match = mine.rep_len == rec->rep_len && memcmp(mine.rep, rec->rep, rec->rep_len) == 0;
-		S.swallow = 0;
+		const struct initrec *rec = init_record(s);
+		s->swallow_match = mine.rep_len == rec->rep_len && memcmp(mine.rep, rec->rep, rec->rep_len) == 0;
+		s->swallow = 0;
 		return (ssize_t)out->len;
 	}
-	if (!init_record()->rep_len && initrec_note_reply(init_record(), iov, count))
-		state_seal(S.st->hdr);
+	if (!init_record(s)->rep_len && initrec_note_reply(init_record(s), iov, count))
+		state_seal(s->st->hdr);
 	ssize_t n = writev(fd, iov, count);
 	/* ENOENT: the request is gone (caller interrupted, or answered already by a predecessor). */
 	if (n < 0 && errno != ENOENT)
@@ -73,45 +65,45 @@ static ssize_t io_read(int fd, void *buf, size_t len, void *userdata)
 }
 
 /* From the INIT record, which is checksummed: the features word itself is not. */
-static void note_features(const struct initrec *r)
+static void note_features(struct serve *s, const struct initrec *r)
 {
 	const struct fuse_init_in *in = (const void *)(r->req + sizeof(struct fuse_in_header));
 	uint32_t f = in->major > 7 || (in->major == 7 && in->minor >= 40) ? STATE_FEAT_RESEND : 0;
-	__atomic_store_n(&S.st->hdr->features, f, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->st->hdr->features, f, __ATOMIC_RELAXED);
 }
 
-int serve_replay_init(void)
+int serve_replay_init(struct serve *s)
 {
-	struct initrec *r = init_record();
+	struct initrec *r = init_record(s);
 	if (!initrec_complete(r))
 		return 0;
 	if (initrec_validate(r) < 0)
 		return -EINVAL;
 	uint8_t copy[INITREC_MAX];
 	memcpy(copy, r->req, r->req_len);
-	S.swallow = r->unique;
-	S.swallow_match = 0;
+	s->swallow = r->unique;
+	s->swallow_match = 0;
 	struct fuse_buf fb = { .size = r->req_len, .mem = copy };
-	fuse_session_process_buf(S.se, &fb);
-	if (S.swallow) {
-		S.swallow = 0;
+	fuse_session_process_buf(s->se, &fb);
+	if (s->swallow) {
+		s->swallow = 0;
 		return -EPROTO; /* libfuse did not answer it */
 	}
-	note_features(r);
-	return S.swallow_match ? 1 : -EPROTO;
+	note_features(s, r);
+	return s->swallow_match ? 1 : -EPROTO;
 }
 
-static void reply_error(uint64_t unique, int err)
+static void reply_error(struct serve *s, uint64_t unique, int err)
 {
 	struct fuse_out_header out = { .len = sizeof(out), .error = -err, .unique = unique };
-	if (write(S.fd, &out, sizeof(out)) < 0 && errno != ENOENT)
+	if (write(s->fd, &out, sizeof(out)) < 0 && errno != ENOENT)
 		log_debug("error reply failed: %s", strerror(errno));
 }
 
-static bool slot_dead(struct state_slot *sl, uint64_t live_gen)
+static bool slot_dead(const struct serve *s, struct state_slot *sl, uint64_t live_gen)
 {
 	uint64_t g = __atomic_load_n(&sl->gen, __ATOMIC_ACQUIRE);
-	return __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) == SLOT_CLAIMED && g != S.gen && g != live_gen;
+	return __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) == SLOT_CLAIMED && g != s->gen && g != live_gen;
 }
 
 static void slot_free(struct state_slot *sl)
@@ -130,12 +122,12 @@ static void slot_idle(struct state_slot *sl)
 	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);
 }
 
-unsigned serve_check_journal(void)
+unsigned serve_check_journal(struct serve *s)
 {
 	unsigned bad = 0, lost = 0;
-	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
-		struct state_slot *sl = state_slot(S.st, i);
-		enum state_slot_verdict v = state_slot_check(sl, S.gen);
+	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
+		struct state_slot *sl = state_slot(s->st, i);
+		enum state_slot_verdict v = state_slot_check(sl, s->gen);
 		if (v == STATE_SLOT_SOUND)
 			continue;
 		lost += v == STATE_SLOT_DAMAGED_HELD;
@@ -148,24 +140,23 @@ unsigned serve_check_journal(void)
 	return lost;
 }
 
-int serve_attach(struct fuse_session *se, int fd, struct state *st, uint64_t generation)
+int serve_attach(struct lxcfs *lx, int fd)
 {
 	static const struct fuse_custom_io io = { .writev = io_writev, .read = io_read };
-	S.se = se;
-	S.fd = fd;
-	S.st = st;
-	S.gen = generation;
-	return fuse_session_custom_io(se, &io, fd);
+	struct serve *s = &lx->serve;
+	s->se = lx->se;
+	s->fd = fd;
+	s->st = lx->st;
+	s->gen = lx->gen;
+	return fuse_session_custom_io(lx->se, &io, fd);
 }
 
-static uint64_t live_generation; /* the draining predecessor during an upgrade, else 0 */
-
 /* A request the kernel queued again after RESEND: if a dead worker held it, carry its tries. */
-static uint32_t inherited_tries(uint64_t key)
+static uint32_t inherited_tries(struct serve *s, uint64_t key)
 {
-	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
-		struct state_slot *sl = state_slot(S.st, i);
-		if (slot_dead(sl, __atomic_load_n(&live_generation, __ATOMIC_RELAXED)) &&
+	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
+		struct state_slot *sl = state_slot(s->st, i);
+		if (slot_dead(s, sl, __atomic_load_n(&s->live_generation, __ATOMIC_RELAXED)) &&
 		    __atomic_load_n(&sl->key, __ATOMIC_ACQUIRE) == key) {
 			uint32_t t = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED);
 			slot_free(sl);
@@ -175,14 +166,14 @@ static uint32_t inherited_tries(uint64_t key)
 	return 0;
 }
 
-static struct state_slot *claim_slot(void)
+static struct state_slot *claim_slot(struct serve *s)
 {
-	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
-		struct state_slot *sl = state_slot(S.st, i);
+	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
+		struct state_slot *sl = state_slot(s->st, i);
 		uint32_t expect = SLOT_FREE;
 		if (__atomic_compare_exchange_n(&sl->state, &expect, SLOT_CLAIMING, false, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED)) {
-			sl->gen = S.gen;
+			sl->gen = s->gen;
 			sl->len = 0;
 			sl->key = 0;
 			sl->tries = 0;
@@ -204,9 +195,9 @@ static void wake(int sig)
  * the same request deserves the same answer, so the recorded one goes back under the new
  * unique.  "The same": protocol version and flags; max_readahead is lowered by the kernel to
  * what we answered the first time (0), and we would answer 0 again.  true if handled. */
-static bool answer_repeated_init(const struct fuse_in_header *in, size_t n)
+static bool answer_repeated_init(struct serve *s, const struct fuse_in_header *in, size_t n)
 {
-	const struct initrec *r = init_record();
+	const struct initrec *r = init_record(s);
 	if (in->opcode != FUSE_INIT || !initrec_complete(r))
 		return false;
 	const struct fuse_init_in *now = (const void *)(in + 1);
@@ -215,19 +206,20 @@ static bool answer_repeated_init(const struct fuse_in_header *in, size_t n)
 	if (n < sizeof(*in) + 16 || now->major != was->major || now->minor != was->minor ||
 	    now->flags != was->flags || (ext && now->flags2 != was->flags2)) {
 		log_error("the connection was reset with an INIT unlike the recorded one: refused");
-		reply_error(in->unique, EPROTO);
+		reply_error(s, in->unique, EPROTO);
 		return true;
 	}
 	uint8_t rep[INITREC_MAX];
 	memcpy(rep, r->rep, r->rep_len);
 	((struct fuse_out_header *)rep)->unique = in->unique;
-	if (write(S.fd, rep, r->rep_len) < 0)
+	if (write(s->fd, rep, r->rep_len) < 0)
 		log_warn("answering a repeated INIT: %s", strerror(errno));
 	else
 		log_info("the connection was reset (FUSE_DEV_IOC_REINIT): answered its new INIT");
 	return true;
 }
 
+/* Per thread by nature: the request a loop (or a replay) is in the middle of answering. */
 static __thread const struct fuse_in_header *current;
 
 const struct fuse_in_header *serve_current_request(void)
@@ -235,29 +227,29 @@ const struct fuse_in_header *serve_current_request(void)
 	return current;
 }
 
-int serve_notify_poll(uint64_t kh)
+int serve_notify_poll(struct serve *s, uint64_t kh)
 {
 	struct {
 		struct fuse_out_header out;
 		struct fuse_notify_poll_wakeup_out arg;
 	} m = { { sizeof(m), FUSE_NOTIFY_POLL, 0 }, { kh } };
-	return write(S.fd, &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : -errno;
+	return write(s->fd, &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : -errno;
 }
 
 /* libfuse answers the request in buf; it is ours to look at meanwhile. */
-static void process_buf(void *data, size_t n)
+static void process_buf(struct serve *s, void *data, size_t n)
 {
 	struct fuse_buf fb = { .size = n, .mem = data };
 	current = data;
-	fuse_session_process_buf(S.se, &fb);
+	fuse_session_process_buf(s->se, &fb);
 	current = NULL;
 }
 
-static void process(struct state_slot *sl, size_t n)
+static void process(struct serve *s, struct state_slot *sl, size_t n)
 {
 	const struct fuse_in_header *in = (const void *)sl->data;
 	uint64_t key = in->unique & ~UNIQUE_RESEND;
-	uint32_t tries = (in->unique & UNIQUE_RESEND) ? inherited_tries(key) : 0;
+	uint32_t tries = (in->unique & UNIQUE_RESEND) ? inherited_tries(s, key) : 0;
 	__atomic_store_n(&sl->tries, tries + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->key, key, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->len, (uint32_t)n, __ATOMIC_RELEASE);
@@ -265,27 +257,27 @@ static void process(struct state_slot *sl, size_t n)
 		log_warn("request %" PRIu64 " (opcode %u) was in flight at %u worker deaths: answered EIO",
 			 key, in->opcode, tries);
 		if (in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET)
-			reply_error(in->unique, EIO);
+			reply_error(s, in->unique, EIO);
 		return;
 	}
-	if (answer_repeated_init(in, n))
+	if (answer_repeated_init(s, in, n))
 		return;
-	if (!init_record()->req_len && initrec_note_request(init_record(), sl->data, n)) {
-		note_features(init_record());
-		state_seal(S.st->hdr);
+	if (!init_record(s)->req_len && initrec_note_request(init_record(s), sl->data, n)) {
+		note_features(s, init_record(s));
+		state_seal(s->st->hdr);
 	}
-	process_buf(sl->data, n);
+	process_buf(s, sl->data, n);
 }
 
 static void *loop(void *arg)
 {
-	(void)arg;
+	struct serve *s = arg;
 	sigset_t set;
 	sigemptyset(&set);
 	sigaddset(&set, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 
-	struct state_slot *sl = claim_slot();
+	struct state_slot *sl = claim_slot(s);
 	char *own = NULL;
 	if (!sl) {
 		/* More threads than free slots: this thread's requests are not journaled. */
@@ -295,9 +287,9 @@ static void *loop(void *arg)
 			goto out;
 		sl = (struct state_slot *)own;
 	}
-	while (!__atomic_load_n(&S.stopping, __ATOMIC_ACQUIRE)) {
+	while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
 		memset(sl->data, 0, sizeof(struct fuse_in_header));
-		ssize_t n = read(S.fd, sl->data, SERVE_BUFSZ);
+		ssize_t n = read(s->fd, sl->data, SERVE_BUFSZ);
 		if (n < 0) {
 			int e = errno;
 			if (e == EINTR || e == EAGAIN || e == ENOENT)
@@ -308,9 +300,9 @@ static void *loop(void *arg)
 		}
 		if (n == 0)
 			break;
-		process(sl, (size_t)n);
+		process(s, sl, (size_t)n);
 		slot_idle(sl);
-		if (fuse_session_exited(S.se))
+		if (fuse_session_exited(s->se))
 			break;
 	}
 	if (own)
@@ -318,64 +310,64 @@ static void *loop(void *arg)
 	else
 		slot_free(sl);
 out:
-	if (!__atomic_load_n(&S.stopping, __ATOMIC_ACQUIRE) && !__atomic_exchange_n(&S.ended, 1, __ATOMIC_ACQ_REL) &&
-	    S.on_end)
-		S.on_end();
-	__atomic_sub_fetch(&S.running, 1, __ATOMIC_ACQ_REL);
+	if (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && !__atomic_exchange_n(&s->ended, 1, __ATOMIC_ACQ_REL) &&
+	    s->on_end)
+		s->on_end();
+	__atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
 	return NULL;
 }
 
-int serve_start(int nthreads, void (*on_end)(void))
+int serve_start(struct serve *s, int nthreads, void (*on_end)(void))
 {
 	struct sigaction sa = { .sa_handler = wake }; /* no SA_RESTART: read() must return EINTR */
 	sigaction(WAKE_SIGNAL, &sa, NULL);
-	__atomic_store_n(&S.stopping, 0, __ATOMIC_RELEASE); /* again after a stop (a failed re-exec) */
-	S.on_end = on_end;
-	S.tids = calloc((size_t)nthreads, sizeof(*S.tids));
-	if (!S.tids)
+	__atomic_store_n(&s->stopping, 0, __ATOMIC_RELEASE); /* again after a stop (a failed re-exec) */
+	s->on_end = on_end;
+	s->tids = calloc((size_t)nthreads, sizeof(*s->tids));
+	if (!s->tids)
 		return -ENOMEM;
 	for (int i = 0; i < nthreads; i++) {
-		__atomic_add_fetch(&S.running, 1, __ATOMIC_ACQ_REL);
-		int r = pthread_create(&S.tids[i], NULL, loop, NULL);
+		__atomic_add_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
+		int r = pthread_create(&s->tids[i], NULL, loop, s);
 		if (r) {
-			__atomic_sub_fetch(&S.running, 1, __ATOMIC_ACQ_REL);
+			__atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
 			log_error("cannot start request thread: %s", strerror(r));
 			if (i == 0)
 				return -r;
 			break;
 		}
-		S.nthreads = i + 1;
+		s->nthreads = i + 1;
 	}
 	return 0;
 }
 
-void serve_stop(void)
+void serve_stop(struct serve *s)
 {
-	__atomic_store_n(&S.stopping, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
 	/* A loop can be between its check and read(): keep poking until all are out. */
-	while (__atomic_load_n(&S.running, __ATOMIC_ACQUIRE) > 0) {
-		for (int i = 0; i < S.nthreads; i++)
-			pthread_kill(S.tids[i], WAKE_SIGNAL);
+	while (__atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 0) {
+		for (int i = 0; i < s->nthreads; i++)
+			pthread_kill(s->tids[i], WAKE_SIGNAL);
 		nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
 	}
-	for (int i = 0; i < S.nthreads; i++)
-		pthread_join(S.tids[i], NULL);
-	free(S.tids);
-	S.tids = NULL;
-	S.nthreads = 0;
+	for (int i = 0; i < s->nthreads; i++)
+		pthread_join(s->tids[i], NULL);
+	free(s->tids);
+	s->tids = NULL;
+	s->nthreads = 0;
 }
 
 /* Answers, in the journal, what dead workers held.  The slot keeps its dead owner while we
  * work on it, so that if we die too, our successor sees one more try. */
-static unsigned replay_journal(uint64_t live_gen)
+static unsigned replay_journal(struct serve *s, uint64_t live_gen)
 {
 	unsigned done = 0;
 	uint8_t *copy = malloc(SERVE_BUFSZ);
 	if (!copy)
 		return 0;
-	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
-		struct state_slot *sl = state_slot(S.st, i);
-		if (!slot_dead(sl, live_gen))
+	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
+		struct state_slot *sl = state_slot(s->st, i);
+		if (!slot_dead(s, sl, live_gen))
 			continue;
 		const struct fuse_in_header *in = state_slot_request(sl, SERVE_BUFSZ);
 		if (!in) {
@@ -391,13 +383,13 @@ static unsigned replay_journal(uint64_t live_gen)
 			log_warn("request %" PRIu64 " (opcode %u) was in flight at %u worker deaths: answered EIO",
 				 unique & ~UNIQUE_RESEND, opcode, tries);
 			if (opcode != FUSE_FORGET && opcode != FUSE_BATCH_FORGET)
-				reply_error(unique, EIO);
+				reply_error(s, unique, EIO);
 		} else {
 			__atomic_store_n(&sl->tries, tries + 1, __ATOMIC_RELEASE);
 			memcpy(copy, sl->data, len);
 			log_info("answering request %" PRIu64 " (opcode %u) of a dead worker from the journal",
 				 unique & ~UNIQUE_RESEND, opcode);
-			process_buf(copy, len);
+			process_buf(s, copy, len);
 			done++;
 		}
 		slot_free(sl);
@@ -406,25 +398,26 @@ static unsigned replay_journal(uint64_t live_gen)
 	return done;
 }
 
-static int send_resend(void)
+static int send_resend(struct serve *s)
 {
 	struct fuse_out_header out = { .len = sizeof(out), .error = FUSE_NOTIFY_RESEND, .unique = 0 };
-	if (write(S.fd, &out, sizeof(out)) < 0)
+	if (write(s->fd, &out, sizeof(out)) < 0)
 		return -errno;
 	return 0;
 }
 
 /* Slots a RESEND left behind: requests the kernel had already finished. */
-static void drop_unclaimed(uint64_t live_gen)
+static void drop_unclaimed(struct serve *s, uint64_t live_gen)
 {
-	for (unsigned i = 0; i < S.st->lay.nslots; i++) {
-		struct state_slot *sl = state_slot(S.st, i);
-		if (slot_dead(sl, live_gen))
+	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
+		struct state_slot *sl = state_slot(s->st, i);
+		if (slot_dead(s, sl, live_gen))
 			slot_free(sl);
 	}
 }
 
 struct recovery_job {
+	struct serve *s;
 	uint64_t live_gen;
 	enum recovery how;
 };
@@ -432,18 +425,19 @@ struct recovery_job {
 static void *recovery_thread(void *arg)
 {
 	struct recovery_job job = *(struct recovery_job *)arg;
+	struct serve *s = job.s;
 	free(arg);
-	__atomic_store_n(&live_generation, job.live_gen, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->live_generation, job.live_gen, __ATOMIC_RELAXED);
 	bool resend = job.how != RECOVER_JOURNAL &&
-		      (__atomic_load_n(&S.st->hdr->features, __ATOMIC_RELAXED) & STATE_FEAT_RESEND);
+		      (__atomic_load_n(&s->st->hdr->features, __ATOMIC_RELAXED) & STATE_FEAT_RESEND);
 	if (job.how != RECOVER_RESEND) {
-		unsigned n = replay_journal(job.live_gen);
+		unsigned n = replay_journal(s, job.live_gen);
 		if (n)
 			log_info("answered %u request(s) of a dead worker from the journal", n);
 	}
 	if (resend) {
 		/* Replays are answered: the kernel queues again whatever is still unanswered. */
-		int r = send_resend();
+		int r = send_resend(s);
 		if (r < 0)
 			log_warn("FUSE_NOTIFY_RESEND failed: %s", strerror(-r));
 		else
@@ -451,19 +445,20 @@ static void *recovery_thread(void *arg)
 		/* Resent requests find their dead slot (and its tries) as they arrive; what is
 		 * left after that was finished by the kernel meanwhile. */
 		nanosleep(&(struct timespec){ .tv_sec = 2 }, NULL);
-		drop_unclaimed(job.live_gen);
+		drop_unclaimed(s, job.live_gen);
 	} else if (job.how == RECOVER_RESEND) {
 		log_warn("this kernel cannot resend requests; answering from the journal");
-		replay_journal(job.live_gen);
+		replay_journal(s, job.live_gen);
 	}
 	return NULL;
 }
 
-void serve_recover(uint64_t live_gen, enum recovery how)
+void serve_recover(struct serve *s, uint64_t live_gen, enum recovery how)
 {
 	struct recovery_job *job = malloc(sizeof(*job));
 	if (!job)
 		return;
+	job->s = s;
 	job->live_gen = live_gen;
 	job->how = how;
 	pthread_t t;

@@ -9,6 +9,7 @@
 
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
+#include <pthread.h>
 
 #include "reinit/state.h"
 
@@ -24,27 +25,48 @@ enum recovery {
 	RECOVER_RESEND,  /* FUSE_NOTIFY_RESEND only (Linux >= 6.9) */
 };
 
-/* Attaches fd to se through our custom io; the state holds the journal and the INIT record. */
-int serve_attach(struct fuse_session *se, int fd, struct state *st, uint64_t generation);
+/* One connection's request loop.  Its threads get it as their argument; the io callbacks find
+ * it in the session's userdata (struct lxcfs, fs/ctx.h). */
+struct serve {
+	struct fuse_session *se;
+	int fd;
+	struct state *st; /* the context's state, for the journal and the INIT record */
+	uint64_t gen;
+	uint64_t live_generation; /* the draining predecessor during an upgrade, else 0 */
+	pthread_t *tids;
+	int nthreads;
+	int running;
+	int stopping;
+	int ended;
+	void (*on_end)(void);
+	uint64_t swallow; /* unique of a replayed INIT whose answer must not reach the kernel */
+	int swallow_match;
+};
+
+struct lxcfs;
+/* Attaches fd to lx's session through our custom io, for lx's generation; lx's state holds the
+ * journal and the INIT record. */
+int serve_attach(struct lxcfs *lx, int fd);
 /* Replays the recorded INIT into the session (swallowing its answer).  0 if there is none to
  * replay; -EPROTO if our answer differs from the recorded one (this binary would negotiate
  * another connection than the kernel has). */
-int serve_replay_init(void);
+int serve_replay_init(struct serve *s);
 /* Before serving an inherited state: frees journal slots that no live worker can be using
  * (damage, or a claim cut short by a death).  Returns how many of them may have held a request
  * the kernel still waits for, which only RESEND or the end of the connection can recover. */
-unsigned serve_check_journal(void);
+unsigned serve_check_journal(struct serve *s);
 /* Starts nthreads loops; on_end runs once when the connection ends (ENODEV). */
-int serve_start(int nthreads, void (*on_end)(void));
+int serve_start(struct serve *s, int nthreads, void (*on_end)(void));
 /* Answers the requests of every generation other than ours and live_gen that are still in the
  * journal; runs in the background. */
-void serve_recover(uint64_t live_gen, enum recovery how);
+void serve_recover(struct serve *s, uint64_t live_gen, enum recovery how);
 /* Makes every loop return after the request it holds, and joins them. */
-void serve_stop(void);
+void serve_stop(struct serve *s);
 /* The raw request this thread is answering (NULL outside one): what libfuse does not pass on,
- * such as the kernel's poll handle of a FUSE_POLL. */
+ * such as the kernel's poll handle of a FUSE_POLL.  Per thread by nature (thread-local), not
+ * part of any context. */
 const struct fuse_in_header *serve_current_request(void);
 /* FUSE_NOTIFY_POLL: wakes the pollers of the file whose poll handle is kh.  0 or -errno. */
-int serve_notify_poll(uint64_t kh);
+int serve_notify_poll(struct serve *s, uint64_t kh);
 
 #endif

@@ -5,6 +5,9 @@
 
 #include "lib/log.h"
 
+/* Process-wide on purpose, not in the context (fs/ctx.h): the setting is the daemon's, set by
+ * the main thread's signal or control loop before any context exists (from VIRT_ENV) and kept
+ * across contexts and re-executions; requests only read it. */
 static int on = 1;
 
 bool virt_on(void)

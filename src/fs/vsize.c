@@ -7,11 +7,9 @@
 
 _Static_assert(INO_STATIC_LIMIT <= STATE_VSIZES, "the state keeps a size per static node id");
 
-static uint64_t *seen;
-
-void vsize_init(struct state *st)
+void vsize_init(struct vsize *v, struct state *st)
 {
-	seen = st->hdr->vsize;
+	uint64_t *seen = v->seen = st->hdr->vsize;
 	/* An inherited size beyond any render is forgotten (the next render sets it again): kept,
 	 * it would be served as st_size, and above 2^62 it made vsize_get double its way round to
 	 * 0 and spin for ever (found by fuzzing the state). */
@@ -20,8 +18,9 @@ void vsize_init(struct state *st)
 			__atomic_store_n(&seen[i], 0, __ATOMIC_RELAXED);
 }
 
-void vsize_note(uint64_t ino, size_t len)
+void vsize_note(struct vsize *v, uint64_t ino, size_t len)
 {
+	uint64_t *seen = v->seen;
 	if (ino >= INO_STATIC_LIMIT)
 		return;
 	uint64_t cur = __atomic_load_n(&seen[ino], __ATOMIC_RELAXED);
@@ -30,8 +29,9 @@ void vsize_note(uint64_t ino, size_t len)
 		;
 }
 
-uint64_t vsize_get(uint64_t ino)
+uint64_t vsize_get(const struct vsize *v, uint64_t ino)
 {
+	const uint64_t *seen = v->seen;
 	uint64_t cur = ino < INO_STATIC_LIMIT ? __atomic_load_n(&seen[ino], __ATOMIC_RELAXED) : 0;
 	uint64_t want = state_vsize_sound(cur) ? 2 * cur : 0; /* (damage written after vsize_init) */
 	uint64_t size = MIN_SIZE;
@@ -40,18 +40,18 @@ uint64_t vsize_get(uint64_t ino)
 	return size;
 }
 
-void vsize_prime(const struct hostroot *host, const struct options *opt)
+void vsize_prime(struct vsize *v, const struct rctx *host_view)
 {
-	if (__atomic_load_n(&seen[INO_PROC_MEMINFO], __ATOMIC_RELAXED))
+	const struct hostroot *host = host_view->host;
+	if (__atomic_load_n(&v->seen[INO_PROC_MEMINFO], __ATOMIC_RELAXED))
 		return; /* a predecessor's sizes are in the state already */
-	struct rctx c = { .host = host, .opt = opt };
 	for (uint64_t ino = 1; ino < INO_STATIC_LIMIT; ino++) {
 		const struct node *n = tree_node(ino);
 		if (!n || n->type != NODE_VFILE || !tree_present(n, host))
 			continue;
 		struct buf b = BUF_INIT;
-		if (n->render(&c, &b) == 0)
-			vsize_note(ino, b.len);
+		if (n->render(host_view, &b) == 0)
+			vsize_note(v, ino, b.len);
 		buf_free(&b);
 	}
 }

@@ -11,11 +11,15 @@
 #include "fs/render.h"
 
 struct state;
+struct vsize {
+	uint64_t *seen; /* in the context's state, per static node id */
+};
 /* The largest renders seen live in the state: a successor reports the same sizes. */
-void vsize_init(struct state *st);
-/* Renders every virtual file once as the host sees it, to start from real sizes. */
-void vsize_prime(const struct hostroot *host, const struct options *opt);
-void vsize_note(uint64_t ino, size_t len);
-uint64_t vsize_get(uint64_t ino);
+void vsize_init(struct vsize *v, struct state *st);
+/* Renders every virtual file once as the host sees it (host_view: no container), to start
+ * from real sizes. */
+void vsize_prime(struct vsize *v, const struct rctx *host_view);
+void vsize_note(struct vsize *v, uint64_t ino, size_t len);
+uint64_t vsize_get(const struct vsize *v, uint64_t ino);
 
 #endif

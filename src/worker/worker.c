@@ -23,27 +23,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "cgroup/cgroup.h"
-#include "cgroup/container.h"
-#include "cgroup/cputree.h"
+#include "fs/ctx.h"
 #include "fs/fault.h"
-#include "cgroup/fdcache.h"
-#include "cgroup/loadavg.h"
 #include "lib/child.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mount.h"
-#include "fs/openfile.h"
-#include "fs/ops.h"
 #include "lib/options.h"
 #include "lib/pidfile.h"
-#include "fs/psi.h"
 #include "lib/selfpath.h"
 #include "reinit/claim.h"
 #include "reinit/ctl.h"
@@ -55,44 +47,14 @@
 #include "reinit/heal/rebind.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
-#include "fs/serve.h"
 #include "version.h"
 #include "fs/virt.h"
-#include "fs/vsize.h"
 #include "worker/worker.h"
 
-static const struct hostroot host = { .proc = "/proc", .cpu = "/sys/devices/system/cpu" };
-static struct cg_layout layout;
-static struct ops_ctx octx;
-static struct fuse_session *se;
+/* The serving context (fs/ctx.h), and the state it serves from: attached or created by the
+ * mode before the context is built, detached after it is closed. */
+static struct lxcfs lx;
 static struct state st;
-
-static void raise_nofile(void)
-{
-	struct rlimit rl;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
-/* What the caches may hold open, from the fd limit: the kept cgroup and proc files, and one
- * namespace fd per cached container.  The rest is kept back for what is not a cache (the fuse
- * and state fds, libfuse, BPF maps and links, helper pipes, the opens of uncached reads). */
-static void cache_budgets(unsigned *files, unsigned *containers)
-{
-	struct rlimit rl;
-	unsigned long lim = 16384;
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < lim)
-		lim = (unsigned long)rl.rlim_cur;
-	unsigned long spare = lim > 256 ? lim - 128 : lim / 2;
-	*containers = (unsigned)(spare / 4 < 16 ? 16 : spare / 4 > 4096 ? 4096 : spare / 4);
-	unsigned long f = spare > *containers ? spare - *containers : 64;
-	*files = (unsigned)(f < 64 ? 64 : f > 4096 ? 4096 : f);
-	if (lim < 16384)
-		log_info("fd limit %lu: at most %u cgroup and proc files and %u containers cached", lim, *files,
-			 *containers);
-}
 
 static int thread_count(const struct options *o)
 {
@@ -119,62 +81,6 @@ static void end_of_connection(void)
 	/* The connection is gone (unmounted, aborted): nothing left to serve. */
 	connection_gone = 1;
 	kill(getpid(), SIGTERM);
-}
-
-/* Everything a serving process needs, in the order the request path uses it. */
-static int setup(const struct options *opt, bool quiet_layout, uint64_t gen, int history_fd, int psi_fd)
-{
-	raise_nofile();
-	if (cg_layout_discover(&layout) < 0)
-		log_warn("cannot read the cgroup layout; every file shows host values");
-	for (int c = 0; c < CG_N && !quiet_layout; c++)
-		log_info("cgroup %s: %s%s", cg_ctrl_name(c), layout.ctrl[c].mnt ? (layout.ctrl[c].v2 ? "v2 at " : "v1 at ") : "",
-			 layout.ctrl[c].mnt ? layout.ctrl[c].mnt : "not available, host values shown");
-	if (containers_init(&layout) < 0) {
-		log_error("cannot read our own pid namespace");
-		return -1;
-	}
-	cputree_init(host.cpu);
-	unsigned files, containers;
-	cache_budgets(&files, &containers);
-	fdcache_init(files);
-	containers_set_max(containers);
-	if (opt->loadavg && (loadavg_init(host.proc, history_fd) < 0 || loadavg_start() < 0))
-		log_warn("cannot start the load average engine; loadavg shows the host's");
-	openfile_init(&st, gen);
-	vsize_init(&st);
-	octx = (struct ops_ctx){ .opt = opt, .host = &host };
-	char *fargv[] = { "lxcfs", opt->debug ? "-d" : NULL, NULL };
-	struct fuse_args fargs = FUSE_ARGS_INIT(opt->debug ? 2 : 1, fargv);
-	if (opt->psi_poll && psi_init(psi_fd) < 0) {
-		log_error("cannot start the PSI trigger watcher");
-		return -1;
-	}
-	const struct fuse_lowlevel_ops *ops = opt->psi_poll ? &lxcfs_ops_psi : &lxcfs_ops;
-	se = fuse_session_new(&fargs, ops, sizeof(*ops), &octx);
-	fuse_opt_free_args(&fargs);
-	if (!se) {
-		log_error("cannot create the fuse session");
-		return -1;
-	}
-	octx.se = se;
-	vsize_prime(&host, opt);
-	snprintf(st.hdr->worker_version, sizeof(st.hdr->worker_version), "%s", LXCFS_VERSION);
-	return 0;
-}
-
-static void teardown(void)
-{
-	if (se)
-		fuse_session_destroy(se); /* closes our copy of the fuse fd */
-	se = NULL;
-	loadavg_fini();
-	psi_fini();
-	openfile_fini();
-	fdcache_fini();
-	cputree_fini();
-	containers_fini();
-	cg_layout_free(&layout);
 }
 
 static sigset_t blocked_signals(void)
@@ -223,7 +129,7 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
 	h->history = history_create(); /* the load averages outlive a re-exec too */
 	h->psi = opt->psi_poll ? psistore_create() : -1; /* and so do PSI triggers */
 	virt_set(virt_from_env(), "as started");
-	if (setup(opt, false, 1, h->history, h->psi) < 0)
+	if (lxcfs_open(&lx, opt, &st, 1, h->history, h->psi, false) < 0)
 		return -1;
 	dev_t replaced;
 	if (take_over_mountpoint(opt->mountpoint, &replaced, false) < 0)
@@ -232,7 +138,7 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
 	if (h->fuse < 0)
 		return -1;
 	claim_record(CLAIM_DIR, opt->mountpoint);
-	if (serve_attach(se, h->fuse, &st, 1) < 0 || serve_start(thread_count(opt), end_of_connection) < 0) {
+	if (serve_attach(&lx, h->fuse) < 0 || serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0) {
 		log_error("cannot serve the fuse connection");
 		close(h->fuse);
 		h->fuse = -1;
@@ -277,21 +183,21 @@ static int resume_in_place(struct options *opt, const char *spec, struct standal
 	}
 	st.hdr->generation = h->gen;
 	virt_set(virt_from_env(), "as before the upgrade");
-	if (setup(opt, true, h->gen, h->history, h->psi) < 0 || serve_attach(se, h->fuse, &st, h->gen) < 0)
+	if (lxcfs_open(&lx, opt, &st, h->gen, h->history, h->psi, true) < 0 || serve_attach(&lx, h->fuse) < 0)
 		return -1;
-	unsigned lost = serve_check_journal();
+	unsigned lost = serve_check_journal(&lx.serve);
 	if (lost)
 		log_warn("%u request(s) in the journal were in no state a stopped process leaves", lost);
-	if (serve_replay_init() < 0) {
+	if (serve_replay_init(&lx.serve) < 0) {
 		log_error("the re-executed lxcfs would negotiate another connection than the kernel has: "
 			  "the connection ends");
 		return -1;
 	}
-	if (serve_start(thread_count(opt), end_of_connection) < 0)
+	if (serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0)
 		return -1;
-	serve_recover(0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
+	serve_recover(&lx.serve, 0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
 	if (opt->psi_poll)
-		psi_wake_waiters();
+		psi_wake_waiters(&lx.psi);
 	long waited = v[6] ? (long)mono_ms() - v[6] : -1; /* field 7: when the previous image stopped reading */
 	log_info("lxcfs %s upgraded in place (pid %d): generation %llu serving %s with %d request threads "
 		 "(new requests waited %ld ms)",
@@ -325,7 +231,7 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 	for (int i = 1; i < nargs; i++)
 		av[i + 2] = args[i];
 	log_info("upgrading in place: re-executing %s (pid %d)", h->self, (int)getpid());
-	serve_stop();
+	serve_stop(&lx.serve);
 	int fds[] = { h->fuse, h->state, h->pidfile, h->history, h->psi };
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		keep_fd(fds[i], true);
@@ -337,7 +243,7 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		keep_fd(fds[i], false);
 	free(av);
-	if (serve_start(thread_count(opt), end_of_connection) < 0) {
+	if (serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0) {
 		log_error("cannot start the request threads again: shutting down");
 		kill(getpid(), SIGTERM);
 	}
@@ -386,10 +292,10 @@ static int standalone(struct options *opt, int nargs, char **args, const char *r
 		waitpid(h.rebinder, NULL, 0);
 	}
 	fuse_unmount(opt->mountpoint);
-	serve_stop();
+	serve_stop(&lx.serve);
 	rc = 0;
 out:
-	teardown();
+	lxcfs_close(&lx);
 	state_detach(&st);
 	if (st.fd >= 0)
 		close(st.fd);
@@ -483,10 +389,10 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	sigset_t sigs = blocked_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	virt_set(virt_from_env(), "as the keeper has it");
-	if (setup(opt, true, gen, history_fd_from_env(), psistore_fd_from_env()) < 0 || serve_attach(se, fd, &st, gen) < 0)
+	if (lxcfs_open(&lx, opt, &st, gen, history_fd_from_env(), psistore_fd_from_env(), true) < 0 || serve_attach(&lx, fd) < 0)
 		return WORKER_EXIT_CANNOT;
-	unsigned lost = reinit ? 0 : serve_check_journal();
-	int r = reinit ? 0 : serve_replay_init();
+	unsigned lost = reinit ? 0 : serve_check_journal(&lx.serve);
+	int r = reinit ? 0 : serve_replay_init(&lx.serve);
 	if (r < 0) {
 		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
 		return WORKER_EXIT_UNRESUMABLE;
@@ -496,12 +402,12 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 			  "cannot resend them", lost);
 		return WORKER_EXIT_LOST;
 	}
-	if (serve_start(thread_count(opt), end_of_connection) < 0)
+	if (serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0)
 		return WORKER_EXIT_CANNOT;
 	if (reinit && reinit_now(fd, gen) < 0)
 		return WORKER_EXIT_CANNOT;
 	if (opt->psi_poll && !reinit)
-		psi_wake_waiters();
+		psi_wake_waiters(&lx.psi);
 	if (!reinit && r == 0)
 		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
@@ -555,7 +461,7 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 			if (m.type == CTL_HANDOVER)
 				handed_over = true;
 			else if (m.type == CTL_RECOVER)
-				serve_recover(m.arg, how);
+				serve_recover(&lx.serve, m.arg, how);
 			else if (m.type == CTL_STOP)
 				break;
 			else if (m.type == CTL_VIRT)
@@ -564,11 +470,11 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 	}
 	if (p[2].fd >= 0)
 		close(p[2].fd);
-	serve_stop();
+	serve_stop(&lx.serve);
 	if (opt->psi_poll)
-		psi_wake_own();
+		psi_wake_own(&lx.psi);
 	log_info("generation %llu stops", (unsigned long long)gen);
-	teardown();
+	lxcfs_close(&lx);
 	close(sfd);
 	return connection_gone ? WORKER_EXIT_GONE : 0;
 }
@@ -589,21 +495,16 @@ static int check_state(const char *arg)
 	}
 	/* Replay the recorded INIT into a session of ours: our answer must be the one the kernel
 	 * got, or we would serve a connection negotiated differently. */
-	struct state_hdr *h = st.hdr;
-	struct state scratch = { .fd = -1 };
-	static struct state_hdr copy;
-	copy = *h;
-	scratch.hdr = &copy;
-	static struct options o;
-	char *fargv[] = { "lxcfs", NULL };
-	struct fuse_args fargs = FUSE_ARGS_INIT(1, fargv);
-	struct ops_ctx c = { .opt = &o, .host = &host };
-	struct fuse_session *s = fuse_session_new(&fargs, &lxcfs_ops, sizeof(lxcfs_ops), &c);
-	fuse_opt_free_args(&fargs);
+	struct state_hdr copy = *st.hdr;
+	struct state scratch = { .fd = -1, .hdr = &copy };
+	struct options o = { 0 };
+	struct lxcfs c = { .opt = &o, .host = &lxcfs_host, .st = &scratch };
 	int devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-	int r = s && devnull >= 0 && serve_attach(s, devnull, &scratch, 0) == 0 ? serve_replay_init() : -EIO;
-	if (s)
-		fuse_session_destroy(s);
+	int r = lxcfs_session(&c) == 0 && devnull >= 0 && serve_attach(&c, devnull) == 0
+			? serve_replay_init(&c.serve)
+			: -EIO;
+	if (c.se)
+		fuse_session_destroy(c.se);
 	state_detach(&st);
 	if (r < 0) {
 		fprintf(stderr, "lxcfs %s would negotiate another fuse connection than the running one\n",

@@ -10,6 +10,8 @@
 #include "lib/options.h"
 #include "fs/render.h"
 
+static struct fdcache fc; /* as a worker reads: through kept fds */
+
 #define FUZZ_MEMORY_STAT 1
 #define FUZZ_CPU_STAT 2
 #define FUZZ_CPUACCT 3
@@ -85,7 +87,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	layout(&l1, false);
 	layout(&l2, true);
 	opt_cfs.cfs = true;
-	fdcache_init(256);
+	fdcache_init(&fc, 256);
 	return 0;
 }
 
@@ -97,7 +99,8 @@ static void render_all(const struct cgview *cg, const struct options *o)
 		render_pressure_cpu,  render_pressure_io,   render_pressure_memory, render_cpu_online,
 		render_cpu_present,   render_cpu_possible,  render_cpu_offline,
 	};
-	struct rctx c = { .host = &host, .opt = o, .cg = cg, .init_pid = cg ? 4242 : 0, .init_start = cg ? 5000 : 0 };
+	struct rctx c = { .host = &host, .opt = o, .cg = cg, .init_pid = cg ? 4242 : 0, .init_start = cg ? 5000 : 0,
+			  .files = &fc };
 	for (size_t i = 0; i < sizeof(fns) / sizeof(fns[0]); i++) {
 		struct buf b = BUF_INIT;
 		int r = fns[i](&c, &b);
@@ -122,6 +125,7 @@ static void view(const struct cg_layout *l, const char *path, const struct optio
 	snprintf(text, sizeof(text), l->ctrl[0].v2 ? "0::%s\n" : "7:blkio:%s\n5:memory:%s\n3:cpuset:%s\n2:cpuacct:%s\n1:cpu:%s\n",
 		 path, path, path, path, path);
 	cgview_from_text(&v, l, text, strlen(text));
+	v.files = &fc;
 	render_all(&v, o);
 	cgview_free(&v);
 }
@@ -145,8 +149,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fz_write(paths[i], p, n);
 	}
 	/* content kept for a while (cpuinfo) must not outlive the input */
-	fdcache_fini();
-	fdcache_init(256);
+	fdcache_fini(&fc);
+	fdcache_init(&fc, 256);
 	render_all(NULL, &opt);
 	for (int cfs = 0; cfs < 2; cfs++) {
 		const struct options *o = cfs ? &opt_cfs : &opt;

@@ -11,6 +11,8 @@
 #include "cgroup/loadavg.h"
 #include "reinit/history.h"
 
+static struct loadavg la;
+
 static int fd = -1;
 static uint8_t *pristine, *region;
 static size_t rsize;
@@ -42,12 +44,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (unsigned i = 0; i < HISTORY_ENTRIES; i++)
 		if (strncmp(e[i].dir, root, strlen(root)) != 0 || memmem(e[i].dir, sizeof(e[i].dir), "..", 2))
 			memcpy(e[i].dir, cgdir, strlen(cgdir)); /* (the rest of the field as fuzzed) */
-	if (loadavg_init(proc, fd) < 0)
+	if (loadavg_init(&la, proc, NULL, fd) < 0)
 		abort();
 	struct loadavg_val v;
-	loadavg_get(cgdir, true, &v);
-	loadavg_tick(1000ull * 1000 * 1000);
-	loadavg_get(cgdir, true, &v);
-	loadavg_fini();
+	loadavg_get(&la, cgdir, true, &v);
+	loadavg_tick(&la, 1000ull * 1000 * 1000);
+	loadavg_get(&la, cgdir, true, &v);
+	loadavg_fini(&la);
 	return 0;
 }

@@ -40,9 +40,10 @@ static void use(struct state *s)
 	struct state_hdr *h = s->hdr;
 	if (initrec_complete(&h->init))
 		initrec_validate(&h->init);
-	vsize_init(s);
+	struct vsize v;
+	vsize_init(&v, s);
 	for (uint64_t ino = 0; ino < INO_STATIC_LIMIT + 2; ino++)
-		vsize_get(ino);
+		vsize_get(&v, ino);
 	/* every entry through its owner's check, as the worker's start and reads do */
 	for (unsigned i = 0; i < state_nsections; i++) {
 		const struct state_section *sec = state_sections[i];

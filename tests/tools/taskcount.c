@@ -35,18 +35,18 @@ int main(int argc, char **argv)
 	}
 	if (strcmp(mode, "scan") == 0) {
 		for (unsigned i = 0; i < n; i++)
-			req[i].err = taskcount_scan("/proc", req[i].dir, req[i].v2, true, &req[i].count);
+			req[i].err = taskcount_scan("/proc", NULL, req[i].dir, req[i].v2, true, &req[i].count);
 	} else {
 		const char *what = NULL;
 		bool by_cgroup = strcmp(mode, "cgroup") == 0;
-		if (taskcount_bpf_init(by_cgroup, &what) < 0 ||
-		    strcmp(what, by_cgroup ? "BPF cgroup iterator" : "BPF task iterator") != 0) {
+		struct taskcount_bpf *tb = taskcount_bpf_init(by_cgroup, &what);
+		if (!tb || strcmp(what, by_cgroup ? "BPF cgroup iterator" : "BPF task iterator") != 0) {
 			printf("not loaded: %s\n", what);
-			taskcount_bpf_fini();
+			taskcount_bpf_fini(tb);
 			return 3;
 		}
-		int r = taskcount_bpf_pass(req, n);
-		taskcount_bpf_fini();
+		int r = taskcount_bpf_pass(tb, req, n);
+		taskcount_bpf_fini(tb);
 		if (r < 0) {
 			printf("error: the pass failed: %s\n", strerror(-r));
 			return 1;

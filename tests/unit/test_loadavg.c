@@ -11,6 +11,8 @@
 #include "cgroup/loadavg.h"
 #include "reinit/history.h"
 
+static struct loadavg la; /* the engine under test (its thread not started) */
+
 static char root[256], proc[300], cg[300];
 
 static void put(const char *path, const char *text)
@@ -66,7 +68,7 @@ static void decay(void)
 
 static void engine(int history_fd)
 {
-	CHECK_INT(loadavg_init(proc, history_fd), 0);
+	CHECK_INT(loadavg_init(&la, proc, NULL, history_fd), 0);
 	/* the container's cgroup: tasks 11 (R), 12 (S), 13 (D) and, in a child cgroup, 14 (R);
 	 * 15 is listed but gone; garbage ends the list */
 	char p[512];
@@ -82,7 +84,7 @@ static void engine(int history_fd)
 	task(14, 'R', 7);
 
 	struct loadavg_val v;
-	CHECK_INT(loadavg_get(cg, false, &v), 0);
+	CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
 	CHECK_INT(v.running, 2);
 	CHECK_INT(v.total, 4);
 	CHECK_INT(v.last_pid, 7); /* the newest task, as its namespace numbers it */
@@ -93,19 +95,19 @@ static void engine(int history_fd)
 	task(13, 'S', 3);
 	task(14, 'S', 7);
 	uint64_t t = now_ms();
-	loadavg_tick(t + LOAD_TICK_MS);
-	CHECK_INT(loadavg_get(cg, false, &v), 0);
+	loadavg_tick(&la, t + LOAD_TICK_MS);
+	CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
 	CHECK_INT(hundredths(v.avg[0]), hundredths(loadavg_decay(3 * LOAD_FIXED_1, 1884, 0, 1)));
 	CHECK_INT(v.running, 0);
 	/* a gap of a minute (a worker that was away): every missed tick is counted */
-	loadavg_tick(t + 13 * LOAD_TICK_MS);
-	CHECK_INT(loadavg_get(cg, false, &v), 0);
+	loadavg_tick(&la, t + 13 * LOAD_TICK_MS);
+	CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
 	CHECK_INT(hundredths(v.avg[0]), hundredths(loadavg_decay(3 * LOAD_FIXED_1, 1884, 0, 13)));
 
 	/* a cgroup that does not exist: an error, nothing tracked */
 	snprintf(p, sizeof(p), "%s/nonexistent", root);
-	CHECK(loadavg_get(p, false, &v) < 0);
-	loadavg_fini();
+	CHECK(loadavg_get(&la, p, false, &v) < 0);
+	loadavg_fini(&la);
 }
 
 /* The averages live in the history: a new engine (a new worker) continues them. */
@@ -115,17 +117,17 @@ static void history(void)
 	CHECK(fd >= 0);
 	task(11, 'R', 1);
 	task(14, 'R', 7);
-	CHECK_INT(loadavg_init(proc, fd), 0);
+	CHECK_INT(loadavg_init(&la, proc, NULL, fd), 0);
 	struct loadavg_val v;
-	CHECK_INT(loadavg_get(cg, false, &v), 0);
+	CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
 	CHECK_INT(hundredths(v.avg[0]), 200);
-	loadavg_fini();
+	loadavg_fini(&la);
 	task(11, 'S', 1);
 	task(14, 'S', 7);
-	CHECK_INT(loadavg_init(proc, fd), 0);
-	CHECK_INT(loadavg_get(cg, false, &v), 0);
+	CHECK_INT(loadavg_init(&la, proc, NULL, fd), 0);
+	CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
 	CHECK_INT(hundredths(v.avg[0]), 200); /* not restarted from the present count (0) */
-	loadavg_fini();
+	loadavg_fini(&la);
 
 	/* an entry damaged in place: its path changed (the key no longer matches), or an average no
 	 * count of tasks reaches; dropped, the average starts again from what is seen (0) */
@@ -143,24 +145,24 @@ static void history(void)
 		if (e && kind == 1)
 			e->avg[0] = UINT64_MAX;
 		history_detach(&h);
-		CHECK_INT(loadavg_init(proc, fd), 0);
-		CHECK_INT(loadavg_get(cg, false, &v), 0);
+		CHECK_INT(loadavg_init(&la, proc, NULL, fd), 0);
+		CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
 		CHECK_INT(hundredths(v.avg[0]), 0);
-		loadavg_fini();
+		loadavg_fini(&la);
 		if (kind == 0) { /* again with the 2.00 average, for the second kind */
 			task(11, 'R', 1);
 			task(14, 'R', 7);
-			CHECK_INT(loadavg_init(proc, fd), 0);
+			CHECK_INT(loadavg_init(&la, proc, NULL, fd), 0);
 			struct history h2;
 			CHECK_INT(history_attach(&h2, fd, &why), 0);
 			for (unsigned i = 0; i < HISTORY_ENTRIES; i++)
 				h2.e[i].key = 0; /* forget it: the next read samples afresh */
 			history_detach(&h2);
-			loadavg_fini();
-			CHECK_INT(loadavg_init(proc, fd), 0);
-			CHECK_INT(loadavg_get(cg, false, &v), 0);
+			loadavg_fini(&la);
+			CHECK_INT(loadavg_init(&la, proc, NULL, fd), 0);
+			CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
 			CHECK_INT(hundredths(v.avg[0]), 200);
-			loadavg_fini();
+			loadavg_fini(&la);
 			task(11, 'S', 1);
 			task(14, 'S', 7);
 		}
@@ -168,16 +170,16 @@ static void history(void)
 
 	/* garbage over the header: reset, not trusted */
 	CHECK_INT(pwrite(fd, "garbage!", 8, 0), 8);
-	CHECK_INT(loadavg_init(proc, fd), 0);
-	CHECK_INT(loadavg_get(cg, false, &v), 0);
+	CHECK_INT(loadavg_init(&la, proc, NULL, fd), 0);
+	CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
 	CHECK_INT(hundredths(v.avg[0]), 0);
-	loadavg_fini();
+	loadavg_fini(&la);
 	/* a file of another size (not a history at all): a private table serves */
 	int other = memfd_create("other", MFD_CLOEXEC);
 	CHECK_INT(ftruncate(other, 4096), 0);
-	CHECK_INT(loadavg_init(proc, other), 0);
-	CHECK_INT(loadavg_get(cg, false, &v), 0);
-	loadavg_fini();
+	CHECK_INT(loadavg_init(&la, proc, NULL, other), 0);
+	CHECK_INT(loadavg_get(&la, cg, false, &v), 0);
+	loadavg_fini(&la);
 	close(other);
 	close(fd);
 }

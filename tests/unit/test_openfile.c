@@ -10,6 +10,8 @@
 #include "reinit/state.h"
 #include "version.h"
 
+static struct openfiles of; /* the one the test serves from */
+
 static void fill(struct buf *b, size_t len, char c)
 {
 	*b = (struct buf)BUF_INIT;
@@ -20,14 +22,14 @@ static void fill(struct buf *b, size_t len, char c)
 static unsigned snaps_in_use(void)
 {
 	unsigned s, k;
-	openfile_usage(&s, &k);
+	openfile_usage(&of, &s, &k);
 	return s;
 }
 
 static unsigned kept_in_memory(void)
 {
 	unsigned s, k;
-	openfile_usage(&s, &k);
+	openfile_usage(&of, &s, &k);
 	return k;
 }
 
@@ -48,17 +50,17 @@ static void sweep_of_a_fresh_state(void)
 	CHECK_INT(state_create(&st), 0);
 	CHECK_INT(state_attach(&st, st.fd, &why), 0);
 	st.hdr->generation = 1;
-	openfile_init(&st, 1);
+	openfile_init(&of, &st, 1);
 	CHECK(allocated(&st) >= 0);
 	CHECK(allocated(&st) <= (long long)st.lay.hdr_size);
 	CHECK_INT(snaps_in_use(), 0);
-	openfile_fini();
+	openfile_fini(&of);
 	state_snap(&st, 700)->fh = ((uint64_t)FH_VFILE << 56) | 99;
-	openfile_init(&st, 1);
+	openfile_init(&of, &st, 1);
 	CHECK_INT(snaps_in_use(), 1);
 	CHECK(state_snap(&st, 700)->used != 0); /* stamped: the sweep looked at it */
 	CHECK(allocated(&st) <= (long long)st.lay.hdr_size + 4096);
-	openfile_fini();
+	openfile_fini(&of);
 	state_detach(&st);
 	close(st.fd);
 }
@@ -76,22 +78,22 @@ int main(void)
 	state_snap(&st, 5)->fh = left;
 	state_snap(&st, 5)->len = 3;
 	memcpy(state_snap(&st, 5)->data, "old", 3);
-	openfile_init(&st, 7);
+	openfile_init(&of, &st, 7);
 	CHECK_INT(snaps_in_use(), 1);
 	CHECK_INT(state_snaps_in_use(&st), 1); /* the start's sweep kept it: it may be open */
 	CHECK(state_snap(&st, 5)->used != 0);
 
 	/* a small render goes to the shared table, and later offsets read it */
-	uint64_t a = fh_make(FH_VFILE);
+	uint64_t a = fh_make(&of, FH_VFILE);
 	struct buf r, out = BUF_INIT;
 	fill(&r, 5000, 'a');
-	openfile_keep(a, &r);
+	openfile_keep(&of, a, &r);
 	CHECK_INT(snaps_in_use(), 2);
 	CHECK_INT(state_snaps_in_use(&st), 2);
-	CHECK(openfile_slice(a, 4096, 4096, &out));
+	CHECK(openfile_slice(&of, a, 4096, 4096, &out));
 	CHECK_INT(out.len, 5000 - 4096);
 	out.len = 0;
-	CHECK(openfile_slice(a, 5000, 4096, &out)); /* EOF of the same render, not a new one */
+	CHECK(openfile_slice(&of, a, 5000, 4096, &out)); /* EOF of the same render, not a new one */
 	CHECK_INT(out.len, 0);
 	/* a stray write into the entry: not served, the caller renders again */
 	for (unsigned i = 0; i < STATE_SNAPS; i++) {
@@ -99,10 +101,10 @@ int main(void)
 		if (sn->fh == a) {
 			sn->data[4500] ^= 1;
 			out.len = 0;
-			CHECK(!openfile_slice(a, 4096, 4096, &out));
-			CHECK(openfile_slice(a, 5000, 4096, &out)); /* nothing to send: nothing to check */
+			CHECK(!openfile_slice(&of, a, 4096, 4096, &out));
+			CHECK(openfile_slice(&of, a, 5000, 4096, &out)); /* nothing to send: nothing to check */
 			sn->data[4500] ^= 1;
-			CHECK(openfile_slice(a, 4096, 4096, &out));
+			CHECK(openfile_slice(&of, a, 4096, 4096, &out));
 			CHECK_INT(out.len, 5000 - 4096);
 		}
 	}
@@ -111,15 +113,15 @@ int main(void)
 	/* a render too big for an entry lives in memory; a smaller one replaces it there */
 	struct buf big;
 	fill(&big, STATE_SNAP_DATA + 100, 'b');
-	openfile_keep(a, &big);
+	openfile_keep(&of, a, &big);
 	CHECK_INT(snaps_in_use(), 1); /* the entry of the smaller render was given back */
 	CHECK_INT(kept_in_memory(), 1);
 	CHECK_INT(st.hdr->kept_renders, 1);
 	out.len = 0;
-	CHECK(openfile_slice(a, STATE_SNAP_DATA, 4096, &out));
+	CHECK(openfile_slice(&of, a, STATE_SNAP_DATA, 4096, &out));
 	CHECK_INT(out.len, 100);
 	CHECK(out.len && out.data[0] == 'b');
-	openfile_keep(a, &r);
+	openfile_keep(&of, a, &r);
 	CHECK_INT(kept_in_memory(), 0);
 	CHECK_INT(snaps_in_use(), 2);
 
@@ -128,41 +130,41 @@ int main(void)
 	CHECK(r.data[4999] == 'a');
 
 	/* a release frees everything of the handle */
-	openfile_forget(a);
+	openfile_forget(&of, a);
 	CHECK_INT(snaps_in_use(), 1);
 	CHECK_INT(state_snaps_in_use(&st), 1);
 	out.len = 0;
-	CHECK(!openfile_slice(a, 4096, 4096, &out));
+	CHECK(!openfile_slice(&of, a, 4096, 4096, &out));
 
 	/* an older worker's generation does not speak for the newest one */
 	st.hdr->generation = 8;
-	uint64_t b = fh_make(FH_VFILE);
-	openfile_keep(b, &big);
+	uint64_t b = fh_make(&of, FH_VFILE);
+	openfile_keep(&of, b, &big);
 	CHECK_INT(kept_in_memory(), 1);
 	CHECK_INT(st.hdr->kept_renders, 0);
-	openfile_forget(b);
+	openfile_forget(&of, b);
 	CHECK_INT(kept_in_memory(), 0);
 
 #if LXCFS_FAULT_HOOKS
 	/* what nobody touched for the idle time is reclaimed, shared or in memory */
-	openfile_fini();
+	openfile_fini(&of);
 	setenv("LXCFS_FAULT_SNAP_IDLE", "0", 1);
 	st.hdr->generation = 9;
-	openfile_init(&st, 9);
+	openfile_init(&of, &st, 9);
 	CHECK_INT(snaps_in_use(), 0);
 	CHECK_INT(state_snaps_in_use(&st), 0);
 	CHECK(state_snap(&st, 5)->fh == 0);
-	uint64_t c = fh_make(FH_VFILE);
-	openfile_keep(c, &big);
+	uint64_t c = fh_make(&of, FH_VFILE);
+	openfile_keep(&of, c, &big);
 	CHECK_INT(st.hdr->kept_renders, 1);
-	openfile_sweep();
+	openfile_sweep(&of);
 	CHECK_INT(kept_in_memory(), 0);
 	CHECK_INT(st.hdr->kept_renders, 0);
 #endif
 	buf_free(&r);
 	buf_free(&big);
 	buf_free(&out);
-	openfile_fini();
+	openfile_fini(&of);
 	state_detach(&st);
 	CHECK_DONE();
 }

@@ -421,13 +421,14 @@ static void vsize_damage(void)
 	CHECK_INT(state_attach(&t, s.fd, &why), 0);
 	t.hdr->vsize[INO_PROC_MEMINFO] = UINT64_C(1) << 50;
 	t.hdr->vsize[INO_PROC_STAT] = 5000;
-	vsize_init(&t);
-	CHECK_U64(vsize_get(INO_PROC_MEMINFO), 4096);
-	CHECK_U64(vsize_get(INO_PROC_STAT), 16384); /* a real size is kept: twice 5000, rounded up */
+	struct vsize v;
+	vsize_init(&v, &t);
+	CHECK_U64(vsize_get(&v, INO_PROC_MEMINFO), 4096);
+	CHECK_U64(vsize_get(&v, INO_PROC_STAT), 16384); /* a real size is kept: twice 5000, rounded up */
 	t.hdr->vsize[INO_PROC_STAT] = UINT64_C(1) << 40; /* damaged while in use */
-	CHECK_U64(vsize_get(INO_PROC_STAT), 4096);
-	vsize_note(INO_PROC_MEMINFO, 3000);
-	CHECK_U64(vsize_get(INO_PROC_MEMINFO), 8192);
+	CHECK_U64(vsize_get(&v, INO_PROC_STAT), 4096);
+	vsize_note(&v, INO_PROC_MEMINFO, 3000);
+	CHECK_U64(vsize_get(&v, INO_PROC_MEMINFO), 8192);
 	state_detach(&t);
 	close(s.fd);
 }

@@ -7,6 +7,8 @@
 #include "fixture.h"
 #include "fs/tree.h"
 
+static struct cputree tree; /* the one the test serves from */
+
 static void static_ids(void)
 {
 	/* These numbers are a contract with every kernel that holds them: never change them. */
@@ -71,51 +73,51 @@ static bool collect(void *arg, const char *name, uint64_t ino, mode_t type)
 
 static void passthrough(void)
 {
-	CHECK_INT(cputree_init(fx_cpu), 0);
+	CHECK_INT(cputree_init(&tree, fx_cpu), 0);
 	uint64_t cpu0, topo, core, link, freq, esc;
 	struct stat st;
-	CHECK_INT(cputree_lookup(INO_SYS_CPU, "cpu0", &cpu0, &st), 0);
+	CHECK_INT(cputree_lookup(&tree, INO_SYS_CPU, "cpu0", &cpu0, &st), 0);
 	CHECK(S_ISDIR(st.st_mode));
-	CHECK_INT(cputree_lookup(cpu0, "topology", &topo, &st), 0);
-	CHECK_INT(cputree_lookup(topo, "core_id", &core, &st), 0);
+	CHECK_INT(cputree_lookup(&tree, cpu0, "topology", &topo, &st), 0);
+	CHECK_INT(cputree_lookup(&tree, topo, "core_id", &core, &st), 0);
 	CHECK_U64(core, tree_dynamic_ino("cpu0/topology/core_id"));
 	struct buf b = BUF_INIT;
-	CHECK_INT(cputree_read(core, 0, 100, &b), 0);
+	CHECK_INT(cputree_read(&tree, core, 0, 100, &b), 0);
 	CHECK_STR(buf_cstr(&b), "0\n");
 	buf_reset(&b);
-	CHECK_INT(cputree_read(core, 1, 100, &b), 0); /* offsets are the host file's */
+	CHECK_INT(cputree_read(&tree, core, 1, 100, &b), 0); /* offsets are the host file's */
 	CHECK_STR(buf_cstr(&b), "\n");
 	/* symlinks are shown as symlinks, never followed by us */
-	CHECK_INT(cputree_lookup(cpu0, "cpufreq", &link, &st), 0);
+	CHECK_INT(cputree_lookup(&tree, cpu0, "cpufreq", &link, &st), 0);
 	CHECK(S_ISLNK(st.st_mode));
 	char target[256];
-	CHECK(cputree_readlink(link, target, sizeof(target)) > 0);
+	CHECK(cputree_readlink(&tree, link, target, sizeof(target)) > 0);
 	CHECK_STR(target, "../cpufreq/policy0");
-	CHECK(cputree_lookup(link, "scaling_cur_freq", &freq, &st) < 0);
-	CHECK_INT(cputree_lookup(cpu0, "escape", &esc, &st), 0);
+	CHECK(cputree_lookup(&tree, link, "scaling_cur_freq", &freq, &st) < 0);
+	CHECK_INT(cputree_lookup(&tree, cpu0, "escape", &esc, &st), 0);
 	CHECK(S_ISLNK(st.st_mode));
 	buf_reset(&b);
-	CHECK(cputree_read(esc, 0, 100, &b) < 0); /* reading through it would leave the tree */
-	CHECK(cputree_lookup(cpu0, "..", &esc, &st) < 0);
-	CHECK(cputree_lookup(cpu0, "nonexistent", &esc, &st) == -ENOENT);
-	CHECK_INT(cputree_path(UINT64_C(0x8000000000000123), target, sizeof(target)), -ESTALE);
-	CHECK_INT(cputree_path(5, target, sizeof(target)), -ESTALE);
+	CHECK(cputree_read(&tree, esc, 0, 100, &b) < 0); /* reading through it would leave the tree */
+	CHECK(cputree_lookup(&tree, cpu0, "..", &esc, &st) < 0);
+	CHECK(cputree_lookup(&tree, cpu0, "nonexistent", &esc, &st) == -ENOENT);
+	CHECK_INT(cputree_path(&tree, UINT64_C(0x8000000000000123), target, sizeof(target)), -ESTALE);
+	CHECK_INT(cputree_path(&tree, 5, target, sizeof(target)), -ESTALE);
 
 	struct seen s = { 0 };
-	CHECK_INT(cputree_list(INO_SYS_CPU, collect, &s), 0);
+	CHECK_INT(cputree_list(&tree, INO_SYS_CPU, collect, &s), 0);
 	CHECK(s.cpu0 && s.uevent);
 	CHECK(s.n >= 6);
 
 	/* a new process knows none of these ids yet; it relearns them from the host tree */
-	cputree_fini();
-	CHECK_INT(cputree_init(fx_cpu), 0);
-	CHECK_INT(cputree_path(core, target, sizeof(target)), 0);
+	cputree_fini(&tree);
+	CHECK_INT(cputree_init(&tree, fx_cpu), 0);
+	CHECK_INT(cputree_path(&tree, core, target, sizeof(target)), 0);
 	CHECK_STR(target, "cpu0/topology/core_id");
 	buf_reset(&b);
-	CHECK_INT(cputree_read(core, 0, 100, &b), 0);
+	CHECK_INT(cputree_read(&tree, core, 0, 100, &b), 0);
 	CHECK_STR(buf_cstr(&b), "0\n");
 	buf_free(&b);
-	cputree_fini();
+	cputree_fini(&tree);
 }
 
 int main(int argc, char **argv)
