@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/log.h"
@@ -58,10 +59,9 @@ static const struct {
 	[MSG_HANDOVER] = { "HANDOVER", 0, 0, 0 },
 	[MSG_START] = { "START", sizeof(struct msg_start), HAND, HAND | STORES },
 	[MSG_KEEPER_RESUME] = { "KEEPER_RESUME", sizeof(struct msg_keeper_resume),
-				HAND | FD_BIT(FD_PIDFILE) | FD_BIT(FD_CTL),
-				HAND | FD_BIT(FD_PIDFILE) | FD_BIT(FD_CTL) | STORES },
+				HAND | FD_BIT(FD_CTL), HAND | FD_BIT(FD_CTL) | STORES },
 	[MSG_STANDALONE_RESUME] = { "STANDALONE_RESUME", sizeof(struct msg_standalone_resume),
-				    HAND | FD_BIT(FD_PIDFILE), HAND | FD_BIT(FD_PIDFILE) | STORES },
+				    HAND, HAND | STORES },
 };
 
 struct proto_hdr {
@@ -238,8 +238,18 @@ static void set_cloexec(int fd, bool on)
 		fcntl(fd, F_SETFD, on ? fl | FD_CLOEXEC : fl & ~FD_CLOEXEC);
 }
 
-int proto_exec_self(const char *path, char **argv, int fdarg, enum msg_type type, const void *payload,
-		    size_t len, const struct fdset *s)
+int proto_kept(struct msg *m, int32_t pidfile)
+{
+	struct stat st;
+	if (pidfile < 3 || fstat(pidfile, &st) < 0 || !S_ISREG(st.st_mode))
+		return -EBADF;
+	set_cloexec(pidfile, true);
+	m->fds.fd[FD_PIDFILE] = pidfile;
+	return 0;
+}
+
+int proto_exec_self(const char *path, char **argv, int fdarg, int keep, enum msg_type type,
+		    const void *payload, size_t len, const struct fdset *s)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
@@ -252,8 +262,12 @@ int proto_exec_self(const char *path, char **argv, int fdarg, enum msg_type type
 	}
 	snprintf(argv[fdarg], 16, "%d", sv[1]);
 	set_cloexec(sv[1], false);
+	if (keep >= 0)
+		set_cloexec(keep, false);
 	execv(path, argv);
 	r = -errno;
+	if (keep >= 0)
+		set_cloexec(keep, true);
 	/* the copies in flight are ours again: take them back and close them */
 	struct msg m;
 	if (proto_recv(sv[1], &m) == 0)

@@ -103,20 +103,25 @@ struct msg_start {
 	uint8_t virt_on;
 	uint8_t pad[6];
 };
+/* The pidfile is the one fd a self hand-over does not copy: its lock (fcntl) is the process's,
+ * and closing any copy of the file drops it, so the fd stays open across the exec at its number
+ * (proto_exec_self's keep) and the message names that number (proto_kept). */
 struct msg_keeper_resume {
 	uint64_t gen;       /* of the worker that serves now (its ctl is FD_CTL) */
 	int32_t worker_pid;
+	int32_t pidfile;    /* kept across the exec */
 	uint8_t reinit;     /* the upgrade goes through reinit */
 	uint8_t virt_on;
 	uint8_t worker_v1;  /* that worker speaks control protocol version 1 (legacy.h) */
-	uint8_t pad;
+	uint8_t pad[5];
 };
 struct msg_standalone_resume {
 	uint64_t gen;       /* of the image that stopped */
 	int64_t stopped_ms; /* when it stopped reading (CLOCK_MONOTONIC ms; 0: unknown) */
 	int32_t rebinder;   /* its rebind tier's pid, still our child (0: none) */
+	int32_t pidfile;    /* kept across the exec */
 	uint8_t virt_on;
-	uint8_t pad[3];
+	uint8_t pad[7];
 };
 
 /* A received message: the type, its payload (as the type says), its fds by name. */
@@ -148,10 +153,14 @@ int proto_recv(int sock, struct msg *m);
 /* Same, waiting at most timeout_ms for it. */
 int proto_recv_wait(int sock, struct msg *m, int timeout_ms);
 
-/* Hands fds to our own next image: a socketpair, the message on one end, the other end kept
- * across execv(path, argv), its number written into argv[fdarg] (a buffer of 16 bytes).
- * Returns only if the exec failed: -errno, with every copy in flight closed again. */
-int proto_exec_self(const char *path, char **argv, int fdarg, enum msg_type type, const void *payload,
-		    size_t len, const struct fdset *s);
+/* Hands fds to our own next image: a socketpair, the message on one end, the other end and keep
+ * (the pidfile, or -1) kept across execv(path, argv), the socket's number written into
+ * argv[fdarg] (a buffer of 16 bytes).  Returns only if the exec failed: -errno, with every copy
+ * in flight closed again. */
+int proto_exec_self(const char *path, char **argv, int fdarg, int keep, enum msg_type type,
+		    const void *payload, size_t len, const struct fdset *s);
+/* In a received self hand-over, the pidfile kept across the exec, named FD_PIDFILE (and
+ * close-on-exec again).  0, or -EBADF if the number names no regular file of ours. */
+int proto_kept(struct msg *m, int32_t pidfile);
 
 #endif

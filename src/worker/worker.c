@@ -252,7 +252,7 @@ static int receive_resume(const char *arg, struct standalone *h, int64_t *stoppe
 		r = *end || sock < 0 ? -EINVAL : proto_recv_wait((int)sock, &m, 1000);
 		if (!*end && sock >= 0)
 			close((int)sock);
-		if (r == 0 && m.type != MSG_STANDALONE_RESUME) {
+		if (r == 0 && (m.type != MSG_STANDALONE_RESUME || proto_kept(&m, m.u.standalone_resume.pidfile) < 0)) {
 			fdset_close(&m.fds);
 			r = -EBADMSG;
 		}
@@ -334,12 +334,13 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 	log_info("upgrading in place: re-executing %s (pid %d)", h->self, (int)getpid());
 	serve_stop();
 	struct fdset fds = FDSET_NONE;
-	fds.fd[FD_FUSE] = h->fuse, fds.fd[FD_STATE] = h->state, fds.fd[FD_PIDFILE] = h->pidfile;
+	fds.fd[FD_FUSE] = h->fuse, fds.fd[FD_STATE] = h->state;
 	fds.fd[FD_HISTORY] = h->history, fds.fd[FD_PSI] = h->psi;
 	struct msg_standalone_resume r = { .gen = h->gen, .stopped_ms = (int64_t)mono_ms(),
-					   .rebinder = h->rebinder > 0 ? h->rebinder : 0, .virt_on = virt_on() };
+					   .rebinder = h->rebinder > 0 ? h->rebinder : 0, .pidfile = h->pidfile,
+					   .virt_on = virt_on() };
 	/* the signal mask goes along: a signal sent meanwhile waits for the new image's loop */
-	int e = proto_exec_self(h->self, av, 2, MSG_STANDALONE_RESUME, &r, sizeof(r), &fds);
+	int e = proto_exec_self(h->self, av, 2, h->pidfile, MSG_STANDALONE_RESUME, &r, sizeof(r), &fds);
 	log_error("upgrade failed: cannot execute %s: %s; lxcfs %s serves on", h->self, strerror(-e),
 		  LXCFS_VERSION);
 	free(av);

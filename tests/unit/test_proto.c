@@ -181,8 +181,27 @@ static void version0(void)
 	close(a), close(b), close(c), close(d);
 }
 
+/* The pidfile of a self hand-over is kept at its number, not copied: only a regular file of ours. */
+static void kept_pidfile(void)
+{
+	struct msg m = { .fds = FDSET_NONE };
+	char path[] = "/tmp/lxcfs-test-kept-XXXXXX";
+	int f = mkstemp(path), n = open("/dev/null", O_RDONLY);
+	unlink(path);
+	CHECK_INT(proto_kept(&m, f), 0);
+	CHECK_INT(m.fds.fd[FD_PIDFILE], f);
+	CHECK_INT(fcntl(f, F_GETFD), FD_CLOEXEC);
+	m.fds.fd[FD_PIDFILE] = -1;
+	CHECK_INT(proto_kept(&m, n), -EBADF);
+	CHECK_INT(proto_kept(&m, 1), -EBADF);
+	CHECK_INT(proto_kept(&m, 4000), -EBADF);
+	CHECK_INT(m.fds.fd[FD_PIDFILE], -1);
+	close(f), close(n);
+}
+
 int main(void)
 {
+	kept_pidfile();
 	messages();
 	named_fds();
 	version1();

@@ -85,14 +85,13 @@ void upgrade(bool force_reinit)
 	struct fdset fds = FDSET_NONE;
 	fds.fd[FD_FUSE] = K.fuse_fd;
 	fds.fd[FD_STATE] = K.st.fd;
-	fds.fd[FD_PIDFILE] = K.pidfd;
 	fds.fd[FD_CTL] = K.cur.ctl;
 	fds.fd[FD_HISTORY] = K.history_fd;
 	fds.fd[FD_PSI] = K.psi_fd;
-	struct msg_keeper_resume r = { .gen = K.cur.gen, .worker_pid = K.cur.pid, .reinit = reinit,
+	struct msg_keeper_resume r = { .gen = K.cur.gen, .worker_pid = K.cur.pid, .pidfile = K.pidfd, .reinit = reinit,
 				       .virt_on = !K.virt_off, .worker_v1 = K.cur.legacy };
 	log_info("upgrading%s: re-executing %s", reinit ? " through reinit" : "", K.self);
-	int e = proto_exec_self(K.self, av, 2, MSG_KEEPER_RESUME, &r, sizeof(r), &fds);
+	int e = proto_exec_self(K.self, av, 2, K.pidfd, MSG_KEEPER_RESUME, &r, sizeof(r), &fds);
 	log_error("upgrade failed: cannot execute %s: %s", K.self, strerror(-e));
 	free(av);
 }
@@ -106,7 +105,7 @@ static int receive_handover(const char *arg, struct msg *m)
 	char *end;
 	long sock = strtol(arg, &end, 10);
 	int r = *end || sock < 0 ? -EINVAL : proto_recv_wait((int)sock, m, 1000);
-	if (r == 0 && m->type != MSG_KEEPER_RESUME) {
+	if (r == 0 && (m->type != MSG_KEEPER_RESUME || proto_kept(m, m->u.keeper_resume.pidfile) < 0)) {
 		fdset_close(&m->fds);
 		r = -EBADMSG;
 	}
