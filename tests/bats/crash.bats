@@ -192,6 +192,8 @@ inflight() { # recovery mode, log line that proves the path
 	[ "$failures" -eq 0 ]
 	[ "$reads" -gt 200 ]
 	[ "$(status_field "$PIDF" restarts)" = 0 ]
+	# the pidfile is still locked by the keeper: --status finds it running
+	"$BIN/lxcfs" -p "$PIDF" --status >/dev/null
 }
 
 # The bridge from protocol version 0 (src/reinit/legacy.c): a keeper of the binary before the
@@ -225,6 +227,7 @@ upgrade_to_this() {
 	[ "$(status_field "$PIDF" keeper_version)" = "$want" ]
 	[ "$(status_field "$PIDF" worker_version)" = "$want" ]
 	[ "$(status_field "$PIDF" keeper_pid)" = "$keeper" ]
+	"$BIN/lxcfs" -p "$PIDF" --status >/dev/null # its pidfile still locked
 	# the old worker drained and left (it understood STOP in its own version)
 	for _ in $(seq 1 100); do kill -0 "$w" 2>/dev/null || break; sleep 0.05; done
 	refute kill -0 "$w" 2>/dev/null
