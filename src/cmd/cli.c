@@ -19,6 +19,7 @@
 #include "lib/pidfile.h"
 #include "lib/selfpath.h"
 #include "reinit/keeper/keeper.h"
+#include "reinit/proto.h"
 #include "reinit/status.h"
 #include "version.h"
 
@@ -158,7 +159,7 @@ static void exec_standalone(char **argv)
 		argc++;
 	char **av = calloc((size_t)argc + 2, sizeof(char *));
 	av[0] = argv[0];
-	av[1] = "--standalone";
+	av[1] = MODE_STANDALONE;
 	for (int i = 1; i < argc; i++)
 		av[i + 1] = argv[i];
 	execv(path, av);
@@ -168,8 +169,8 @@ static void exec_standalone(char **argv)
 int main(int argc, char **argv)
 {
 	const char *resume = NULL;
-	if (argc >= 3 && strcmp(argv[1], "--keeper-resume") == 0) {
-		/* An upgrading keeper re-executed us: same arguments after the hand-over spec. */
+	if (argc >= 3 && strcmp(argv[1], MODE_KEEPER_RESUME) == 0) {
+		/* An upgrading keeper re-executed us: same arguments after the hand-over socket. */
 		resume = argv[2];
 		argv[2] = argv[0];
 		argv += 2;
@@ -195,8 +196,8 @@ int main(int argc, char **argv)
 		char **args = calloc((size_t)argc + 2, sizeof(*args));
 		if (!args)
 			return 1;
-		args[0] = "lxcfs-worker";
-		args[1] = "--rebind";
+		args[0] = WORKER_NAME;
+		args[1] = MODE_REBIND;
 		memcpy(args + 2, argv + 1, (size_t)(argc - 1) * sizeof(*args));
 		execv(path, args);
 		log_error("cannot run %s: %s", path, strerror(errno));

@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/syscall.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "lib/buf.h"
@@ -19,7 +18,9 @@
 #include "lib/log.h"
 #include "lib/mount.h"
 #include "lib/parse.h"
+#include "lib/child.h"
 #include "reinit/holders.h"
+#include "reinit/proto.h"
 
 #define REPLACER_WAIT_MS 30000 /* its moves and its wait for open files take seconds at most */
 
@@ -58,8 +59,8 @@ static bool has_arg(pid_t pid, struct buf *b, const char *const *args)
 	return false;
 }
 
-static const char *const keeper_args[] = { "--restart-on-crash", "--keeper-resume", NULL };
-static const char *const replacer_args[] = { "--replace", NULL };
+static const char *const keeper_args[] = { OPT_RESTART_ON_CRASH, MODE_KEEPER_RESUME, NULL };
+static const char *const replacer_args[] = { OPT_REPLACE, NULL };
 
 static bool is_keeper(pid_t pid, struct buf *b)
 {
@@ -82,15 +83,14 @@ bool replacer_running(pid_t pid)
 	return r;
 }
 
-/* pid is a worker serving mnt (canonical): fds of its spec in *fds. */
-static bool serves(pid_t pid, const char *mnt, struct buf *b, long fds[2])
+/* pid is a worker of a keeper (either protocol version) serving mnt (canonical). */
+static bool serves(pid_t pid, const char *mnt, struct buf *b)
 {
 	char have[PATH_MAX];
 	const char *argv[64];
 	int argc = cmdline(pid, b, argv, 64);
-	return argc >= 4 && strcmp(argv[0], "lxcfs-worker") == 0 &&
-	       (strcmp(argv[1], "--serve") == 0 || strcmp(argv[1], "--serve-reinit") == 0) &&
-	       sscanf(argv[2], "%ld,%ld,", &fds[0], &fds[1]) == 2 &&
+	return argc >= 4 && strcmp(argv[0], WORKER_NAME) == 0 &&
+	       (strcmp(argv[1], MODE_SERVE) == 0 || strcmp(argv[1], MODE_SERVE_REINIT) == 0) &&
 	       mount_canonical(argv[argc - 1], have, sizeof(have)) == 0 && strcmp(have, mnt) == 0;
 }
 
@@ -98,69 +98,108 @@ bool worker_serves(pid_t pid, const char *mnt)
 {
 	char want[PATH_MAX];
 	struct buf b = BUF_INIT;
-	long fds[2];
-	bool r = mount_canonical(mnt, want, sizeof(want)) == 0 && serves(pid, want, &b, fds);
+	bool r = mount_canonical(mnt, want, sizeof(want)) == 0 && serves(pid, want, &b);
 	buf_free(&b);
 	return r;
 }
 
-/* The history fd number a worker was given ($LXCFS_HISTORY_FD in its environment), or -1. */
-static int history_fd_of(pid_t pid)
+/* Which name the fd whose link reads target has, if it is one we hand over by name. */
+static int name_of(const char *target)
 {
-	char path[64];
-	struct buf b = BUF_INIT;
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	int fd = -1;
-	if (file_read(path, &b) == 0)
-		for (size_t off = 0; off < b.len; off += strnlen(b.data + off, b.len - off) + 1)
-			if (b.len - off > 17 && strncmp(b.data + off, "LXCFS_HISTORY_FD=", 17) == 0)
-				fd = atoi(b.data + off + 17);
-	buf_free(&b);
-	return fd;
+	if (strcmp(target, "/dev/fuse") == 0)
+		return FD_FUSE;
+	for (int n = 0; n < FD_N; n++) {
+		const char *m = fd_memfd_name(n);
+		size_t len = m ? strlen(m) : 0;
+		if (m && strncmp(target, "/memfd:", 7) == 0 && strncmp(target + 7, m, len) == 0 &&
+		    strcmp(target + 7 + len, " (deleted)") == 0)
+			return n;
+	}
+	return -1;
 }
 
-/* Whether the orphan pid (its fuse fd at fd) serves the lxcfs mounted at mnt now.  A worker
- * whose keeper was killed and whose mount was then detached (Incus's stop: SIGKILL, lazy
- * unmount) lives on while a copy of that mount stays in some other namespace (one made with
- * private propagation); taking its connection over would leave mnt without a mount.  Where the
- * kernel cannot name the connection, a mount of lxcfs at mnt must do. */
-static bool serves_mount_at(pid_t pid, long fd, const char *mnt)
+/* The fd numbers of pid's named fds, by what /proc/PID/fd shows them to be: the memfds by their
+ * names; of its /dev/fuse fds the one whose connection is the one mounted at mnt (dev at), or,
+ * where the kernel does not say, the first.  Whether its connection is the one at mnt. */
+static bool named_fds(pid_t pid, dev_t at, int num[FD_N])
 {
-	dev_t at, conn;
-	if (lxcfs_mount_at(mnt, &at) < 0)
-		return false;
-	return fuse_fd_device(pid, (int)fd, &conn) < 0 || conn == at;
+	char dir[64], link[64 + 256], target[PATH_MAX];
+	snprintf(dir, sizeof(dir), "/proc/%d/fd", (int)pid);
+	for (int n = 0; n < FD_N; n++)
+		num[n] = -1;
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	bool unknown = false, match = false;
+	while (d && (e = readdir(d))) {
+		snprintf(link, sizeof(link), "%s/%s", dir, e->d_name);
+		ssize_t len = isdigit((unsigned char)e->d_name[0]) ? readlink(link, target, sizeof(target) - 1) : -1;
+		if (len < 0)
+			continue;
+		target[len] = '\0';
+		int n = name_of(target), fd = atoi(e->d_name);
+		dev_t conn;
+		if (n < 0 || (n != FD_FUSE && num[n] >= 0) || (n == FD_FUSE && match))
+			continue;
+		if (n != FD_FUSE)
+			num[n] = fd;
+		else if (fuse_fd_device(pid, fd, &conn) < 0) {
+			unknown = true;
+			if (num[n] < 0)
+				num[n] = fd;
+		} else if (conn == at) {
+			match = true;
+			num[n] = fd;
+		}
+	}
+	if (d)
+		closedir(d);
+	return match || (unknown && num[FD_FUSE] >= 0);
 }
 
-pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)
+/* Whether the worker pid's keeper is gone, waiting a while for `lxcfs --replace` to hand it over. */
+struct parent_wait {
+	pid_t pid, parent;
+};
+
+static bool replacer_done(void *arg)
 {
-	char want[PATH_MAX];
-	if (mount_canonical(mnt, want, sizeof(want)) < 0)
-		return 0;
+	struct parent_wait *w = arg;
+	w->parent = parent_of(w->pid);
+	return !(w->parent > 1 && replacer_running(w->parent));
+}
+
+static bool keeper_gone(pid_t pid, const char *want, struct buf *b)
+{
+	struct parent_wait w = { pid, parent_of(pid) };
+	/* `lxcfs --replace` hands its worker to the next start once the old lxcfs is gone (a
+	 * service manager may start us as soon as the old daemon dies): wait for it */
+	if (!replacer_done(&w)) {
+		log_info("worker %d serves %s for `lxcfs --replace` (pid %d): waiting for it to hand "
+			 "the worker over", (int)pid, want, (int)w.parent);
+		wait_until(replacer_done, &w, REPLACER_WAIT_MS, 20);
+	}
+	return !(w.parent > 1 && (is_keeper(w.parent, b) || replacer_running(w.parent)));
+}
+
+/* A worker serving want (canonical) whose keeper is gone, with its fds' numbers; 0 if none. */
+static pid_t find_orphan(const char *want, int num[FD_N])
+{
 	DIR *d = opendir("/proc");
 	struct dirent *e;
 	struct buf b = BUF_INIT;
 	pid_t found = 0;
-	long fds[2] = { -1, -1 };
 	while (d && !found && (e = readdir(d))) {
 		if (!isdigit((unsigned char)e->d_name[0]))
 			continue;
 		pid_t pid = (pid_t)atoi(e->d_name);
-		if (!serves(pid, want, &b, fds))
-			continue;
-		pid_t parent = parent_of(pid);
-		/* `lxcfs --replace` hands its worker to the next start once the old lxcfs is gone
-		 * (a service manager may start us as soon as the old daemon dies): wait for it */
-		for (int i = 0; i < REPLACER_WAIT_MS / 20 && parent > 1 && replacer_running(parent); i++) {
-			if (i == 0)
-				log_info("worker %d serves %s for `lxcfs --replace` (pid %d): waiting for it to hand "
-					 "the worker over", (int)pid, want, (int)parent);
-			nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
-			parent = parent_of(pid);
-		}
-		if (parent > 1 && (is_keeper(parent, &b) || replacer_running(parent)))
+		if (!serves(pid, want, &b) || !keeper_gone(pid, want, &b))
 			continue; /* its keeper lives: not ours to take */
-		if (!serves_mount_at(pid, fds[0], want)) {
+		/* A worker whose keeper was killed and whose mount was then detached (Incus's stop:
+		 * SIGKILL, lazy unmount) lives on while a copy of that mount stays in some other
+		 * namespace (one made with private propagation); taking its connection over would
+		 * leave want without a mount. */
+		dev_t at;
+		if (lxcfs_mount_at(want, &at) < 0 || !named_fds(pid, at, num)) {
 			log_info("worker %d serves a connection of %s that is not mounted there any more (its "
 				 "keeper killed, its mount detached): not taken over; it ends with its last mount "
 				 "elsewhere", (int)pid, want);
@@ -171,24 +210,32 @@ pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd)
 	if (d)
 		closedir(d);
 	buf_free(&b);
+	return found;
+}
+
+pid_t orphan_take(const char *mnt, struct fdset *fds)
+{
+	char want[PATH_MAX];
+	int num[FD_N];
+	if (mount_canonical(mnt, want, sizeof(want)) < 0)
+		return 0;
+	pid_t found = find_orphan(want, num);
 	if (!found)
 		return 0;
 	int pfd = (int)syscall(SYS_pidfd_open, found, 0);
 	if (pfd < 0)
 		return -errno;
-	*fuse_fd = (int)syscall(SYS_pidfd_getfd, pfd, (int)fds[0], 0);
-	*state_fd = *fuse_fd >= 0 ? (int)syscall(SYS_pidfd_getfd, pfd, (int)fds[1], 0) : -1;
-	int err = errno;
-	int hfd = history_fd_of(found);
-	if (*state_fd >= 0 && hfd >= 0) {
-		int h = (int)syscall(SYS_pidfd_getfd, pfd, hfd, 0);
-		if (h >= 0)
-			*history_fd = h;
+	int err = 0;
+	for (int n = 0; n < FD_N; n++) {
+		fds->fd[n] = num[n] >= 0 ? (int)syscall(SYS_pidfd_getfd, pfd, num[n], 0) : -1;
+		if (num[n] >= 0 && fds->fd[n] < 0 && (n == FD_FUSE || n == FD_STATE) && !err)
+			err = errno ? errno : EBADF;
 	}
+	if (num[FD_STATE] < 0)
+		err = ENOENT;
 	close(pfd);
-	if (*state_fd < 0) {
-		if (*fuse_fd >= 0)
-			close(*fuse_fd);
+	if (err) {
+		fdset_close(fds);
 		log_warn("worker %d serves %s without its keeper, but its fds cannot be taken: %s", (int)found, want,
 			 strerror(err));
 		return -err;

@@ -7,11 +7,14 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-/* Finds a worker serving mnt whose keeper is gone and copies its fuse and state fds, and its
- * history fd if it has one (else *history_fd is left alone), with pidfd_getfd (Linux >= 5.6).
- * A worker of `lxcfs --replace` is waited for (bounded) until that one hands it over.
- * Returns its pid, 0 if there is none, or -errno. */
-pid_t orphan_take(const char *mnt, int *fuse_fd, int *state_fd, int *history_fd);
+#include "reinit/proto.h"
+
+/* Finds a worker serving mnt whose keeper is gone and copies its named fds (proto.h) into *fds
+ * with pidfd_getfd (Linux >= 5.6), each found by what /proc/PID/fd shows it to be: fuse and
+ * state always, history and psi if it has them (-1 where not).  A worker of `lxcfs --replace` is
+ * waited for (bounded) until that one hands it over.  Returns its pid, 0 if there is none, or
+ * -errno (nothing left open). */
+pid_t orphan_take(const char *mnt, struct fdset *fds);
 
 /* Ends pid if it still holds the open file of fuse_fd (holders.h; by its command line serving
  * mnt if that cannot be told), and waits until it let go of it.  A keeper

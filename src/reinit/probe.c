@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "lib/child.h"
+#include "reinit/proto.h"
 
 bool probe_state(const char *path, int state_fd, char *why, size_t size)
 {
@@ -17,7 +18,7 @@ bool probe_state(const char *path, int state_fd, char *why, size_t size)
 	int p[2];
 	if (pipe2(p, O_CLOEXEC) < 0)
 		return snprintf(why, size, "pipe: %s", strerror(errno)), false;
-	char *argv[] = { "lxcfs-worker", "--check-state", fdarg, NULL };
+	char *argv[] = { WORKER_NAME, MODE_CHECK_STATE, fdarg, NULL };
 	pid_t pid = spawn_child(&(struct spawn){ .path = path, .argv = argv, .keep = &state_fd, .nkeep = 1,
 						 .out = -1, .err = p[1] });
 	close(p[1]);

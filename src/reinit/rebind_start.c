@@ -9,12 +9,13 @@
 
 #include "lib/child.h"
 #include "reinit/heal/rebind.h"
+#include "reinit/proto.h"
 
 pid_t rebind_start(const char *worker, const char *mnt, dev_t pred)
 {
 	char dev[32];
 	snprintf(dev, sizeof(dev), "%u:%u", major(pred), minor(pred));
-	char *with[] = { "lxcfs-worker", "--rebind", "--dead-dev", dev, (char *)mnt, NULL };
-	char *without[] = { "lxcfs-worker", "--rebind", (char *)mnt, NULL };
+	char *with[] = { WORKER_NAME, MODE_REBIND, "--dead-dev", dev, (char *)mnt, NULL };
+	char *without[] = { WORKER_NAME, MODE_REBIND, (char *)mnt, NULL };
 	return spawn_child(&(struct spawn){ .path = worker, .argv = pred ? with : without, .out = -1, .err = -1 });
 }

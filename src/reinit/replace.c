@@ -64,7 +64,7 @@ int replace_find(const char *mnt, const char *pidfile, struct replace_target *t)
 		return -1;
 	}
 	comm[strcspn(comm, "\n")] = '\0';
-	if (strcmp(comm, "lxcfs-worker") == 0 || keeper_of_ours(pid)) {
+	if (strcmp(comm, WORKER_NAME) == 0 || keeper_of_ours(pid)) {
 		log_info("replace: the lxcfs at %s is ours already (pid %d): nothing to replace", mnt, (int)pid);
 		return 1;
 	}
@@ -88,7 +88,7 @@ static int move_mounts(const char *worker, const char *staging, dev_t dev)
 {
 	char spec[32];
 	snprintf(spec, sizeof(spec), "%u:%u", major(dev), minor(dev));
-	char *argv[] = { "lxcfs-worker", "--rebind", "--live-dev", spec, (char *)staging, NULL };
+	char *argv[] = { WORKER_NAME, MODE_REBIND, "--live-dev", spec, (char *)staging, NULL };
 	pid_t pid = spawn_child(&(struct spawn){ .path = worker, .argv = argv, .out = -1, .err = -1 });
 	int status;
 	if (pid < 0 || child_wait(pid, -1, &status) < 0)

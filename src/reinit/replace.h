@@ -15,7 +15,8 @@
 #include <stdbool.h>
 #include <sys/types.h>
 
-#define REPLACE_EXIT_NOTHING 3 /* `lxcfs --replace`: no live lxcfs of another kind at the mountpoint */
+#include "reinit/proto.h" /* REPLACE_EXIT_NOTHING */
+
 
 struct replace_target {
 	dev_t dev;  /* the old lxcfs's device */

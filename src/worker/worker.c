@@ -1,19 +1,20 @@
-/* lxcfs-worker: the FUSE server.
+/* lxcfs-worker: the FUSE server.  Its modes (proto.h):
  *   lxcfs-worker --standalone [lxcfs options] MOUNTPOINT
  *       one process mounts and serves, as upstream lxcfs does (what `lxcfs` runs without
  *       --restart-on-crash); SIGUSR1 re-executes the binary on disk in place
- *   lxcfs-worker --standalone-resume FUSEFD,STATEFD,PIDFILEFD,HISTORYFD,GEN,REBINDER,STOPPED_MS,PSIFD
- *                [options] MOUNTPOINT
- *       that re-executed image: takes the connection over from its previous self, same pid
- *   lxcfs-worker --serve FUSEFD,STATEFD,CTLFD,GEN [lxcfs options] MOUNTPOINT
- *       serves the keeper's connection; takes over from a predecessor through the state
- *   lxcfs-worker --serve-reinit FUSEFD,STATEFD,CTLFD,GEN [lxcfs options] MOUNTPOINT
- *       same on a fresh state, resetting the connection through the kernel series
+ *   lxcfs-worker --standalone-resume SOCKFD [options] MOUNTPOINT
+ *       that re-executed image: takes the connection over from its previous self, same pid; its
+ *       fds come in STANDALONE_RESUME on SOCKFD
+ *   lxcfs-worker --serve CTLFD [lxcfs options] MOUNTPOINT
+ *       serves the keeper's connection, whose fds come in START on CTLFD: takes over from a
+ *       predecessor through the state, or resets the connection through the kernel series
  *       (FUSE_DEV_IOC_REINIT, then FUSE_DEV_IOC_BM_REVAL for the bind mounts)
  *   lxcfs-worker --check-state STATEFD
  *       the upgrade probe: can this binary take over that state?  exit 0 or say why not
  *   lxcfs-worker --rebind [--dead-dev MAJ:MIN]... [--orphans] MOUNTPOINT
- *       the rebind tier: heal dead lxcfs bind mounts in every mount namespace from MOUNTPOINT */
+ *       the rebind tier: heal dead lxcfs bind mounts in every mount namespace from MOUNTPOINT
+ * Older binaries' positional forms (--serve F,S,C,G, --serve-reinit, --standalone-resume with a
+ * spec) are read by legacy.c. */
 #include <errno.h>
 #include <fcntl.h>
 #include <fuse_lowlevel.h>
@@ -38,18 +39,17 @@
 #include "lib/pidfile.h"
 #include "lib/selfpath.h"
 #include "reinit/claim.h"
-#include "reinit/ctl.h"
 #include "reinit/history.h"
 #include "reinit/holders.h"
-#include "reinit/keeper/keeper.h"
 #include "reinit/probe.h"
 #include "reinit/psistore.h"
 #include "reinit/heal/rebind.h"
+#include "reinit/legacy.h"
+#include "reinit/proto.h"
 #include "reinit/reinit.h"
 #include "reinit/state.h"
 #include "version.h"
 #include "fs/virt.h"
-#include "worker/worker.h"
 
 /* The serving context (fs/ctx.h), and the state it serves from: attached or created by the
  * mode before the context is built, detached after it is closed. */
@@ -95,13 +95,6 @@ static sigset_t blocked_signals(void)
 	sigaddset(&s, SIGPIPE);
 	sigaddset(&s, SIGCHLD);
 	return s;
-}
-
-static void keep_fd(int fd, bool keep)
-{
-	int fl = fd >= 0 ? fcntl(fd, F_GETFD) : -1;
-	if (fl >= 0)
-		fcntl(fd, F_SETFD, keep ? fl & ~FD_CLOEXEC : fl | FD_CLOEXEC);
 }
 
 /* What a standalone daemon holds and hands to its re-executed self (SIGUSR1).  The spec on the
@@ -151,38 +144,54 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
 	return 0;
 }
 
+/* The hand-over our previous image left on the socket numbered arg (or, from a binary of
+ * protocol version 0, spelt out in arg), into h.  0, or -1 (logged). */
+static int receive_resume(const char *arg, struct standalone *h, int64_t *stopped_ms, bool *virt)
+{
+	struct msg m;
+	int r;
+	if (legacy_spec(arg))
+		r = legacy_standalone_resume(arg, &m);
+	else {
+		char *end;
+		long sock = strtol(arg, &end, 10);
+		r = *end || sock < 0 ? -EINVAL : proto_recv_wait((int)sock, &m, 1000);
+		if (!*end && sock >= 0)
+			close((int)sock);
+		if (r == 0 && (m.type != MSG_STANDALONE_RESUME || proto_kept(&m, m.u.standalone_resume.pidfile) < 0)) {
+			fdset_close(&m.fds);
+			r = -EBADMSG;
+		}
+		if (r < 0)
+			log_error("bad --standalone-resume hand-over (%s): %s", arg, strerror(-r));
+	}
+	if (r < 0)
+		return -1;
+	h->fuse = m.fds.fd[FD_FUSE], h->state = m.fds.fd[FD_STATE], h->pidfile = m.fds.fd[FD_PIDFILE];
+	h->history = m.fds.fd[FD_HISTORY], h->psi = m.fds.fd[FD_PSI];
+	h->gen = m.u.standalone_resume.gen + 1;
+	h->rebinder = m.u.standalone_resume.rebinder;
+	*stopped_ms = m.u.standalone_resume.stopped_ms;
+	*virt = m.u.standalone_resume.virt_on;
+	return 0;
+}
+
 /* The re-executed image: the connection, state, pidfile lock and history of our previous self.
  * It stopped its request threads before the exec, so nothing it read is left unanswered; what
  * came since waits in the kernel for us.  -1: cannot serve it (the connection ends with us). */
-static int resume_in_place(struct options *opt, const char *spec, struct standalone *h)
+static int resume_in_place(struct options *opt, const char *arg, struct standalone *h)
 {
-	long v[8] = { 0, 0, 0, 0, 0, 0, 0, -1 };
-	const char *s = spec;
-	for (int i = 0; i < 8; i++, s++) {
-		char *end;
-		v[i] = strtol(s, &end, 10);
-		if (end == s || (v[i] < 0 && i != 7) || (*end != ',' && *end != '\0') || (*end == '\0' && i < 5)) {
-			log_error("bad --standalone-resume argument '%s'", spec);
-			return -1;
-		}
-		s = end;
-		if (!*end)
-			break;
-	}
-	h->fuse = (int)v[0], h->state = (int)v[1], h->pidfile = (int)v[2], h->history = (int)v[3];
-	h->gen = (uint64_t)v[4] + 1;
-	h->rebinder = (pid_t)v[5];
-	h->psi = (int)v[7]; /* field 8 */
-	int fds[] = { h->fuse, h->state, h->pidfile, h->history, h->psi };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		keep_fd(fds[i], false);
+	int64_t stopped_ms;
+	bool virt;
+	if (receive_resume(arg, h, &stopped_ms, &virt) < 0)
+		return -1;
 	const char *why;
 	if (state_attach(&st, h->state, &why) < 0) {
 		log_error("the re-executed lxcfs cannot read the state (%s): the connection ends", why);
 		return -1;
 	}
 	st.hdr->generation = h->gen;
-	virt_set(virt_from_env(), "as before the upgrade");
+	virt_set(virt, "as before the upgrade");
 	if (lxcfs_open(&lx, opt, &st, h->gen, h->history, h->psi, true) < 0 || serve_attach(&lx, h->fuse) < 0)
 		return -1;
 	unsigned lost = serve_check_journal(&lx.serve);
@@ -198,7 +207,7 @@ static int resume_in_place(struct options *opt, const char *spec, struct standal
 	serve_recover(&lx.serve, 0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
 	if (opt->psi_poll)
 		psi_wake_waiters(&lx.psi);
-	long waited = v[6] ? (long)mono_ms() - v[6] : -1; /* field 7: when the previous image stopped reading */
+	long waited = stopped_ms ? (long)((int64_t)mono_ms() - stopped_ms) : -1;
 	log_info("lxcfs %s upgraded in place (pid %d): generation %llu serving %s with %d request threads "
 		 "(new requests waited %ld ms)",
 		 LXCFS_VERSION, (int)getpid(), (unsigned long long)h->gen, opt->mountpoint, thread_count(opt), waited);
@@ -217,31 +226,29 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 			  LXCFS_VERSION);
 		return;
 	}
-	char spec[192];
-	snprintf(spec, sizeof(spec), "%d,%d,%d,%d,%llu,%d,%ld,%d", h->fuse, h->state, h->pidfile, h->history,
-		 (unsigned long long)h->gen, (int)(h->rebinder > 0 ? h->rebinder : 0), (long)mono_ms(), h->psi);
 	char **av = calloc((size_t)nargs + 3, sizeof(*av));
+	char fdarg[16];
 	if (!av) {
 		log_error("upgrade failed: out of memory; lxcfs %s keeps serving", LXCFS_VERSION);
 		return;
 	}
-	av[0] = "lxcfs-worker";
-	av[1] = "--standalone-resume";
-	av[2] = spec;
+	av[0] = WORKER_NAME;
+	av[1] = MODE_STANDALONE_RESUME;
+	av[2] = fdarg;
 	for (int i = 1; i < nargs; i++)
 		av[i + 2] = args[i];
 	log_info("upgrading in place: re-executing %s (pid %d)", h->self, (int)getpid());
 	serve_stop(&lx.serve);
-	int fds[] = { h->fuse, h->state, h->pidfile, h->history, h->psi };
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		keep_fd(fds[i], true);
-	setenv(VIRT_ENV, virt_on() ? "on" : "off", 1);
+	struct fdset fds = FDSET_NONE;
+	fds.fd[FD_FUSE] = h->fuse, fds.fd[FD_STATE] = h->state;
+	fds.fd[FD_HISTORY] = h->history, fds.fd[FD_PSI] = h->psi;
+	struct msg_standalone_resume r = { .gen = h->gen, .stopped_ms = (int64_t)mono_ms(),
+					   .rebinder = h->rebinder > 0 ? h->rebinder : 0, .pidfile = h->pidfile,
+					   .virt_on = virt_on() };
 	/* the signal mask goes along: a signal sent meanwhile waits for the new image's loop */
-	execv(h->self, av);
-	log_error("upgrade failed: cannot execute %s: %s; lxcfs %s serves on", h->self, strerror(errno),
+	int e = proto_exec_self(h->self, av, 2, h->pidfile, MSG_STANDALONE_RESUME, &r, sizeof(r), &fds);
+	log_error("upgrade failed: cannot execute %s: %s; lxcfs %s serves on", h->self, strerror(-e),
 		  LXCFS_VERSION);
-	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
-		keep_fd(fds[i], false);
 	free(av);
 	if (serve_start(&lx.serve, thread_count(opt), end_of_connection) < 0) {
 		log_error("cannot start the request threads again: shutting down");
@@ -308,18 +315,6 @@ out:
 	return rc;
 }
 
-static int parse_fds(const char *s, long *v, int n)
-{
-	for (int i = 0; i < n; i++) {
-		char *end;
-		v[i] = strtol(s, &end, 10);
-		if (end == s || v[i] < 0 || (i < n - 1 && *end != ',') || (i == n - 1 && *end))
-			return -1;
-		s = end + 1;
-	}
-	return 0;
-}
-
 static bool init_recorded(void *unused)
 {
 	return initrec_complete(&st.hdr->init);
@@ -371,25 +366,51 @@ static bool still_mounted(int fd, const char *mountpoint)
 	return mount_canonical(mountpoint, path, sizeof(path)) < 0 || lxcfs_mount_at(path, &dev) == 0;
 }
 
-static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
+/* The keeper's control socket: its number, and whether that keeper speaks version 1 (legacy.h). */
+static int ctl = -1;
+static bool ctl_v1;
+
+static int tell_keeper(enum msg_type type, uint64_t arg)
 {
-	long v[4];
-	if (parse_fds(spec, v, 4) < 0) {
-		log_error("bad --serve argument '%s'", spec);
-		return WORKER_EXIT_CANNOT;
+	return ctl_v1 ? legacy_ctl_send(ctl, type, arg) : proto_tell(ctl, type, arg);
+}
+
+/* START, the first message on the socket numbered arg; from a keeper of protocol version 0, spelt
+ * out in arg (and the environment).  0, or -1 (logged). */
+static int receive_start(const char *arg, bool v0_reinit, struct msg *m)
+{
+	if (legacy_spec(arg)) {
+		ctl_v1 = true;
+		return legacy_serve(arg, v0_reinit, m, &ctl) < 0 ? -1 : 0;
 	}
-	int fd = (int)v[0], ctl = (int)v[2];
-	uint64_t gen = (uint64_t)v[3];
-	log_set_prefix("lxcfs-worker");
+	char *end;
+	long sock = strtol(arg, &end, 10);
+	int r = *end || sock < 0 ? -EINVAL : proto_recv_wait((int)sock, m, 10000);
+	if (r == 0 && m->type != MSG_START) {
+		fdset_close(&m->fds);
+		r = -EBADMSG;
+	}
+	if (r < 0) {
+		log_error("no START from the keeper on fd %s: %s", arg, strerror(-r));
+		return -1;
+	}
+	ctl = (int)sock;
+	return 0;
+}
+
+/* The connection taken over (or reset) and served: 0, or the exit code. */
+static int take_over(struct options *opt, const struct msg *m, enum recovery *how)
+{
+	int fd = m->fds.fd[FD_FUSE];
+	uint64_t gen = m->u.start.gen;
+	bool reinit = m->u.start.reinit;
 	const char *why;
-	if (state_attach(&st, (int)v[1], &why) < 0) {
+	if (state_attach(&st, m->fds.fd[FD_STATE], &why) < 0) {
 		log_error("cannot take over: %s", why);
 		return WORKER_EXIT_UNRESUMABLE;
 	}
-	sigset_t sigs = blocked_signals();
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	virt_set(virt_from_env(), "as the keeper has it");
-	if (lxcfs_open(&lx, opt, &st, gen, history_fd_from_env(), psistore_fd_from_env(), true) < 0 || serve_attach(&lx, fd) < 0)
+	virt_set(m->u.start.virt_on, "as the keeper has it");
+	if (lxcfs_open(&lx, opt, &st, gen, m->fds.fd[FD_HISTORY], m->fds.fd[FD_PSI], true) < 0 || serve_attach(&lx, fd) < 0)
 		return WORKER_EXIT_CANNOT;
 	unsigned lost = reinit ? 0 : serve_check_journal(&lx.serve);
 	int r = reinit ? 0 : serve_replay_init(&lx.serve);
@@ -412,70 +433,111 @@ static int serve_for_keeper(const char *spec, struct options *opt, bool reinit)
 		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
 		 reinit ? "reinitialized connection" : r ? "took over the connection" : "new connection");
-	ctl_send(ctl, CTL_READY, st.hdr->features);
+	*how = recovery_mode();
+	return 0;
+}
 
-	int sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	/* p[2]: our namespace's mount table, watched once the keeper is gone */
-	struct pollfd p[3] = { { .fd = ctl, .events = POLLIN }, { .fd = sfd, .events = POLLIN }, { .fd = -1 } };
-	enum recovery how = recovery_mode();
+/* What the loop waits on: the keeper, our signals, and our namespace's mount table, watched once
+ * the keeper is gone. */
+enum { P_CTL, P_SIG, P_MOUNTS };
+
+/* The keeper is gone; we hold the connection now: keep serving, for the next start to take over,
+ * as long as it is mounted in our namespace.  Whether to go on. */
+static bool keeper_gone(struct pollfd *p, bool handed_over, int fd, const char *mnt)
+{
+	p[P_CTL].fd = -1;
+	if (handed_over) {
+		log_info("the keeper left us to the next start; serving on meanwhile");
+		return true;
+	}
+	log_error("the keeper is gone; serving on without it");
+	p[P_MOUNTS].fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	p[P_MOUNTS].events = POLLPRI; /* a change of the table (POLLIN is always set) */
+	if (!still_mounted(fd, mnt)) {
+		log_info("... but our mount is not in its namespace any more: stopping");
+		return false;
+	}
+	return true;
+}
+
+/* A message from the keeper: whether to go on serving. */
+static bool from_keeper(struct pollfd *p, bool *handed_over, int fd, const char *mnt, enum recovery how)
+{
+	struct msg m;
+	int cr = proto_recv(ctl, &m);
+	if (cr == -EPIPE)
+		return keeper_gone(p, *handed_over, fd, mnt);
+	if (cr < 0)
+		return true;
+	fdset_close(&m.fds); /* (none comes after START) */
+	if (m.type == MSG_HANDOVER)
+		*handed_over = true;
+	else if (m.type == MSG_RECOVER)
+		serve_recover(&lx.serve, m.u.recover.live_gen, how);
+	else if (m.type == MSG_STOP)
+		return false;
+	else if (m.type == MSG_VIRT)
+		virt_set(m.u.virt.on != 0, "SIGUSR2 to the keeper");
+	return true;
+}
+
+/* A signal: whether to go on serving. */
+static bool signalled(int sfd)
+{
+	struct signalfd_siginfo si;
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return true;
+	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+		return false;
+	if (si.ssi_signo == SIGUSR2 && si.ssi_pid != (uint32_t)getppid())
+		log_warn("SIGUSR2 from pid %u ignored: the keeper (pid %d) switches virtualization "
+			 "for every worker", si.ssi_pid, (int)getppid());
+	return true;
+}
+
+static void serve_loop(int fd, const char *mnt, const sigset_t *sigs, enum recovery how)
+{
+	int sfd = signalfd(-1, sigs, SFD_CLOEXEC);
+	struct pollfd p[3] = { [P_CTL] = { .fd = ctl, .events = POLLIN }, [P_SIG] = { .fd = sfd, .events = POLLIN },
+			       [P_MOUNTS] = { .fd = -1 } };
 	bool handed_over = false;
 	for (;;) {
 		if (poll(p, 3, -1) < 0 && errno != EINTR)
 			break;
-		if (p[1].revents & POLLIN) {
-			struct signalfd_siginfo si;
-			if (read(sfd, &si, sizeof(si)) == sizeof(si) &&
-			    (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT))
-				break;
-			if (si.ssi_signo == SIGUSR2 && si.ssi_pid != (uint32_t)getppid())
-				log_warn("SIGUSR2 from pid %u ignored: the keeper (pid %d) switches virtualization "
-					 "for every worker", si.ssi_pid, (int)getppid());
-		}
-		if ((p[2].revents & (POLLPRI | POLLERR)) && !still_mounted(fd, opt->mountpoint)) {
+		if ((p[P_SIG].revents & POLLIN) && !signalled(sfd))
+			break;
+		if ((p[P_MOUNTS].revents & (POLLPRI | POLLERR)) && !still_mounted(fd, mnt)) {
 			log_info("the keeper is gone and our mount is not in its namespace any more (a stop: "
 				 "the keeper killed, the mount detached): stopping");
 			break;
 		}
-		if (p[0].revents & (POLLIN | POLLHUP)) {
-			struct ctl_msg m;
-			int cr = ctl_recv(ctl, &m);
-			if (cr == -EPIPE) {
-				/* Our keeper is gone; we hold the connection now: keep serving, for the
-				 * next start to take over, as long as it is mounted in our namespace. */
-				p[0].fd = -1;
-				if (handed_over) {
-					log_info("the keeper left us to the next start; serving on meanwhile");
-					continue;
-				}
-				log_error("the keeper is gone; serving on without it");
-				p[2].fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
-				p[2].events = POLLPRI; /* a change of the table (POLLIN is always set) */
-				if (!still_mounted(fd, opt->mountpoint)) {
-					log_info("... but our mount is not in its namespace any more: stopping");
-					break;
-				}
-				continue;
-			}
-			if (cr < 0)
-				continue;
-			if (m.type == CTL_HANDOVER)
-				handed_over = true;
-			else if (m.type == CTL_RECOVER)
-				serve_recover(&lx.serve, m.arg, how);
-			else if (m.type == CTL_STOP)
-				break;
-			else if (m.type == CTL_VIRT)
-				virt_set(m.arg != 0, "SIGUSR2 to the keeper");
-		}
+		if ((p[P_CTL].revents & (POLLIN | POLLHUP)) && !from_keeper(p, &handed_over, fd, mnt, how))
+			break;
 	}
-	if (p[2].fd >= 0)
-		close(p[2].fd);
+	if (p[P_MOUNTS].fd >= 0)
+		close(p[P_MOUNTS].fd);
+	close(sfd);
+}
+
+static int serve_for_keeper(const char *arg, struct options *opt, bool v0_reinit)
+{
+	log_set_prefix("lxcfs-worker");
+	struct msg m;
+	if (receive_start(arg, v0_reinit, &m) < 0)
+		return WORKER_EXIT_CANNOT;
+	sigset_t sigs = blocked_signals();
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	enum recovery how;
+	int rc = take_over(opt, &m, &how);
+	if (rc)
+		return rc;
+	tell_keeper(MSG_READY, st.hdr->features);
+	serve_loop(m.fds.fd[FD_FUSE], opt->mountpoint, &sigs, how);
 	serve_stop(&lx.serve);
 	if (opt->psi_poll)
 		psi_wake_own(&lx.psi);
-	log_info("generation %llu stops", (unsigned long long)gen);
+	log_info("generation %llu stops", (unsigned long long)m.u.start.gen);
 	lxcfs_close(&lx);
-	close(sfd);
 	return connection_gone ? WORKER_EXIT_GONE : 0;
 }
 
@@ -550,18 +612,18 @@ static int rebind_main(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	if (argc >= 3 && strcmp(argv[1], "--check-state") == 0)
+	if (argc >= 3 && strcmp(argv[1], MODE_CHECK_STATE) == 0)
 		return check_state(argv[2]);
-	if (argc >= 2 && strcmp(argv[1], "--rebind") == 0)
+	if (argc >= 2 && strcmp(argv[1], MODE_REBIND) == 0)
 		return rebind_main(argc, argv);
-	bool reinit = argc >= 3 && strcmp(argv[1], "--serve-reinit") == 0;
-	bool keeper = reinit || (argc >= 3 && strcmp(argv[1], "--serve") == 0);
-	bool resume = argc >= 3 && strcmp(argv[1], "--standalone-resume") == 0;
-	if (!keeper && !resume && (argc < 2 || strcmp(argv[1], "--standalone") != 0)) {
+	bool reinit = argc >= 3 && strcmp(argv[1], MODE_SERVE_REINIT) == 0; /* protocol version 0 */
+	bool keeper = reinit || (argc >= 3 && strcmp(argv[1], MODE_SERVE) == 0);
+	bool resume = argc >= 3 && strcmp(argv[1], MODE_STANDALONE_RESUME) == 0;
+	if (!keeper && !resume && (argc < 2 || strcmp(argv[1], MODE_STANDALONE) != 0)) {
 		fprintf(stderr, "lxcfs-worker is started by lxcfs; run lxcfs instead\n");
 		return 2;
 	}
-	const char *spec = keeper || resume ? argv[2] : NULL;
+	const char *arg = keeper || resume ? argv[2] : NULL;
 	int skip = keeper || resume ? 2 : 1;
 	argv[skip] = argv[0];
 	struct options opt;
@@ -569,7 +631,7 @@ int main(int argc, char **argv)
 	if (pr != 0)
 		return pr > 0 ? 0 : 1;
 	log_set_debug(opt.debug);
-	int rc = keeper ? serve_for_keeper(spec, &opt, reinit) : standalone(&opt, argc - skip, argv + skip, spec);
+	int rc = keeper ? serve_for_keeper(arg, &opt, reinit) : standalone(&opt, argc - skip, argv + skip, arg);
 	options_free(&opt);
 	return rc;
 }

@@ -167,6 +167,72 @@ inflight() { # recovery mode, log line that proves the path
 	[ "$failures" -eq 0 ]
 	[ "$reads" -gt 200 ]
 	[ "$(status_field "$PIDF" restarts)" = 0 ]
+	# the pidfile is still locked by the keeper: --status finds it running
+	"$BIN/lxcfs" -p "$PIDF" --status >/dev/null
+}
+
+# The bridge from protocol version 0 (src/reinit/legacy.c): a keeper of the binary before the
+# typed protocol (LXCFS_BIN_PREV: scripts/test builds it from commit 400956e) hands its connection
+# and its running worker to this binary by positional fd numbers, and talks version 1 to a worker
+# of this binary it started itself.
+prev_keeper_start() {
+	[ -n "${LXCFS_BIN_PREV:-}" ] || skip "LXCFS_BIN_PREV unset (scripts/test builds it from 400956e)"
+	cp "$LXCFS_BIN_PREV" "$(dirname "$LXCFS_BIN_PREV")/lxcfs-worker" "$BIN/"
+	keeper_start
+	containers
+	start_readers a-$RUN_TAG 262144 2
+	start_readers b-$RUN_TAG 196608 2
+	[ "$(status_field "$PIDF" keeper_version)" = "$("$LXCFS_BIN_PREV" --version)" ]
+}
+
+bin_install() { # SRC_LXCFS: new files renamed in, as a package upgrade does
+	cp "$1" "$BIN/lxcfs.new" && cp "$(dirname "$1")/lxcfs-worker" "$BIN/lxcfs-worker.new"
+	mv "$BIN/lxcfs-worker.new" "$BIN/lxcfs-worker" && mv "$BIN/lxcfs.new" "$BIN/lxcfs"
+}
+
+# SIGUSR1 to the keeper; then this binary's keeper and worker serve, the keeper's pid unchanged.
+upgrade_to_this() {
+	local keeper w want
+	keeper=$(cat "$PIDF.started")
+	want=$("$LXCFS_BIN" --version)
+	w=$(status_field "$PIDF" worker_pid)
+	kill -USR1 "$keeper"
+	wait_worker "$PIDF" "$w"
+	for _ in $(seq 1 100); do [ "$(status_field "$PIDF" keeper_version)" = "$want" ] && break; sleep 0.02; done
+	[ "$(status_field "$PIDF" keeper_version)" = "$want" ]
+	[ "$(status_field "$PIDF" worker_version)" = "$want" ]
+	[ "$(status_field "$PIDF" keeper_pid)" = "$keeper" ]
+	"$BIN/lxcfs" -p "$PIDF" --status >/dev/null # its pidfile still locked
+	# the old worker drained and left (it understood STOP in its own version)
+	for _ in $(seq 1 100); do kill -0 "$w" 2>/dev/null || break; sleep 0.05; done
+	refute kill -0 "$w" 2>/dev/null
+}
+
+# After the bridge: this protocol from end to end (a crash, an upgrade), then no read failed.
+then_this_protocol() {
+	kill_worker KILL
+	upgrade_to_this
+	read -r reads failures < <(stop_readers 4)
+	echo "reads=$reads failures=$failures"
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt 20 ]
+	grep -q "hand-over from a keeper of protocol version 0" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
+
+@test "live upgrade from a keeper of protocol version 0: its worker drains, ours serves, no failed read" {
+	prev_keeper_start
+	bin_install "$LXCFS_BIN"
+	upgrade_to_this
+	then_this_protocol
+}
+
+@test "a keeper of protocol version 0 restarts a crashed worker with this binary, then upgrades: no failed read" {
+	prev_keeper_start
+	bin_install "$LXCFS_BIN"
+	kill_worker KILL # the old keeper starts this worker binary by version 0's --serve F,S,C,G
+	[ "$(status_field "$PIDF" worker_version)" = "$("$LXCFS_BIN" --version)" ]
+	upgrade_to_this
+	then_this_protocol
 }
 
 @test "poison: a request that crashes every worker gets EIO after the second death, others read on" {

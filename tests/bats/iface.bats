@@ -194,6 +194,33 @@ LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
 	refute grep -q "virtualization off" <(log | sed -n '/upgrading in place/,$p')
 }
 
+# The bridge from protocol version 0 (src/reinit/legacy.c): the binary before the typed protocol
+# (LXCFS_BIN_PREV: scripts/test builds it from commit 400956e) re-executes this one with its fds
+# by position on the command line.
+@test "SIGUSR1 without a keeper, from the binary of protocol version 0: same pid, this binary runs, no failed read" {
+	[ -n "${LXCFS_BIN_PREV:-}" ] || skip "LXCFS_BIN_PREV unset (scripts/test builds it from 400956e)"
+	LXCFS_BIN=$LXCFS_BIN_PREV standalone_start
+	container_start c-$RUN_TAG "$CG" "$MNT"
+	local pid want
+	pid=$(cat "$PIDF")
+	want=$("$LXCFS_BIN" --version)
+	start_readers c-$RUN_TAG 65536 2
+	sleep 0.3
+	bin_install "$LXCFS_BIN"
+	kill -USR1 "$pid"
+	for _ in $(seq 1 250); do grep -q "upgraded in place (pid $pid)" <(log) && break; sleep 0.02; done
+	grep "upgraded in place" <(log) | tail -1 | grep -q "lxcfs $want upgraded in place (pid $pid): generation 2 serving"
+	[ "$(readlink "/proc/$pid/exe")" = "$BIN/lxcfs-worker" ]
+	kill -USR1 "$pid" # and this protocol after it
+	for _ in $(seq 1 250); do [ "$(grep -c "upgraded in place (pid $pid)" <(log))" = 2 ] && break; sleep 0.02; done
+	[ "$(grep -c "upgraded in place (pid $pid)" <(log))" = 2 ]
+	read -r reads failures < <(stop_readers 2)
+	echo "reads=$reads failures=$failures"
+	[ "$failures" -eq 0 ]
+	[ "$reads" -gt 10 ]
+	[ "$(memtotal c-$RUN_TAG)" = 65536 ]
+}
+
 @test "SIGUSR1 without a keeper: a binary that cannot take the state over is refused, the daemon serves on" {
 	[ -x "$LXCFS_BIN_SV2" ] || { echo "missing $LXCFS_BIN_SV2 (meson setup build-sv2 -Dstate_version=2)"; false; }
 	standalone_start

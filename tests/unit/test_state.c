@@ -8,7 +8,6 @@
 
 #include "check.h"
 #include "lib/mount.h"
-#include "reinit/ctl.h"
 #include "reinit/state.h"
 #include "reinit/state_section.h"
 #include "fs/tree.h"
@@ -366,36 +365,6 @@ static void entry_checks(void)
 	CHECK(!state_sec_vsize.entry_sound(&big, 0));
 }
 
-static void ctl_checks(void)
-{
-	int sv[2];
-	struct ctl_msg m;
-	CHECK_INT(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sv), 0);
-	CHECK_INT(ctl_send(sv[0], CTL_RECOVER, 42), 0);
-	CHECK_INT(ctl_recv(sv[1], &m), 0);
-	CHECK_INT(m.type, CTL_RECOVER);
-	CHECK_U64(m.arg, 42);
-	CHECK_INT(ctl_recv(sv[1], &m), -EAGAIN); /* nothing more: never blocks */
-
-	CHECK_INT(send(sv[0], "abc", 3, 0), 3);
-	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
-	struct ctl_msg bad = { CTL_MAGIC ^ 1, CTL_VERSION, CTL_STOP, 0 };
-	send(sv[0], &bad, sizeof(bad), 0);
-	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
-	bad = (struct ctl_msg){ CTL_MAGIC, CTL_VERSION + 1, CTL_STOP, 0 };
-	send(sv[0], &bad, sizeof(bad), 0);
-	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
-	bad = (struct ctl_msg){ CTL_MAGIC, CTL_VERSION, 99, 0 };
-	send(sv[0], &bad, sizeof(bad), 0);
-	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
-	char big[64] = { 0 };
-	send(sv[0], big, sizeof(big), 0);
-	CHECK_INT(ctl_recv(sv[1], &m), -EBADMSG);
-	close(sv[0]);
-	CHECK_INT(ctl_recv(sv[1], &m), -EPIPE);
-	close(sv[1]);
-}
-
 static void timeout_warning(void)
 {
 	char path[] = "/tmp/lxcfs-test-timeout-XXXXXX";
@@ -442,7 +411,6 @@ int main(void)
 	keeper_renew();
 	entry_checks();
 	vsize_damage();
-	ctl_checks();
 	timeout_warning();
 	CHECK_DONE();
 }

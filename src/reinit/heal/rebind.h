@@ -20,6 +20,8 @@
 #include <stddef.h>
 #include <sys/types.h>
 
+#include "reinit/proto.h" /* REBIND_EXIT_PARTIAL */
+
 struct rebind_stats {
 	unsigned namespaces; /* mount namespaces that held candidates */
 	unsigned healed;
@@ -50,8 +52,7 @@ struct rebind_req {
 int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats);
 
 /* Runs `worker --rebind [--dead-dev MAJ:MIN] mnt` in a child: its pid, or -errno.  Exit status
- * 0: all healed (or nothing to heal), 3: some could not be, 1: mnt is not a live lxcfs mount. */
+ * 0: all healed (or nothing to heal), REBIND_EXIT_PARTIAL: some could not be, 1: mnt is not a live lxcfs mount. */
 pid_t rebind_start(const char *worker, const char *mnt, dev_t pred);
-#define REBIND_EXIT_PARTIAL 3
 
 #endif
