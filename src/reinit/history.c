@@ -2,8 +2,10 @@
 
 #include <errno.h>
 
+#include "reinit/proto.h"
+
 static const struct memtable_kind kind = {
-	.name = "lxcfs-history",
+	.name = MEMFD_HISTORY,
 	.magic = HISTORY_MAGIC,
 	.version = HISTORY_VERSION,
 	.nentries = HISTORY_ENTRIES,

@@ -14,12 +14,12 @@
 
 static const struct {
 	const char *name;
-	const char *memfd; /* as state.c, history.c and psistore.c name their memfds */
+	const char *memfd;
 } fd_names[FD_N] = {
 	[FD_FUSE] = { "fuse", NULL },
-	[FD_STATE] = { "state", "lxcfs-state" },
-	[FD_HISTORY] = { "history", "lxcfs-history" },
-	[FD_PSI] = { "psi", "lxcfs-psi" },
+	[FD_STATE] = { "state", MEMFD_STATE },
+	[FD_HISTORY] = { "history", MEMFD_HISTORY },
+	[FD_PSI] = { "psi", MEMFD_PSI },
 	[FD_PIDFILE] = { "pidfile", NULL },
 	[FD_CTL] = { "ctl", NULL },
 };

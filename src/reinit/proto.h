@@ -59,6 +59,10 @@ enum fd_name {
 	FD_N,
 };
 #define FD_BIT(n) (1u << (n))
+/* The memfds' own names (memfd_create), which an orphan's fds are found by. */
+#define MEMFD_STATE "lxcfs-state"
+#define MEMFD_HISTORY "lxcfs-history"
+#define MEMFD_PSI "lxcfs-psi"
 
 const char *fd_name(enum fd_name n);       /* "fuse", "state", ... */
 const char *fd_memfd_name(enum fd_name n); /* "lxcfs-state", ...; NULL if not a memfd */

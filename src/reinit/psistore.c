@@ -1,7 +1,9 @@
 #include "reinit/psistore.h"
 
+#include "reinit/proto.h"
+
 static const struct memtable_kind kind = {
-	.name = "lxcfs-psi",
+	.name = MEMFD_PSI,
 	.magic = PSISTORE_MAGIC,
 	.version = PSISTORE_VERSION,
 	.nentries = PSISTORE_ENTRIES,

@@ -11,6 +11,7 @@
 
 #include "lib/hash.h"
 #include "lib/log.h"
+#include "reinit/proto.h"
 #include "reinit/state_section.h"
 
 #define PAGE 4096u
@@ -337,7 +338,7 @@ int state_create(struct state *s)
 	state_seal(&h);
 	s->hdr = NULL;
 	copy_layout(&s->lay, &h);
-	s->fd = memfd_create("lxcfs-state", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	s->fd = memfd_create(MEMFD_STATE, MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (s->fd < 0)
 		return -errno;
 	if (ftruncate(s->fd, (off_t)h.total_size) < 0 ||

@@ -58,30 +58,13 @@ void unstore_fds(void)
 /* A new, empty state: for a worker that resets the connection rather than resuming it. */
 int fresh_state(void)
 {
-	struct state st;
-	const char *why;
-	if (state_create(&st) < 0 || state_attach_header(&st, st.fd, &why) < 0)
+	if (state_renew(&K.st, K.have_saved ? &K.saved : NULL) < 0)
 		return -1;
-	/* the restart record the status shows outlives the state: from the live header if sound */
-	const struct state_hdr *old = NULL;
-	if (K.st.hdr && state_check(&K.st, &why) == 0)
-		old = K.st.hdr;
-	else if (K.have_saved)
-		old = &K.saved;
-	if (old) {
-		st.hdr->restarts = old->restarts;
-		st.hdr->last_status = old->last_status;
-		st.hdr->last_death = old->last_death;
-		st.hdr->last_pid = old->last_pid;
-	}
-	state_detach(&K.st);
-	close(K.st.fd);
-	K.st = st;
 	K.have_saved = false;
 	psi_store_new();
 	K.st.hdr->keeper_pid = getpid();
 	if (K.stored)
-		sd_store_fd("state", K.st.fd);
+		sd_store_fd(fd_name(FD_STATE), K.st.fd);
 	return 0;
 }
 
@@ -89,13 +72,8 @@ int fresh_state(void)
  * and the INIT exchange complete. */
 void save_header(void)
 {
-	const char *why;
-	if (state_check(&K.st, &why) == 0 && initrec_complete(&K.st.hdr->init)) {
-		if (!K.st.hdr->sum)
-			state_seal(K.st.hdr); /* left by a binary before checksums: complete, so fixed */
-		K.saved = *K.st.hdr;
+	if (state_save_header(&K.st, &K.saved))
 		K.have_saved = true;
-	}
 }
 
 /* A damaged header is put back before a new worker needs it: the layout is this version's, the
@@ -104,23 +82,14 @@ void save_header(void)
  * snapshot entries the worker checks one by one. */
 void repair_header(void)
 {
-	const char *why;
-	if (state_check(&K.st, &why) == 0) {
+	const char *damage, *how;
+	int r = state_repair_header(&K.st, K.have_saved ? &K.saved : NULL, K.cur.gen, &damage, &how);
+	if (r == 0)
 		save_header();
-		return;
-	}
-	struct state_hdr *h = K.st.hdr;
-	state_relayout(h);
-	if (K.have_saved)
-		h->init = K.saved.init;
-	h->generation = K.cur.gen;
-	state_seal(h);
-	const char *still;
-	if (state_check(&K.st, &still) == 0)
-		log_error("state header damaged (%s); repaired from %s", why,
-			  K.have_saved ? "the keeper's copy" : "this version's layout, the INIT record as found");
+	else if (r > 0)
+		log_error("state header damaged (%s); repaired from %s", damage, how);
 	else
-		log_error("state header damaged (%s), and not repaired (%s)", why, still);
+		log_error("state header damaged (%s), and not repaired (%s)", damage, how);
 }
 
 /* Nothing can resume this connection and this kernel cannot reset it: rather than restart workers

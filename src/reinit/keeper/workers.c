@@ -136,11 +136,7 @@ static void reap_old(int status, const char *how)
 /* The death on the state's record and in ours. */
 static void record_death(pid_t pid, int status, uint64_t gen, const char *how)
 {
-	struct state_hdr *h = K.st.hdr;
-	h->restarts++;
-	h->last_status = status;
-	h->last_death = time(NULL);
-	h->last_pid = pid;
+	state_note_death(K.st.hdr, status, pid);
 	snprintf(K.last_death, sizeof(K.last_death), "worker %d (generation %llu) %s", (int)pid,
 		 (unsigned long long)gen, how);
 }
