@@ -1,0 +1,252 @@
+/* lxcfs-worker --serve: a keeper's worker.  Its fds come in START; it takes the connection over
+ * from its predecessor through the state (or resets it through the kernel series), tells the
+ * keeper READY, and serves until STOP, the end of the connection, or the end of its mount. */
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/signalfd.h>
+
+#include "fs/ctx.h"
+#include "fs/fault.h"
+#include "lib/child.h"
+#include "lib/log.h"
+#include "lib/mount.h"
+#include "reinit/holders.h"
+#include "reinit/legacy.h"
+#include "reinit/reinit.h"
+#include "fs/virt.h"
+
+#include "worker/worker.h"
+
+/* The serving context (fs/ctx.h), and the state it serves from: attached or created by the
+ * mode before the context is built, detached after it is closed. */
+static struct lxcfs lx;
+static struct state st;
+
+static bool init_recorded(void *unused)
+{
+	return initrec_complete(&st.hdr->init);
+}
+
+/* The reinit tier: reset the connection, answer the new INIT, revalidate the bind mounts. */
+static int reinit_now(int fd, uint64_t gen)
+{
+	pid_t keep[] = { getppid() }; /* our keeper holds it, and reads nothing */
+	int ended = holders_end_readers(fd, keep, 1);
+	if (ended < 0)
+		log_warn("cannot tell who else reads the connection (%s): resetting it all the same",
+			 strerror(-ended));
+	int r = reinit_connection(fd);
+	if (r < 0) {
+		log_error("FUSE_DEV_IOC_REINIT failed: %s", strerror(-r));
+		return -1;
+	}
+	if (!wait_until(init_recorded, NULL, 10000, 1)) {
+		log_error("no new FUSE_INIT after FUSE_DEV_IOC_REINIT");
+		return -1;
+	}
+	fault_point("reinit");
+	r = reinit_revalidate_binds(fd);
+	if (r < 0)
+		log_warn("reinit: some bind mounts could not be revalidated (%s); they fail with EIO", strerror(-r));
+	log_info("generation %llu reinitialized the connection%s", (unsigned long long)gen,
+		 r < 0 ? "" : " and revalidated every bind mount");
+	return 0;
+}
+
+static void wait_for_init(void)
+{
+	if (!wait_until(init_recorded, NULL, 5000, 1))
+		log_warn("no FUSE_INIT from the kernel within 5 s of the mount; ready anyway");
+}
+
+/* Whether the connection of fd is still mounted in our namespace: a worker whose keeper died
+ * serves on for the next start only while it is.  Incus stops an instance by killing the pid it
+ * started (the keeper) and detaching the mount: a copy kept in another namespace (one made with
+ * private propagation) would keep us serving for nobody's start.  Where the kernel cannot name
+ * the connection, any lxcfs at our mountpoint will do. */
+static bool still_mounted(int fd, const char *mountpoint)
+{
+	dev_t dev;
+	char path[PATH_MAX];
+	if (fuse_fd_device(0, fd, &dev) == 0)
+		return lxcfs_dev_mounted(dev);
+	return mount_canonical(mountpoint, path, sizeof(path)) < 0 || lxcfs_mount_at(path, &dev) == 0;
+}
+
+/* The keeper's control socket: its number, and whether that keeper speaks version 1 (legacy.h). */
+static int ctl = -1;
+static bool ctl_v1;
+
+static int tell_keeper(enum msg_type type, uint64_t arg)
+{
+	return ctl_v1 ? legacy_ctl_send(ctl, type, arg) : proto_tell(ctl, type, arg);
+}
+
+/* START, the first message on the socket numbered arg; from a keeper of protocol version 0, spelt
+ * out in arg (and the environment).  0, or -1 (logged). */
+static int receive_start(const char *arg, bool v0_reinit, struct msg *m)
+{
+	if (legacy_spec(arg)) {
+		ctl_v1 = true;
+		return legacy_serve(arg, v0_reinit, m, &ctl) < 0 ? -1 : 0;
+	}
+	char *end;
+	long sock = strtol(arg, &end, 10);
+	int r = *end || sock < 0 ? -EINVAL : proto_recv_wait((int)sock, m, 10000);
+	if (r == 0 && m->type != MSG_START) {
+		fdset_close(&m->fds);
+		r = -EBADMSG;
+	}
+	if (r < 0) {
+		log_error("no START from the keeper on fd %s: %s", arg, strerror(-r));
+		return -1;
+	}
+	ctl = (int)sock;
+	return 0;
+}
+
+/* The connection taken over (or reset) and served: 0, or the exit code. */
+static int take_over(struct options *opt, const struct msg *m, enum recovery *how)
+{
+	int fd = m->fds.fd[FD_FUSE];
+	uint64_t gen = m->u.start.gen;
+	bool reinit = m->u.start.reinit;
+	const char *why;
+	if (state_attach(&st, m->fds.fd[FD_STATE], &why) < 0) {
+		log_error("cannot take over: %s", why);
+		return WORKER_EXIT_UNRESUMABLE;
+	}
+	virt_set(m->u.start.virt_on, "as the keeper has it");
+	if (lxcfs_open(&lx, opt, &st, gen, m->fds.fd[FD_HISTORY], m->fds.fd[FD_PSI], true) < 0 || serve_attach(&lx, fd) < 0)
+		return WORKER_EXIT_CANNOT;
+	unsigned lost = reinit ? 0 : serve_check_journal(&lx.serve);
+	int r = reinit ? 0 : serve_replay_init(&lx.serve);
+	if (r < 0) {
+		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
+		return WORKER_EXIT_UNRESUMABLE;
+	}
+	if (lost && !(st.hdr->features & STATE_FEAT_RESEND)) {
+		log_error("cannot take over: %u request(s) were lost with a damaged journal, and this kernel "
+			  "cannot resend them", lost);
+		return WORKER_EXIT_LOST;
+	}
+	if (serve_start(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
+		return WORKER_EXIT_CANNOT;
+	if (reinit && reinit_now(fd, gen) < 0)
+		return WORKER_EXIT_CANNOT;
+	if (opt->psi_poll && !reinit)
+		psi_wake_waiters(&lx.psi);
+	if (!reinit && r == 0)
+		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
+	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
+		 reinit ? "reinitialized connection" : r ? "took over the connection" : "new connection");
+	*how = worker_recovery();
+	return 0;
+}
+
+/* What the loop waits on: the keeper, our signals, and our namespace's mount table, watched once
+ * the keeper is gone. */
+enum { P_CTL, P_SIG, P_MOUNTS };
+
+/* The keeper is gone; we hold the connection now: keep serving, for the next start to take over,
+ * as long as it is mounted in our namespace.  Whether to go on. */
+static bool keeper_gone(struct pollfd *p, bool handed_over, int fd, const char *mnt)
+{
+	p[P_CTL].fd = -1;
+	if (handed_over) {
+		log_info("the keeper left us to the next start; serving on meanwhile");
+		return true;
+	}
+	log_error("the keeper is gone; serving on without it");
+	p[P_MOUNTS].fd = open("/proc/self/mountinfo", O_RDONLY | O_CLOEXEC);
+	p[P_MOUNTS].events = POLLPRI; /* a change of the table (POLLIN is always set) */
+	if (!still_mounted(fd, mnt)) {
+		log_info("... but our mount is not in its namespace any more: stopping");
+		return false;
+	}
+	return true;
+}
+
+/* A message from the keeper: whether to go on serving. */
+static bool from_keeper(struct pollfd *p, bool *handed_over, int fd, const char *mnt, enum recovery how)
+{
+	struct msg m;
+	int cr = proto_recv(ctl, &m);
+	if (cr == -EPIPE)
+		return keeper_gone(p, *handed_over, fd, mnt);
+	if (cr < 0)
+		return true;
+	fdset_close(&m.fds); /* (none comes after START) */
+	if (m.type == MSG_HANDOVER)
+		*handed_over = true;
+	else if (m.type == MSG_RECOVER)
+		serve_recover(&lx.serve, m.u.recover.live_gen, how);
+	else if (m.type == MSG_STOP)
+		return false;
+	else if (m.type == MSG_VIRT)
+		virt_set(m.u.virt.on != 0, "SIGUSR2 to the keeper");
+	return true;
+}
+
+/* A signal: whether to go on serving. */
+static bool signalled(int sfd)
+{
+	struct signalfd_siginfo si;
+	if (read(sfd, &si, sizeof(si)) != sizeof(si))
+		return true;
+	if (si.ssi_signo == SIGTERM || si.ssi_signo == SIGINT)
+		return false;
+	if (si.ssi_signo == SIGUSR2 && si.ssi_pid != (uint32_t)getppid())
+		log_warn("SIGUSR2 from pid %u ignored: the keeper (pid %d) switches virtualization "
+			 "for every worker", si.ssi_pid, (int)getppid());
+	return true;
+}
+
+static void serve_loop(int fd, const char *mnt, const sigset_t *sigs, enum recovery how)
+{
+	int sfd = signalfd(-1, sigs, SFD_CLOEXEC);
+	struct pollfd p[3] = { [P_CTL] = { .fd = ctl, .events = POLLIN }, [P_SIG] = { .fd = sfd, .events = POLLIN },
+			       [P_MOUNTS] = { .fd = -1 } };
+	bool handed_over = false;
+	for (;;) {
+		if (poll(p, 3, -1) < 0 && errno != EINTR)
+			break;
+		if ((p[P_SIG].revents & POLLIN) && !signalled(sfd))
+			break;
+		if ((p[P_MOUNTS].revents & (POLLPRI | POLLERR)) && !still_mounted(fd, mnt)) {
+			log_info("the keeper is gone and our mount is not in its namespace any more (a stop: "
+				 "the keeper killed, the mount detached): stopping");
+			break;
+		}
+		if ((p[P_CTL].revents & (POLLIN | POLLHUP)) && !from_keeper(p, &handed_over, fd, mnt, how))
+			break;
+	}
+	if (p[P_MOUNTS].fd >= 0)
+		close(p[P_MOUNTS].fd);
+	close(sfd);
+}
+
+int served_main(const char *arg, struct options *opt, bool v0_reinit)
+{
+	log_set_prefix("lxcfs-worker");
+	struct msg m;
+	if (receive_start(arg, v0_reinit, &m) < 0)
+		return WORKER_EXIT_CANNOT;
+	sigset_t sigs = worker_signals();
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	enum recovery how;
+	int rc = take_over(opt, &m, &how);
+	if (rc)
+		return rc;
+	tell_keeper(MSG_READY, st.hdr->features);
+	serve_loop(m.fds.fd[FD_FUSE], opt->mountpoint, &sigs, how);
+	serve_stop(&lx.serve);
+	if (opt->psi_poll)
+		psi_wake_own(&lx.psi);
+	log_info("generation %llu stops", (unsigned long long)m.u.start.gen);
+	lxcfs_close(&lx);
+	return worker_connection_gone() ? WORKER_EXIT_GONE : 0;
+}
+
