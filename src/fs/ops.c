@@ -498,44 +498,18 @@ static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to
 	deny(req);
 }
 
-const struct fuse_lowlevel_ops lxcfs_ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.forget = op_forget,
-	.forget_multi = op_forget_multi,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.readlink = op_readlink,
-	.mknod = op_mknod,
-	.mkdir = op_mkdir,
-	.unlink = op_deny_entry,
-	.rmdir = op_deny_entry,
-	.create = op_create,
-	.open = op_open,
-	.read = op_read,
-	.release = op_release,
-	.readdir = op_readdir,
-};
+#define LXCFS_OPS                                                                             \
+	.init = op_init, .lookup = op_lookup, .forget = op_forget, .forget_multi = op_forget_multi, \
+	.getattr = op_getattr, .setattr = op_setattr, .readlink = op_readlink, .mknod = op_mknod,   \
+	.mkdir = op_mkdir, .unlink = op_deny_entry, .rmdir = op_deny_entry, .create = op_create,    \
+	.open = op_open, .read = op_read, .release = op_release, .readdir = op_readdir
+
+const struct fuse_lowlevel_ops lxcfs_ops = { LXCFS_OPS };
 
 /* With --enable-psi-poll, as upstream HEAD does: without it the kernel is not even offered
  * poll (it answers poll itself, at no cost to us) and nothing is written. */
 const struct fuse_lowlevel_ops lxcfs_ops_psi = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.forget = op_forget,
-	.forget_multi = op_forget_multi,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.readlink = op_readlink,
-	.mknod = op_mknod,
-	.mkdir = op_mkdir,
-	.unlink = op_deny_entry,
-	.rmdir = op_deny_entry,
-	.create = op_create,
-	.open = op_open,
-	.read = op_read,
+	LXCFS_OPS,
 	.write = op_write,
-	.release = op_release,
-	.readdir = op_readdir,
 	.poll = op_poll,
 };

@@ -59,5 +59,9 @@ int render_cpu_offline(const struct rctx *c, struct buf *out);
 
 /* The cpus a container may use: its effective cpuset, or the host's online cpus. */
 int container_cpus(const struct rctx *c, struct cpuset *out);
+/* After a host file was read into *host (r: the read's result): 1 with the container's cpus in
+ * *cpus, for the caller to render from both; 0 for a reader in no container, the host's file
+ * copied to out as it is; or the error (host freed in both of these cases). */
+int host_and_cpus(const struct rctx *c, int r, struct buf *host, struct buf *out, struct cpuset *cpus);
 
 #endif

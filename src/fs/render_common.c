@@ -42,3 +42,15 @@ int container_cpus(const struct rctx *c, struct cpuset *out)
 		cpuset_keep_first(out, n);
 	return 0;
 }
+
+int host_and_cpus(const struct rctx *c, int r, struct buf *host, struct buf *out, struct cpuset *cpus)
+{
+	if (r >= 0 && c->cg)
+		r = container_cpus(c, cpus);
+	else if (r == 0)
+		buf_append(out, host->data, host->len);
+	if (r >= 0 && c->cg)
+		return 1;
+	buf_free(host);
+	return r;
+}

@@ -41,19 +41,10 @@ int render_cpuinfo(const struct rctx *c, struct buf *out)
 	/* Generating cpuinfo samples every cpu's clock (9 us here); only "cpu MHz" changes. */
 	char path[4096];
 	snprintf(path, sizeof(path), "%s/cpuinfo", c->host->proc);
-	int r = fdcache_read_aged(c->files, path, 1000, &host);
-	if (r < 0 || !c->cg) {
-		if (r == 0)
-			buf_append(out, host.data, host.len);
-		buf_free(&host);
-		return r;
-	}
 	struct cpuset cpus;
-	r = container_cpus(c, &cpus);
-	if (r < 0) {
-		buf_free(&host);
+	int r = host_and_cpus(c, fdcache_read_aged(c->files, path, 1000, &host), &host, out, &cpus);
+	if (r <= 0)
 		return r;
-	}
 	/* Blocks of cpus outside the set are dropped; the rest are numbered from 0. */
 	bool printing = false;
 	unsigned next = 0, cpu;

@@ -167,19 +167,10 @@ static bool cpu_line(const char *l, size_t n, unsigned *cpu, uint64_t *v, int *n
 int render_stat(const struct rctx *c, struct buf *out)
 {
 	struct buf host = BUF_INIT;
-	int r = host_proc_read(c, "stat", &host);
-	if (r < 0 || !c->cg) {
-		if (r == 0)
-			buf_append(out, host.data, host.len);
-		buf_free(&host);
-		return r;
-	}
 	struct cpuset cpus;
-	r = container_cpus(c, &cpus);
-	if (r < 0) {
-		buf_free(&host);
+	int r = host_and_cpus(c, host_proc_read(c, "stat", &host), &host, out, &cpus);
+	if (r <= 0)
 		return r;
-	}
 	unsigned ncpu = 0;
 	for (int i = cpuset_next(&cpus, 0); i >= 0; i = cpuset_next(&cpus, (unsigned)i + 1))
 		ncpu = (unsigned)i + 1;
