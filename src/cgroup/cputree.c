@@ -146,17 +146,22 @@ static int stat_rel(struct cputree *t, const char *rel, struct stat *st)
 	return r;
 }
 
-static void walk(struct cputree *t, const char *rel, int depth)
+/* Calls fn for each entry of directory rel (beneath the root) with a valid name, with the
+ * entry's path and node id, after remembering that id (fn gets remember's result), until fn
+ * returns false.  0 or -errno. */
+static int each_child(struct cputree *t, const char *rel,
+		      bool (*fn)(struct cputree *t, const struct dirent *de, const char *child, uint64_t ino,
+				 int remembered, void *arg),
+		      void *arg)
 {
-	if (depth > WALK_MAX_DEPTH)
-		return;
 	int fd = open_beneath(t, rel, O_RDONLY | O_DIRECTORY);
 	if (fd < 0)
-		return;
+		return fd;
 	DIR *d = fdopendir(fd);
 	if (!d) {
+		int r = -errno;
 		close(fd);
-		return;
+		return r;
 	}
 	struct dirent *de;
 	while ((de = readdir(d)) != NULL) {
@@ -166,12 +171,30 @@ static void walk(struct cputree *t, const char *rel, int depth)
 		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
 		    sizeof(child))
 			continue;
-		if (remember(t, tree_dynamic_ino(child), child) == -ENOSPC)
+		uint64_t ino = tree_dynamic_ino(child);
+		if (!fn(t, de, child, ino, remember(t, ino, child), arg))
 			break;
-		if (de->d_type == DT_DIR)
-			walk(t, child, depth + 1);
 	}
 	closedir(d);
+	return 0;
+}
+
+static void walk(struct cputree *t, const char *rel, int depth);
+
+static bool walk_child(struct cputree *t, const struct dirent *de, const char *child, uint64_t ino, int remembered,
+		       void *depth)
+{
+	if (remembered == -ENOSPC)
+		return false;
+	if (de->d_type == DT_DIR)
+		walk(t, child, *(int *)depth + 1);
+	return true;
+}
+
+static void walk(struct cputree *t, const char *rel, int depth)
+{
+	if (depth <= WALK_MAX_DEPTH)
+		each_child(t, rel, walk_child, &depth);
 }
 
 int cputree_path(struct cputree *t, uint64_t ino, char *rel, size_t size)
@@ -259,36 +282,27 @@ int cputree_read(struct cputree *t, uint64_t ino, off_t off, size_t size, struct
 	return r;
 }
 
+struct list_arg {
+	cputree_entry_fn fn;
+	void *arg;
+};
+
+static bool list_child(struct cputree *t, const struct dirent *de, const char *child, uint64_t ino, int remembered,
+		       void *arg)
+{
+	struct list_arg *l = arg;
+	if (remembered < 0)
+		return true; /* not listed: an id we could not remember would not be found again */
+	mode_t type = de->d_type == DT_DIR ? S_IFDIR : de->d_type == DT_LNK ? S_IFLNK : S_IFREG;
+	return l->fn(l->arg, de->d_name, ino, type);
+}
+
 int cputree_list(struct cputree *t, uint64_t ino, cputree_entry_fn fn, void *arg)
 {
 	char rel[4096];
 	int r = cputree_path(t, ino, rel, sizeof(rel));
 	if (r < 0)
 		return r;
-	int fd = open_beneath(t, rel, O_RDONLY | O_DIRECTORY);
-	if (fd < 0)
-		return fd;
-	DIR *d = fdopendir(fd);
-	if (!d) {
-		r = -errno;
-		close(fd);
-		return r;
-	}
-	struct dirent *de;
-	while ((de = readdir(d)) != NULL) {
-		if (!tree_name_ok(de->d_name))
-			continue;
-		char child[4096];
-		if ((size_t)snprintf(child, sizeof(child), "%s%s%s", rel, *rel ? "/" : "", de->d_name) >=
-		    sizeof(child))
-			continue;
-		uint64_t cino = tree_dynamic_ino(child);
-		if (remember(t, cino, child) < 0)
-			continue;
-		mode_t type = de->d_type == DT_DIR ? S_IFDIR : de->d_type == DT_LNK ? S_IFLNK : S_IFREG;
-		if (!fn(arg, de->d_name, cino, type))
-			break;
-	}
-	closedir(d);
-	return 0;
+	struct list_arg l = { fn, arg };
+	return each_child(t, rel, list_child, &l);
 }
