@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "fs/ctx.h"
+#include "lib/clock.h"
 #include "lib/log.h"
 
 #ifndef FUSE_NOTIFY_RESEND
@@ -348,7 +349,7 @@ void serve_stop(struct serve *s)
 	while (__atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 0) {
 		for (int i = 0; i < s->nthreads; i++)
 			pthread_kill(s->tids[i], WAKE_SIGNAL);
-		nanosleep(&(struct timespec){ .tv_nsec = 2 * 1000 * 1000 }, NULL);
+		sleep_ms(2);
 	}
 	for (int i = 0; i < s->nthreads; i++)
 		pthread_join(s->tids[i], NULL);
@@ -444,7 +445,7 @@ static void *recovery_thread(void *arg)
 			log_info("asked the kernel to resend unanswered requests");
 		/* Resent requests find their dead slot (and its tries) as they arrive; what is
 		 * left after that was finished by the kernel meanwhile. */
-		nanosleep(&(struct timespec){ .tv_sec = 2 }, NULL);
+		nanosleep(&(struct timespec){ .tv_sec = 2 }, NULL); /* (a signal may end it early) */
 		drop_unclaimed(s, job.live_gen);
 	} else if (job.how == RECOVER_RESEND) {
 		log_warn("this kernel cannot resend requests; answering from the journal");
