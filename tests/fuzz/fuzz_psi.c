@@ -1,4 +1,4 @@
-/* PSI triggers as containers write them to proc/pressure/* (--enable-psi-poll): whatever is
+/* PSI triggers as containers write them to the proc/pressure files (--enable-psi-poll): whatever is
  * written goes through psi_parse_trigger, which must refuse everything but a trigger the kernel
  * takes, and rebuild that one within bounds. */
 #include <errno.h>
