@@ -58,7 +58,8 @@ struct taskcount_bpf {
 	unsigned ninmap;
 };
 
-static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
+__attribute__((format(printf, 2, 0))) static int libbpf_log(enum libbpf_print_level level, const char *fmt,
+								 va_list ap)
 {
 	if (level == LIBBPF_DEBUG || !log_debug_enabled())
 		return 0;
