@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 
 #include "fs/ctx.h"
+#include "lib/child.h"
 #include "lib/clock.h"
 #include "lib/log.h"
 #include "lib/mount.h"
@@ -185,6 +186,53 @@ static void upgrade_in_place(const struct options *opt, struct standalone *h, in
 
 /* The one-process daemon, as upstream's: signals as upstream lxcfs takes them (SIGTERM, SIGINT
  * and SIGHUP unmount and exit; SIGUSR1 upgrades in place; SIGUSR2 switches virtualization). */
+static void reap_rebinder(struct standalone *h)
+{
+	int status;
+	if (h->rebinder > 0 && waitpid(h->rebinder, &status, WNOHANG) == h->rebinder) {
+		if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+			log_warn("the rebind tier did not heal everything (status %d); see above", status);
+		h->rebinder = 0;
+	}
+}
+
+/* Signals as upstream lxcfs takes them, until one that stops us (SIGTERM, SIGINT, SIGHUP). */
+static void signal_loop(struct options *opt, struct standalone *h, const sigset_t *sigs, int nargs, char **args)
+{
+	for (;;) {
+		siginfo_t si;
+		int sig = sigwaitinfo(sigs, &si);
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
+			if (sig == SIGHUP)
+				log_info("SIGHUP: unmounting and exiting, as upstream lxcfs does");
+			return;
+		}
+		if (sig == SIGCHLD)
+			reap_rebinder(h);
+		if (sig == SIGUSR1 && si.si_code == SI_QUEUE && si.si_value.sival_int == KEEPER_REINIT_REQUEST)
+			log_warn("lxcfs --reinit (pid %d) needs --restart-on-crash; ignored", (int)si.si_pid);
+		else if (sig == SIGUSR1)
+			upgrade_in_place(opt, h, nargs, args);
+		if (sig == SIGUSR2)
+			virt_set(!virt_on(), "SIGUSR2");
+	}
+}
+
+/* Whatever start_fresh or resume_in_place got, given back. */
+static void release_all(struct standalone *h, const char *pidpath)
+{
+	lxcfs_close(&lx);
+	state_detach(&st);
+	if (st.fd >= 0)
+		close(st.fd);
+	if (h->history >= 0)
+		close(h->history);
+	if (h->psi >= 0)
+		close(h->psi);
+	if (h->pidfile >= 0)
+		pidfile_release(pidpath, h->pidfile);
+}
+
 int standalone_main(struct options *opt, int nargs, char **args, const char *resume)
 {
 	char pidpath[PATH_MAX];
@@ -194,51 +242,17 @@ int standalone_main(struct options *opt, int nargs, char **args, const char *res
 	static struct standalone h;
 	h = (struct standalone){ .fuse = -1, .state = -1, .pidfile = -1, .history = -1, .psi = -1 };
 	self_path(h.self, sizeof(h.self));
-	int rc = 1;
-	if (resume ? resume_in_place(opt, resume, &h) < 0 : start_fresh(opt, pidpath, &h) < 0)
-		goto out;
-	for (;;) {
-		siginfo_t si;
-		int sig = sigwaitinfo(&sigs, &si);
-		if (sig == SIGTERM || sig == SIGINT || sig == SIGHUP) {
-			if (sig == SIGHUP)
-				log_info("SIGHUP: unmounting and exiting, as upstream lxcfs does");
-			break;
-		}
-		if (sig == SIGCHLD) {
-			int status;
-			if (h.rebinder > 0 && waitpid(h.rebinder, &status, WNOHANG) == h.rebinder) {
-				if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-					log_warn("the rebind tier did not heal everything (status %d); see above", status);
-				h.rebinder = 0;
-			}
-		}
-		if (sig == SIGUSR1 && si.si_code == SI_QUEUE && si.si_value.sival_int == KEEPER_REINIT_REQUEST)
-			log_warn("lxcfs --reinit (pid %d) needs --restart-on-crash; ignored", (int)si.si_pid);
-		else if (sig == SIGUSR1)
-			upgrade_in_place(opt, &h, nargs, args);
-		if (sig == SIGUSR2)
-			virt_set(!virt_on(), "SIGUSR2");
+	if (resume ? resume_in_place(opt, resume, &h) < 0 : start_fresh(opt, pidpath, &h) < 0) {
+		release_all(&h, pidpath);
+		return 1;
 	}
+	signal_loop(opt, &h, &sigs, nargs, args);
 	log_info("shutting down");
-	if (h.rebinder > 0) {
-		kill(h.rebinder, SIGKILL);
-		waitpid(h.rebinder, NULL, 0);
-	}
+	if (h.rebinder > 0)
+		child_wait(h.rebinder, 0, NULL); /* a pass still waiting on a hung mount: not worth outliving us */
 	fuse_unmount(opt->mountpoint);
 	serve_stop(&lx.serve);
-	rc = 0;
-out:
-	lxcfs_close(&lx);
-	state_detach(&st);
-	if (st.fd >= 0)
-		close(st.fd);
-	if (h.history >= 0)
-		close(h.history);
-	if (h.psi >= 0)
-		close(h.psi);
-	if (h.pidfile >= 0)
-		pidfile_release(pidpath, h.pidfile);
-	return rc;
+	release_all(&h, pidpath);
+	return 0;
 }
 
