@@ -178,7 +178,7 @@ inflight() { # recovery mode, log line that proves the path
 prev_keeper_start() {
 	[ -n "${LXCFS_BIN_PREV:-}" ] || skip "LXCFS_BIN_PREV unset (scripts/test builds it from 400956e)"
 	cp "$LXCFS_BIN_PREV" "$(dirname "$LXCFS_BIN_PREV")/lxcfs-worker" "$BIN/"
-	keeper_start
+	bin_keeper_start
 	containers
 	start_readers a-$RUN_TAG 262144 2
 	start_readers b-$RUN_TAG 196608 2
@@ -198,14 +198,12 @@ upgrade_to_this() {
 	w=$(status_field "$PIDF" worker_pid)
 	kill -USR1 "$keeper"
 	wait_worker "$PIDF" "$w"
-	for _ in $(seq 1 100); do [ "$(status_field "$PIDF" keeper_version)" = "$want" ] && break; sleep 0.02; done
-	[ "$(status_field "$PIDF" keeper_version)" = "$want" ]
+	wait_until 2 status_is "$PIDF" keeper_version "$want"
 	[ "$(status_field "$PIDF" worker_version)" = "$want" ]
 	[ "$(status_field "$PIDF" keeper_pid)" = "$keeper" ]
 	"$BIN/lxcfs" -p "$PIDF" --status >/dev/null # its pidfile still locked
 	# the old worker drained and left (it understood STOP in its own version)
-	for _ in $(seq 1 100); do kill -0 "$w" 2>/dev/null || break; sleep 0.05; done
-	refute kill -0 "$w" 2>/dev/null
+	wait_until 5 gone "$w"
 }
 
 # After the bridge: this protocol from end to end (a crash, an upgrade), then no read failed.

@@ -208,12 +208,11 @@ LXCFS_BIN_SV2=${LXCFS_BIN_SV2:-$BATS_TEST_DIRNAME/../../build-sv2/lxcfs}
 	sleep 0.3
 	bin_install "$LXCFS_BIN"
 	kill -USR1 "$pid"
-	for _ in $(seq 1 250); do grep -q "upgraded in place (pid $pid)" <(log) && break; sleep 0.02; done
+	wait_until 5 upgrades_are "$pid" 1
 	grep "upgraded in place" <(log) | tail -1 | grep -q "lxcfs $want upgraded in place (pid $pid): generation 2 serving"
 	[ "$(readlink "/proc/$pid/exe")" = "$BIN/lxcfs-worker" ]
 	kill -USR1 "$pid" # and this protocol after it
-	for _ in $(seq 1 250); do [ "$(grep -c "upgraded in place (pid $pid)" <(log))" = 2 ] && break; sleep 0.02; done
-	[ "$(grep -c "upgraded in place (pid $pid)" <(log))" = 2 ]
+	wait_until 5 upgrades_are "$pid" 2
 	read -r reads failures < <(stop_readers 2)
 	echo "reads=$reads failures=$failures"
 	[ "$failures" -eq 0 ]
