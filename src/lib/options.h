@@ -34,7 +34,9 @@ struct options {
 	const char *pidfile;  /* NULL = <runtime_dir>/lxcfs.pid */
 	const char *mountpoint;
 	char *fuse_opts;      /* kernel fuse options from -o (default_permissions, max_read=N) */
-	unsigned long mount_flags; /* MS_* flags: nosuid,nodev by default, changed by -o */
+	unsigned long mount_flags; /* MS_* flags: nosuid,nodev by default (and rdonly: see
+				      options_parse), changed by -o */
+	bool rw_given;        /* -o ro or -o rw: the operator chose */
 };
 
 /* 0 = run, 1 = printed help/version (exit 0), -1 = usage error (message already printed). */

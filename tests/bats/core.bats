@@ -27,10 +27,34 @@ teardown_file() {
 	cg_remove "$CG3"
 }
 
-@test "mounted as lxcfs with upstream's options" {
+@test "mounted as lxcfs with upstream's options, on a read-only superblock (no GETATTR per read)" {
 	run grep " $MNT fuse.lxcfs " /proc/self/mounts
 	[ "$status" -eq 0 ]
-	[ "$output" = "lxcfs $MNT fuse.lxcfs rw,nosuid,nodev,relatime,user_id=0,group_id=0,allow_other 0 0" ]
+	[ "$output" = "lxcfs $MNT fuse.lxcfs ro,nosuid,nodev,relatime,user_id=0,group_id=0,allow_other 0 0" ]
+}
+
+# GETATTRs the daemon on mountpoint $1 (started with -d, logging to $2) gets for 5 cats after a first.
+getattrs_per_5_cats() {
+	timeout 5 cat "$1/proc/uptime" >/dev/null
+	local n0 n1
+	n0=$(grep -c "opcode: GETATTR" "$2" || true)
+	for _ in 1 2 3 4 5; do timeout 5 cat "$1/proc/uptime" >/dev/null; done
+	n1=$(grep -c "opcode: GETATTR" "$2" || true)
+	echo $((n1 - n0))
+}
+
+@test "a cat costs no GETATTR (a read-only superblock keeps the attributes valid); with -o rw each costs one" {
+	local m=$BATS_TEST_TMPDIR/m p=$BATS_TEST_TMPDIR/m.pid log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log n
+	daemon_start "$m" "$p" -d
+	n=$(getattrs_per_5_cats "$m" "$log")
+	daemon_stop "$m" "$p"
+	echo "read-only superblock: $n GETATTR for 5 cats" >&2
+	[ "$n" -le 1 ] # (one if the 1 s attribute timeout ran out in between, on a slow machine)
+	daemon_start "$m" "$p" -d -o rw
+	n=$(getattrs_per_5_cats "$m" "$log")
+	daemon_stop "$m" "$p"
+	echo "read-write: $n GETATTR for 5 cats" >&2
+	[ "$n" -ge 5 ]
 }
 
 @test "the tree holds upstream's files, pressure only where the host has PSI" {

@@ -307,8 +307,13 @@ wait_line() { # FILE PATTERN [SECONDS]: until a line of FILE matches
 
 @test "--enable-psi-poll: a container's reader arms a trigger and is woken by its cgroup's pressure (the host's on v1)" {
 	needs_psi
-	# without the option the files take no writes, as before
+	# without the option the files take no writes: the superblock is read-only (no GETATTR per
+	# read, options.c); with -o rw the daemon refuses them itself, as before
 	daemon_start "$MNT" "$PIDF"
+	run timeout "$TMO" "$PSI_WAIT" "$MNT/proc/pressure/cpu" "$TRIGGER" 100 1
+	[ "$output" = "open: EROFS" ]
+	daemon_stop "$MNT" "$PIDF"
+	daemon_start "$MNT" "$PIDF" -o rw
 	run timeout "$TMO" "$PSI_WAIT" "$MNT/proc/pressure/cpu" "$TRIGGER" 100 1
 	[ "$output" = "open: EACCES" ]
 	daemon_stop "$MNT" "$PIDF"

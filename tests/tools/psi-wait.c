@@ -17,7 +17,7 @@ static const char *errname(int e)
 {
 	static const struct { int e; const char *n; } t[] = {
 		{ EINVAL, "EINVAL" }, { EBUSY, "EBUSY" }, { EACCES, "EACCES" }, { ENOENT, "ENOENT" },
-		{ EIO, "EIO" }, { ENOMEM, "ENOMEM" }, { EPERM, "EPERM" }, { ENOTCONN, "ENOTCONN" },
+		{ EIO, "EIO" }, { ENOMEM, "ENOMEM" }, { EPERM, "EPERM" }, { ENOTCONN, "ENOTCONN" }, { EROFS, "EROFS" },
 	};
 	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++)
 		if (t[i].e == e)

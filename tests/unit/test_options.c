@@ -49,6 +49,18 @@ int main(void)
 	options_free(&o);
 	CHECK_INT(parse(&o, (const char *[]){ "/mnt", NULL }), 0);
 	CHECK(!o.swap_off);
+	/* a read-only superblock by default (no GETATTR per read); read-write where something is
+	 * written (PSI triggers) or asked for */
+	CHECK(o.mount_flags & MS_RDONLY);
+	options_free(&o);
+	CHECK_INT(parse(&o, (const char *[]){ "--enable-psi-poll", "/mnt", NULL }), 0);
+	CHECK(!(o.mount_flags & MS_RDONLY));
+	options_free(&o);
+	CHECK_INT(parse(&o, (const char *[]){ "-o", "rw", "/mnt", NULL }), 0);
+	CHECK(!(o.mount_flags & MS_RDONLY));
+	options_free(&o);
+	CHECK_INT(parse(&o, (const char *[]){ "--enable-psi-poll", "-o", "ro", "/mnt", NULL }), 0);
+	CHECK(o.mount_flags & MS_RDONLY);
 	options_free(&o);
 	CHECK_INT(parse(&o, (const char *[]){ "--version", NULL }), 1);
 	options_free(&o);
