@@ -273,9 +273,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->noflush = 1;
-	fi->fh = fh_make(ctx(req), tree_node(ino) ? FH_VFILE : FH_HOSTFILE);
+	struct openfiles *of = ctx(req); /* (the reply frees req) */
+	fi->fh = fh_make(of, tree_node(ino) ? FH_VFILE : FH_HOSTFILE);
 	if (fuse_reply_open(req, fi) == -ENOENT)
-		openfile_forget(ctx(req), fi->fh); /* interrupted open: no release will come */
+		openfile_forget(of, fi->fh); /* interrupted open: no release will come */
 }
 
 static int render_for(fuse_req_t req, const struct node *n, struct buf *out)
