@@ -1,6 +1,8 @@
 #include "reinit/proto.h"
 
 #include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
@@ -217,7 +219,7 @@ int proto_recv(int sock, struct msg *m)
 	return r;
 }
 
-int proto_recv_wait(int sock, struct msg *m, int timeout_ms)
+static int proto_recv_wait(int sock, struct msg *m, int timeout_ms)
 {
 	struct pollfd p = { .fd = sock, .events = POLLIN };
 	int r = poll(&p, 1, timeout_ms);
@@ -229,6 +231,34 @@ int proto_recv_wait(int sock, struct msg *m, int timeout_ms)
 		return -ETIMEDOUT;
 	}
 	return proto_recv(sock, m);
+}
+
+int proto_recv_arg(const char *arg, enum msg_type want, int timeout_ms, struct msg *m)
+{
+	char *end;
+	long sock = strtol(arg, &end, 10);
+	if (*end || end == arg || sock < 0 || sock > INT_MAX)
+		return -EINVAL;
+	int r = proto_recv_wait((int)sock, m, timeout_ms);
+	if (r == 0 && m->type != want) {
+		fdset_close(&m->fds);
+		r = -EBADMSG;
+	}
+	return r < 0 ? r : (int)sock;
+}
+
+int proto_recv_handover(const char *arg, enum msg_type want, struct msg *m)
+{
+	int sock = proto_recv_arg(arg, want, 1000, m);
+	if (sock < 0)
+		return sock;
+	close(sock);
+	int32_t pidfile = want == MSG_KEEPER_RESUME ? m->u.keeper_resume.pidfile : m->u.standalone_resume.pidfile;
+	if (proto_kept(m, pidfile) < 0) {
+		fdset_close(&m->fds);
+		return -EBADMSG;
+	}
+	return 0;
 }
 
 static void set_cloexec(int fd, bool on)

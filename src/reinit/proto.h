@@ -154,8 +154,13 @@ int proto_tell(int sock, enum msg_type type, uint64_t arg);
  * -EPERM (not root), -EBADMSG (malformed: refused, logged).  The fds are close-on-exec; on any
  * error none is left open. */
 int proto_recv(int sock, struct msg *m);
-/* Same, waiting at most timeout_ms for it. */
-int proto_recv_wait(int sock, struct msg *m, int timeout_ms);
+/* The message of type want on the socket whose number is the command-line argument arg, waiting
+ * at most timeout_ms: the socket's number, or -errno (-EINVAL: arg names no socket; -EBADMSG: a
+ * message of another type, its fds closed). */
+int proto_recv_arg(const char *arg, enum msg_type want, int timeout_ms, struct msg *m);
+/* A self hand-over (KEEPER_RESUME or STANDALONE_RESUME) on the socket numbered arg: received,
+ * the socket closed, the pidfile kept across the exec checked (proto_kept).  0 or -errno. */
+int proto_recv_handover(const char *arg, enum msg_type want, struct msg *m);
 
 /* Hands fds to our own next image: a socketpair, the message on one end, the other end and keep
  * (the pidfile, or -1) kept across execv(path, argv), the socket's number written into

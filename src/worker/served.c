@@ -92,18 +92,12 @@ static int receive_start(const char *arg, bool v0_reinit, struct msg *m)
 		ctl_v1 = true;
 		return legacy_serve(arg, v0_reinit, m, &ctl) < 0 ? -1 : 0;
 	}
-	char *end;
-	long sock = strtol(arg, &end, 10);
-	int r = *end || sock < 0 ? -EINVAL : proto_recv_wait((int)sock, m, 10000);
-	if (r == 0 && m->type != MSG_START) {
-		fdset_close(&m->fds);
-		r = -EBADMSG;
-	}
-	if (r < 0) {
-		log_error("no START from the keeper on fd %s: %s", arg, strerror(-r));
+	int sock = proto_recv_arg(arg, MSG_START, 10000, m);
+	if (sock < 0) {
+		log_error("no START from the keeper on fd %s: %s", arg, strerror(-sock));
 		return -1;
 	}
-	ctl = (int)sock;
+	ctl = sock;
 	return 0;
 }
 

@@ -80,19 +80,8 @@ static int receive_resume(const char *arg, struct standalone *h, int64_t *stoppe
 	int r;
 	if (legacy_spec(arg))
 		r = legacy_standalone_resume(arg, &m);
-	else {
-		char *end;
-		long sock = strtol(arg, &end, 10);
-		r = *end || sock < 0 ? -EINVAL : proto_recv_wait((int)sock, &m, 1000);
-		if (!*end && sock >= 0)
-			close((int)sock);
-		if (r == 0 && (m.type != MSG_STANDALONE_RESUME || proto_kept(&m, m.u.standalone_resume.pidfile) < 0)) {
-			fdset_close(&m.fds);
-			r = -EBADMSG;
-		}
-		if (r < 0)
-			log_error("bad --standalone-resume hand-over (%s): %s", arg, strerror(-r));
-	}
+	else if ((r = proto_recv_handover(arg, MSG_STANDALONE_RESUME, &m)) < 0)
+		log_error("bad --standalone-resume hand-over (%s): %s", arg, strerror(-r));
 	if (r < 0)
 		return -1;
 	h->fuse = m.fds.fd[FD_FUSE], h->state = m.fds.fd[FD_STATE], h->pidfile = m.fds.fd[FD_PIDFILE];

@@ -1,3 +1,4 @@
+#include <stdio.h>
 /* The messages between lxcfs's processes (proto.h), and the bridge from older versions
  * (legacy.h): what is sent arrives as sent, fds by name; anything else is refused with no fd
  * left open. */
@@ -39,7 +40,17 @@ static void messages(void)
 	CHECK_INT(m.type, MSG_RECOVER);
 	CHECK_U64(m.u.recover.live_gen, 42);
 	CHECK_INT(proto_recv(sv[1], &m), -EAGAIN); /* nothing more: never blocks */
-	CHECK_INT(proto_recv_wait(sv[1], &m, 10), -ETIMEDOUT);
+	/* by the socket's number, as a command line names it: waits, then wants its type */
+	char num[16];
+	snprintf(num, sizeof(num), "%d", sv[1]);
+	CHECK_INT(proto_recv_arg(num, MSG_RECOVER, 10, &m), -ETIMEDOUT);
+	CHECK_INT(proto_recv_arg("3x", MSG_RECOVER, 10, &m), -EINVAL);
+	CHECK_INT(proto_recv_arg("", MSG_RECOVER, 10, &m), -EINVAL);
+	CHECK_INT(proto_tell(sv[0], MSG_STOP, 0), 0);
+	CHECK_INT(proto_recv_arg(num, MSG_RECOVER, 10, &m), -EBADMSG); /* another type: refused */
+	CHECK_INT(proto_tell(sv[0], MSG_RECOVER, 7), 0);
+	CHECK_INT(proto_recv_arg(num, MSG_RECOVER, 10, &m), sv[1]);
+	CHECK_U64(m.u.recover.live_gen, 7);
 	CHECK_INT(proto_tell(sv[0], MSG_VIRT, 0), 0);
 	CHECK_INT(proto_recv(sv[1], &m), 0);
 	CHECK_INT(m.type, MSG_VIRT);

@@ -102,15 +102,7 @@ static int receive_handover(const char *arg, struct msg *m)
 {
 	if (legacy_spec(arg))
 		return legacy_keeper_resume(arg, m);
-	char *end;
-	long sock = strtol(arg, &end, 10);
-	int r = *end || sock < 0 ? -EINVAL : proto_recv_wait((int)sock, m, 1000);
-	if (r == 0 && (m->type != MSG_KEEPER_RESUME || proto_kept(m, m->u.keeper_resume.pidfile) < 0)) {
-		fdset_close(&m->fds);
-		r = -EBADMSG;
-	}
-	if (!*end && sock >= 0)
-		close((int)sock);
+	int r = proto_recv_handover(arg, MSG_KEEPER_RESUME, m);
 	if (r < 0)
 		log_error("cannot read the hand-over from the previous keeper (%s): %s", arg, strerror(-r));
 	return r;
