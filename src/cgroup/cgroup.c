@@ -246,7 +246,11 @@ int cg_read_u64(const struct cgview *v, enum cg_ctrl c, const char *file, bool a
 	return parse_u64(text, allow_max, out);
 }
 
-/* Calls fn with the cgroup's directory, then each ancestor's up to the hierarchy's mount. */
+/* Calls fn with the cgroup's directory, then each ancestor's up to the hierarchy's mount.  The
+ * hierarchy's own root is left out when the mount shows it (root "/"): no limit can be set
+ * there (v1 refuses it, v2 has no such files), so each request would pay a read, or on v2 a
+ * failed open, for nothing.  A mount of a sub-cgroup (inside a cgroup namespace) is a real
+ * cgroup that may be limited: it is read. */
 static int walk_up(const struct cgview *v, enum cg_ctrl c,
 		   void (*fn)(struct fdcache *files, const char *dir, void *arg), void *arg)
 {
@@ -254,10 +258,12 @@ static int walk_up(const struct cgview *v, enum cg_ctrl c,
 		return -ENOENT;
 	char path[4096];
 	size_t mlen = strlen(v->hier[c]->mnt);
+	bool skip_root = v->hier[c]->root && strcmp(v->hier[c]->root, "/") == 0;
 	if ((size_t)snprintf(path, sizeof(path), "%s", v->dir[c]) >= sizeof(path))
 		return -ENAMETOOLONG;
 	for (;;) {
-		fn(v->files, path, arg);
+		if (!(skip_root && strlen(path) <= mlen))
+			fn(v->files, path, arg);
 		char *slash = strrchr(path, '/');
 		if (strlen(path) <= mlen || !slash || (size_t)(slash - path) < mlen)
 			return 0;

@@ -24,6 +24,7 @@ struct fdcache_kept {
 	char *saved;   /* content kept by fdcache_read_aged, with its time */
 	uint64_t saved_ms;
 	int fd;
+	bool one_go; /* fileio_one_go(path) */
 	char path[];
 };
 
@@ -120,6 +121,7 @@ static struct fdcache_kept *get_locked(struct fdcache *f, unsigned s, uint64_t h
 	}
 	k->hash = h;
 	k->fd = fd;
+	k->one_go = fileio_one_go(path);
 	k->last = 0;
 	k->saved = NULL;
 	k->saved_ms = 0;
@@ -171,7 +173,7 @@ static int with_fd(struct fdcache *f, const char *path, int (*fn)(struct fdcache
 }
 
 /* Until pread returns 0: a seq_file hands out about a page per read when its records are small
- * (slabinfo), so a short read is not the end. */
+ * (slabinfo), so a short read is not the end, except of a file made in one go. */
 static int read_all_fn(struct fdcache_kept *k, void *arg)
 {
 	struct buf *out = arg;
@@ -180,7 +182,7 @@ static int read_all_fn(struct fdcache_kept *k, void *arg)
 		out->len = start;
 		return -ENOMEM;
 	}
-	int r = fd_read_all(k->fd, out);
+	int r = k->one_go ? fd_read_one_go(k->fd, out) : fd_read_all(k->fd, out);
 	if (r == 0)
 		k->last = out->len - start;
 	return r;

@@ -2,9 +2,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <string.h>
 #include <unistd.h>
 
-int fd_read_all(int fd, struct buf *out)
+static int read_whole(int fd, struct buf *out, bool one_go)
 {
 	size_t start = out->len;
 	off_t off = 0;
@@ -23,13 +24,44 @@ int fd_read_all(int fd, struct buf *out)
 		}
 		if (n == 0)
 			return 0;
+		size_t asked = out->cap - out->len - 1;
 		out->len += (size_t)n;
 		off += n;
 		if (out->len - start > FILEIO_MAX) {
 			out->len = start;
 			return -EFBIG;
 		}
+		if (one_go && (size_t)n < asked)
+			return 0;
 	}
+}
+
+int fd_read_all(int fd, struct buf *out)
+{
+	return read_whole(fd, out, false);
+}
+
+int fd_read_one_go(int fd, struct buf *out)
+{
+	return read_whole(fd, out, true);
+}
+
+/* Their show() prints the whole file: single_open in procfs, and every cgroup file but the
+ * task lists, which are walked a record at a time. */
+static const char *const proc_one_go[] = { "meminfo", "stat", "uptime", "loadavg", "status", "cgroup" };
+static const char *const cgroup_prefixes[] = { "memory.", "cpu.", "cpuacct.", "cpuset.", "io.", "blkio.", "pids." };
+
+bool fileio_one_go(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	const char *name = slash ? slash + 1 : path;
+	for (size_t i = 0; i < sizeof(cgroup_prefixes) / sizeof(*cgroup_prefixes); i++)
+		if (strncmp(name, cgroup_prefixes[i], strlen(cgroup_prefixes[i])) == 0)
+			return true;
+	for (size_t i = 0; i < sizeof(proc_one_go) / sizeof(*proc_one_go); i++)
+		if (strcmp(name, proc_one_go[i]) == 0)
+			return true;
+	return false;
 }
 
 int file_read_at(int dirfd, const char *path, struct buf *out)
@@ -37,7 +69,7 @@ int file_read_at(int dirfd, const char *path, struct buf *out)
 	int fd = openat(dirfd, path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -errno;
-	int r = fd_read_all(fd, out);
+	int r = read_whole(fd, out, fileio_one_go(path));
 	close(fd);
 	return r;
 }

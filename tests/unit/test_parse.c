@@ -1,4 +1,6 @@
+#include <fcntl.h>
 #include <stdint.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include <string.h>
@@ -6,6 +8,7 @@
 #include "check.h"
 #include "cgroup/cpuset.h"
 #include "lib/mountinfo.h"
+#include "lib/fileio.h"
 #include "lib/parse.h"
 
 static void numbers(void)
@@ -142,8 +145,51 @@ static void mountinfo_lines(void)
 	CHECK(!mountinfo_parse(l, strlen(l), &m));
 }
 
+/* Files the kernel makes in one go end at a short read; a file of many records is read to the
+ * read that returns 0, since its seq_file may stop short of the buffer before the end. */
+static void one_go(void)
+{
+	CHECK(fileio_one_go("/sys/fs/cgroup/memory/lxc/a/memory.stat"));
+	CHECK(fileio_one_go("/sys/fs/cgroup/lxc/a/cpu.pressure"));
+	CHECK(fileio_one_go("/proc/meminfo"));
+	CHECK(fileio_one_go("/proc/42/stat"));
+	CHECK(!fileio_one_go("/proc/cpuinfo"));
+	CHECK(!fileio_one_go("/proc/self/mountinfo"));
+	CHECK(!fileio_one_go("/proc/swaps"));
+	CHECK(!fileio_one_go("/sys/fs/cgroup/lxc/a/cgroup.procs"));
+	CHECK(!fileio_one_go("/sys/fs/cgroup/lxc/a/cgroup.threads"));
+	CHECK(!fileio_one_go("/sys/fs/cgroup/cpu/lxc/a/tasks"));
+	/* bigger than a first buffer: a full read is not the end */
+	char path[] = "/tmp/lxcfs-unit-oneg-XXXXXX";
+	int fd = mkstemp(path);
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	unlink(path);
+	static char text[20000];
+	for (size_t i = 0; i < sizeof(text); i++)
+		text[i] = (char)('a' + i % 26);
+	CHECK(write(fd, text, sizeof(text)) == (ssize_t)sizeof(text));
+	struct buf b = BUF_INIT;
+	CHECK_INT(fd_read_one_go(fd, &b), 0);
+	CHECK_INT((long long)b.len, (long long)sizeof(text));
+	CHECK(b.len == sizeof(text) && memcmp(b.data, text, sizeof(text)) == 0);
+	buf_free(&b);
+	close(fd);
+	/* the same text as a read to the end, from the kernel itself */
+	struct buf x = BUF_INIT, y = BUF_INIT;
+	fd = open("/proc/self/stat", O_RDONLY);
+	CHECK(fd >= 0 && fd_read_one_go(fd, &x) == 0 && fd_read_all(fd, &y) == 0);
+	CHECK(x.len > 0 && x.len == y.len);
+	if (fd >= 0)
+		close(fd);
+	buf_free(&x);
+	buf_free(&y);
+}
+
 int main(void)
 {
+	one_go();
 	mountinfo_lines();
 	numbers();
 	keyed();
