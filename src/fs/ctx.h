@@ -49,6 +49,8 @@ extern const struct hostroot lxcfs_host;
  * logged (a successor's).  0, or -1 (logged; lxcfs_close undoes what was built). */
 int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, int history_fd,
 	       int psi_fd, bool quiet);
+/* Called once the request threads serve: set-up that may wait until then. */
+void lxcfs_serving(struct lxcfs *lx);
 void lxcfs_close(struct lxcfs *lx);
 
 /* Only the fuse session of lx (lx->opt, lx->host and lx->st set): what replaying a recorded

@@ -68,7 +68,7 @@ void openfile_init(struct openfiles *o, struct state *st, uint64_t generation)
 	 * new daemon reissue the handles of an old one. */
 	uint64_t seed = ((uint64_t)now.tv_sec * 1000000u + (uint64_t)now.tv_nsec / 1000u) & FH_SERIAL_MASK;
 	__atomic_compare_exchange_n(&st->hdr->fh_serial, &expect, seed, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED);
-	openfile_sweep(o);
+	/* (no sweep here: the first comes once requests are served, lxcfs_serving) */
 }
 
 void openfile_fini(struct openfiles *o)

@@ -39,6 +39,8 @@ void options_usage(const char *argv0)
 	       "  --restart-on-crash     a keeper process holds the mount and restarts the worker\n"
 	       "                         that serves it; SIGUSR1 upgrades to the binary on disk\n"
 	       "                         (without it, SIGUSR1 re-executes that binary in place)\n"
+	       "  --no-standby           with --restart-on-crash: no worker waits ready beside the\n"
+	       "                         serving one (a restart then forks and executes a new worker)\n"
 
 	       "  --status               print the state of the running daemon (keeper, worker,\n"
 	       "                         generation, restarts, last death, recovery paths)\n"
@@ -227,6 +229,7 @@ static const struct optdef {
 	{ "runtime-dir", 0, NO_FLAG, take_runtime_dir, true },
 	{ "threads", 0, NO_FLAG, take_threads, true },
 	{ "restart-on-crash", 0, FLAG(restart_on_crash), NULL, false },
+	{ "no-standby", 0, FLAG(no_standby), NULL, false },
 	{ "status", 0, FLAG(status), NULL, false },
 	{ "reinit", 0, FLAG(reinit), NULL, false },
 	{ "rebind", 0, FLAG(rebind), NULL, false },

@@ -18,6 +18,7 @@ struct options {
 	bool cfs;
 	bool pidfd;
 	bool restart_on_crash;
+	bool no_standby;      /* --no-standby: no warm standby worker (reinit/keeper/standby.c) */
 	bool help;
 	bool version;
 	bool status;

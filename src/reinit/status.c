@@ -38,6 +38,7 @@ static const struct field fields[] = {
 	F("kept_renders", U32, kept_renders),
 	F("virtualization", ONOFF, virt_on),
 	{ "tier", TIER, offsetof(struct status_rec, tier), sizeof(enum tier), true },
+	{ "standby_pid", I32, offsetof(struct status_rec, standby_pid), sizeof(int32_t), true },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 
 #include "fs/ctx.h"
@@ -85,18 +86,28 @@ static int tell_keeper(enum msg_type type, uint64_t arg)
 }
 
 /* START, the first message on the socket numbered arg; from a keeper of protocol version 0, spelt
- * out in arg (and the environment).  0, or -1 (logged). */
+ * out in arg (and the environment).  0; 1: none will come (the keeper closed the socket); -1
+ * (logged). */
 static int receive_start(const char *arg, bool v0_reinit, struct msg *m)
 {
 	if (legacy_spec(arg)) {
 		ctl_v1 = true;
 		return legacy_serve(arg, v0_reinit, m, &ctl) < 0 ? -1 : 0;
 	}
-	int sock = proto_recv_arg(arg, MSG_START, 10000, m);
+	/* A worker's START is in the socket before it runs; a standby's comes when the worker it
+	 * stands by for dies (the keeper's standby.c), so the wait has no bound: it ends at START
+	 * or when the keeper closes its end (it stopped, or dropped the standby). */
+	prctl(PR_SET_NAME, "lxcfs-standby");
+	int sock = proto_recv_arg(arg, MSG_START, -1, m);
+	if (sock == -EPIPE) {
+		log_debug("the keeper closed the control socket before START: nothing to serve");
+		return 1;
+	}
 	if (sock < 0) {
 		log_error("no START from the keeper on fd %s: %s", arg, strerror(-sock));
 		return -1;
 	}
+	prctl(PR_SET_NAME, WORKER_NAME);
 	ctl = sock;
 	return 0;
 }
@@ -198,15 +209,26 @@ static bool signalled(int sfd)
 	return true;
 }
 
+/* Quiet time on the control socket and signals after which the set-up that could wait is done. */
+#define SETUP_QUIET_MS 50
+
 static void serve_loop(int fd, const char *mnt, const sigset_t *sigs, enum recovery how)
 {
 	int sfd = signalfd(-1, sigs, SFD_CLOEXEC);
 	struct pollfd p[3] = { [P_CTL] = { .fd = ctl, .events = POLLIN }, [P_SIG] = { .fd = sfd, .events = POLLIN },
 			       [P_MOUNTS] = { .fd = -1 } };
-	bool handed_over = false;
+	bool handed_over = false, set_up = false;
 	for (;;) {
-		if (poll(p, 3, -1) < 0 && errno != EINTR)
+		/* What can wait (lxcfs_serving) waits for a quiet moment: the keeper's RECOVER, which
+		 * a restart's readers wait for, is in the socket already and goes first. */
+		int n = poll(p, 3, set_up ? -1 : SETUP_QUIET_MS);
+		if (n < 0 && errno != EINTR)
 			break;
+		if (n == 0 && !set_up) {
+			lxcfs_serving(&lx);
+			set_up = true;
+			continue;
+		}
 		if ((p[P_SIG].revents & POLLIN) && !signalled(sfd))
 			break;
 		if ((p[P_MOUNTS].revents & (POLLPRI | POLLERR)) && !still_mounted(fd, mnt)) {
@@ -226,8 +248,9 @@ int served_main(const char *arg, struct options *opt, bool v0_reinit)
 {
 	log_set_prefix("lxcfs-worker");
 	struct msg m;
-	if (receive_start(arg, v0_reinit, &m) < 0)
-		return WORKER_EXIT_CANNOT;
+	int r = receive_start(arg, v0_reinit, &m);
+	if (r != 0)
+		return r < 0 ? WORKER_EXIT_CANNOT : 0;
 	sigset_t sigs = worker_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	enum recovery how;

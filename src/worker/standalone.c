@@ -122,6 +122,7 @@ static int resume_in_place(struct options *opt, const char *arg, struct standalo
 	if (serve_start(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
 		return -1;
 	serve_recover(&lx.serve, 0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
+	lxcfs_serving(&lx);
 	if (opt->psi_poll)
 		psi_wake_waiters(&lx.psi);
 	long waited = stopped_ms ? (long)((int64_t)mono_ms() - stopped_ms) : -1;

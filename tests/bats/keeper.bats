@@ -157,3 +157,68 @@ serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
 	wait_until 10 serves
 	kill -0 "$KEEPER"
 }
+
+standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s" ] && [ "$s" != 0 ] && [ "$s" != "$1" ]; }
+
+@test "a standby worker waits beside the serving one: a kill hands it the connection; an upgrade or a new binary replaces it; it ends with the keeper" {
+	daemon_stop "$MNT" "$PIDF"
+	local bin=$BATS_TEST_TMPDIR/bin sb sb2 w log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
+	mkdir -p "$bin"
+	install_bins "$LXCFS_BIN" "$bin"
+	keeper_start LXCFS_BIN="$bin/lxcfs"
+	KEEPER=$(cat "$PIDF.started")
+	wait_until 5 standby_other_than 0
+	sb=$(status_field "$PIDF" standby_pid)
+	[ "$(cat "/proc/$sb/comm")" = lxcfs-standby ]
+	refute bash -c "ls -l /proc/$sb/fd | grep -q /dev/fuse" # nothing of the connection before START
+	# a kill: the standby serves, and another is started
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	[ "$(status_field "$PIDF" worker_pid)" = "$sb" ]
+	[ "$(cat "/proc/$sb/comm")" = lxcfs-worker ]
+	grep -q "standby worker $sb takes over" "$log"
+	serves
+	wait_until 5 standby_other_than "$sb"
+	# a new binary on disk, no upgrade asked: the restart runs it, not the standby's old image
+	sb=$(status_field "$PIDF" standby_pid)
+	install_bins "$LXCFS_BIN" "$bin"
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	[ "$(status_field "$PIDF" worker_pid)" != "$sb" ]
+	grep -q "standby worker $sb dropped: the binary on disk changed" "$log"
+	[ "$(readlink "/proc/$(status_field "$PIDF" worker_pid)/exe")" = "$bin/lxcfs-worker" ]
+	wait_until 5 gone "$sb"
+	serves
+	# an upgrade drops the standby of the old binary; the next is of the new one
+	wait_until 5 standby_other_than "$sb"
+	sb=$(status_field "$PIDF" standby_pid)
+	install_bins "$LXCFS_BIN" "$bin"
+	w=$(status_field "$PIDF" worker_pid)
+	kill -USR1 "$KEEPER"
+	wait_worker "$PIDF" "$w"
+	wait_until 5 standby_other_than "$sb"
+	sb2=$(status_field "$PIDF" standby_pid)
+	[ "$(readlink "/proc/$sb2/exe")" = "$bin/lxcfs-worker" ]
+	refute kill -0 "$sb" 2>/dev/null
+	serves
+	# it ends with the keeper
+	daemon_stop "$MNT" "$PIDF"
+	wait_until 5 gone "$sb2"
+}
+
+@test "--no-standby: no worker waits beside the serving one; a kill starts one from the disk" {
+	daemon_stop "$MNT" "$PIDF"
+	keeper_start --no-standby
+	sleep 0.5 # (a standby would start 250 ms after the worker is ready)
+	status_is "$PIDF" standby_pid 0
+	local w
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	serves
+	sleep 0.5
+	status_is "$PIDF" standby_pid 0
+	refute grep -q "standby worker" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}

@@ -51,12 +51,14 @@ static void sweep_of_a_fresh_state(void)
 	CHECK_INT(state_attach(&st, st.fd, &why), 0);
 	st.hdr->generation = 1;
 	openfile_init(&of, &st, 1);
+	openfile_sweep(&of); /* the start's sweep, once serving (lxcfs_serving) */
 	CHECK(allocated(&st) >= 0);
 	CHECK(allocated(&st) <= (long long)st.lay.hdr_size);
 	CHECK_INT(snaps_in_use(), 0);
 	openfile_fini(&of);
 	state_snap(&st, 700)->fh = ((uint64_t)FH_VFILE << 56) | 99;
 	openfile_init(&of, &st, 1);
+	openfile_sweep(&of); /* the start's sweep, once serving (lxcfs_serving) */
 	CHECK_INT(snaps_in_use(), 1);
 	CHECK(state_snap(&st, 700)->used != 0); /* stamped: the sweep looked at it */
 	CHECK(allocated(&st) <= (long long)st.lay.hdr_size + 4096);
@@ -79,6 +81,7 @@ int main(void)
 	state_snap(&st, 5)->len = 3;
 	memcpy(state_snap(&st, 5)->data, "old", 3);
 	openfile_init(&of, &st, 7);
+	openfile_sweep(&of); /* the start's sweep, once serving (lxcfs_serving) */
 	CHECK_INT(snaps_in_use(), 1);
 	CHECK_INT(state_snaps_in_use(&st), 1); /* the start's sweep kept it: it may be open */
 	CHECK(state_snap(&st, 5)->used != 0);
@@ -151,6 +154,7 @@ int main(void)
 	setenv("LXCFS_FAULT_SNAP_IDLE", "0", 1);
 	st.hdr->generation = 9;
 	openfile_init(&of, &st, 9);
+	openfile_sweep(&of); /* the start's sweep, once serving (lxcfs_serving) */
 	CHECK_INT(snaps_in_use(), 0);
 	CHECK_INT(state_snaps_in_use(&st), 0);
 	CHECK(state_snap(&st, 5)->fh == 0);

@@ -90,6 +90,7 @@ void upgrade(bool force_reinit)
 	fds.fd[FD_PSI] = K.psi_fd;
 	struct msg_keeper_resume r = { .gen = K.cur.gen, .worker_pid = K.cur.pid, .pidfile = K.pidfd, .reinit = reinit,
 				       .virt_on = !K.virt_off, .worker_v1 = K.cur.legacy };
+	standby_drop("an upgrade: it runs the old binary"); /* (the next image starts its own) */
 	log_info("upgrading%s: re-executing %s", reinit ? " through reinit" : "", K.self);
 	int e = proto_exec_self(K.self, av, 2, K.pidfd, MSG_KEEPER_RESUME, &r, sizeof(r), &fds);
 	log_error("upgrade failed: cannot execute %s: %s", K.self, strerror(-e));

@@ -35,6 +35,11 @@
 struct keeper K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .worker_log = -1,
 		    .psi_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
+/* The snapshot entries in use are counted (a pread per entry: 1,024 syscalls) only when
+ * lxcfs --status asks (SIGHUP); the other reports, at each restart and upgrade, carry the last
+ * count, so that a restart does not spend a millisecond of cpu beside the worker coming up. */
+static unsigned snaps_counted;
+
 void write_status(void)
 {
 	struct state_hdr *h = K.st.hdr;
@@ -42,8 +47,9 @@ void write_status(void)
 		.keeper_pid = getpid(), .worker_pid = K.cur.pid, .generation = K.cur.gen, .restarts = h->restarts,
 		.state_version = h->version, .resend = (h->features & STATE_FEAT_RESEND) != 0,
 		.reinit = (K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL),
-		.tier = K.next_tier, .snaps_in_use = state_snaps_in_use(&K.st), .nsnaps = h->nsnaps,
+		.tier = K.next_tier, .snaps_in_use = snaps_counted, .nsnaps = h->nsnaps,
 		.kept_renders = __atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED), .virt_on = !K.virt_off,
+		.standby_pid = standby_pid(),
 	};
 	snprintf(r.keeper_version, sizeof(r.keeper_version), "%s", LXCFS_VERSION);
 	snprintf(r.worker_version, sizeof(r.worker_version), "%.31s", h->worker_version);
@@ -106,6 +112,7 @@ static void toggle_virtualization(pid_t from)
 
 void shutdown_and_exit(int rc, bool unmount)
 {
+	standby_drop("stopping");
 	if (unmount) {
 		const char *where = K.replacing ? K.staging : K.opt->mountpoint; /* (not the old one's) */
 		log_info("shutting down: unmounting %s", where);
@@ -196,14 +203,16 @@ static void handle_signal(int sig, pid_t from, int value)
 		upgrade(false);
 	else if (sig == SIGUSR2)
 		toggle_virtualization(from);
-	else if (sig == SIGHUP)
-		write_status(); /* lxcfs --status asks for the counts of this moment */
+	else if (sig == SIGHUP) { /* lxcfs --status asks for the counts of this moment */
+		snaps_counted = state_snaps_in_use(&K.st);
+		write_status();
+	}
 	else if (sig != SIGPIPE)
 		log_warn("signal %d (%s) from pid %d ignored: the keeper stops only on SIGTERM or SIGINT", sig,
 			 strsignal(sig), (int)from);
 }
 
-/* How long the loop may sleep: until the next restart or upgrade deadline (-1: none). */
+/* How long the loop may sleep: until the next restart, upgrade or standby deadline (-1: none). */
 static int next_timeout(int sfd)
 {
 	uint64_t now = mono_ms(), wake = 0;
@@ -211,6 +220,8 @@ static int next_timeout(int sfd)
 		wake = K.restart_at_ms;
 	if (K.upgrade_deadline_ms && (!wake || K.upgrade_deadline_ms < wake))
 		wake = K.upgrade_deadline_ms;
+	if (standby_due_ms() && (!wake || standby_due_ms() < wake))
+		wake = standby_due_ms();
 	int timeout = wake ? (wake > now ? (int)(wake - now) : 0) : -1;
 	if (sfd < 0 && (timeout < 0 || timeout > 100))
 		timeout = 100; /* signals are then taken with sigtimedwait at each turn */
@@ -222,6 +233,8 @@ static void timers_due(void)
 	uint64_t now = mono_ms();
 	if (K.restart_at_ms && now >= K.restart_at_ms)
 		restart_worker();
+	if (standby_due_ms() && now >= standby_due_ms())
+		standby_start();
 	if (K.upgrade_deadline_ms && now >= K.upgrade_deadline_ms && K.old.pid) {
 		log_error("upgrade failed: the new worker %d did not get ready; stopping it", (int)K.cur.pid);
 		kill(K.cur.pid, SIGKILL); /* reap() hands the connection back to the old worker */

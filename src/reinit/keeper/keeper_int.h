@@ -1,6 +1,7 @@
 /* The keeper's own state, shared by its files (and nothing else):
  *   keeper.c    the main loop, signals, status
  *   workers.c   starting, reaping and restarting workers; the tier of the next one
+ *   standby.c   the warm standby worker, handed START when the serving one dies
  *   handover.c  the live upgrade: to the next image (upgrade) and from the previous (adopt)
  *   takeover.c  the connection: resumed from systemd or an orphan, mounted afresh, its state */
 #ifndef LXCFS_KEEPER_INT_H
@@ -72,6 +73,7 @@ void shutdown_and_exit(int rc, bool unmount);
 /* workers.c */
 int tell(const struct worker *w, enum msg_type type, uint64_t arg);
 int spawn(uint64_t gen, bool reinit);
+pid_t launch_worker(const char *path, int *ctl);
 void set_tier(enum tier t, const char *why);
 void restart_worker(void);
 void reap(void);
@@ -81,6 +83,15 @@ void handle_ctl(struct worker *w);
 void upgrade(bool force_reinit);
 int adopt(const char *arg, bool *reinit);
 void start_after_adopt(bool reinit);
+
+/* standby.c */
+pid_t standby_pid(void);
+void standby_schedule(void); /* standby_start in a moment, from the loop's timers */
+uint64_t standby_due_ms(void);
+void standby_start(void);
+void standby_drop(const char *why);
+bool standby_take(const struct msg_start *start, const struct fdset *fds);
+bool standby_reaped(pid_t pid, const char *how);
 
 /* takeover.c */
 void psi_store_new(void);

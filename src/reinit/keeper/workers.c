@@ -33,25 +33,18 @@ void set_tier(enum tier t, const char *why)
 	K.next_tier = t;
 }
 
-/* lxcfs-worker --serve CTLFD [our arguments]: the fds it serves come in START on CTLFD. */
-int spawn(uint64_t gen, bool reinit)
+/* lxcfs-worker --serve CTLFD [our arguments], its START still to send on *ctl (the keeper's
+ * end of CTLFD).  Its pid, or -errno. */
+pid_t launch_worker(const char *path, int *ctl)
 {
 	int sv[2];
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
-	struct fdset fds = FDSET_NONE;
-	fds.fd[FD_FUSE] = K.fuse_fd;
-	fds.fd[FD_STATE] = K.st.fd;
-	fds.fd[FD_HISTORY] = K.history_fd;
-	fds.fd[FD_PSI] = K.psi_fd;
-	struct msg_start start = { .gen = gen, .reinit = reinit, .virt_on = !K.virt_off };
-	char path[PATH_MAX + 64], ctlarg[16];
-	worker_binary(K.self, path, sizeof(path));
+	char ctlarg[16];
 	snprintf(ctlarg, sizeof(ctlarg), "%d", sv[1]);
 	char **av = calloc((size_t)K.argc + 3, sizeof(char *));
-	int r = av ? proto_send(sv[0], MSG_START, &start, sizeof(start), &fds) : -ENOMEM;
-	pid_t pid = -1;
-	if (r == 0) {
+	pid_t pid = -ENOMEM;
+	if (av) {
 		av[0] = WORKER_NAME;
 		av[1] = MODE_SERVE;
 		av[2] = ctlarg;
@@ -59,18 +52,51 @@ int spawn(uint64_t gen, bool reinit)
 			av[i + 2] = K.argv[i];
 		pid = spawn_child(&(struct spawn){ .path = path, .argv = av, .keep = &sv[1], .nkeep = 1,
 						   .out = K.worker_log, .err = K.worker_log });
-		r = pid < 0 ? (int)pid : 0;
 	}
 	free(av);
 	close(sv[1]);
-	if (r < 0) {
+	if (pid < 0)
 		close(sv[0]);
+	else
+		*ctl = sv[0];
+	return pid;
+}
+
+/* A worker of generation gen with the connection's fds in START: the standby when the serving
+ * worker is dead (a restart), else a new process (the first start, an upgrade beside the
+ * running worker, or no standby at hand).  0, or -1 with errno. */
+int spawn(uint64_t gen, bool reinit)
+{
+	struct fdset fds = FDSET_NONE;
+	fds.fd[FD_FUSE] = K.fuse_fd;
+	fds.fd[FD_STATE] = K.st.fd;
+	fds.fd[FD_HISTORY] = K.history_fd;
+	fds.fd[FD_PSI] = K.psi_fd;
+	struct msg_start start = { .gen = gen, .reinit = reinit, .virt_on = !K.virt_off };
+	bool restart = !K.cur.pid && !K.old.pid;
+	if (!restart)
+		standby_drop("an upgrade: it runs the old binary");
+	if (restart && standby_take(&start, &fds)) {
+		K.st.hdr->generation = gen;
+		K.st.hdr->worker_pid = K.cur.pid;
+		return 0;
+	}
+	char path[PATH_MAX + 64];
+	worker_binary(K.self, path, sizeof(path));
+	int ctl;
+	pid_t pid = launch_worker(path, &ctl);
+	int r = pid < 0 ? (int)pid : proto_send(ctl, MSG_START, &start, sizeof(start), &fds);
+	if (r < 0) {
+		if (pid > 0) {
+			close(ctl); /* it ends at the closed socket */
+			child_wait(pid, 1000, NULL);
+		}
 		errno = -r;
-		return r;
+		return -1;
 	}
 	if (K.cur.pid && !K.old.pid)
 		K.old = K.cur; /* an upgrade: the running worker drains once the new one is ready */
-	K.cur = (struct worker){ .pid = pid, .ctl = sv[0], .gen = gen, .reinit = reinit, .started_ms = mono_ms() };
+	K.cur = (struct worker){ .pid = pid, .ctl = ctl, .gen = gen, .reinit = reinit, .started_ms = mono_ms() };
 	K.st.hdr->generation = gen;
 	K.st.hdr->worker_pid = pid;
 	log_info("started worker %d (generation %llu)", (int)pid, (unsigned long long)gen);
@@ -130,6 +156,7 @@ static void reap_old(int status, const char *how)
 	}
 	close(K.old.ctl);
 	K.old = (struct worker){ .ctl = -1 };
+	standby_schedule(); /* of the new binary, now that the upgrade is over */
 	write_status();
 }
 
@@ -231,6 +258,8 @@ void reap(void)
 				log_warn("the rebind tier %s: some dead mounts may be left (see above)", how);
 		} else if (pid == K.cur.pid)
 			reap_current(pid, status, how);
+		else
+			standby_reaped(pid, how);
 	}
 }
 
@@ -281,5 +310,6 @@ void handle_ctl(struct worker *w)
 		finish_replacing();
 	if (w == &K.cur && K.rebind_pending)
 		rebind_now();
+	standby_schedule();
 	write_status();
 }
