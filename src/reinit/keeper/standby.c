@@ -11,7 +11,6 @@
  * worker started from the disk, as without a standby.  It ends when the keeper closes its socket
  * (a drop, a stop, the keeper's exec or death). */
 #include <errno.h>
-#include <signal.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -79,9 +78,8 @@ void standby_drop(const char *why)
 	if (!sb.pid)
 		return;
 	log_info("standby worker %d dropped: %s", (int)sb.pid, why);
-	close(sb.ctl); /* it ends on the closed socket; a stuck one is killed */
-	if (!child_wait(sb.pid, 1000, NULL))
-		kill(sb.pid, SIGKILL), child_wait(sb.pid, 1000, NULL);
+	close(sb.ctl); /* it ends on the closed socket; child_wait kills one stuck past a second */
+	child_wait(sb.pid, 1000, NULL);
 	sb.pid = 0;
 	sb.ctl = -1;
 }
