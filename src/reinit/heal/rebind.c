@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
+#include <signal.h>
 #include <linux/openat2.h>
 #include <sched.h>
 #include <stdbool.h>
@@ -16,6 +18,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -576,11 +579,34 @@ done:
 	_exit(0);
 }
 
-static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, struct ns_result *res)
+/* Namespaces are healed by children, up to MAX_JOBS at a time: each child's fork, exit and the
+ * parent's wait overlap the others' mount calls (which the kernel serialises).  A child that
+ * outlives NS_TIMEOUT_MS is killed (a mount of a daemon that does not answer). */
+#define MAX_JOBS 4
+
+struct job {
+	pid_t pid;      /* 0: a free slot */
+	int pipe;       /* the child's reports: one after each candidate, the last its total */
+	uint64_t deadline_ms;
+	struct ns_result res;
+	bool any;       /* a report came */
+	char who[PATH_MAX + 64];
+};
+
+struct pool {
+	struct job job[MAX_JOBS];
+	unsigned running;
+};
+
+static int start_job(struct pool *pl, int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who)
 {
+	struct job *j = NULL;
+	for (int i = 0; i < MAX_JOBS && !j; i++)
+		if (!pl->job[i].pid)
+			j = &pl->job[i];
 	int p[2];
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return -errno;
+	if (!j || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return j ? -errno : -EBUSY;
 	fflush(stderr);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -591,21 +617,94 @@ static int run_child(int nsfd, int mntfd, const char *mnt, struct scan *s, const
 	}
 	if (pid == 0) {
 		close(p[0]);
+		fcntl(p[1], F_SETFL, 0); /* the child's reports block, as before */
 		heal_namespace(nsfd, mntfd, mnt, s, who, p[1]);
 	}
 	close(p[1]);
+	*j = (struct job){ .pid = pid, .pipe = p[0], .deadline_ms = mono_ms() + NS_TIMEOUT_MS };
+	snprintf(j->who, sizeof(j->who), "%s", who);
+	pl->running++;
+	return 0;
+}
+
+/* A job's result into the stats, its hung device noted, its slot freed. */
+static void finish_job(struct pool *pl, struct job *j, bool timed_out, struct scan *s, struct rebind_stats *stats)
+{
 	int status = 0;
-	bool timed_out = child_wait(pid, NS_TIMEOUT_MS, &status) == -ETIMEDOUT;
-	/* the last report is the child's total (a killed child's, as far as it got) */
+	if (timed_out)
+		kill(j->pid, SIGKILL);
+	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
+		;
 	struct ns_result r;
-	ssize_t n;
-	bool any = false;
-	while ((n = read(p[0], &r, sizeof(r))) == (ssize_t)sizeof(r)) {
-		*res = r;
-		any = true;
+	while (read(j->pipe, &r, sizeof(r)) == (ssize_t)sizeof(r)) { /* what came after the last poll */
+		j->res = r;
+		j->any = true;
 	}
-	close(p[0]);
-	return timed_out ? -ETIMEDOUT : any ? 0 : -EIO;
+	close(j->pipe);
+	int cr = timed_out ? -ETIMEDOUT : j->any ? 0 : -EIO;
+	struct ns_result res = j->res;
+	if (cr == -ETIMEDOUT && res.probing && s->nhung < sizeof(s->hung) / sizeof(s->hung[0]))
+		s->hung[s->nhung++] = res.probing;
+	if (cr == -ETIMEDOUT)
+		log_error("rebind: %s: timed out on a mount of device %u:%u, whose daemon does not "
+			  "answer; what came after it there is not healed, and its mounts elsewhere "
+			  "are skipped", j->who, major(res.probing), minor(res.probing));
+	else if (cr < 0)
+		log_error("rebind: %s: %s", j->who, strerror(-cr));
+	res.failed += cr < 0;
+	stats->namespaces++;
+	stats->healed += res.healed;
+	stats->failed += res.failed;
+	stats->left += res.left;
+	*j = (struct job){ 0 };
+	pl->running--;
+}
+
+/* Waits until at least one running job ends (or all of them, with all), draining the reports. */
+static void wait_jobs(struct pool *pl, bool all, struct scan *s, struct rebind_stats *stats)
+{
+	while (pl->running) {
+		struct pollfd p[MAX_JOBS];
+		struct job *by[MAX_JOBS];
+		nfds_t n = 0;
+		uint64_t now = mono_ms(), first = UINT64_MAX;
+		for (int i = 0; i < MAX_JOBS; i++) {
+			struct job *j = &pl->job[i];
+			if (!j->pid)
+				continue;
+			if (now >= j->deadline_ms) {
+				finish_job(pl, j, true, s, stats);
+				if (!all)
+					return;
+				continue;
+			}
+			if (j->deadline_ms < first)
+				first = j->deadline_ms;
+			p[n] = (struct pollfd){ .fd = j->pipe, .events = POLLIN };
+			by[n++] = j;
+		}
+		if (!n)
+			continue;
+		if (poll(p, n, (int)(first - now)) < 0 && errno != EINTR)
+			return;
+		bool ended = false;
+		for (nfds_t k = 0; k < n; k++) {
+			if (!p[k].revents)
+				continue;
+			struct ns_result r;
+			ssize_t got;
+			while ((got = read(p[k].fd, &r, sizeof(r))) == (ssize_t)sizeof(r)) {
+				by[k]->res = r;
+				by[k]->any = true;
+			}
+			if (got == 0) { /* the child closed its end: it is done */
+				finish_job(pl, by[k], false, s, stats);
+				ended = true;
+			}
+		}
+		if (ended && !all)
+			return;
+	}
 }
 
 /* A mount namespace, named by its oldest process (a container's init rather than something
@@ -666,7 +765,7 @@ static size_t list_namespaces(struct ns **out)
 
 /* One namespace: its candidates, and a child to heal or judge them if there are any.  With
  * later: a namespace whose candidates are all left to others is not entered but marked. */
-static void visit(struct scan *s, const struct ns *ns, int mntfd, const char *path, bool *later,
+static void visit(struct pool *pl, struct scan *s, const struct ns *ns, int mntfd, const char *path, bool *later,
 		  struct rebind_stats *stats)
 {
 	char p[PATH_MAX];
@@ -693,21 +792,23 @@ static void visit(struct scan *s, const struct ns *ns, int mntfd, const char *pa
 	} else if (s->n) {
 		char who[PATH_MAX + 64];
 		describe_pid(ns->pid, who, sizeof(who));
-		struct ns_result res = { 0 };
-		int cr = run_child(nsfd, mntfd, path, s, who, &res);
-		if (cr == -ETIMEDOUT && res.probing && s->nhung < sizeof(s->hung) / sizeof(s->hung[0]))
-			s->hung[s->nhung++] = res.probing;
-		if (cr == -ETIMEDOUT)
-			log_error("rebind: %s: timed out on a mount of device %u:%u, whose daemon does not "
-				  "answer; what came after it there is not healed, and its mounts elsewhere "
-				  "are skipped", who, major(res.probing), minor(res.probing));
-		else if (cr < 0)
+		/* A mount not proven ours (an orphan, another instance's) may hang on a daemon that
+		 * does not answer: such a namespace is healed alone, so that a hang costs one bound
+		 * wait and its device is skipped everywhere after (the parallel ones are ours,
+		 * whose dead connection fails at once). */
+		bool alone = false;
+		for (size_t i = 0; i < s->n && !alone; i++)
+			alone = !s->c[i].proven;
+		if (pl->running == MAX_JOBS || (alone && pl->running))
+			wait_jobs(pl, alone, s, stats);
+		int cr = start_job(pl, nsfd, mntfd, path, s, who);
+		if (cr < 0) {
 			log_error("rebind: %s: %s", who, strerror(-cr));
-		res.failed += cr < 0;
-		stats->namespaces++;
-		stats->healed += res.healed;
-		stats->failed += res.failed;
-		stats->left += res.left;
+			stats->namespaces++;
+			stats->failed++;
+		} else if (alone) {
+			wait_jobs(pl, true, s, stats);
+		}
 	}
 	free_candidates(s);
 	close(nsfd);
@@ -749,12 +850,15 @@ static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind
 	struct ns *all;
 	size_t nns = list_namespaces(&all);
 	bool *later = calloc(nns ? nns : 1, sizeof(*later));
+	struct pool pl = { 0 };
 	for (size_t k = 0; k < nns; k++)
-		visit(s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+		visit(&pl, s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+	wait_jobs(&pl, true, s, stats); /* (the hung devices are known before the second round) */
 	probe_finish(s);
 	for (size_t k = 0; k < nns; k++)
 		if (later && later[k])
-			visit(s, &all[k], mntfd, path, NULL, stats);
+			visit(&pl, s, &all[k], mntfd, path, NULL, stats);
+	wait_jobs(&pl, true, s, stats);
 	free(later);
 	free(all);
 }
