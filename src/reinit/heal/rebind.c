@@ -579,10 +579,12 @@ done:
 	_exit(0);
 }
 
-/* Namespaces are healed by children, up to MAX_JOBS at a time: each child's fork, exit and the
- * parent's wait overlap the others' mount calls (which the kernel serialises).  A child that
+/* Namespaces are healed by children, up to MAX_JOBS at a time.  A child spends most of its time
+ * asleep in the kernel (each umount waits for an RCU grace period; the mount calls themselves
+ * are serialised), so the waits of many overlap: on 2 cpus, 16 in flight healed 200 namespaces
+ * in about 1 s against 1.3-3.3 s with 4 and 1.6-1.8 s one at a time (noisy runs).  A child that
  * outlives NS_TIMEOUT_MS is killed (a mount of a daemon that does not answer). */
-#define MAX_JOBS 4
+#define MAX_JOBS 16
 
 struct job {
 	pid_t pid;      /* 0: a free slot */
