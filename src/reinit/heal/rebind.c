@@ -39,6 +39,10 @@
 #endif
 
 #define NS_TIMEOUT_MS 5000
+/* A namespace holding only mounts proven ours cannot hang (their connection is dead: every call
+ * fails at once), so its bound is only a safety net, wide enough for 16 children sharing a busy
+ * machine: timed out there, a child's mounts would stay dead for no reason. */
+#define NS_PROVEN_TIMEOUT_MS 30000
 #define DRAIN_TIMEOUT_MS 10000 /* for files opened on a replaced lxcfs before their mount moved */
 #define FIRST_CANDIDATES 64 /* grown as a namespace needs: no mount is ever dropped for room */
 
@@ -583,7 +587,7 @@ done:
  * asleep in the kernel (each umount waits for an RCU grace period; the mount calls themselves
  * are serialised), so the waits of many overlap: on 2 cpus, 16 in flight healed 200 namespaces
  * in about 1 s against 1.3-3.3 s with 4 and 1.6-1.8 s one at a time (noisy runs).  A child that
- * outlives NS_TIMEOUT_MS is killed (a mount of a daemon that does not answer). */
+ * outlives its bound is killed (a mount of a daemon that does not answer). */
 #define MAX_JOBS 16
 
 struct job {
@@ -600,7 +604,8 @@ struct pool {
 	unsigned running;
 };
 
-static int start_job(struct pool *pl, int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who)
+static int start_job(struct pool *pl, int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who,
+		     int timeout_ms)
 {
 	struct job *j = NULL;
 	for (int i = 0; i < MAX_JOBS && !j; i++)
@@ -623,7 +628,7 @@ static int start_job(struct pool *pl, int nsfd, int mntfd, const char *mnt, stru
 		heal_namespace(nsfd, mntfd, mnt, s, who, p[1]);
 	}
 	close(p[1]);
-	*j = (struct job){ .pid = pid, .pipe = p[0], .deadline_ms = mono_ms() + NS_TIMEOUT_MS };
+	*j = (struct job){ .pid = pid, .pipe = p[0], .deadline_ms = mono_ms() + (uint64_t)timeout_ms };
 	snprintf(j->who, sizeof(j->who), "%s", who);
 	pl->running++;
 	return 0;
@@ -803,7 +808,7 @@ static void visit(struct pool *pl, struct scan *s, const struct ns *ns, int mntf
 			alone = !s->c[i].proven;
 		if (pl->running == MAX_JOBS || (alone && pl->running))
 			wait_jobs(pl, alone, s, stats);
-		int cr = start_job(pl, nsfd, mntfd, path, s, who);
+		int cr = start_job(pl, nsfd, mntfd, path, s, who, alone ? NS_TIMEOUT_MS : NS_PROVEN_TIMEOUT_MS);
 		if (cr < 0) {
 			log_error("rebind: %s: %s", who, strerror(-cr));
 			stats->namespaces++;
