@@ -160,7 +160,7 @@ standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s"
 
 @test "a standby worker waits beside the serving one: a kill hands it the connection; an upgrade or a new binary replaces it; it ends with the keeper" {
 	daemon_stop "$MNT" "$PIDF"
-	local bin=$BATS_TEST_TMPDIR/bin sb sb2 w log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
+	local bin=$BATS_TEST_TMPDIR/bin sb sb2 log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log
 	mkdir -p "$bin"
 	install_bins "$LXCFS_BIN" "$bin"
 	keeper_start LXCFS_BIN="$bin/lxcfs"
@@ -170,9 +170,7 @@ standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s"
 	[ "$(cat "/proc/$sb/comm")" = lxcfs-standby ]
 	refute bash -c "ls -l /proc/$sb/fd | grep -q /dev/fuse" # nothing of the connection before START
 	# a kill: the standby serves, and another is started
-	w=$(status_field "$PIDF" worker_pid)
-	kill -KILL "$w"
-	wait_worker "$PIDF" "$w"
+	kill_worker KILL
 	[ "$(status_field "$PIDF" worker_pid)" = "$sb" ]
 	[ "$(cat "/proc/$sb/comm")" = lxcfs-worker ]
 	grep -q "standby worker $sb takes over" "$log"
@@ -181,9 +179,7 @@ standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s"
 	# a new binary on disk, no upgrade asked: the restart runs it, not the standby's old image
 	sb=$(status_field "$PIDF" standby_pid)
 	install_bins "$LXCFS_BIN" "$bin"
-	w=$(status_field "$PIDF" worker_pid)
-	kill -KILL "$w"
-	wait_worker "$PIDF" "$w"
+	kill_worker KILL
 	[ "$(status_field "$PIDF" worker_pid)" != "$sb" ]
 	grep -q "standby worker $sb dropped: the binary on disk changed" "$log"
 	[ "$(readlink "/proc/$(status_field "$PIDF" worker_pid)/exe")" = "$bin/lxcfs-worker" ]
@@ -192,10 +188,7 @@ standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s"
 	# an upgrade drops the standby of the old binary; the next is of the new one
 	wait_until 5 standby_other_than "$sb"
 	sb=$(status_field "$PIDF" standby_pid)
-	install_bins "$LXCFS_BIN" "$bin"
-	w=$(status_field "$PIDF" worker_pid)
-	kill -USR1 "$KEEPER"
-	wait_worker "$PIDF" "$w"
+	upgrade_keeper "$PIDF" "$KEEPER" "$bin" "$LXCFS_BIN" "$("$LXCFS_BIN" --version)"
 	wait_until 5 standby_other_than "$sb"
 	sb2=$(status_field "$PIDF" standby_pid)
 	[ "$(readlink "/proc/$sb2/exe")" = "$bin/lxcfs-worker" ]
@@ -211,10 +204,7 @@ standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s"
 	keeper_start --no-standby
 	sleep 0.5 # (a standby would start 250 ms after the worker is ready)
 	status_is "$PIDF" standby_pid 0
-	local w
-	w=$(status_field "$PIDF" worker_pid)
-	kill -KILL "$w"
-	wait_worker "$PIDF" "$w"
+	kill_worker KILL
 	serves
 	sleep 0.5
 	status_is "$PIDF" standby_pid 0

@@ -1,4 +1,8 @@
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -119,6 +123,50 @@ static void limits(void)
 	cg_layout_free(&l);
 }
 
+/* A limit walk stops below the hierarchy's root when the mount shows the root ("/"): nothing can
+ * be limited there, so its file is not read (a lower value planted there is ignored).  A mount of
+ * a sub-cgroup (inside a cgroup namespace) is a cgroup that may be limited: read. */
+static void limit_walk_root(void)
+{
+	char dir[] = "/tmp/lxcfs-unit-root-XXXXXX", p[256];
+	CHECK(mkdtemp(dir) != NULL);
+	snprintf(p, sizeof(p), "%s/c", dir);
+	CHECK_INT(mkdir(p, 0700), 0);
+	const char *files[][2] = { { "memory.limit_in_bytes", "1000\n" }, { "c/memory.limit_in_bytes", "5000\n" } };
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i][0]);
+		FILE *f = fopen(p, "w");
+		CHECK(f != NULL);
+		if (f) {
+			fputs(files[i][1], f);
+			fclose(f);
+		}
+	}
+	const char *roots[] = { "/", "/sub" };
+	const uint64_t want[] = { 5000, 1000 };
+	for (int i = 0; i < 2; i++) {
+		struct cg_layout l = { 0 };
+		l.ctrl[CG_MEMORY].mnt = strdup(dir);
+		l.ctrl[CG_MEMORY].root = strdup(roots[i]);
+		char text[64];
+		snprintf(text, sizeof(text), "5:memory:%s/c\n", i ? "/sub" : "");
+		struct cgview v;
+		cgview_from_text(&v, &l, text, strlen(text));
+		uint64_t x = 0;
+		CHECK_INT(cg_limit_min(&v, CG_MEMORY, "memory.limit_in_bytes", &x), 0);
+		CHECK_U64(x, want[i]);
+		cgview_free(&v);
+		cg_layout_free(&l);
+	}
+	for (size_t i = 2; i-- > 0;) {
+		snprintf(p, sizeof(p), "%s/%s", dir, files[i][0]);
+		unlink(p);
+	}
+	snprintf(p, sizeof(p), "%s/c", dir);
+	rmdir(p);
+	rmdir(dir);
+}
+
 int main(int argc, char **argv)
 {
 	fixture_init(argc, argv);
@@ -126,5 +174,6 @@ int main(int argc, char **argv)
 	layout_v2();
 	views();
 	limits();
+	limit_walk_root();
 	CHECK_DONE();
 }

@@ -585,9 +585,9 @@ done:
 
 /* Namespaces are healed by children, up to MAX_JOBS at a time.  A child spends most of its time
  * asleep in the kernel (each umount waits for an RCU grace period; the mount calls themselves
- * are serialised), so the waits of many overlap: on 2 cpus, 16 in flight healed 200 namespaces
- * in about 1 s against 1.3-3.3 s with 4 and 1.6-1.8 s one at a time (noisy runs).  A child that
- * outlives its bound is killed (a mount of a daemon that does not answer). */
+ * are serialised), so the waits of many overlap: on 2 idle cpus, bench/rebind's 200 namespaces
+ * took 1059-1104 ms with 16 in flight, 1181-1185 ms with 4 and 1669-1684 ms one at a time.  A
+ * child that outlives its bound is killed (a mount of a daemon that does not answer). */
 #define MAX_JOBS 16
 
 struct job {
@@ -634,6 +634,19 @@ static int start_job(struct pool *pl, int nsfd, int mntfd, const char *mnt, stru
 	return 0;
 }
 
+/* The job's reports read so far, keeping the last (the child's total, or as far as a killed
+ * child got): the last read's result, 0 at the end of the pipe. */
+static ssize_t drain(struct job *j)
+{
+	struct ns_result r;
+	ssize_t got;
+	while ((got = read(j->pipe, &r, sizeof(r))) == (ssize_t)sizeof(r)) {
+		j->res = r;
+		j->any = true;
+	}
+	return got;
+}
+
 /* A job's result into the stats, its hung device noted, its slot freed. */
 static void finish_job(struct pool *pl, struct job *j, bool timed_out, struct scan *s, struct rebind_stats *stats)
 {
@@ -642,11 +655,7 @@ static void finish_job(struct pool *pl, struct job *j, bool timed_out, struct sc
 		kill(j->pid, SIGKILL);
 	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	struct ns_result r;
-	while (read(j->pipe, &r, sizeof(r)) == (ssize_t)sizeof(r)) { /* what came after the last poll */
-		j->res = r;
-		j->any = true;
-	}
+	drain(j); /* what came after the last poll */
 	close(j->pipe);
 	int cr = timed_out ? -ETIMEDOUT : j->any ? 0 : -EIO;
 	struct ns_result res = j->res;
@@ -698,13 +707,7 @@ static void wait_jobs(struct pool *pl, bool all, struct scan *s, struct rebind_s
 		for (nfds_t k = 0; k < n; k++) {
 			if (!p[k].revents)
 				continue;
-			struct ns_result r;
-			ssize_t got;
-			while ((got = read(p[k].fd, &r, sizeof(r))) == (ssize_t)sizeof(r)) {
-				by[k]->res = r;
-				by[k]->any = true;
-			}
-			if (got == 0) { /* the child closed its end: it is done */
+			if (drain(by[k]) == 0) { /* the child closed its end: it is done */
 				finish_job(pl, by[k], false, s, stats);
 				ended = true;
 			}

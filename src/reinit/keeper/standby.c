@@ -38,6 +38,20 @@ pid_t standby_pid(void)
 	return sb.pid;
 }
 
+/* The worker binary now on disk: its path and identity.  0, or -1 if it cannot be stat'ed. */
+static int binary_on_disk(char *path, size_t size, struct stat *st)
+{
+	worker_binary(K.self, path, size);
+	return stat(path, st);
+}
+
+/* No standby any more: its socket (already handed on, or closed by the caller) forgotten. */
+static void forget(void)
+{
+	sb.pid = 0;
+	sb.ctl = -1;
+}
+
 void standby_schedule(void)
 {
 	if (!sb.pid && !K.opt->no_standby)
@@ -52,12 +66,12 @@ uint64_t standby_due_ms(void)
 void standby_start(void)
 {
 	sb.at_ms = 0;
-	if (sb.pid || !K.cur.pid || !K.cur.ready || K.cur.legacy || K.old.pid || K.replacing || K.opt->no_standby)
+	/* (--no-standby never schedules one) */
+	if (sb.pid || !K.cur.pid || !K.cur.ready || K.cur.legacy || K.old.pid || K.replacing)
 		return;
 	char path[PATH_MAX + 64];
-	worker_binary(K.self, path, sizeof(path));
 	struct stat st;
-	if (stat(path, &st) < 0)
+	if (binary_on_disk(path, sizeof(path), &st) < 0)
 		return;
 	int ctl;
 	pid_t pid = launch_worker(path, &ctl);
@@ -80,8 +94,7 @@ void standby_drop(const char *why)
 	log_info("standby worker %d dropped: %s", (int)sb.pid, why);
 	close(sb.ctl); /* it ends on the closed socket; child_wait kills one stuck past a second */
 	child_wait(sb.pid, 1000, NULL);
-	sb.pid = 0;
-	sb.ctl = -1;
+	forget();
 }
 
 bool standby_take(const struct msg_start *start, const struct fdset *fds)
@@ -89,9 +102,8 @@ bool standby_take(const struct msg_start *start, const struct fdset *fds)
 	if (!sb.pid)
 		return false;
 	char path[PATH_MAX + 64];
-	worker_binary(K.self, path, sizeof(path));
 	struct stat st;
-	if (stat(path, &st) < 0 || st.st_dev != sb.dev || st.st_ino != sb.ino) {
+	if (binary_on_disk(path, sizeof(path), &st) < 0 || st.st_dev != sb.dev || st.st_ino != sb.ino) {
 		standby_drop("the binary on disk changed");
 		return false;
 	}
@@ -105,8 +117,7 @@ bool standby_take(const struct msg_start *start, const struct fdset *fds)
 	K.cur = (struct worker){ .pid = sb.pid, .ctl = sb.ctl, .gen = start->gen, .reinit = start->reinit,
 				 .started_ms = mono_ms() };
 	log_info("standby worker %d takes over (generation %llu)", (int)sb.pid, (unsigned long long)start->gen);
-	sb.pid = 0;
-	sb.ctl = -1;
+	forget(); /* (its socket is the worker's now) */
 	return true;
 }
 
@@ -116,8 +127,7 @@ bool standby_reaped(pid_t pid, const char *how)
 		return false;
 	log_warn("standby worker %d %s; the next ready worker starts another", (int)pid, how);
 	close(sb.ctl);
-	sb.pid = 0;
-	sb.ctl = -1;
+	forget();
 	write_status();
 	return true;
 }

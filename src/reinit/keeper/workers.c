@@ -63,8 +63,9 @@ pid_t launch_worker(const char *path, int *ctl)
 }
 
 /* A worker of generation gen with the connection's fds in START: the standby when the serving
- * worker is dead (a restart), else a new process (the first start, an upgrade beside the
- * running worker, or no standby at hand).  0, or -1 with errno. */
+ * worker is dead (a restart), else a new process (the first start, the new binary of an upgrade
+ * beside the adopted worker, or no standby at hand; an upgrade's exec dropped the standby).  0,
+ * or -1 with errno. */
 int spawn(uint64_t gen, bool reinit)
 {
 	struct fdset fds = FDSET_NONE;
@@ -73,10 +74,7 @@ int spawn(uint64_t gen, bool reinit)
 	fds.fd[FD_HISTORY] = K.history_fd;
 	fds.fd[FD_PSI] = K.psi_fd;
 	struct msg_start start = { .gen = gen, .reinit = reinit, .virt_on = !K.virt_off };
-	bool restart = !K.cur.pid && !K.old.pid;
-	if (!restart)
-		standby_drop("an upgrade: it runs the old binary");
-	if (restart && standby_take(&start, &fds)) {
+	if (!K.cur.pid && !K.old.pid && standby_take(&start, &fds)) {
 		K.st.hdr->generation = gen;
 		K.st.hdr->worker_pid = K.cur.pid;
 		return 0;
