@@ -6,12 +6,21 @@ bench_cgroup() {
 	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
 		mkdir /sys/fs/cgroup/$cg
 		echo $((256 << 20)) >/sys/fs/cgroup/$cg/memory.max
-		enter="echo \$\$ > /sys/fs/cgroup/$cg/cgroup.procs"
 	else
 		for c in memory cpuset cpu cpuacct blkio; do mkdir -p /sys/fs/cgroup/$c/$cg; done
 		echo $((256 << 20)) >/sys/fs/cgroup/memory/$cg/memory.limit_in_bytes
 		cat /sys/fs/cgroup/cpuset/cpuset.mems >/sys/fs/cgroup/cpuset/$cg/cpuset.mems
 		cat /sys/fs/cgroup/cpuset/cpuset.cpus >/sys/fs/cgroup/cpuset/$cg/cpuset.cpus
+	fi
+	bench_cgroup_enter "$cg"
+}
+
+# bench_cgroup_enter NAME: sets $enter to shell code that moves $$ into that (made) cgroup.
+bench_cgroup_enter() {
+	local cg=$1
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		enter="echo \$\$ > /sys/fs/cgroup/$cg/cgroup.procs"
+	else
 		enter="for c in memory cpuset cpu cpuacct blkio; do echo \$\$ > /sys/fs/cgroup/\$c/$cg/cgroup.procs; done"
 	fi
 }

@@ -29,6 +29,36 @@ static const struct {
 	{ NULL, "zswapped", offsetof(struct memstat, zswapped) },
 };
 
+/* v1 memory.stat states the limits in force, the smallest over the cgroup and every ancestor:
+ * read there, they spare a meminfo the walk's two reads per level (3.4 us a level here). */
+struct v1_limits {
+	bool mem, memsw;
+	uint64_t mem_limit, memsw_limit;
+};
+
+static void v1_limit_line(const char *line, size_t kl, const char *val, size_t vl, struct v1_limits *h)
+{
+	static const char mem[] = "hierarchical_memory_limit", memsw[] = "hierarchical_memsw_limit";
+	bool is_mem = kl == sizeof(mem) - 1 && memcmp(line, mem, kl) == 0;
+	if (!is_mem && !(kl == sizeof(memsw) - 1 && memcmp(line, memsw, kl) == 0))
+		return;
+	char text[32];
+	uint64_t v;
+	if (vl == 0 || vl >= sizeof(text))
+		return;
+	memcpy(text, val, vl);
+	text[vl] = '\0';
+	if (parse_u64(text, false, &v) < 0 || v == 0) /* garbage: the walk decides */
+		return;
+	if (is_mem) {
+		h->mem = true;
+		h->mem_limit = v;
+	} else {
+		h->memsw = true;
+		h->memsw_limit = v;
+	}
+}
+
 int memstat_read(const struct rctx *c, struct memstat *m)
 {
 	memset(m, 0, sizeof(*m));
@@ -40,9 +70,8 @@ int memstat_read(const struct rctx *c, struct memstat *m)
 	int r = cg_read_u64(cg, CG_MEMORY, v2 ? "memory.current" : "memory.usage_in_bytes", false, &m->usage);
 	if (r < 0)
 		return -ENOENT;
-	if (cg_limit_min(cg, CG_MEMORY, v2 ? "memory.max" : "memory.limit_in_bytes", &m->limit) < 0)
-		m->limit = UINT64_MAX;
 
+	struct v1_limits hier = { 0 };
 	struct buf st = BUF_INIT;
 	r = cg_read(cg, CG_MEMORY, "memory.stat", &st);
 	if (r < 0) {
@@ -57,6 +86,8 @@ int memstat_read(const struct rctx *c, struct memstat *m)
 		if (!sp)
 			continue;
 		size_t kl = (size_t)(sp - line);
+		if (!v2 && kl > 12 && line[0] == 'h')
+			v1_limit_line(line, kl, sp + 1, ll - kl - 1, &hier);
 		for (size_t i = 0; i < sizeof(stat_keys) / sizeof(stat_keys[0]); i++) {
 			const char *key = v2 ? stat_keys[i].v2 : stat_keys[i].v1;
 			if (key && strlen(key) == kl && memcmp(key, line, kl) == 0) {
@@ -69,6 +100,10 @@ int memstat_read(const struct rctx *c, struct memstat *m)
 		}
 	}
 	buf_free(&st);
+	if (hier.mem)
+		m->limit = hier.mem_limit;
+	else if (cg_limit_min(cg, CG_MEMORY, v2 ? "memory.max" : "memory.limit_in_bytes", &m->limit) < 0)
+		m->limit = UINT64_MAX;
 	if (c->opt && c->opt->zswap_off)
 		m->zswap = m->zswapped = 0;
 
@@ -85,7 +120,9 @@ int memstat_read(const struct rctx *c, struct memstat *m)
 		uint64_t memsw_usage, memsw_limit;
 		if (cg_read_u64(cg, CG_MEMORY, "memory.memsw.usage_in_bytes", false, &memsw_usage) == 0) {
 			m->has_swap = true;
-			if (cg_limit_min(cg, CG_MEMORY, "memory.memsw.limit_in_bytes", &memsw_limit) < 0)
+			if (hier.memsw)
+				memsw_limit = hier.memsw_limit;
+			else if (cg_limit_min(cg, CG_MEMORY, "memory.memsw.limit_in_bytes", &memsw_limit) < 0)
 				memsw_limit = UINT64_MAX;
 			m->swap_limit = memsw_limit > m->limit ? memsw_limit - m->limit : 0;
 			if (memsw_limit >= UINT64_MAX / 2)

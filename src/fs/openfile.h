@@ -28,6 +28,7 @@ struct openfiles {
 	struct state *st; /* the context's state */
 	uint64_t gen;
 	uint64_t idle_s;
+	uint64_t swept_ms; /* boot_ms() of the last sweep the opens started */
 	pthread_mutex_t lock[OPENFILE_SHARDS];
 	struct openfile_kept *head[OPENFILE_SHARDS];
 	pthread_mutex_t count_lock; /* the count and its published copy change together */
@@ -53,8 +54,8 @@ void openfile_keep(struct openfiles *o, uint64_t fh, const struct buf *content);
 bool openfile_slice(struct openfiles *o, uint64_t fh, off_t off, size_t size, struct buf *out);
 void openfile_forget(struct openfiles *o, uint64_t fh);
 /* Reclaims what handles left untouched for long (their RELEASE was lost with a dead worker, or
- * an older worker left them), and recounts the entries in use.  Runs at start and every so
- * many opens. */
+ * an older worker left them), and recounts the entries in use.  Runs at start and, while files
+ * are opened, every idle_s / 10 at most. */
 void openfile_sweep(struct openfiles *o);
 /* Shared entries holding a render, and renders kept in this process's memory. */
 void openfile_usage(struct openfiles *o, unsigned *snaps, unsigned *kept);

@@ -136,6 +136,26 @@ requests_per_5_cats() {
 	[ "$(grep -c '^processor' <<<"$output")" = "$(grep -c '^processor' /proc/cpuinfo)" ]
 }
 
+@test "a container under a parent with a lower limit sees the parent's (v1: memory.stat's own figure, v2: the walk)" {
+	local c=c4-$RUN_TAG parent=lxcfs-test-$RUN_TAG-parent
+	cg_make "$parent" $((96 << 20)) 0-1
+	if cgroup_v2; then
+		echo "+memory +cpuset +cpu +io" >/sys/fs/cgroup/$parent/cgroup.subtree_control
+		mkdir /sys/fs/cgroup/$parent/child
+		echo 0-1 >/sys/fs/cgroup/$parent/child/cpuset.cpus
+	else
+		cg_make "$parent/child" -1 0-1
+		echo 1 >/sys/fs/cgroup/memory/$parent/memory.use_hierarchy 2>/dev/null || true
+	fi
+	container_start "$c" "$parent/child" "$MNT"
+	run in_container "$c" cat /proc/meminfo
+	container_stop "$c"
+	cg_remove "$parent/child"
+	cg_remove "$parent"
+	[ "$status" -eq 0 ]
+	[ "$(field_kb "$output" MemTotal)" = 98304 ]
+}
+
 @test "the host sees host values" {
 	run timeout "$TMO" cat "$MNT/proc/meminfo"
 	[ "$(field_kb "$output" MemTotal)" = "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" ]

@@ -93,6 +93,22 @@ static void meminfo_v1(void)
 	CHECK_U64(kb(m, "SwapTotal"), 0); /* no memsw files: no swap to show */
 	free(m);
 	cgview_free(&v);
+
+	/* the limits memory.stat states (the kernel's minimum over every ancestor) are taken
+	 * without a walk: c3 has no limit file, and the walk would find lxc's 200 MiB */
+	fixture_view(&v, &l, "/lxc/c3");
+	m = render(render_meminfo, &v, 0);
+	CHECK_U64(kb(m, "MemTotal"), 102400);
+	CHECK_U64(kb(m, "SwapTotal"), 51200); /* memsw 150 MiB - memory 100 MiB */
+	CHECK_U64(kb(m, "SwapFree"), 40960);
+	free(m);
+	cgview_free(&v);
+	/* an unparsable one is left to the walk: min(c4's 256 MiB, lxc's 200 MiB) */
+	fixture_view(&v, &l, "/lxc/c4");
+	m = render(render_meminfo, &v, 0);
+	CHECK_U64(kb(m, "MemTotal"), 204800);
+	free(m);
+	cgview_free(&v);
 	cg_layout_free(&l);
 }
 
