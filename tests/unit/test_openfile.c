@@ -33,6 +33,27 @@ static unsigned kept_in_memory(void)
 	return k;
 }
 
+/* Keeps r for a new handle, makes it look untouched for an hour, then opens 1024 more (one
+ * count of opens between looks at the clock): whether the entry is still there. */
+static bool opens_sweep(const struct buf *r)
+{
+	uint64_t fh = fh_make(&of, FH_VFILE);
+	openfile_keep(&of, fh, r);
+	struct state_snap *sn = NULL;
+	for (unsigned i = 0; i < of.st->lay.nsnaps && !sn; i++)
+		if (state_snap(of.st, i)->fh == fh)
+			sn = state_snap(of.st, i);
+	CHECK(sn != NULL);
+	if (!sn)
+		return false;
+	sn->used = 1;
+	for (int i = 0; i < 1024; i++)
+		fh_make(&of, FH_VFILE);
+	bool left = sn->fh == fh;
+	openfile_forget(&of, fh);
+	return left;
+}
+
 /* Bytes of the memfd that hold pages (shmem counts what it allocated in st_blocks). */
 static long long allocated(const struct state *s)
 {
@@ -164,6 +185,16 @@ int main(void)
 	openfile_sweep(&of);
 	CHECK_INT(kept_in_memory(), 0);
 	CHECK_INT(st.hdr->kept_renders, 0);
+
+	/* opens sweep at most every idle time / 10 (100 ms for 1 s): a sweep walks the table */
+	openfile_fini(&of);
+	setenv("LXCFS_FAULT_SNAP_IDLE", "1", 1);
+	openfile_init(&of, &st, 9);
+	CHECK(!opens_sweep(&r)); /* the first comes at once: nothing was swept yet */
+	CHECK(opens_sweep(&r));
+	usleep(150 * 1000);
+	CHECK(!opens_sweep(&r));
+	unsetenv("LXCFS_FAULT_SNAP_IDLE");
 #endif
 	buf_free(&r);
 	buf_free(&big);
