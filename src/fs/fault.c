@@ -52,9 +52,9 @@ void fault_point(const char *name)
 	}
 }
 
-long fault_snap_idle(long dflt)
+long fault_long(const char *var, long dflt)
 {
-	const char *s = getenv("LXCFS_FAULT_SNAP_IDLE");
+	const char *s = getenv(var);
 	return s && *s ? atol(s) : dflt;
 }
 #endif

@@ -7,7 +7,9 @@
  *                               ENOENT (a bound path that a new daemon no longer has)
  *   LXCFS_FAULT_CRASH_ONCE=PATH while PATH holds the name of a point (fault_point), the worker
  *                               removes PATH and aborts there: one death, not a crash loop
- *   LXCFS_FAULT_SNAP_IDLE=S     a kept render untouched for S seconds is reclaimed (default 300) */
+ *   LXCFS_FAULT_SNAP_IDLE=S     a kept render untouched for S seconds is reclaimed (default 300)
+ *   LXCFS_FAULT_REBIND_BOUND_MS=MS  the rebind's bound for a namespace of proven mounts (30000)
+ *   LXCFS_FAULT_REBIND_RUNNERS=N    the rebind's children healing those at once (16) */
 #ifndef LXCFS_FAULT_H
 #define LXCFS_FAULT_H
 
@@ -19,7 +21,8 @@
 void fault_render(const char *name);
 bool fault_hidden(const char *name);
 void fault_point(const char *name);
-long fault_snap_idle(long dflt);
+/* The number in the environment variable var, else dflt. */
+long fault_long(const char *var, long dflt);
 #else
 static inline void fault_render(const char *name)
 {
@@ -34,8 +37,9 @@ static inline void fault_point(const char *name)
 {
 	(void)name;
 }
-static inline long fault_snap_idle(long dflt)
+static inline long fault_long(const char *var, long dflt)
 {
+	(void)var;
 	return dflt;
 }
 #endif

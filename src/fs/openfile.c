@@ -61,7 +61,7 @@ void openfile_init(struct openfiles *o, struct state *st, uint64_t generation)
 	*o = (struct openfiles){ 0 };
 	o->st = st;
 	o->gen = generation;
-	o->idle_s = (uint64_t)fault_snap_idle(IDLE_S);
+	o->idle_s = (uint64_t)fault_long("LXCFS_FAULT_SNAP_IDLE", IDLE_S);
 	for (int i = 0; i < SHARDS; i++)
 		pthread_mutex_init(&o->lock[i], NULL);
 	pthread_mutex_init(&o->count_lock, NULL);

@@ -22,7 +22,7 @@ setup() {
 
 teardown() {
 	local n
-	for n in a b c; do container_stop $n-$RUN_TAG; done
+	for n in a b c d; do container_stop $n-$RUN_TAG; done
 	[ -z "${STOPPED:-}" ] || kill -CONT "$STOPPED" 2>/dev/null || true
 	daemon_stop "$MNT" "$PIDF"
 	daemon_stop "$OTHER" "$OPIDF"
@@ -194,6 +194,38 @@ $OTHER" ]
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 	kill -CONT "$STOPPED"
 	[ "$(memtotal b-$RUN_TAG)" = 131072 ] # untouched: its daemon answers again
+}
+
+@test "proven mounts that hang: the child is killed after the bound, the device skipped after it, the next child goes on" {
+	# a reads ours, b and d the other instance's; ours killed, the other's worker stopped
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	container_start b-$RUN_TAG "$CG2" "$OTHER"
+	container_start d-$RUN_TAG "$CG2" "$OTHER"
+	kill_all "$PIDF"
+	export STOPPED
+	STOPPED=$(status_field "$OPIDF" worker_pid)
+	kill -STOP "$STOPPED"
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	local odev t0=$SECONDS
+	odev=$(dev_at "$OTHER")
+	# the operator's word makes the other's mounts proven: healed side by side, by one child
+	# here, with a 2 s bound
+	run env LXCFS_FAULT_REBIND_BOUND_MS=2000 LXCFS_FAULT_REBIND_RUNNERS=1 \
+		timeout 60 "$LXCFS_BIN" --rebind --dead-dev "$odev" "$MNT"
+	echo "$output" >&2
+	[ $((SECONDS - t0)) -lt 15 ] # one bound, not one per namespace
+	[ "$(grep -c "timed out on a mount of device $odev" <<<"$output")" = 1 ]
+	# (the namespaces holding its mounts: ours, where it is mounted, and a's, b's and d's)
+	[ "$(grep -c "(device $odev) skipped: its daemon did not answer before" <<<"$output")" -ge 22 ]
+	[[ "$output" == *"0 dead mount(s) healed in 4 namespace(s)"* ]]
+	kill -CONT "$STOPPED"
+	[ "$(memtotal b-$RUN_TAG)" = 131072 ] # untouched, and its daemon answers again
+	[ "$(memtotal d-$RUN_TAG)" = 131072 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 }
 
 @test "garbage: --rebind from a path that is not a live lxcfs mount refuses and touches nothing" {

@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
@@ -31,6 +32,7 @@
 #include "lib/mount.h"
 #include "lib/mountinfo.h"
 #include "lib/parse.h"
+#include "fs/fault.h"
 #include "reinit/claim.h"
 #include "reinit/heal/drain.h"
 
@@ -402,6 +404,8 @@ static int replace(int tree, const char *mp, bool *stacked)
 struct ns_result {
 	unsigned healed, failed, left;
 	dev_t probing; /* the device of the mount being asked, 0 between mounts */
+	unsigned ns;   /* a runner's: which namespace of its batch */
+	bool done;     /* the namespace's total */
 };
 
 static int clone_beneath(int mntfd, const char *rel)
@@ -533,12 +537,15 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 	res->healed++;
 }
 
-/* In a child: enter the namespace, heal, report.  Never returns. */
-static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int out)
+/* In a child: clones the fresh trees (from our namespace), enters the namespace, heals its
+ * candidates cs; res says how far it got, and goes out after each step, so that a child killed
+ * for a hang still reports.  procfd: the host's /proc (the namespace's may belong to another pid
+ * namespace, where we have no /proc/self). */
+static void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct cand *cs, size_t n, const char *who,
+		    int out, struct ns_result *res)
 {
-	struct ns_result res = { 0 };
-	for (size_t i = 0; i < s->n; i++) {
-		struct cand *c = &s->c[i];
+	for (size_t i = 0; i < n; i++) {
+		struct cand *c = &cs[i];
 		if (c->why_left || c->release)
 			continue;
 		/* Cloning needs the source in the caller's namespace: before setns.  The path is
@@ -547,47 +554,57 @@ static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s,
 		c->tree = clone_beneath(mntfd, c->root + 1);
 		c->tree_err = c->tree < 0 ? errno : 0;
 	}
-	/* After setns, /proc is the namespace's own procfs, maybe of another pid namespace where
-	 * we have no /proc/self: our mountinfo is read through the host's. */
-	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (setns(nsfd, CLONE_NEWNS) < 0) {
 		log_error("rebind: cannot enter the mount namespace of %s: %s", who, strerror(errno));
-		res.failed = 1;
-		goto done;
+		res->failed++;
+		return;
 	}
 	struct ns_view v = { 0 };
-	int r = mountinfo_each(procfd, "self/mountinfo", note_view, &v);
+	int r = mountinfo_each(procfd, "thread-self/mountinfo", note_view, &v);
 	if (r < 0) {
 		log_error("rebind: %s: cannot read its mounts: %s", who, strerror(-r));
-		res.failed = 1;
+		res->failed++;
 	}
 	/* Proven mounts first: they fail at once (their connection is gone), while an orphan or
 	 * another instance's mount may hang on a daemon that does not answer, and a hang ends this
-	 * child.  The result goes out after each step, so a killed child still reports. */
+	 * child. */
 	for (int pass = 0; pass < 3; pass++)
-		for (size_t i = 0; i < s->n; i++) {
-			struct cand *c = &s->c[i];
+		for (size_t i = 0; i < n; i++) {
+			struct cand *c = &cs[i];
 			int want = c->why_left ? 2 : c->proven ? 0 : 1;
 			if (want != pass)
 				continue;
-			heal_one(c, &v, mnt, who, &res, out);
-			if (write(out, &res, sizeof(res)) != sizeof(res))
+			heal_one(c, &v, mnt, who, res, out);
+			if (write(out, res, sizeof(*res)) != sizeof(*res))
 				_exit(2);
 		}
 	for (size_t j = 0; j < v.n; j++)
 		free(v.m[j].mountpoint);
 	free(v.m);
-done:
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].tree >= 0) {
+			close(cs[i].tree);
+			cs[i].tree = -1;
+		}
+}
+
+/* In a child: one namespace healed, its total reported.  Never returns. */
+static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int out)
+{
+	struct ns_result res = { 0 };
+	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	heal_in(nsfd, procfd, mntfd, mnt, s->c, s->n, who, out, &res);
+	res.done = true;
 	if (write(out, &res, sizeof(res)) != sizeof(res))
 		_exit(2);
 	_exit(0);
 }
 
-/* Namespaces are healed by children, up to MAX_JOBS at a time.  A child spends most of its time
- * asleep in the kernel (each umount waits for an RCU grace period; the mount calls themselves
- * are serialised), so the waits of many overlap: on 2 idle cpus, bench/rebind's 200 namespaces
- * took 1059-1104 ms with 16 in flight, 1181-1185 ms with 4 and 1669-1684 ms one at a time.  A
- * child that outlives its bound is killed (a mount of a daemon that does not answer). */
+/* Children at once: the runners of the queued namespaces (below), or the one child of a namespace
+ * healed alone.  Their waits in the kernel overlap: with a child per namespace, bench/rebind's
+ * 200 namespaces took 1059-1104 ms with 16 at once, 1181-1185 ms with 4 and 1669-1684 ms with
+ * one (2 idle cpus).  A child that outlives its bound is killed (a mount of a daemon that does
+ * not answer). */
 #define MAX_JOBS 16
 
 struct job {
@@ -647,7 +664,26 @@ static ssize_t drain(struct job *j)
 	return got;
 }
 
-/* A job's result into the stats, its hung device noted, its slot freed. */
+/* A namespace's result into the stats (cr: how its child ended), a hung device noted. */
+static void account(const struct ns_result *r, int cr, const char *who, struct scan *s, struct rebind_stats *stats)
+{
+	struct ns_result res = *r;
+	if (cr == -ETIMEDOUT && res.probing && s->nhung < sizeof(s->hung) / sizeof(s->hung[0]))
+		s->hung[s->nhung++] = res.probing;
+	if (cr == -ETIMEDOUT)
+		log_error("rebind: %s: timed out on a mount of device %u:%u, whose daemon does not "
+			  "answer; what came after it there is not healed, and its mounts elsewhere "
+			  "are skipped", who, major(res.probing), minor(res.probing));
+	else if (cr < 0)
+		log_error("rebind: %s: %s", who, strerror(-cr));
+	res.failed += cr < 0;
+	stats->namespaces++;
+	stats->healed += res.healed;
+	stats->failed += res.failed;
+	stats->left += res.left;
+}
+
+/* A job's result into the stats, its slot freed. */
 static void finish_job(struct pool *pl, struct job *j, bool timed_out, struct scan *s, struct rebind_stats *stats)
 {
 	int status = 0;
@@ -657,21 +693,7 @@ static void finish_job(struct pool *pl, struct job *j, bool timed_out, struct sc
 		;
 	drain(j); /* what came after the last poll */
 	close(j->pipe);
-	int cr = timed_out ? -ETIMEDOUT : j->any ? 0 : -EIO;
-	struct ns_result res = j->res;
-	if (cr == -ETIMEDOUT && res.probing && s->nhung < sizeof(s->hung) / sizeof(s->hung[0]))
-		s->hung[s->nhung++] = res.probing;
-	if (cr == -ETIMEDOUT)
-		log_error("rebind: %s: timed out on a mount of device %u:%u, whose daemon does not "
-			  "answer; what came after it there is not healed, and its mounts elsewhere "
-			  "are skipped", j->who, major(res.probing), minor(res.probing));
-	else if (cr < 0)
-		log_error("rebind: %s: %s", j->who, strerror(-cr));
-	res.failed += cr < 0;
-	stats->namespaces++;
-	stats->healed += res.healed;
-	stats->failed += res.failed;
-	stats->left += res.left;
+	account(&j->res, timed_out ? -ETIMEDOUT : j->any ? 0 : -EIO, j->who, s, stats);
 	*j = (struct job){ 0 };
 	pl->running--;
 }
@@ -719,6 +741,267 @@ static void wait_jobs(struct pool *pl, bool all, struct scan *s, struct rebind_s
 
 /* A mount namespace, named by its oldest process (a container's init rather than something
  * attached to it later): the one the logs name. */
+/* The namespaces that may be healed side by side (their mounts are all proven ours: none can
+ * hang) are queued, then healed by at most MAX_JOBS runners, each a child taking namespace after
+ * namespace from a shared counter: a fork per runner, not per namespace.  On 2 cpus a fork, its
+ * copy-on-write faults, the lazy binding of the child's first calls and its exit were the
+ * largest part of a namespace's cost (bench/rebind, perf). */
+struct batch_ns {
+	ino_t ino;
+	pid_t pid;
+	struct cand *c; /* its candidates, as note_candidate found them */
+	size_t n;
+	char *who;
+};
+
+struct batch {
+	struct batch_ns *v;
+	size_t n, cap;
+};
+
+/* Queues the namespace with the candidates found in s, which it takes over (s is left empty). */
+static int batch_add(struct batch *b, struct scan *s, ino_t ino, pid_t pid, const char *who)
+{
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+		struct batch_ns *more = reallocarray(b->v, cap, sizeof(*more));
+		if (!more)
+			return -ENOMEM;
+		b->v = more;
+		b->cap = cap;
+	}
+	struct cand *c = malloc(s->n * sizeof(*c));
+	char *w = strdup(who);
+	if (!c || !w) {
+		free(c);
+		free(w);
+		return -ENOMEM;
+	}
+	memcpy(c, s->c, s->n * sizeof(*c));
+	b->v[b->n++] = (struct batch_ns){ .ino = ino, .pid = pid, .c = c, .n = s->n, .who = w };
+	s->n = 0; /* (the roots and reasons are the batch's now) */
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		for (size_t k = 0; k < b->v[i].n; k++) {
+			free(b->v[i].c[k].root);
+			free(b->v[i].c[k].why_left);
+		}
+		free(b->v[i].c);
+		free(b->v[i].who);
+	}
+	free(b->v);
+	*b = (struct batch){ 0 };
+}
+
+/* Opens the mount namespace of ns, if its process still has the one we scanned. */
+static int open_ns(pid_t pid, ino_t ino)
+{
+	char p[64];
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_ino != ino)) {
+		close(fd); /* the pid was reused meanwhile */
+		fd = -1;
+	}
+	return fd;
+}
+
+/* What the runners share with the pass: the next namespace to take, and the devices found hung
+ * (a runner killed on one), whose mounts are skipped from then on. */
+struct batch_shared {
+	unsigned next;
+	unsigned nhung;
+	dev_t hung[16];
+};
+
+/* In a runner: namespaces from sh->next until there are none.  Each starts with a report naming it,
+ * so that one whose runner is killed is still accounted for.  Never returns. */
+static void run_batch(const struct batch *b, struct batch_shared *sh, int mntfd, const char *mnt, int out)
+{
+	int home = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
+	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	bool away = false;
+	for (;;) {
+		unsigned i = __atomic_fetch_add(&sh->next, 1, __ATOMIC_RELAXED);
+		if (i >= b->n)
+			break;
+		unsigned nhung = __atomic_load_n(&sh->nhung, __ATOMIC_ACQUIRE);
+		for (size_t k = 0; k < b->v[i].n; k++)
+			for (unsigned h = 0; h < nhung && h < sizeof(sh->hung) / sizeof(sh->hung[0]); h++)
+				b->v[i].c[k].hung |= b->v[i].c[k].dev == sh->hung[h];
+		struct ns_result res = { .ns = i };
+		if (write(out, &res, sizeof(res)) != sizeof(res))
+			_exit(2);
+		/* back home first: the trees are cloned there, and the next namespace is opened
+		 * through the host's /proc */
+		if (away && setns(home, CLONE_NEWNS) < 0) {
+			log_error("rebind: cannot return to our mount namespace: %s", strerror(errno));
+			_exit(3);
+		}
+		away = false;
+		int nsfd = open_ns(b->v[i].pid, b->v[i].ino);
+		if (nsfd >= 0) {
+			away = true;
+			heal_in(nsfd, procfd, mntfd, mnt, b->v[i].c, b->v[i].n, b->v[i].who, out, &res);
+			close(nsfd);
+		}
+		res.done = true;
+		if (write(out, &res, sizeof(res)) != sizeof(res))
+			_exit(2);
+	}
+	_exit(0);
+}
+
+struct runner {
+	pid_t pid;
+	int pipe;
+	int bound_ms;
+	uint64_t deadline_ms; /* the bound since its last report */
+	struct ns_result cur; /* the namespace at hand */
+	bool busy;            /* cur started and not done */
+};
+
+static int runner_start(struct runner *r, const struct batch *b, struct batch_shared *sh, int mntfd, const char *mnt,
+			int bound_ms)
+{
+	int p[2];
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
+	fflush(stderr);
+	pid_t pid = fork();
+	if (pid < 0) {
+		int e = errno;
+		close(p[0]);
+		close(p[1]);
+		return -e;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		fcntl(p[1], F_SETFL, 0);
+		run_batch(b, sh, mntfd, mnt, p[1]);
+	}
+	close(p[1]);
+	*r = (struct runner){ .pid = pid, .pipe = p[0], .bound_ms = bound_ms, .deadline_ms = mono_ms() + (uint64_t)bound_ms };
+	return 0;
+}
+
+/* Reads a runner's reports, each finished namespace into the stats: 0 at the end of its pipe. */
+static ssize_t runner_drain(struct runner *r, const struct batch *b, struct scan *s, struct rebind_stats *stats)
+{
+	struct ns_result res;
+	ssize_t got;
+	while ((got = read(r->pipe, &res, sizeof(res))) == (ssize_t)sizeof(res)) {
+		r->deadline_ms = mono_ms() + (uint64_t)r->bound_ms;
+		r->cur = res;
+		r->busy = !res.done;
+		if (res.done && res.ns < b->n)
+			account(&res, 0, b->v[res.ns].who, s, stats);
+	}
+	return got;
+}
+
+/* Ends a runner: killed (timed out) or exited; a namespace it left unfinished counts as failed. */
+static void runner_end(struct runner *r, bool timed_out, const struct batch *b, struct scan *s,
+		       struct rebind_stats *stats)
+{
+	int status;
+	if (timed_out)
+		kill(r->pid, SIGKILL);
+	while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
+		;
+	runner_drain(r, b, s, stats);
+	close(r->pipe);
+	if (r->busy && r->cur.ns < b->n)
+		account(&r->cur, timed_out ? -ETIMEDOUT : -EIO, b->v[r->cur.ns].who, s, stats);
+	*r = (struct runner){ 0 };
+}
+
+/* Heals the queued namespaces; returns once every one is done. */
+static void batch_heal(struct batch *b, int mntfd, const char *mnt, struct scan *s, struct rebind_stats *stats)
+{
+	if (!b->n)
+		return;
+	struct batch_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (sh == MAP_FAILED) {
+		log_error("rebind: %s: %zu namespace(s) not healed", strerror(errno), b->n);
+		stats->namespaces += (unsigned)b->n;
+		stats->failed += (unsigned)b->n;
+		batch_free(b);
+		return;
+	}
+	*sh = (struct batch_shared){ 0 };
+	for (size_t h = 0; h < s->nhung && h < sizeof(sh->hung) / sizeof(sh->hung[0]); h++)
+		sh->hung[sh->nhung++] = s->hung[h];
+	int bound = (int)fault_long("LXCFS_FAULT_REBIND_BOUND_MS", NS_PROVEN_TIMEOUT_MS);
+	long most = fault_long("LXCFS_FAULT_REBIND_RUNNERS", MAX_JOBS);
+	struct runner run[MAX_JOBS] = { 0 };
+	unsigned want = (unsigned)(most < 1 ? 1 : most > MAX_JOBS ? MAX_JOBS : most), running = 0;
+	if (want > b->n)
+		want = (unsigned)b->n;
+	for (unsigned i = 0; i < want; i++) {
+		int r = runner_start(&run[i], b, sh, mntfd, mnt, bound);
+		if (r < 0)
+			log_error("rebind: cannot start a child: %s", strerror(-r));
+		else
+			running++;
+	}
+	while (running) {
+		struct pollfd p[MAX_JOBS];
+		struct runner *by[MAX_JOBS];
+		nfds_t n = 0;
+		uint64_t now = mono_ms(), first = UINT64_MAX;
+		for (int i = 0; i < MAX_JOBS; i++) {
+			struct runner *r = &run[i];
+			if (!r->pid)
+				continue;
+			if (now >= r->deadline_ms) {
+				size_t had = s->nhung;
+				runner_end(r, true, b, s, stats);
+				if (s->nhung > had && sh->nhung < sizeof(sh->hung) / sizeof(sh->hung[0]))
+					__atomic_store_n(&sh->hung[sh->nhung], s->hung[had], __ATOMIC_RELAXED),
+						__atomic_add_fetch(&sh->nhung, 1, __ATOMIC_RELEASE);
+				/* the namespaces after the hung one still need a runner */
+				if (__atomic_load_n(&sh->next, __ATOMIC_RELAXED) >= b->n ||
+				    runner_start(r, b, sh, mntfd, mnt, bound) < 0)
+					running--;
+				continue;
+			}
+			if (r->deadline_ms < first)
+				first = r->deadline_ms;
+			p[n] = (struct pollfd){ .fd = r->pipe, .events = POLLIN };
+			by[n++] = r;
+		}
+		if (!n)
+			continue;
+		if (poll(p, n, (int)(first - now)) < 0 && errno != EINTR) {
+			log_error("rebind: cannot wait for the children: %s", strerror(errno));
+			for (int i = 0; i < MAX_JOBS; i++)
+				if (run[i].pid)
+					runner_end(&run[i], true, b, s, stats);
+			break;
+		}
+		for (nfds_t k = 0; k < n; k++)
+			if (p[k].revents && runner_drain(by[k], b, s, stats) == 0) {
+				runner_end(by[k], false, b, s, stats);
+				running--;
+			}
+	}
+	/* the namespaces no runner took (none could start) */
+	unsigned taken = __atomic_load_n(&sh->next, __ATOMIC_RELAXED);
+	if (taken < b->n) {
+		log_error("rebind: %zu namespace(s) not healed: no child could be started", b->n - taken);
+		stats->namespaces += (unsigned)(b->n - taken);
+		stats->failed += (unsigned)(b->n - taken);
+	}
+	munmap(sh, sizeof(*sh));
+	batch_free(b);
+}
+
 struct ns {
 	ino_t ino;
 	pid_t pid;
@@ -773,21 +1056,16 @@ static size_t list_namespaces(struct ns **out)
 	return l.n;
 }
 
-/* One namespace: its candidates, and a child to heal or judge them if there are any.  With
- * later: a namespace whose candidates are all left to others is not entered but marked. */
-static void visit(struct pool *pl, struct scan *s, const struct ns *ns, int mntfd, const char *path, bool *later,
-		  struct rebind_stats *stats)
+/* One namespace: its candidates; if there are any, queued for the runners, or (one that may
+ * hang) healed or judged by a child of its own at once.  With later: a namespace whose
+ * candidates are all left to others is not entered but marked. */
+static void visit(struct pool *pl, struct batch *b, struct scan *s, const struct ns *ns, int mntfd, const char *path,
+		  bool *later, struct rebind_stats *stats)
 {
 	char p[PATH_MAX];
-	struct stat st;
-	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)ns->pid);
-	int nsfd = open(p, O_RDONLY | O_CLOEXEC);
+	int nsfd = open_ns(ns->pid, ns->ino);
 	if (nsfd < 0)
-		return; /* its process is gone: so is, most likely, the namespace */
-	if (fstat(nsfd, &st) < 0 || st.st_ino != ns->ino) {
-		close(nsfd); /* the pid was reused meanwhile */
-		return;
-	}
+		return; /* its process is gone (so is, most likely, the namespace), or the pid reused */
 	/* Candidates from the namespace as this process sees it; mount ids are global, so the
 	 * child finds them again from inside. */
 	snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)ns->pid);
@@ -804,20 +1082,23 @@ static void visit(struct pool *pl, struct scan *s, const struct ns *ns, int mntf
 		describe_pid(ns->pid, who, sizeof(who));
 		/* A mount not proven ours (an orphan, another instance's) may hang on a daemon that
 		 * does not answer: such a namespace is healed alone, so that a hang costs one bound
-		 * wait and its device is skipped everywhere after (the parallel ones are ours,
-		 * whose dead connection fails at once). */
+		 * wait and its device is skipped everywhere after (the queued ones are ours, whose
+		 * dead connection fails at once). */
 		bool alone = false;
 		for (size_t i = 0; i < s->n && !alone; i++)
 			alone = !s->c[i].proven;
-		if (pl->running == MAX_JOBS || (alone && pl->running))
-			wait_jobs(pl, alone, s, stats);
-		int cr = start_job(pl, nsfd, mntfd, path, s, who, alone ? NS_TIMEOUT_MS : NS_PROVEN_TIMEOUT_MS);
+		int cr = 0;
+		if (!alone) {
+			cr = batch_add(b, s, ns->ino, ns->pid, who);
+		} else {
+			cr = start_job(pl, nsfd, mntfd, path, s, who, NS_TIMEOUT_MS);
+			if (cr == 0)
+				wait_jobs(pl, true, s, stats);
+		}
 		if (cr < 0) {
 			log_error("rebind: %s: %s", who, strerror(-cr));
 			stats->namespaces++;
 			stats->failed++;
-		} else if (alone) {
-			wait_jobs(pl, true, s, stats);
 		}
 	}
 	free_candidates(s);
@@ -861,14 +1142,15 @@ static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind
 	size_t nns = list_namespaces(&all);
 	bool *later = calloc(nns ? nns : 1, sizeof(*later));
 	struct pool pl = { 0 };
+	struct batch b = { 0 };
 	for (size_t k = 0; k < nns; k++)
-		visit(&pl, s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
-	wait_jobs(&pl, true, s, stats); /* (the hung devices are known before the second round) */
-	probe_finish(s);
+		visit(&pl, &b, s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+	batch_heal(&b, mntfd, path, s, stats);
+	probe_finish(s); /* (the hung devices are known before the second round) */
 	for (size_t k = 0; k < nns; k++)
 		if (later && later[k])
-			visit(&pl, s, &all[k], mntfd, path, NULL, stats);
-	wait_jobs(&pl, true, s, stats);
+			visit(&pl, &b, s, &all[k], mntfd, path, NULL, stats);
+	batch_heal(&b, mntfd, path, s, stats);
 	free(later);
 	free(all);
 }
