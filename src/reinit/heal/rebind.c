@@ -494,6 +494,16 @@ static bool to_heal(struct cand *c, const struct live_mount *me, const struct ns
 	return true;
 }
 
+/* The device of the mount on top at path (dirfd, flags as statx's), without a request to its
+ * daemon; 0 if it cannot be said. */
+static dev_t dev_of(int dirfd, const char *path, int flags)
+{
+	struct statx sx;
+	if (statx(dirfd, path, flags | AT_STATX_DONT_SYNC, 0, &sx) < 0)
+		return 0;
+	return makedev(sx.stx_dev_major, sx.stx_dev_minor);
+}
+
 /* One candidate, inside its namespace: dead and ours -> replaced by a bind of the live tree (and
  * checked); dead and not ours -> said. */
 static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
@@ -514,8 +524,10 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 		res->failed++;
 		return;
 	}
-	struct statfs sf;
 	bool stacked;
+	/* What readers see afterwards is checked by the device on top, which the kernel says
+	 * without asking the daemon (a statfs was a round trip to it per mount: 8% of a pass) */
+	dev_t fresh = dev_of(c->tree, "", AT_EMPTY_PATH);
 	int rr = replace(c->tree, me->mountpoint, &stacked);
 	close(c->tree);
 	c->tree = -1;
@@ -524,8 +536,10 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 		res->failed++;
 		return;
 	}
-	if (statfs(me->mountpoint, &sf) < 0) {
-		log_error("rebind: %s: %s still fails after the rebind: %s", who, me->mountpoint, strerror(errno));
+	dev_t now = dev_of(AT_FDCWD, me->mountpoint, AT_SYMLINK_NOFOLLOW);
+	if (!now || now != fresh) {
+		log_error("rebind: %s: %s still shows device %u:%u after the rebind, not %u:%u", who, me->mountpoint,
+			  major(now), minor(now), major(fresh), minor(fresh));
 		res->failed++;
 		return;
 	}
