@@ -381,9 +381,9 @@ static bool note_view(const struct mntent_info *m, void *arg)
 
 /* Replaces the dead mount at mp by the fresh tree: beneath it, then the dead one goes (Linux >=
  * 6.5: readers never see what is under the mount); else over it, the dead one left below. */
-static int replace(int tree, const char *mp, bool *stacked)
+static int replace(int tree, const char *mp, int *stacked)
 {
-	*stacked = false;
+	*stacked = 0;
 	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
 		if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
 			int e = errno;
@@ -393,11 +393,16 @@ static int replace(int tree, const char *mp, bool *stacked)
 		}
 		return 0;
 	}
-	if (errno != EINVAL)
-		return -errno;
+	/* EINVAL: no MOVE_MOUNT_BENEATH.  ENOENT: the kernel found the mount on top changed
+	 * between its lookup and its lock, and says so again when asked again: seen for a few of
+	 * the first namespaces when 16 runners start at once (bench/rebind, 1,000 namespaces, about
+	 * one run in three; not understood).  Over it, readers see the fresh mount all the same. */
+	int why = errno;
+	if (why != EINVAL && why != ENOENT)
+		return -why;
 	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		return -errno;
-	*stacked = true;
+	*stacked = why;
 	return 0;
 }
 
@@ -457,6 +462,14 @@ static void release_one(const struct live_mount *me, const struct ns_view *v, co
 	log_info("rebind: %s: %s released: what is beneath (the kernel's file) shows again", who, me->mountpoint);
 }
 
+/* A child's progress, on its pipe.  A runner's (out < 0) needs none: its result lives in memory
+ * the pass shares, read there if the runner has to be killed. */
+static void report(int out, const struct ns_result *res)
+{
+	if (out >= 0 && write(out, res, sizeof(*res)) != sizeof(*res))
+		_exit(2);
+}
+
 /* Whether candidate c (mounted at me) is one to heal now: what readers see, dead (or, moving a
  * live lxcfs, alive), ours to judge.  What it is left for is counted and said. */
 static bool to_heal(struct cand *c, const struct live_mount *me, const struct ns_view *v, const char *who,
@@ -476,8 +489,7 @@ static bool to_heal(struct cand *c, const struct live_mount *me, const struct ns
 	}
 	struct statfs sf;
 	res->probing = c->dev;
-	if (write(out, res, sizeof(*res)) != sizeof(*res))
-		_exit(2);
+	report(out, res);
 	int err = statfs(me->mountpoint, &sf) < 0 ? errno : 0;
 	res->probing = 0;
 	if (err != ENOTCONN && !(err == 0 && c->live)) {
@@ -524,7 +536,7 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 		res->failed++;
 		return;
 	}
-	bool stacked;
+	int stacked; /* 0, or why the fresh mount went over the old one */
 	/* What readers see afterwards is checked by the device on top, which the kernel says
 	 * without asking the daemon (a statfs was a round trip to it per mount: 8% of a pass) */
 	dev_t fresh = dev_of(c->tree, "", AT_EMPTY_PATH);
@@ -545,9 +557,10 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 	}
 	log_info("rebind: %s: %s %s to %s%s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
 		 strcmp(c->root, "/") ? c->root : "",
-		 !stacked ? ""
-		 : c->live ? " (over the replaced one, which stays below: no MOVE_MOUNT_BENEATH)"
-			   : " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)");
+		 !stacked		  ? ""
+		 : stacked == ENOENT ? " (over the old one, which stays below: the kernel refused to put it beneath)"
+		 : c->live		  ? " (over the replaced one, which stays below: no MOVE_MOUNT_BENEATH)"
+					  : " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)");
 	res->healed++;
 }
 
@@ -589,8 +602,7 @@ static void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct can
 			if (want != pass)
 				continue;
 			heal_one(c, &v, mnt, who, res, out);
-			if (write(out, res, sizeof(*res)) != sizeof(*res))
-				_exit(2);
+			report(out, res);
 		}
 	for (size_t j = 0; j < v.n; j++)
 		free(v.m[j].mountpoint);
@@ -831,26 +843,27 @@ struct batch_shared {
 	unsigned next;
 	unsigned nhung;
 	dev_t hung[16];
+	struct ns_result at[MAX_JOBS]; /* each runner's namespace at hand, as far as it got */
 };
 
 /* In a runner: namespaces from sh->next until there are none.  Each starts with a report naming it,
  * so that one whose runner is killed is still accounted for.  Never returns. */
-static void run_batch(const struct batch *b, struct batch_shared *sh, int mntfd, const char *mnt, int out)
+static void run_batch(const struct batch *b, struct batch_shared *sh, unsigned slot, int mntfd, const char *mnt,
+		      int out)
 {
 	int home = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct ns_result *res = &sh->at[slot];
 	bool away = false;
 	for (;;) {
 		unsigned i = __atomic_fetch_add(&sh->next, 1, __ATOMIC_RELAXED);
 		if (i >= b->n)
 			break;
+		*res = (struct ns_result){ .ns = i };
 		unsigned nhung = __atomic_load_n(&sh->nhung, __ATOMIC_ACQUIRE);
 		for (size_t k = 0; k < b->v[i].n; k++)
 			for (unsigned h = 0; h < nhung && h < sizeof(sh->hung) / sizeof(sh->hung[0]); h++)
 				b->v[i].c[k].hung |= b->v[i].c[k].dev == sh->hung[h];
-		struct ns_result res = { .ns = i };
-		if (write(out, &res, sizeof(res)) != sizeof(res))
-			_exit(2);
 		/* back home first: the trees are cloned there, and the next namespace is opened
 		 * through the host's /proc */
 		if (away && setns(home, CLONE_NEWNS) < 0) {
@@ -861,11 +874,12 @@ static void run_batch(const struct batch *b, struct batch_shared *sh, int mntfd,
 		int nsfd = open_ns(b->v[i].pid, b->v[i].ino);
 		if (nsfd >= 0) {
 			away = true;
-			heal_in(nsfd, procfd, mntfd, mnt, b->v[i].c, b->v[i].n, b->v[i].who, out, &res);
+			heal_in(nsfd, procfd, mntfd, mnt, b->v[i].c, b->v[i].n, b->v[i].who, -1, res);
 			close(nsfd);
 		}
-		res.done = true;
-		if (write(out, &res, sizeof(res)) != sizeof(res))
+		struct ns_result done = *res;
+		done.done = true;
+		if (write(out, &done, sizeof(done)) != sizeof(done))
 			_exit(2);
 	}
 	_exit(0);
@@ -874,18 +888,19 @@ static void run_batch(const struct batch *b, struct batch_shared *sh, int mntfd,
 struct runner {
 	pid_t pid;
 	int pipe;
+	unsigned slot; /* its result in the shared at[] */
 	int bound_ms;
-	uint64_t deadline_ms; /* the bound since its last report */
-	struct ns_result cur; /* the namespace at hand */
-	bool busy;            /* cur started and not done */
+	uint64_t deadline_ms; /* the bound since its last namespace done */
+	unsigned last_done;   /* that namespace */
 };
 
-static int runner_start(struct runner *r, const struct batch *b, struct batch_shared *sh, int mntfd, const char *mnt,
-			int bound_ms)
+static int runner_start(struct runner *r, const struct batch *b, struct batch_shared *sh, unsigned slot, int mntfd,
+			const char *mnt, int bound_ms)
 {
 	int p[2];
 	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
+	sh->at[slot] = (struct ns_result){ .ns = UINT_MAX };
 	fflush(stderr);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -897,31 +912,32 @@ static int runner_start(struct runner *r, const struct batch *b, struct batch_sh
 	if (pid == 0) {
 		close(p[0]);
 		fcntl(p[1], F_SETFL, 0);
-		run_batch(b, sh, mntfd, mnt, p[1]);
+		run_batch(b, sh, slot, mntfd, mnt, p[1]);
 	}
 	close(p[1]);
-	*r = (struct runner){ .pid = pid, .pipe = p[0], .bound_ms = bound_ms, .deadline_ms = mono_ms() + (uint64_t)bound_ms };
+	*r = (struct runner){ .pid = pid, .pipe = p[0], .slot = slot, .bound_ms = bound_ms,
+			      .deadline_ms = mono_ms() + (uint64_t)bound_ms, .last_done = UINT_MAX };
 	return 0;
 }
 
-/* Reads a runner's reports, each finished namespace into the stats: 0 at the end of its pipe. */
+/* Reads a runner's reports, each a namespace done, into the stats: 0 at the end of its pipe. */
 static ssize_t runner_drain(struct runner *r, const struct batch *b, struct scan *s, struct rebind_stats *stats)
 {
 	struct ns_result res;
 	ssize_t got;
 	while ((got = read(r->pipe, &res, sizeof(res))) == (ssize_t)sizeof(res)) {
 		r->deadline_ms = mono_ms() + (uint64_t)r->bound_ms;
-		r->cur = res;
-		r->busy = !res.done;
-		if (res.done && res.ns < b->n)
+		r->last_done = res.ns;
+		if (res.ns < b->n)
 			account(&res, 0, b->v[res.ns].who, s, stats);
 	}
 	return got;
 }
 
-/* Ends a runner: killed (timed out) or exited; a namespace it left unfinished counts as failed. */
-static void runner_end(struct runner *r, bool timed_out, const struct batch *b, struct scan *s,
-		       struct rebind_stats *stats)
+/* Ends a runner: killed (timed out) or exited.  The namespace it had in hand and did not finish
+ * counts as failed, with how far it got there (the device it was asking: hung). */
+static void runner_end(struct runner *r, bool timed_out, const struct batch *b, const struct batch_shared *sh,
+		       struct scan *s, struct rebind_stats *stats)
 {
 	int status;
 	if (timed_out)
@@ -930,8 +946,9 @@ static void runner_end(struct runner *r, bool timed_out, const struct batch *b, 
 		;
 	runner_drain(r, b, s, stats);
 	close(r->pipe);
-	if (r->busy && r->cur.ns < b->n)
-		account(&r->cur, timed_out ? -ETIMEDOUT : -EIO, b->v[r->cur.ns].who, s, stats);
+	struct ns_result at = sh->at[r->slot];
+	if (at.ns < b->n && at.ns != r->last_done)
+		account(&at, timed_out ? -ETIMEDOUT : -EIO, b->v[at.ns].who, s, stats);
 	*r = (struct runner){ 0 };
 }
 
@@ -958,7 +975,7 @@ static void batch_heal(struct batch *b, int mntfd, const char *mnt, struct scan 
 	if (want > b->n)
 		want = (unsigned)b->n;
 	for (unsigned i = 0; i < want; i++) {
-		int r = runner_start(&run[i], b, sh, mntfd, mnt, bound);
+		int r = runner_start(&run[i], b, sh, i, mntfd, mnt, bound);
 		if (r < 0)
 			log_error("rebind: cannot start a child: %s", strerror(-r));
 		else
@@ -975,13 +992,13 @@ static void batch_heal(struct batch *b, int mntfd, const char *mnt, struct scan 
 				continue;
 			if (now >= r->deadline_ms) {
 				size_t had = s->nhung;
-				runner_end(r, true, b, s, stats);
+				runner_end(r, true, b, sh, s, stats);
 				if (s->nhung > had && sh->nhung < sizeof(sh->hung) / sizeof(sh->hung[0]))
 					__atomic_store_n(&sh->hung[sh->nhung], s->hung[had], __ATOMIC_RELAXED),
 						__atomic_add_fetch(&sh->nhung, 1, __ATOMIC_RELEASE);
 				/* the namespaces after the hung one still need a runner */
 				if (__atomic_load_n(&sh->next, __ATOMIC_RELAXED) >= b->n ||
-				    runner_start(r, b, sh, mntfd, mnt, bound) < 0)
+				    runner_start(r, b, sh, (unsigned)(r - run), mntfd, mnt, bound) < 0)
 					running--;
 				continue;
 			}
@@ -996,12 +1013,12 @@ static void batch_heal(struct batch *b, int mntfd, const char *mnt, struct scan 
 			log_error("rebind: cannot wait for the children: %s", strerror(errno));
 			for (int i = 0; i < MAX_JOBS; i++)
 				if (run[i].pid)
-					runner_end(&run[i], true, b, s, stats);
+					runner_end(&run[i], true, b, sh, s, stats);
 			break;
 		}
 		for (nfds_t k = 0; k < n; k++)
 			if (p[k].revents && runner_drain(by[k], b, s, stats) == 0) {
-				runner_end(by[k], false, b, s, stats);
+				runner_end(by[k], false, b, sh, s, stats);
 				running--;
 			}
 	}
