@@ -626,37 +626,19 @@ static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s,
 	_exit(0);
 }
 
-/* Children at once: the runners of the queued namespaces (below), or the one child of a namespace
- * healed alone.  Their waits in the kernel overlap: with a child per namespace, bench/rebind's
+/* Runners at once (below; a namespace healed alone has its child to itself).  Their waits in the kernel overlap: with a child per namespace, bench/rebind's
  * 200 namespaces took 1059-1104 ms with 16 at once, 1181-1185 ms with 4 and 1669-1684 ms with
  * one (2 idle cpus).  A child that outlives its bound is killed (a mount of a daemon that does
  * not answer). */
 #define MAX_JOBS 16
 
-struct job {
-	pid_t pid;      /* 0: a free slot */
-	int pipe;       /* the child's reports: one after each candidate, the last its total */
-	uint64_t deadline_ms;
-	struct ns_result res;
-	bool any;       /* a report came */
-	char who[PATH_MAX + 64];
-};
-
-struct pool {
-	struct job job[MAX_JOBS];
-	unsigned running;
-};
-
-static int start_job(struct pool *pl, int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who,
-		     int timeout_ms)
+/* A child with a pipe for its reports: in the parent its pid, the read end (non-blocking) in
+ * *rd; in the child 0, the write end (blocking) in *wr; or -errno. */
+static pid_t fork_reporting(int *rd, int *wr)
 {
-	struct job *j = NULL;
-	for (int i = 0; i < MAX_JOBS && !j; i++)
-		if (!pl->job[i].pid)
-			j = &pl->job[i];
 	int p[2];
-	if (!j || pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-		return j ? -errno : -EBUSY;
+	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
+		return -errno;
 	fflush(stderr);
 	pid_t pid = fork();
 	if (pid < 0) {
@@ -667,27 +649,13 @@ static int start_job(struct pool *pl, int nsfd, int mntfd, const char *mnt, stru
 	}
 	if (pid == 0) {
 		close(p[0]);
-		fcntl(p[1], F_SETFL, 0); /* the child's reports block, as before */
-		heal_namespace(nsfd, mntfd, mnt, s, who, p[1]);
+		fcntl(p[1], F_SETFL, 0);
+		*wr = p[1];
+		return 0;
 	}
 	close(p[1]);
-	*j = (struct job){ .pid = pid, .pipe = p[0], .deadline_ms = mono_ms() + (uint64_t)timeout_ms };
-	snprintf(j->who, sizeof(j->who), "%s", who);
-	pl->running++;
-	return 0;
-}
-
-/* The job's reports read so far, keeping the last (the child's total, or as far as a killed
- * child got): the last read's result, 0 at the end of the pipe. */
-static ssize_t drain(struct job *j)
-{
-	struct ns_result r;
-	ssize_t got;
-	while ((got = read(j->pipe, &r, sizeof(r))) == (ssize_t)sizeof(r)) {
-		j->res = r;
-		j->any = true;
-	}
-	return got;
+	*rd = p[0];
+	return pid;
 }
 
 /* A namespace's result into the stats (cr: how its child ended), a hung device noted. */
@@ -709,64 +677,50 @@ static void account(const struct ns_result *r, int cr, const char *who, struct s
 	stats->left += res.left;
 }
 
-/* A job's result into the stats, its slot freed. */
-static void finish_job(struct pool *pl, struct job *j, bool timed_out, struct scan *s, struct rebind_stats *stats)
+/* A namespace that may hang, healed by a child of its own within NS_TIMEOUT_MS.  Its reports
+ * are read as they come (a namespace of many mounts fills a pipe); the last one says how far it
+ * got, and which device it was asking if it had to be killed. */
+static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who,
+		       struct rebind_stats *stats)
 {
-	int status = 0;
-	if (timed_out)
-		kill(j->pid, SIGKILL);
-	while (waitpid(j->pid, &status, 0) < 0 && errno == EINTR)
-		;
-	drain(j); /* what came after the last poll */
-	close(j->pipe);
-	account(&j->res, timed_out ? -ETIMEDOUT : j->any ? 0 : -EIO, j->who, s, stats);
-	*j = (struct job){ 0 };
-	pl->running--;
-}
-
-/* Waits until at least one running job ends (or all of them, with all), draining the reports. */
-static void wait_jobs(struct pool *pl, bool all, struct scan *s, struct rebind_stats *stats)
-{
-	while (pl->running) {
-		struct pollfd p[MAX_JOBS];
-		struct job *by[MAX_JOBS];
-		nfds_t n = 0;
-		uint64_t now = mono_ms(), first = UINT64_MAX;
-		for (int i = 0; i < MAX_JOBS; i++) {
-			struct job *j = &pl->job[i];
-			if (!j->pid)
-				continue;
-			if (now >= j->deadline_ms) {
-				finish_job(pl, j, true, s, stats);
-				if (!all)
-					return;
-				continue;
-			}
-			if (j->deadline_ms < first)
-				first = j->deadline_ms;
-			p[n] = (struct pollfd){ .fd = j->pipe, .events = POLLIN };
-			by[n++] = j;
-		}
-		if (!n)
-			continue;
-		if (poll(p, n, (int)(first - now)) < 0 && errno != EINTR)
-			return;
-		bool ended = false;
-		for (nfds_t k = 0; k < n; k++) {
-			if (!p[k].revents)
-				continue;
-			if (drain(by[k]) == 0) { /* the child closed its end: it is done */
-				finish_job(pl, by[k], false, s, stats);
-				ended = true;
-			}
-		}
-		if (ended && !all)
-			return;
+	int rd = -1, wr = -1;
+	pid_t pid = fork_reporting(&rd, &wr);
+	if (pid == 0)
+		heal_namespace(nsfd, mntfd, mnt, s, who, wr);
+	if (pid < 0) {
+		account(&(struct ns_result){ 0 }, (int)pid, who, s, stats);
+		return;
 	}
+	struct ns_result res = { 0 }, r;
+	bool any = false, timed_out = false;
+	uint64_t deadline = mono_ms() + NS_TIMEOUT_MS;
+	for (;;) {
+		ssize_t got;
+		while ((got = read(rd, &r, sizeof(r))) == (ssize_t)sizeof(r)) {
+			res = r;
+			any = true;
+		}
+		if (got == 0)
+			break; /* the child closed its end: it is done */
+		uint64_t now = mono_ms();
+		struct pollfd p = { .fd = rd, .events = POLLIN };
+		if (now >= deadline || (poll(&p, 1, (int)(deadline - now)) < 0 && errno != EINTR)) {
+			timed_out = true;
+			kill(pid, SIGKILL);
+			break;
+		}
+	}
+	int status;
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	while (read(rd, &r, sizeof(r)) == (ssize_t)sizeof(r)) { /* what came after the last poll */
+		res = r;
+		any = true;
+	}
+	close(rd);
+	account(&res, timed_out ? -ETIMEDOUT : any ? 0 : -EIO, who, s, stats);
 }
 
-/* A mount namespace, named by its oldest process (a container's init rather than something
- * attached to it later): the one the logs name. */
 /* The namespaces that may be healed side by side (their mounts are all proven ours: none can
  * hang) are queued, then healed by at most MAX_JOBS runners, each a child taking namespace after
  * namespace from a shared counter: a fork per runner, not per namespace.  On 2 cpus a fork, its
@@ -897,25 +851,14 @@ struct runner {
 static int runner_start(struct runner *r, const struct batch *b, struct batch_shared *sh, unsigned slot, int mntfd,
 			const char *mnt, int bound_ms)
 {
-	int p[2];
-	if (pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0)
-		return -errno;
+	int rd = -1, wr = -1;
 	sh->at[slot] = (struct ns_result){ .ns = UINT_MAX };
-	fflush(stderr);
-	pid_t pid = fork();
-	if (pid < 0) {
-		int e = errno;
-		close(p[0]);
-		close(p[1]);
-		return -e;
-	}
-	if (pid == 0) {
-		close(p[0]);
-		fcntl(p[1], F_SETFL, 0);
-		run_batch(b, sh, slot, mntfd, mnt, p[1]);
-	}
-	close(p[1]);
-	*r = (struct runner){ .pid = pid, .pipe = p[0], .slot = slot, .bound_ms = bound_ms,
+	pid_t pid = fork_reporting(&rd, &wr);
+	if (pid == 0)
+		run_batch(b, sh, slot, mntfd, mnt, wr);
+	if (pid < 0)
+		return (int)pid;
+	*r = (struct runner){ .pid = pid, .pipe = rd, .slot = slot, .bound_ms = bound_ms,
 			      .deadline_ms = mono_ms() + (uint64_t)bound_ms, .last_done = UINT_MAX };
 	return 0;
 }
@@ -1090,7 +1033,7 @@ static size_t list_namespaces(struct ns **out)
 /* One namespace: its candidates; if there are any, queued for the runners, or (one that may
  * hang) healed or judged by a child of its own at once.  With later: a namespace whose
  * candidates are all left to others is not entered but marked. */
-static void visit(struct pool *pl, struct batch *b, struct scan *s, const struct ns *ns, int mntfd, const char *path,
+static void visit(struct batch *b, struct scan *s, const struct ns *ns, int mntfd, const char *path,
 		  bool *later, struct rebind_stats *stats)
 {
 	char p[PATH_MAX];
@@ -1118,19 +1061,10 @@ static void visit(struct pool *pl, struct batch *b, struct scan *s, const struct
 		bool alone = false;
 		for (size_t i = 0; i < s->n && !alone; i++)
 			alone = !s->c[i].proven;
-		int cr = 0;
-		if (!alone) {
-			cr = batch_add(b, s, ns->ino, ns->pid, who);
-		} else {
-			cr = start_job(pl, nsfd, mntfd, path, s, who, NS_TIMEOUT_MS);
-			if (cr == 0)
-				wait_jobs(pl, true, s, stats);
-		}
-		if (cr < 0) {
-			log_error("rebind: %s: %s", who, strerror(-cr));
-			stats->namespaces++;
-			stats->failed++;
-		}
+		if (alone)
+			heal_alone(nsfd, mntfd, path, s, who, stats);
+		else if (batch_add(b, s, ns->ino, ns->pid, who) < 0)
+			account(&(struct ns_result){ 0 }, -ENOMEM, who, s, stats);
 	}
 	free_candidates(s);
 	close(nsfd);
@@ -1172,15 +1106,14 @@ static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind
 	struct ns *all;
 	size_t nns = list_namespaces(&all);
 	bool *later = calloc(nns ? nns : 1, sizeof(*later));
-	struct pool pl = { 0 };
 	struct batch b = { 0 };
 	for (size_t k = 0; k < nns; k++)
-		visit(&pl, &b, s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+		visit(&b, s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
 	batch_heal(&b, mntfd, path, s, stats);
 	probe_finish(s); /* (the hung devices are known before the second round) */
 	for (size_t k = 0; k < nns; k++)
 		if (later && later[k])
-			visit(&pl, &b, s, &all[k], mntfd, path, NULL, stats);
+			visit(&b, s, &all[k], mntfd, path, NULL, stats);
 	batch_heal(&b, mntfd, path, s, stats);
 	free(later);
 	free(all);
