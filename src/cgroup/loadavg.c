@@ -9,6 +9,7 @@
 #include <time.h>
 
 #include "lib/clock.h"
+#include "lib/lifeline.h"
 #include "lib/log.h"
 #include "lib/parse.h"
 #include "reinit/history.h"
@@ -239,6 +240,7 @@ static void choose_counter(struct loadavg *l)
 static void *engine(void *arg)
 {
 	struct loadavg *l = arg;
+	lifeline_hold(); /* it writes the history a successor takes over */
 	choose_counter(l);
 	pthread_mutex_lock(&l->lock);
 	while (!l->stop) {
@@ -255,6 +257,7 @@ static void *engine(void *arg)
 		pthread_mutex_lock(&l->lock);
 	}
 	pthread_mutex_unlock(&l->lock);
+	lifeline_release();
 	return NULL;
 }
 

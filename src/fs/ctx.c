@@ -57,8 +57,7 @@ int lxcfs_session(struct lxcfs *lx)
 	return 0;
 }
 
-int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, int history_fd,
-	       int psi_fd, bool quiet)
+int lxcfs_prepare(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, bool quiet)
 {
 	*lx = (struct lxcfs){ .opt = opt, .host = &lxcfs_host, .st = st, .gen = gen };
 	raise_nofile();
@@ -78,20 +77,30 @@ int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, ui
 	cache_budgets(&files, &containers);
 	fdcache_init(&lx->files, files);
 	containers_set_max(&lx->containers, containers);
+	openfile_init(&lx->open, st, gen);
+	return lxcfs_session(lx);
+}
+
+int lxcfs_engage(struct lxcfs *lx, int history_fd, int psi_fd)
+{
+	const struct options *opt = lx->opt;
 	if (opt->loadavg && (loadavg_init(&lx->loadavg, lx->host->proc, &lx->files, history_fd) < 0 ||
 			     loadavg_start(&lx->loadavg) < 0))
 		log_warn("cannot start the load average engine; loadavg shows the host's");
-	openfile_init(&lx->open, st, gen);
-	vsize_init(&lx->vsize, st);
+	vsize_init(&lx->vsize, lx->st);
 	if (opt->psi_poll && psi_init(&lx->psi, &lx->serve, psi_fd) < 0) {
 		log_error("cannot start the PSI trigger watcher");
 		return -1;
 	}
-	if (lxcfs_session(lx) < 0)
-		return -1;
 	vsize_prime(&lx->vsize, &(const struct rctx){ .host = lx->host, .opt = opt, .files = &lx->files });
-	snprintf(st->hdr->worker_version, sizeof(st->hdr->worker_version), "%s", LXCFS_VERSION);
+	snprintf(lx->st->hdr->worker_version, sizeof(lx->st->hdr->worker_version), "%s", LXCFS_VERSION);
 	return 0;
+}
+
+int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, int history_fd,
+	       int psi_fd, bool quiet)
+{
+	return lxcfs_prepare(lx, opt, st, gen, quiet) < 0 ? -1 : lxcfs_engage(lx, history_fd, psi_fd);
 }
 
 /* What can wait until requests are served: the sweep of snapshot entries an older worker left

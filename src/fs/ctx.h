@@ -49,6 +49,12 @@ extern const struct hostroot lxcfs_host;
  * logged (a successor's).  0, or -1 (logged; lxcfs_close undoes what was built). */
 int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, int history_fd,
 	       int psi_fd, bool quiet);
+/* lxcfs_open in two steps, for a standby that prepares while its predecessor still serves:
+ * prepare builds what only reads the state (the caches, the open files, the session); engage
+ * what writes where a predecessor may still write (load average history, sizes, PSI store), once
+ * it is gone. */
+int lxcfs_prepare(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, bool quiet);
+int lxcfs_engage(struct lxcfs *lx, int history_fd, int psi_fd);
 /* Called once the request threads serve: set-up that may wait until then. */
 void lxcfs_serving(struct lxcfs *lx);
 void lxcfs_close(struct lxcfs *lx);

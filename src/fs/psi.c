@@ -12,6 +12,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include "lib/lifeline.h"
 #include "lib/log.h"
 #include "reinit/psistore.h"
 #include "fs/serve.h"
@@ -41,9 +42,8 @@ static struct trigger *find(struct psi *p, uint64_t fh)
 }
 
 /* One event a turn, taken under the lock: a trigger released meanwhile is simply not found. */
-static void *watcher(void *arg)
+static void watch(struct psi *p)
 {
-	struct psi *p = arg;
 	for (;;) {
 		struct epoll_event ev[16];
 		int n = epoll_wait(p->ep, ev, 16, -1);
@@ -51,7 +51,7 @@ static void *watcher(void *arg)
 			break;
 		for (int i = 0; i < n; i++) {
 			if (ev[i].data.u64 == 0)
-				return NULL; /* the stop eventfd */
+				return; /* the stop eventfd */
 			pthread_mutex_lock(&p->lock);
 			struct trigger *t = find(p, ev[i].data.u64);
 			if (t) {
@@ -66,6 +66,14 @@ static void *watcher(void *arg)
 			pthread_mutex_unlock(&p->lock);
 		}
 	}
+}
+
+/* The watcher thread: a slot of the worker's lifeline while it runs (it writes the store). */
+static void *watcher(void *arg)
+{
+	lifeline_hold();
+	watch(arg);
+	lifeline_release();
 	return NULL;
 }
 

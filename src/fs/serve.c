@@ -12,6 +12,7 @@
 
 #include "fs/ctx.h"
 #include "lib/clock.h"
+#include "lib/lifeline.h"
 #include "lib/log.h"
 
 #ifndef FUSE_NOTIFY_RESEND
@@ -277,6 +278,7 @@ static void *loop(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+	lifeline_hold(); /* it writes the journal and answers: a successor waits for its end */
 
 	struct state_slot *sl = claim_slot(s);
 	char *own = NULL;
@@ -314,6 +316,7 @@ out:
 	if (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && !__atomic_exchange_n(&s->ended, 1, __ATOMIC_ACQ_REL) &&
 	    s->on_end)
 		s->on_end();
+	lifeline_release();
 	__atomic_sub_fetch(&s->running, 1, __ATOMIC_ACQ_REL);
 	return NULL;
 }
@@ -428,6 +431,7 @@ static void *recovery_thread(void *arg)
 	struct recovery_job job = *(struct recovery_job *)arg;
 	struct serve *s = job.s;
 	free(arg);
+	lifeline_hold();
 	__atomic_store_n(&s->live_generation, job.live_gen, __ATOMIC_RELAXED);
 	bool resend = job.how != RECOVER_JOURNAL &&
 		      (__atomic_load_n(&s->st->hdr->features, __ATOMIC_RELAXED) & STATE_FEAT_RESEND);
@@ -451,6 +455,7 @@ static void *recovery_thread(void *arg)
 		log_warn("this kernel cannot resend requests; answering from the journal");
 		replay_journal(s, job.live_gen);
 	}
+	lifeline_release();
 	return NULL;
 }
 

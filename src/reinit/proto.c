@@ -24,6 +24,7 @@ static const struct {
 	[FD_PSI] = { "psi", MEMFD_PSI },
 	[FD_PIDFILE] = { "pidfile", NULL },
 	[FD_CTL] = { "ctl", NULL },
+	[FD_LIFELINE] = { "lifeline", NULL }, /* (never stored nor adopted: it dies with its worker) */
 };
 
 const char *fd_name(enum fd_name n)
@@ -54,7 +55,7 @@ static const struct {
 	uint32_t size;
 	uint32_t need, may;
 } types[MSG_N] = {
-	[MSG_READY] = { "READY", sizeof(struct msg_ready), 0, 0 },
+	[MSG_READY] = { "READY", sizeof(struct msg_ready), 0, FD_BIT(FD_LIFELINE) },
 	[MSG_RECOVER] = { "RECOVER", sizeof(struct msg_recover), 0, 0 },
 	[MSG_STOP] = { "STOP", 0, 0, 0 },
 	[MSG_VIRT] = { "VIRT", sizeof(struct msg_virt), 0, 0 },
@@ -64,6 +65,8 @@ static const struct {
 				HAND | FD_BIT(FD_CTL), HAND | FD_BIT(FD_CTL) | STORES },
 	[MSG_STANDALONE_RESUME] = { "STANDALONE_RESUME", sizeof(struct msg_standalone_resume),
 				    HAND, HAND | STORES },
+	[MSG_PRIME] = { "PRIME", sizeof(struct msg_start), HAND | FD_BIT(FD_LIFELINE),
+			HAND | STORES | FD_BIT(FD_LIFELINE) },
 };
 
 struct proto_hdr {
@@ -240,7 +243,7 @@ int proto_recv_arg(const char *arg, enum msg_type want, int timeout_ms, struct m
 	if (*end || end == arg || sock < 0 || sock > INT_MAX)
 		return -EINVAL;
 	int r = proto_recv_wait((int)sock, m, timeout_ms);
-	if (r == 0 && m->type != want) {
+	if (r == 0 && m->type != want && !(want == MSG_START && m->type == MSG_PRIME)) {
 		fdset_close(&m->fds);
 		r = -EBADMSG;
 	}

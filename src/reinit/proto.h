@@ -9,6 +9,7 @@
  * every fd that came with a refused message is closed.
  *
  *   keeper -> worker   START (once, first), RECOVER, STOP, VIRT, HANDOVER
+ *   keeper -> standby  PRIME (first), then START
  *   worker -> keeper   READY
  *   a process -> its next image (across exec): KEEPER_RESUME, STANDALONE_RESUME
  *
@@ -56,6 +57,7 @@ enum fd_name {
 	FD_PSI,     /* the PSI trigger store memfd (psistore.h) */
 	FD_PIDFILE, /* the locked pidfile */
 	FD_CTL,     /* a control socket (to a worker) */
+	FD_LIFELINE, /* a worker's lifeline (lib/lifeline.h): its death, heard before its exit */
 	FD_N,
 };
 #define FD_BIT(n) (1u << (n))
@@ -71,7 +73,7 @@ const char *fd_memfd_name(enum fd_name n); /* "lxcfs-state", ...; NULL if not a 
 struct fdset {
 	int fd[FD_N];
 };
-#define FDSET_NONE { { -1, -1, -1, -1, -1, -1 } }
+#define FDSET_NONE { { -1, -1, -1, -1, -1, -1, -1 } }
 void fdset_close(struct fdset *s);
 
 /* --- messages --- */
@@ -88,9 +90,13 @@ enum msg_type {
 	MSG_START = 6,     /* keeper -> worker: serve these fds */
 	MSG_KEEPER_RESUME = 7,     /* keeper -> its next image (live upgrade) */
 	MSG_STANDALONE_RESUME = 8, /* standalone daemon -> its next image (upgrade in place) */
+	MSG_PRIME = 9,     /* keeper -> standby: START's fds and payload ahead of need, with the
+			      serving worker's lifeline: be ready to serve the moment it dies */
 	MSG_N,
 };
 
+/* READY carries the worker's lifeline (FD_LIFELINE) when its START asked for it: a keeper of
+ * an older binary refuses fds it does not know. */
 struct msg_ready {
 	uint64_t features; /* STATE_FEAT_* of the state it serves */
 };
@@ -105,7 +111,8 @@ struct msg_start {
 	uint64_t gen;
 	uint8_t reinit; /* reset the connection (FUSE_DEV_IOC_REINIT) rather than resume it */
 	uint8_t virt_on;
-	uint8_t pad[6];
+	uint8_t lifeline; /* send a lifeline with READY (older keepers leave it 0) */
+	uint8_t pad[5];
 };
 /* The pidfile is the one fd a self hand-over does not copy: its lock (fcntl) is the process's,
  * and closing any copy of the file drops it, so the fd stays open across the exec at its number
@@ -156,7 +163,8 @@ int proto_tell(int sock, enum msg_type type, uint64_t arg);
 int proto_recv(int sock, struct msg *m);
 /* The message of type want on the socket whose number is the command-line argument arg, waiting
  * at most timeout_ms: the socket's number, or -errno (-EINVAL: arg names no socket; -EBADMSG: a
- * message of another type, its fds closed). */
+ * message of another type, its fds closed).  Wanting START takes PRIME too: a START ahead of
+ * need (the caller tells them apart by m->type). */
 int proto_recv_arg(const char *arg, enum msg_type want, int timeout_ms, struct msg *m);
 /* A self hand-over (KEEPER_RESUME or STANDALONE_RESUME) on the socket numbered arg: received,
  * the socket closed, the pidfile kept across the exec checked (proto_kept).  0 or -errno. */

@@ -11,7 +11,7 @@
 
 /* How a field is written and read back.  The composite lines keep the text operators and
  * scripts already read (recovery: ...; snapshots_in_use: N/M). */
-enum kind { I32, U32, U64, STR, RECOVERY, FRACTION, TIER, ONOFF };
+enum kind { I32, U32, U64, STR, RECOVERY, FRACTION, TIER, ONOFF, YESNO };
 
 struct field {
 	const char *name;
@@ -39,6 +39,7 @@ static const struct field fields[] = {
 	F("virtualization", ONOFF, virt_on),
 	{ "tier", TIER, offsetof(struct status_rec, tier), sizeof(enum tier), true },
 	{ "standby_pid", I32, offsetof(struct status_rec, standby_pid), sizeof(int32_t), true },
+	{ "standby_primed", YESNO, offsetof(struct status_rec, standby_primed), sizeof(bool), true },
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -62,6 +63,7 @@ static void render(FILE *f, const struct status_rec *r)
 		case FRACTION: fprintf(f, "%" PRIu32 "/%" PRIu32, r->snaps_in_use, r->nsnaps); break;
 		case TIER: fputs(tier_name(r->tier), f); break;
 		case ONOFF: fputs(r->virt_on ? "on" : "off", f); break;
+		case YESNO: fputs(yes(*(const bool *)p), f); break;
 		}
 		fputc('\n', f);
 	}
@@ -157,6 +159,8 @@ static bool parse(const struct field *d, const char *v, struct status_rec *r)
 		return false;
 	case ONOFF:
 		return parse_bool(v, "on", "off", &r->virt_on);
+	case YESNO:
+		return parse_bool(v, "yes", "no", (bool *)p);
 	}
 	return false;
 }

@@ -30,6 +30,7 @@ struct status_rec {
 	uint32_t kept_renders;
 	bool virt_on;
 	int32_t standby_pid;     /* the warm standby worker, 0 if none (keeper/standby.c) */
+	bool standby_primed;     /* it holds the connection and watches the serving worker's lifeline */
 };
 
 /* Writes rec as text to path, atomically (a temporary file renamed over it), mode 0600.

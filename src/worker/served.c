@@ -5,12 +5,15 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 
 #include "fs/ctx.h"
 #include "fs/fault.h"
 #include "lib/child.h"
+#include "lib/lifeline.h"
 #include "lib/log.h"
 #include "lib/mount.h"
 #include "reinit/holders.h"
@@ -85,18 +88,19 @@ static int tell_keeper(enum msg_type type, uint64_t arg)
 	return ctl_v1 ? legacy_ctl_send(ctl, type, arg) : proto_tell(ctl, type, arg);
 }
 
-/* START, the first message on the socket numbered arg; from a keeper of protocol version 0, spelt
- * out in arg (and the environment).  0; 1: none will come (the keeper closed the socket); -1
- * (logged). */
+/* START (or PRIME, for a standby), the first message on the socket numbered arg; from a keeper
+ * of protocol version 0, spelt out in arg (and the environment).  0; 1: none will come (the
+ * keeper closed the socket); -1 (logged). */
 static int receive_start(const char *arg, bool v0_reinit, struct msg *m)
 {
 	if (legacy_spec(arg)) {
 		ctl_v1 = true;
 		return legacy_serve(arg, v0_reinit, m, &ctl) < 0 ? -1 : 0;
 	}
-	/* A worker's START is in the socket before it runs; a standby's comes when the worker it
-	 * stands by for dies (the keeper's standby.c), so the wait has no bound: it ends at START
-	 * or when the keeper closes its end (it stopped, or dropped the standby). */
+	/* A worker's START is in the socket before it runs; a standby's PRIME comes once it runs,
+	 * or, from a keeper without PRIME, its START when the worker it stands by for dies (the
+	 * keeper's standby.c), so the wait has no bound: it ends at START or PRIME, or when the
+	 * keeper closes its end (it stopped, or dropped the standby). */
 	prctl(PR_SET_NAME, "lxcfs-standby");
 	int sock = proto_recv_arg(arg, MSG_START, -1, m);
 	if (sock == -EPIPE) {
@@ -107,48 +111,177 @@ static int receive_start(const char *arg, bool v0_reinit, struct msg *m)
 		log_error("no START from the keeper on fd %s: %s", arg, strerror(-sock));
 		return -1;
 	}
-	prctl(PR_SET_NAME, WORKER_NAME);
+	if (m->type == MSG_START)
+		prctl(PR_SET_NAME, WORKER_NAME); /* (a primed standby renames itself when it serves) */
 	ctl = sock;
 	return 0;
 }
 
-/* The connection taken over (or reset) and served: 0, or the exit code. */
-static int take_over(struct options *opt, const struct msg *m, enum recovery *how)
+/* What START (or PRIME) hands over, and what this worker made of it. */
+struct takeover {
+	const struct msg *m;
+	int fd;
+	uint64_t gen;
+	bool reinit;
+	int replayed;     /* serve_replay_init: 1 replayed, 0 no INIT on record (a new connection) */
+	int lifeline;     /* our own, for READY (-1: none asked, or none made) */
+	enum recovery how;
+};
+
+/* What only reads the state: it can be done while a predecessor still serves.  0, or the exit
+ * code. */
+static int prepare(struct options *opt, struct takeover *t)
 {
-	int fd = m->fds.fd[FD_FUSE];
-	uint64_t gen = m->u.start.gen;
-	bool reinit = m->u.start.reinit;
 	const char *why;
-	if (state_attach(&st, m->fds.fd[FD_STATE], &why) < 0) {
+	if (state_attach(&st, t->m->fds.fd[FD_STATE], &why) < 0) {
 		log_error("cannot take over: %s", why);
 		return WORKER_EXIT_UNRESUMABLE;
 	}
-	virt_set(m->u.start.virt_on, "as the keeper has it");
-	if (lxcfs_open(&lx, opt, &st, gen, m->fds.fd[FD_HISTORY], m->fds.fd[FD_PSI], true) < 0 || serve_attach(&lx, fd) < 0)
+	virt_set(t->m->u.start.virt_on, "as the keeper has it");
+	if (lxcfs_prepare(&lx, opt, &st, t->gen, true) < 0 || serve_attach(&lx, t->fd) < 0)
 		return WORKER_EXIT_CANNOT;
-	unsigned lost = reinit ? 0 : serve_check_journal(&lx.serve);
-	int r = reinit ? 0 : serve_replay_init(&lx.serve);
-	if (r < 0) {
+	t->replayed = t->reinit ? 0 : serve_replay_init(&lx.serve);
+	if (t->replayed < 0) {
 		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
 		return WORKER_EXIT_UNRESUMABLE;
 	}
+	return 0;
+}
+
+/* The rest, once the predecessor is gone: its journal checked, our lifeline made before any
+ * thread of ours writes the state, the engines and request threads started (or the connection
+ * reset).  0, or the exit code. */
+static int engage(struct options *opt, struct takeover *t, const char *how)
+{
+	unsigned lost = t->reinit ? 0 : serve_check_journal(&lx.serve);
 	if (lost && !(st.hdr->features & STATE_FEAT_RESEND)) {
 		log_error("cannot take over: %u request(s) were lost with a damaged journal, and this kernel "
 			  "cannot resend them", lost);
 		return WORKER_EXIT_LOST;
 	}
-	if (serve_start(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
+	if (t->m->u.start.lifeline && (t->lifeline = lifeline_create()) < 0)
+		log_warn("cannot make a lifeline (%s): the standby will wait for the keeper", strerror(-t->lifeline));
+	prctl(PR_SET_NAME, WORKER_NAME);
+	const struct fdset *f = &t->m->fds;
+	if (lxcfs_engage(&lx, f->fd[FD_HISTORY], f->fd[FD_PSI]) < 0 ||
+	    serve_start(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
 		return WORKER_EXIT_CANNOT;
-	if (reinit && reinit_now(fd, gen) < 0)
+	if (t->reinit && reinit_now(t->fd, t->gen) < 0)
 		return WORKER_EXIT_CANNOT;
-	if (opt->psi_poll && !reinit)
+	if (opt->psi_poll && !t->reinit)
 		psi_wake_waiters(&lx.psi);
-	if (!reinit && r == 0)
+	if (!t->reinit && t->replayed == 0)
 		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
-	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)gen, opt->mountpoint,
-		 reinit ? "reinitialized connection" : r ? "took over the connection" : "new connection");
-	*how = worker_recovery();
+	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)t->gen, opt->mountpoint,
+		 how ? how : t->reinit ? "reinitialized connection" : t->replayed ? "took over the connection" : "new connection");
+	t->how = worker_recovery();
 	return 0;
+}
+
+/* A primed standby's watch on the serving worker's lifeline, in a thread of its own: the verdict
+ * (enum lifeline_end or -errno) goes to the main loop through an eventfd that stays open for the
+ * process's life, since the thread may outlive the wait. */
+struct watch {
+	int lifeline;
+	int efd;
+	int end;
+};
+
+static void *watch_predecessor(void *arg)
+{
+	struct watch *w = arg;
+	int end = lifeline_watch(w->lifeline);
+	close(w->lifeline);
+	__atomic_store_n(&w->end, end, __ATOMIC_RELEASE);
+	uint64_t one = 1;
+	if (write(w->efd, &one, sizeof(one)) < 0)
+		log_debug("waking the standby: %s", strerror(errno));
+	return NULL;
+}
+
+/* The predecessor died: take over now, before the keeper has even reaped it.  Its threads have
+ * all ended (the lifeline says so), so what it read and never answered is ours to answer.  0
+ * (serving), 1 (not now: START will tell), or the exit code. */
+static int take_early(struct options *opt, struct takeover *t)
+{
+	const char *why;
+	if (state_check(&st, &why) < 0) {
+		log_warn("the serving worker died with the state header damaged (%s): the keeper repairs it first",
+			 why);
+		return 1;
+	}
+	int rc = engage(opt, t, "took over from a dead worker before the keeper reaped it");
+	if (rc == 0)
+		serve_recover(&lx.serve, 0, t->how);
+	return rc;
+}
+
+/* PRIME: prepared, a standby waits for START or for the serving worker's death, whichever comes
+ * first.  0 (START came: serving, or to serve), 1 (dropped: exit), or the exit code.  *early:
+ * it took over at the death, and has already recovered what the dead worker held. */
+static int stand_by(struct options *opt, struct takeover *t, struct msg *start, bool *early)
+{
+	*early = false;
+	int rc = prepare(opt, t);
+	if (rc)
+		return rc;
+	static struct watch w;
+	w = (struct watch){ .lifeline = dup(t->m->fds.fd[FD_LIFELINE]), .efd = eventfd(0, EFD_CLOEXEC) };
+	pthread_t tid;
+	if (w.lifeline < 0 || w.efd < 0 || pthread_create(&tid, NULL, watch_predecessor, &w) != 0) {
+		log_warn("cannot watch the serving worker's lifeline: the standby waits for the keeper");
+		if (w.lifeline >= 0)
+			close(w.lifeline);
+		if (w.efd >= 0)
+			close(w.efd);
+		w.efd = -1;
+	} else {
+		pthread_detach(tid);
+	}
+	struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = w.efd, .events = POLLIN } };
+	for (;;) {
+		if (poll(p, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return WORKER_EXIT_CANNOT;
+		}
+		if (p[1].revents & POLLIN) {
+			p[1].fd = -1;
+			if (__atomic_load_n(&w.end, __ATOMIC_ACQUIRE) == LIFELINE_DIED) {
+				rc = take_early(opt, t);
+				if (rc > 1)
+					return rc;
+				*early = rc == 0;
+			}
+		}
+		if (!(p[0].revents & (POLLIN | POLLHUP)))
+			continue;
+		int r = proto_recv(ctl, start);
+		if (r == -EPIPE) {
+			log_info("the keeper dropped the standby%s", *early ? " it had already taken over: stopping" : "");
+			return 1;
+		}
+		if (r < 0)
+			continue;
+		fdset_close(&start->fds); /* (PRIME brought them) */
+		if (start->type != MSG_START)
+			continue;
+		if (start->u.start.gen != t->gen || start->u.start.reinit) {
+			log_error("START for generation %llu%s, primed for %llu: refused",
+				  (unsigned long long)start->u.start.gen, start->u.start.reinit ? " (reinit)" : "",
+				  (unsigned long long)t->gen);
+			return WORKER_EXIT_CANNOT;
+		}
+		virt_set(start->u.start.virt_on, "as the keeper has it");
+		return *early ? 0 : engage(opt, t, NULL);
+	}
+}
+
+/* START: the connection taken over (or reset) and served: 0, or the exit code. */
+static int take_over(struct options *opt, struct takeover *t)
+{
+	int rc = prepare(opt, t);
+	return rc ? rc : engage(opt, t, NULL);
 }
 
 /* What the loop waits on: the keeper, our signals, and our namespace's mount table, watched once
@@ -174,8 +307,11 @@ static bool keeper_gone(struct pollfd *p, bool handed_over, int fd, const char *
 	return true;
 }
 
-/* A message from the keeper: whether to go on serving. */
-static bool from_keeper(struct pollfd *p, bool *handed_over, int fd, const char *mnt, enum recovery how)
+/* A message from the keeper: whether to go on serving.  *recovered: what the dead held is
+ * being answered already (an early takeover), so the RECOVER that follows START is not run
+ * twice: a second pass would count the requests the first is answering as tried twice. */
+static bool from_keeper(struct pollfd *p, bool *handed_over, int fd, const char *mnt, enum recovery how,
+			bool *recovered)
 {
 	struct msg m;
 	int cr = proto_recv(ctl, &m);
@@ -186,6 +322,8 @@ static bool from_keeper(struct pollfd *p, bool *handed_over, int fd, const char 
 	fdset_close(&m.fds); /* (none comes after START) */
 	if (m.type == MSG_HANDOVER)
 		*handed_over = true;
+	else if (m.type == MSG_RECOVER && *recovered && !m.u.recover.live_gen)
+		*recovered = false;
 	else if (m.type == MSG_RECOVER)
 		serve_recover(&lx.serve, m.u.recover.live_gen, how);
 	else if (m.type == MSG_STOP)
@@ -212,7 +350,7 @@ static bool signalled(int sfd)
 /* Quiet time on the control socket and signals after which the set-up that could wait is done. */
 #define SETUP_QUIET_MS 50
 
-static void serve_loop(int fd, const char *mnt, const sigset_t *sigs, enum recovery how)
+static void serve_loop(int fd, const char *mnt, const sigset_t *sigs, enum recovery how, bool recovered)
 {
 	int sfd = signalfd(-1, sigs, SFD_CLOEXEC);
 	struct pollfd p[3] = { [P_CTL] = { .fd = ctl, .events = POLLIN }, [P_SIG] = { .fd = sfd, .events = POLLIN },
@@ -236,7 +374,7 @@ static void serve_loop(int fd, const char *mnt, const sigset_t *sigs, enum recov
 				 "the keeper killed, the mount detached): stopping");
 			break;
 		}
-		if ((p[P_CTL].revents & (POLLIN | POLLHUP)) && !from_keeper(p, &handed_over, fd, mnt, how))
+		if ((p[P_CTL].revents & (POLLIN | POLLHUP)) && !from_keeper(p, &handed_over, fd, mnt, how, &recovered))
 			break;
 	}
 	if (p[P_MOUNTS].fd >= 0)
@@ -244,26 +382,52 @@ static void serve_loop(int fd, const char *mnt, const sigset_t *sigs, enum recov
 	close(sfd);
 }
 
+/* READY, with our lifeline when START asked for one. */
+static void ready(struct takeover *t)
+{
+	if (t->lifeline < 0 || ctl_v1) {
+		tell_keeper(MSG_READY, st.hdr->features);
+		return;
+	}
+	struct fdset fds = FDSET_NONE;
+	fds.fd[FD_LIFELINE] = t->lifeline;
+	struct msg_ready r = { .features = st.hdr->features };
+	int e = proto_send(ctl, MSG_READY, &r, sizeof(r), &fds);
+	if (e < 0)
+		log_warn("cannot tell the keeper we are ready: %s", strerror(-e));
+	close(t->lifeline); /* (the map keeps it; the keeper has its copy) */
+	t->lifeline = -1;
+}
+
 int served_main(const char *arg, struct options *opt, bool v0_reinit)
 {
 	log_set_prefix("lxcfs-worker");
-	struct msg m;
+	struct msg m, start;
 	int r = receive_start(arg, v0_reinit, &m);
 	if (r != 0)
 		return r < 0 ? WORKER_EXIT_CANNOT : 0;
 	sigset_t sigs = worker_signals();
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	enum recovery how;
-	int rc = take_over(opt, &m, &how);
+	struct takeover t = { .m = &m, .fd = m.fds.fd[FD_FUSE], .gen = m.u.start.gen, .reinit = m.u.start.reinit,
+			      .lifeline = -1 };
+	bool early = false;
+	int rc = m.type == MSG_PRIME ? stand_by(opt, &t, &start, &early) : take_over(opt, &t);
+	if (rc == 1) { /* a standby dropped */
+		if (early)
+			serve_stop(&lx.serve);
+		lxcfs_close(&lx);
+		lifeline_release();
+		return 0;
+	}
 	if (rc)
 		return rc;
-	tell_keeper(MSG_READY, st.hdr->features);
-	serve_loop(m.fds.fd[FD_FUSE], opt->mountpoint, &sigs, how);
+	ready(&t);
+	serve_loop(t.fd, opt->mountpoint, &sigs, t.how, early);
 	serve_stop(&lx.serve);
 	if (opt->psi_poll)
 		psi_wake_own(&lx.psi);
-	log_info("generation %llu stops", (unsigned long long)m.u.start.gen);
+	log_info("generation %llu stops", (unsigned long long)t.gen);
 	lxcfs_close(&lx);
+	lifeline_release(); /* last: a standby must not take our end on purpose for a death */
 	return worker_connection_gone() ? WORKER_EXIT_GONE : 0;
 }
-

@@ -156,6 +156,55 @@ serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
 	kill -0 "$KEEPER"
 }
 
+primed() { status_is "$PIDF" standby_primed yes; }
+zombie() { [ "$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null)" = Z ]; } # a child its parent has not reaped
+sleeping_renders() { grep -c "render of meminfo sleeps" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || true; }
+more_sleeping_renders() { [ "$(sleeping_renders)" -gt "$1" ]; }
+
+@test "a primed standby serves at the worker's death before the keeper reaps it, and answers the read the dead held; an end on purpose leaves the restart to the keeper" {
+	daemon_stop "$MNT" "$PIDF"
+	keeper_start LXCFS_FAULT_SLEEP=meminfo:1000
+	KEEPER=$(cat "$PIDF.started")
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log out=$BATS_TEST_TMPDIR/meminfo sb w n reader
+	wait_until 5 primed
+	sb=$(status_field "$PIDF" standby_pid)
+	w=$(status_field "$PIDF" worker_pid)
+	n=$(sleeping_renders)
+	timeout 20 cat "$MNT/proc/meminfo" >"$out" &
+	reader=$!
+	wait_until 10 more_sleeping_renders "$n" # the read is inside the worker
+	# the keeper stopped: nobody can reap the worker, nor send START
+	kill -STOP "$KEEPER"
+	kill -KILL "$w"
+	wait "$reader" || { kill -CONT "$KEEPER"; false; }
+	answers "$MNT" || { kill -CONT "$KEEPER"; false; }
+	zombie "$w" || { kill -CONT "$KEEPER"; false; }
+	kill -CONT "$KEEPER"
+	grep -q '^MemTotal:' "$out"
+	grep -q "generation .* serving .* (took over from a dead worker before the keeper reaped it)" "$log"
+	grep -q "answering request .* (opcode 15) of a dead worker from the journal" "$log"
+	wait_until 5 status_is "$PIDF" worker_pid "$sb"
+	grep -q "standby worker $sb takes over (generation .*, primed)" "$log"
+	refute grep -q "worker deaths: answered EIO" "$log" # RECOVER after START is not a second pass
+	[ "$(cat "/proc/$sb/comm")" = lxcfs-worker ]
+	# SIGTERM: the worker ends on purpose; its standby leaves the decision to the keeper
+	wait_until 5 standby_other_than "$sb"
+	wait_until 5 primed
+	w=$sb
+	sb=$(status_field "$PIDF" standby_pid)
+	kill -STOP "$KEEPER"
+	kill -TERM "$w"
+	wait_until 5 zombie "$w" || { kill -CONT "$KEEPER"; false; }
+	sleep 0.3
+	local name
+	name=$(cat "/proc/$sb/comm")
+	kill -CONT "$KEEPER"
+	[ "$name" = lxcfs-standby ]
+	wait_until 5 status_is "$PIDF" worker_pid "$sb"
+	answers "$MNT"
+	[ "$(grep -c "took over from a dead worker before the keeper reaped it" "$log")" = 1 ]
+}
+
 standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s" ] && [ "$s" != 0 ] && [ "$s" != "$1" ]; }
 
 @test "a standby worker waits beside the serving one: a kill hands it the connection; an upgrade or a new binary replaces it; it ends with the keeper" {
@@ -166,9 +215,10 @@ standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s"
 	keeper_start LXCFS_BIN="$bin/lxcfs"
 	KEEPER=$(cat "$PIDF.started")
 	wait_until 5 standby_other_than 0
+	wait_until 5 primed
 	sb=$(status_field "$PIDF" standby_pid)
 	[ "$(cat "/proc/$sb/comm")" = lxcfs-standby ]
-	refute bash -c "ls -l /proc/$sb/fd | grep -q /dev/fuse" # nothing of the connection before START
+	ls -l "/proc/$sb/fd" | grep -q /dev/fuse # primed: it holds the connection before START
 	# a kill: the standby serves, and another is started
 	kill_worker KILL
 	[ "$(status_field "$PIDF" worker_pid)" = "$sb" ]

@@ -128,6 +128,31 @@ static void named_fds(void)
 	CHECK_INT(sendmsg(sv[0], &mh, 0), (long long)sizeof(lie.h));
 	CHECK_INT(proto_recv(sv[1], &m), -EBADMSG);
 	CHECK_INT(open_fds(), before);
+
+	/* PRIME: START's fds and payload with the serving worker's lifeline, which it must carry;
+	 * waiting for START takes it (a standby tells them apart by type) */
+	CHECK_INT(proto_send(sv[0], MSG_PRIME, &st, sizeof(st), &s), -EINVAL); /* no lifeline */
+	s.fd[FD_LIFELINE] = c;
+	st.lifeline = 1;
+	CHECK_INT(proto_send(sv[0], MSG_PRIME, &st, sizeof(st), &s), 0);
+	char num[16];
+	snprintf(num, sizeof(num), "%d", sv[1]);
+	CHECK_INT(proto_recv_arg(num, MSG_START, 10, &m), sv[1]);
+	CHECK_INT(m.type, MSG_PRIME);
+	CHECK_INT(m.u.start.lifeline, 1);
+	CHECK(m.fds.fd[FD_LIFELINE] >= 0 && m.fds.fd[FD_FUSE] >= 0);
+	fdset_close(&m.fds);
+	CHECK_INT(proto_send(sv[0], MSG_PRIME, &st, sizeof(st), &s), 0);
+	CHECK_INT(proto_recv_arg(num, MSG_RECOVER, 10, &m), -EBADMSG); /* only START stands for it */
+	/* READY may bring the worker's lifeline, and nothing else */
+	struct msg_ready rd = { .features = 1 };
+	CHECK_INT(proto_send(sv[0], MSG_READY, &rd, sizeof(rd), &s), 0); /* (the rest left out) */
+	CHECK_INT(proto_recv(sv[1], &m), 0);
+	CHECK_INT(m.type, MSG_READY);
+	CHECK(m.fds.fd[FD_LIFELINE] >= 0);
+	CHECK_INT(m.fds.fd[FD_FUSE], -1);
+	fdset_close(&m.fds);
+	CHECK_INT(open_fds(), before);
 	close(a), close(b), close(c);
 	close(sv[0]), close(sv[1]);
 	CHECK_INT(open_fds(), base - 2);

@@ -49,7 +49,7 @@ void write_status(void)
 		.reinit = (K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL),
 		.tier = K.next_tier, .snaps_in_use = snaps_counted, .nsnaps = h->nsnaps,
 		.kept_renders = __atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED), .virt_on = !K.virt_off,
-		.standby_pid = standby_pid(),
+		.standby_pid = standby_pid(), .standby_primed = standby_primed(),
 	};
 	snprintf(r.keeper_version, sizeof(r.keeper_version), "%s", LXCFS_VERSION);
 	snprintf(r.worker_version, sizeof(r.worker_version), "%.31s", h->worker_version);

@@ -1,7 +1,8 @@
 /* The keeper's own state, shared by its files (and nothing else):
  *   keeper.c    the main loop, signals, status
  *   workers.c   starting, reaping and restarting workers; the tier of the next one
- *   standby.c   the warm standby worker, handed START when the serving one dies
+ *   standby.c   the standby worker: primed with the serving one's lifeline, it takes over at
+ *               its death; START confirms it
  *   handover.c  the live upgrade: to the next image (upgrade) and from the previous (adopt)
  *   takeover.c  the connection: resumed from systemd or an orphan, mounted afresh, its state */
 #ifndef LXCFS_KEEPER_INT_H
@@ -90,7 +91,12 @@ void standby_schedule(void); /* standby_start in a moment, from the loop's timer
 uint64_t standby_due_ms(void);
 void standby_start(void);
 void standby_drop(const char *why);
-bool standby_take(const struct msg_start *start, const struct fdset *fds);
+/* START to the standby: whether it took it.  A primed standby dropped instead (another binary on
+ * disk, a reset, another generation) may have served as its own: start->gen moves past it. */
+bool standby_take(struct msg_start *start, const struct fdset *fds);
+bool standby_primed(void);
+/* The lifeline the serving worker w sent with READY (ours to close), for the next PRIME. */
+void standby_lifeline(const struct worker *w, int fd);
 bool standby_reaped(pid_t pid, const char *how);
 
 /* takeover.c */

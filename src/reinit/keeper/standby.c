@@ -1,15 +1,22 @@
-/* The warm standby: a worker process started ahead of need, its binary loaded and linked, waiting
- * for START on its control socket.  When the serving worker dies, the keeper hands the
- * connection to the standby instead of forking and executing a new worker, so a restart costs
- * the readers the worker's own set-up (a few milliseconds), not an exec and a dynamic link on
- * top (6-12 ms under load on 2 cpus, measured).
+/* The standby: a worker process started ahead of need, its binary loaded and linked.  When the
+ * serving worker dies, the keeper hands the connection to the standby instead of forking and
+ * executing a new worker, so a restart costs the readers the worker's own set-up (a few
+ * milliseconds), not an exec and a dynamic link on top (6-12 ms under load on 2 cpus, measured).
  *
- * It holds nothing of the connection until START: no fuse fd, no state.  It is started once a
- * worker is ready and nothing else is under way (an upgrade, a replacement); an upgrade drops it,
- * since it runs the old binary, and the next ready worker starts one of the new.  A binary
- * replaced on disk without an upgrade is noticed at the restart: the standby is dropped and the
- * worker started from the disk, as without a standby.  It ends when the keeper closes its socket
- * (a drop, a stop, the keeper's exec or death). */
+ * Primed (PRIME, when the serving worker gave us its lifeline with READY): the standby also
+ * holds the connection's fds, has attached the state and built everything that only reads it,
+ * and watches the serving worker's lifeline (lib/lifeline.h).  At its death the standby takes
+ * over by itself, as soon as the dead worker's last thread is gone: before that worker's memory
+ * is torn down and before we reap it.  START then finds it serving already.  Without a lifeline
+ * (a worker of an older binary, or one that could not make one) the standby stays warm: it holds
+ * nothing of the connection and waits for START.
+ *
+ * It is started once a worker is ready and nothing else is under way (an upgrade, a replacement);
+ * an upgrade drops it, since it runs the old binary, and the next ready worker starts one of the
+ * new.  A binary replaced on disk without an upgrade is noticed at the restart: the standby is
+ * dropped (one that took over already stops, answering what it holds) and the worker started
+ * from the disk, as without a standby.  It ends when the keeper closes its socket (a drop, a
+ * stop, the keeper's exec or death). */
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -31,7 +38,12 @@ static struct {
 	uint64_t at_ms; /* when to start one (0: not asked) */
 	dev_t dev; /* the binary it runs, to notice one replaced on disk */
 	ino_t ino;
-} sb = { .ctl = -1 };
+	uint64_t primed_gen; /* PRIME sent: the generation it serves as (0: warm only) */
+	/* the serving worker's lifeline, from its READY; for that worker only (pid and gen) */
+	int life_fd;
+	pid_t life_pid;
+	uint64_t life_gen;
+} sb = { .ctl = -1, .life_fd = -1 };
 
 pid_t standby_pid(void)
 {
@@ -45,11 +57,47 @@ static int binary_on_disk(char *path, size_t size, struct stat *st)
 	return stat(path, st);
 }
 
+bool standby_primed(void)
+{
+	return sb.pid && sb.primed_gen;
+}
+
 /* No standby any more: its socket (already handed on, or closed by the caller) forgotten. */
 static void forget(void)
 {
 	sb.pid = 0;
 	sb.ctl = -1;
+	sb.primed_gen = 0;
+}
+
+void standby_lifeline(const struct worker *w, int fd)
+{
+	if (sb.life_fd >= 0)
+		close(sb.life_fd);
+	sb.life_fd = fd;
+	sb.life_pid = w->pid;
+	sb.life_gen = w->gen;
+}
+
+/* PRIME: what START will carry, now, with the serving worker's lifeline.  Only for the worker
+ * that gave it: a lifeline of another (dead, reaped) worker would read as a death at once. */
+static void prime(void)
+{
+	if (sb.life_fd < 0 || sb.life_pid != K.cur.pid || sb.life_gen != K.cur.gen)
+		return;
+	struct fdset fds = FDSET_NONE;
+	fds.fd[FD_FUSE] = K.fuse_fd;
+	fds.fd[FD_STATE] = K.st.fd;
+	fds.fd[FD_HISTORY] = K.history_fd;
+	fds.fd[FD_PSI] = K.psi_fd;
+	fds.fd[FD_LIFELINE] = sb.life_fd;
+	struct msg_start p = { .gen = K.cur.gen + 1, .virt_on = !K.virt_off, .lifeline = 1 };
+	int r = proto_send(sb.ctl, MSG_PRIME, &p, sizeof(p), &fds);
+	if (r < 0) {
+		log_warn("cannot prime standby worker %d (%s): it waits for START", (int)sb.pid, strerror(-r));
+		return;
+	}
+	sb.primed_gen = p.gen;
 }
 
 void standby_schedule(void)
@@ -83,7 +131,8 @@ void standby_start(void)
 	sb.ctl = ctl;
 	sb.dev = st.st_dev;
 	sb.ino = st.st_ino;
-	log_debug("standby worker %d started", (int)pid);
+	prime();
+	log_debug("standby worker %d started%s", (int)pid, sb.primed_gen ? ", primed" : "");
 	write_status();
 }
 
@@ -97,14 +146,27 @@ void standby_drop(const char *why)
 	forget();
 }
 
-bool standby_take(const struct msg_start *start, const struct fdset *fds)
+/* A primed standby may have served as its generation already: the worker started instead
+ * takes the next one, so that neither takes the other's journal slots for its own. */
+static void drop_for(struct msg_start *start, const char *why)
+{
+	if (sb.primed_gen && start->gen <= sb.primed_gen)
+		start->gen = sb.primed_gen + 1;
+	standby_drop(why);
+}
+
+bool standby_take(struct msg_start *start, const struct fdset *fds)
 {
 	if (!sb.pid)
 		return false;
 	char path[PATH_MAX + 64];
 	struct stat st;
 	if (binary_on_disk(path, sizeof(path), &st) < 0 || st.st_dev != sb.dev || st.st_ino != sb.ino) {
-		standby_drop("the binary on disk changed");
+		drop_for(start, "the binary on disk changed");
+		return false;
+	}
+	if (sb.primed_gen && (start->reinit || start->gen != sb.primed_gen)) {
+		drop_for(start, start->reinit ? "primed to resume, and the connection is to be reset" : "primed for another generation");
 		return false;
 	}
 	int r = proto_send(sb.ctl, MSG_START, start, sizeof(*start), fds);
@@ -116,7 +178,8 @@ bool standby_take(const struct msg_start *start, const struct fdset *fds)
 	}
 	K.cur = (struct worker){ .pid = sb.pid, .ctl = sb.ctl, .gen = start->gen, .reinit = start->reinit,
 				 .started_ms = mono_ms() };
-	log_info("standby worker %d takes over (generation %llu)", (int)sb.pid, (unsigned long long)start->gen);
+	log_info("standby worker %d takes over (generation %llu%s)", (int)sb.pid, (unsigned long long)start->gen,
+		 sb.primed_gen ? ", primed" : "");
 	forget(); /* (its socket is the worker's now) */
 	return true;
 }

@@ -73,12 +73,13 @@ int spawn(uint64_t gen, bool reinit)
 	fds.fd[FD_STATE] = K.st.fd;
 	fds.fd[FD_HISTORY] = K.history_fd;
 	fds.fd[FD_PSI] = K.psi_fd;
-	struct msg_start start = { .gen = gen, .reinit = reinit, .virt_on = !K.virt_off };
+	struct msg_start start = { .gen = gen, .reinit = reinit, .virt_on = !K.virt_off, .lifeline = 1 };
 	if (!K.cur.pid && !K.old.pid && standby_take(&start, &fds)) {
 		K.st.hdr->generation = gen;
 		K.st.hdr->worker_pid = K.cur.pid;
 		return 0;
 	}
+	gen = start.gen;
 	char path[PATH_MAX + 64];
 	worker_binary(K.self, path, sizeof(path));
 	int ctl;
@@ -289,8 +290,12 @@ void handle_ctl(struct worker *w)
 {
 	struct msg m;
 	int r = proto_recv(w->ctl, &m);
+	if (r == 0 && m.type == MSG_READY && w == &K.cur && m.fds.fd[FD_LIFELINE] >= 0) {
+		standby_lifeline(w, m.fds.fd[FD_LIFELINE]);
+		m.fds.fd[FD_LIFELINE] = -1;
+	}
 	if (r == 0)
-		fdset_close(&m.fds); /* (a worker sends none) */
+		fdset_close(&m.fds); /* (nothing else comes with a worker's message) */
 	if (r < 0 || m.type != MSG_READY)
 		return;
 	w->ready = true;
