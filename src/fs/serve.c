@@ -279,6 +279,10 @@ static void *loop(void *arg)
 	sigaddset(&set, WAKE_SIGNAL);
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	lifeline_hold(); /* it writes the journal and answers: a successor waits for its end */
+	pthread_mutex_lock(&s->gate_lock);
+	while (!s->go && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
+		pthread_cond_wait(&s->gate, &s->gate_lock);
+	pthread_mutex_unlock(&s->gate_lock);
 
 	struct state_slot *sl = claim_slot(s);
 	char *own = NULL;
@@ -321,11 +325,14 @@ out:
 	return NULL;
 }
 
-int serve_start(struct serve *s, int nthreads, void (*on_end)(void))
+int serve_park(struct serve *s, int nthreads, void (*on_end)(void))
 {
 	struct sigaction sa = { .sa_handler = wake }; /* no SA_RESTART: read() must return EINTR */
 	sigaction(WAKE_SIGNAL, &sa, NULL);
 	__atomic_store_n(&s->stopping, 0, __ATOMIC_RELEASE); /* again after a stop (a failed re-exec) */
+	pthread_mutex_init(&s->gate_lock, NULL);
+	pthread_cond_init(&s->gate, NULL);
+	s->go = 0;
 	s->on_end = on_end;
 	s->tids = calloc((size_t)nthreads, sizeof(*s->tids));
 	if (!s->tids)
@@ -345,9 +352,37 @@ int serve_start(struct serve *s, int nthreads, void (*on_end)(void))
 	return 0;
 }
 
+static void open_gate(struct serve *s, int go)
+{
+	pthread_mutex_lock(&s->gate_lock);
+	s->go |= go;
+	pthread_cond_broadcast(&s->gate);
+	pthread_mutex_unlock(&s->gate_lock);
+}
+
+void serve_go(struct serve *s)
+{
+	open_gate(s, 1);
+}
+
+bool serve_parked(const struct serve *s)
+{
+	return s->nthreads > 0;
+}
+
+int serve_start(struct serve *s, int nthreads, void (*on_end)(void))
+{
+	int r = serve_park(s, nthreads, on_end);
+	if (r == 0)
+		serve_go(s);
+	return r;
+}
+
 void serve_stop(struct serve *s)
 {
 	__atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+	if (s->tids)
+		open_gate(s, 0); /* parked threads leave without reading */
 	/* A loop can be between its check and read(): keep poking until all are out. */
 	while (__atomic_load_n(&s->running, __ATOMIC_ACQUIRE) > 0) {
 		for (int i = 0; i < s->nthreads; i++)
@@ -426,12 +461,9 @@ struct recovery_job {
 	enum recovery how;
 };
 
-static void *recovery_thread(void *arg)
+static void recover(struct recovery_job job)
 {
-	struct recovery_job job = *(struct recovery_job *)arg;
 	struct serve *s = job.s;
-	free(arg);
-	lifeline_hold();
 	__atomic_store_n(&s->live_generation, job.live_gen, __ATOMIC_RELAXED);
 	bool resend = job.how != RECOVER_JOURNAL &&
 		      (__atomic_load_n(&s->st->hdr->features, __ATOMIC_RELAXED) & STATE_FEAT_RESEND);
@@ -455,6 +487,19 @@ static void *recovery_thread(void *arg)
 		log_warn("this kernel cannot resend requests; answering from the journal");
 		replay_journal(s, job.live_gen);
 	}
+}
+
+void serve_recover_here(struct serve *s, uint64_t live_gen, enum recovery how)
+{
+	recover((struct recovery_job){ .s = s, .live_gen = live_gen, .how = how });
+}
+
+static void *recovery_thread(void *arg)
+{
+	struct recovery_job job = *(struct recovery_job *)arg;
+	free(arg);
+	lifeline_hold(); /* it answers from the journal */
+	recover(job);
 	lifeline_release();
 	return NULL;
 }

@@ -10,6 +10,7 @@
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
 #include <pthread.h>
+#include <stdbool.h>
 
 #include "reinit/state.h"
 
@@ -37,6 +38,10 @@ struct serve {
 	int nthreads;
 	int running;
 	int stopping;
+	/* the gate parked threads wait at (serve_park) until serve_go */
+	pthread_mutex_t gate_lock;
+	pthread_cond_t gate;
+	int go;
 	int ended;
 	void (*on_end)(void);
 	uint64_t swallow; /* unique of a replayed INIT whose answer must not reach the kernel */
@@ -57,9 +62,18 @@ int serve_replay_init(struct serve *s);
 unsigned serve_check_journal(struct serve *s);
 /* Starts nthreads loops; on_end runs once when the connection ends (ENODEV). */
 int serve_start(struct serve *s, int nthreads, void (*on_end)(void));
+/* serve_start in two steps, for a standby: the threads made ahead of need wait at a gate, and
+ * read nothing until serve_go opens it (or serve_stop ends them). */
+int serve_park(struct serve *s, int nthreads, void (*on_end)(void));
+void serve_go(struct serve *s);
+/* Whether serve_park (or serve_start) made the threads. */
+bool serve_parked(const struct serve *s);
 /* Answers the requests of every generation other than ours and live_gen that are still in the
  * journal; runs in the background. */
 void serve_recover(struct serve *s, uint64_t live_gen, enum recovery how);
+/* The same in the calling thread (after a RESEND it waits 2 s before it drops what nobody
+ * claimed). */
+void serve_recover_here(struct serve *s, uint64_t live_gen, enum recovery how);
 /* Makes every loop return after the request it holds, and joins them. */
 void serve_stop(struct serve *s);
 /* The raw request this thread is answering (NULL outside one): what libfuse does not pass on,

@@ -411,3 +411,21 @@ bool state_written(const struct state *s, uint64_t off, struct state_runs *r)
 	r->hole = h < 0 ? UINT64_MAX : (uint64_t)h;
 	return off >= r->data;
 }
+
+unsigned state_prefault(const struct state *s)
+{
+	struct state_runs runs = STATE_RUNS_INIT;
+	const volatile unsigned char *base = (const void *)s->hdr;
+	unsigned n = 0;
+	for (uint64_t off = 0; off < s->size; off += PAGE) {
+		if (state_written(s, off, &runs)) {
+			(void)base[off];
+			n++;
+		} else if (runs.data == UINT64_MAX) {
+			break; /* nothing written from here on */
+		} else if (runs.data > off + PAGE) {
+			off = runs.data / PAGE * PAGE - PAGE; /* to the next written run */
+		}
+	}
+	return n;
+}

@@ -148,6 +148,9 @@ static int prepare(struct options *opt, struct takeover *t)
 	return 0;
 }
 
+/* The main thread, named as ps shows it (a standby's takeover runs in another thread). */
+static pthread_t main_thread;
+
 /* The rest, once the predecessor is gone: its journal checked, our lifeline made before any
  * thread of ours writes the state, the engines and request threads started (or the connection
  * reset).  0, or the exit code. */
@@ -159,13 +162,14 @@ static int engage(struct options *opt, struct takeover *t, const char *how)
 			  "cannot resend them", lost);
 		return WORKER_EXIT_LOST;
 	}
-	if (t->m->u.start.lifeline && (t->lifeline = lifeline_create()) < 0)
+	if (t->m->u.start.lifeline && t->lifeline == -1 && (t->lifeline = lifeline_create()) < 0)
 		log_warn("cannot make a lifeline (%s): the standby will wait for the keeper", strerror(-t->lifeline));
-	prctl(PR_SET_NAME, WORKER_NAME);
+	pthread_setname_np(main_thread, WORKER_NAME);
 	const struct fdset *f = &t->m->fds;
 	if (lxcfs_engage(&lx, f->fd[FD_HISTORY], f->fd[FD_PSI]) < 0 ||
-	    serve_start(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
+	    (!serve_parked(&lx.serve) && serve_park(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0))
 		return WORKER_EXIT_CANNOT;
+	serve_go(&lx.serve);
 	if (t->reinit && reinit_now(t->fd, t->gen) < 0)
 		return WORKER_EXIT_CANNOT;
 	if (opt->psi_poll && !t->reinit)
@@ -178,102 +182,121 @@ static int engage(struct options *opt, struct takeover *t, const char *how)
 	return 0;
 }
 
-/* A primed standby's watch on the serving worker's lifeline, in a thread of its own: the verdict
- * (enum lifeline_end or -errno) goes to the main loop through an eventfd that stays open for the
- * process's life, since the thread may outlive the wait. */
-struct watch {
-	int lifeline;
+/* A primed standby's takeover, done once, by whichever comes first: its watcher at the serving
+ * worker's death, or its main thread at START (the keeper reaped that worker first).  The
+ * watcher tells the main thread through an eventfd, which stays open for the process's life. */
+static struct {
+	pthread_mutex_t lock;
+	bool done;  /* engaged, or refused (rc) */
+	bool early; /* by the watcher: it answers what the dead held already */
+	int rc;
+	struct options *opt;
+	struct takeover *t;
+	int lifeline; /* the serving worker's */
 	int efd;
-	int end;
-};
+} promo = { .lock = PTHREAD_MUTEX_INITIALIZER, .lifeline = -1, .efd = -1 };
 
-static void *watch_predecessor(void *arg)
-{
-	struct watch *w = arg;
-	int end = lifeline_watch(w->lifeline);
-	close(w->lifeline);
-	__atomic_store_n(&w->end, end, __ATOMIC_RELEASE);
-	uint64_t one = 1;
-	if (write(w->efd, &one, sizeof(one)) < 0)
-		log_debug("waking the standby: %s", strerror(errno));
-	return NULL;
-}
-
-/* The predecessor died: take over now, before the keeper has even reaped it.  Its threads have
- * all ended (the lifeline says so), so what it read and never answered is ours to answer.  0
- * (serving), 1 (not now: START will tell), or the exit code. */
-static int take_early(struct options *opt, struct takeover *t)
+/* The serving worker died, and its last thread is gone (its lifeline says so): what it read and
+ * never answered is ours to answer, now, before the keeper has even reaped it. */
+static void take_early(void)
 {
 	const char *why;
 	if (state_check(&st, &why) < 0) {
 		log_warn("the serving worker died with the state header damaged (%s): the keeper repairs it first",
 			 why);
-		return 1;
+		return;
 	}
-	int rc = engage(opt, t, "took over from a dead worker before the keeper reaped it");
-	if (rc == 0)
-		serve_recover(&lx.serve, 0, t->how);
-	return rc;
+	promo.rc = engage(promo.opt, promo.t, "took over from a dead worker before the keeper reaped it");
+	promo.done = true;
+	promo.early = promo.rc == 0;
 }
 
-/* PRIME: prepared, a standby waits for START or for the serving worker's death, whichever comes
- * first.  0 (START came: serving, or to serve), 1 (dropped: exit), or the exit code.  *early:
- * it took over at the death, and has already recovered what the dead worker held. */
+static void *watch_predecessor(void *arg)
+{
+	(void)arg;
+	int end = lifeline_watch(promo.lifeline);
+	close(promo.lifeline);
+	if (end != LIFELINE_DIED)
+		return NULL; /* an end on purpose: the keeper decides (START, or a drop) */
+	lifeline_hold(); /* ours: the takeover writes the state */
+	pthread_mutex_lock(&promo.lock);
+	if (!promo.done)
+		take_early();
+	bool recover = promo.early;
+	pthread_mutex_unlock(&promo.lock);
+	if (recover)
+		serve_recover_here(&lx.serve, 0, promo.t->how);
+	lifeline_release();
+	uint64_t one = 1;
+	if (write(promo.efd, &one, sizeof(one)) < 0)
+		log_debug("waking the standby's main thread: %s", strerror(errno));
+	return NULL;
+}
+
+/* PRIME: a standby prepares what only reads the state, makes its request threads (parked) and
+ * its own lifeline, maps the state's pages, and waits for START or for the serving worker's
+ * death.  0 (serving, or to serve: READY next), 1 (dropped: stop), or the exit code.  *early:
+ * it took over at the death, and RECOVER is done already. */
 static int stand_by(struct options *opt, struct takeover *t, struct msg *start, bool *early)
 {
 	*early = false;
 	int rc = prepare(opt, t);
 	if (rc)
 		return rc;
-	static struct watch w;
-	w = (struct watch){ .lifeline = dup(t->m->fds.fd[FD_LIFELINE]), .efd = eventfd(0, EFD_CLOEXEC) };
+	if (t->m->u.start.lifeline && (t->lifeline = lifeline_create()) < 0)
+		log_warn("cannot make a lifeline (%s): the next standby will wait for the keeper", strerror(-t->lifeline));
+	if (serve_park(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
+		return WORKER_EXIT_CANNOT;
+	unsigned pages = state_prefault(&st);
+	promo.opt = opt;
+	promo.t = t;
+	promo.lifeline = dup(t->m->fds.fd[FD_LIFELINE]);
+	promo.efd = eventfd(0, EFD_CLOEXEC);
 	pthread_t tid;
-	if (w.lifeline < 0 || w.efd < 0 || pthread_create(&tid, NULL, watch_predecessor, &w) != 0) {
+	if (promo.lifeline < 0 || promo.efd < 0 || pthread_create(&tid, NULL, watch_predecessor, NULL) != 0) {
 		log_warn("cannot watch the serving worker's lifeline: the standby waits for the keeper");
-		if (w.lifeline >= 0)
-			close(w.lifeline);
-		if (w.efd >= 0)
-			close(w.efd);
-		w.efd = -1;
+		if (promo.lifeline >= 0)
+			close(promo.lifeline);
 	} else {
 		pthread_detach(tid);
 	}
-	struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = w.efd, .events = POLLIN } };
+	log_debug("standby primed for generation %llu (%u state pages mapped)", (unsigned long long)t->gen, pages);
+	struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = promo.efd, .events = POLLIN } };
 	for (;;) {
-		if (poll(p, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
+		if (poll(p, 2, -1) < 0 && errno != EINTR)
 			return WORKER_EXIT_CANNOT;
-		}
-		if (p[1].revents & POLLIN) {
+		pthread_mutex_lock(&promo.lock);
+		bool failed = promo.done && promo.rc;
+		pthread_mutex_unlock(&promo.lock);
+		if (failed)
+			return promo.rc; /* the early takeover could not serve: an exit the keeper sees */
+		if (p[1].revents & POLLIN)
 			p[1].fd = -1;
-			if (__atomic_load_n(&w.end, __ATOMIC_ACQUIRE) == LIFELINE_DIED) {
-				rc = take_early(opt, t);
-				if (rc > 1)
-					return rc;
-				*early = rc == 0;
-			}
-		}
 		if (!(p[0].revents & (POLLIN | POLLHUP)))
 			continue;
 		int r = proto_recv(ctl, start);
-		if (r == -EPIPE) {
-			log_info("the keeper dropped the standby%s", *early ? " it had already taken over: stopping" : "");
-			return 1;
+		if (r == -EPIPE || (r == 0 && start->type == MSG_START)) {
+			pthread_mutex_lock(&promo.lock);
+			bool was = promo.done;
+			promo.done = true; /* the watcher, if it wakes now, leaves it to us */
+			*early = promo.early;
+			pthread_mutex_unlock(&promo.lock);
+			if (r == -EPIPE) {
+				log_info("the keeper dropped the standby%s", was ? " it had taken over already: stopping" : "");
+				return 1;
+			}
+			fdset_close(&start->fds); /* (PRIME brought them) */
+			if (start->u.start.gen != t->gen || start->u.start.reinit) {
+				log_error("START for generation %llu%s, primed for %llu: refused",
+					  (unsigned long long)start->u.start.gen, start->u.start.reinit ? " (reinit)" : "",
+					  (unsigned long long)t->gen);
+				return WORKER_EXIT_CANNOT;
+			}
+			virt_set(start->u.start.virt_on, "as the keeper has it");
+			return was ? 0 : engage(opt, t, NULL);
 		}
-		if (r < 0)
-			continue;
-		fdset_close(&start->fds); /* (PRIME brought them) */
-		if (start->type != MSG_START)
-			continue;
-		if (start->u.start.gen != t->gen || start->u.start.reinit) {
-			log_error("START for generation %llu%s, primed for %llu: refused",
-				  (unsigned long long)start->u.start.gen, start->u.start.reinit ? " (reinit)" : "",
-				  (unsigned long long)t->gen);
-			return WORKER_EXIT_CANNOT;
-		}
-		virt_set(start->u.start.virt_on, "as the keeper has it");
-		return *early ? 0 : engage(opt, t, NULL);
+		if (r == 0)
+			fdset_close(&start->fds);
 	}
 }
 
@@ -402,6 +425,7 @@ static void ready(struct takeover *t)
 int served_main(const char *arg, struct options *opt, bool v0_reinit)
 {
 	log_set_prefix("lxcfs-worker");
+	main_thread = pthread_self();
 	struct msg m, start;
 	int r = receive_start(arg, v0_reinit, &m);
 	if (r != 0)
@@ -412,11 +436,9 @@ int served_main(const char *arg, struct options *opt, bool v0_reinit)
 			      .lifeline = -1 };
 	bool early = false;
 	int rc = m.type == MSG_PRIME ? stand_by(opt, &t, &start, &early) : take_over(opt, &t);
-	if (rc == 1) { /* a standby dropped */
-		if (early)
+	if (rc == 1) { /* a standby dropped: what it holds answered, the rest left to the next */
+		if (serve_parked(&lx.serve))
 			serve_stop(&lx.serve);
-		lxcfs_close(&lx);
-		lifeline_release();
 		return 0;
 	}
 	if (rc)
