@@ -10,6 +10,7 @@
 #include "fs/openfile.h"
 #include "fs/ops.h"
 #include "fs/psi.h"
+#include "fs/tree.h"
 #include "fs/vsize.h"
 #include "lib/log.h"
 #include "version.h"
@@ -95,6 +96,16 @@ int lxcfs_engage(struct lxcfs *lx, int history_fd, int psi_fd)
 	vsize_prime(&lx->vsize, &(const struct rctx){ .host = lx->host, .opt = opt, .files = &lx->files });
 	snprintf(lx->st->hdr->worker_version, sizeof(lx->st->hdr->worker_version), "%s", LXCFS_VERSION);
 	return 0;
+}
+
+static void drop(uint64_t ino, const struct buf *b, void *arg)
+{
+	(void)ino, (void)b, (void)arg;
+}
+
+void lxcfs_warm(struct lxcfs *lx)
+{
+	tree_render_each(&(const struct rctx){ .host = lx->host, .opt = lx->opt, .files = &lx->files }, drop, NULL);
 }
 
 int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, int history_fd,

@@ -55,6 +55,10 @@ int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, ui
  * it is gone. */
 int lxcfs_prepare(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, bool quiet);
 int lxcfs_engage(struct lxcfs *lx, int history_fd, int psi_fd);
+/* Renders every file once as the host sees it, and drops the result: a standby runs the request
+ * path's code and fills its caches ahead of need (the first reads of a new process fault its
+ * code and data in page by page). */
+void lxcfs_warm(struct lxcfs *lx);
 /* Called once the request threads serve: set-up that may wait until then. */
 void lxcfs_serving(struct lxcfs *lx);
 void lxcfs_close(struct lxcfs *lx);

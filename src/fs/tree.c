@@ -85,6 +85,19 @@ bool tree_present(const struct node *n, const struct hostroot *h)
 	return access(p, F_OK) == 0;
 }
 
+void tree_render_each(const struct rctx *view, void (*fn)(uint64_t ino, const struct buf *b, void *arg), void *arg)
+{
+	for (uint64_t ino = 1; ino < INO_STATIC_LIMIT; ino++) {
+		const struct node *n = tree_node(ino);
+		if (!n || n->type != NODE_VFILE || !tree_present(n, view->host))
+			continue;
+		struct buf b = BUF_INIT;
+		if (n->render(view, &b) == 0)
+			fn(ino, &b, arg);
+		buf_free(&b);
+	}
+}
+
 uint64_t tree_dynamic_ino(const char *relpath)
 {
 	/* FNV-1a, then the murmur3 finalizer to spread the bits. */

@@ -40,18 +40,14 @@ uint64_t vsize_get(const struct vsize *v, uint64_t ino)
 	return size;
 }
 
+static void note(uint64_t ino, const struct buf *b, void *v)
+{
+	vsize_note(v, ino, b->len);
+}
+
 void vsize_prime(struct vsize *v, const struct rctx *host_view)
 {
-	const struct hostroot *host = host_view->host;
 	if (__atomic_load_n(&v->seen[INO_PROC_MEMINFO], __ATOMIC_RELAXED))
 		return; /* a predecessor's sizes are in the state already */
-	for (uint64_t ino = 1; ino < INO_STATIC_LIMIT; ino++) {
-		const struct node *n = tree_node(ino);
-		if (!n || n->type != NODE_VFILE || !tree_present(n, host))
-			continue;
-		struct buf b = BUF_INIT;
-		if (n->render(host_view, &b) == 0)
-			vsize_note(v, ino, b.len);
-		buf_free(&b);
-	}
+	tree_render_each(host_view, note, v);
 }

@@ -248,6 +248,7 @@ static int stand_by(struct options *opt, struct takeover *t, struct msg *start, 
 	if (serve_park(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
 		return WORKER_EXIT_CANNOT;
 	unsigned pages = state_prefault(&st);
+	lxcfs_warm(&lx);
 	promo.opt = opt;
 	promo.t = t;
 	promo.lifeline = dup(t->m->fds.fd[FD_LIFELINE]);

@@ -91,9 +91,12 @@ void standby_schedule(void); /* standby_start in a moment, from the loop's timer
 uint64_t standby_due_ms(void);
 void standby_start(void);
 void standby_drop(const char *why);
-/* START to the standby: whether it took it.  A primed standby dropped instead (another binary on
- * disk, a reset, another generation) may have served as its own: start->gen moves past it. */
-bool standby_take(struct msg_start *start, const struct fdset *fds);
+/* START to the standby: whether it took it (a primed one is dropped instead for another binary
+ * on disk, a reset or another generation). */
+bool standby_take(const struct msg_start *start, const struct fdset *fds);
+/* gen, or past it if a dropped primed standby may have served as that generation: two workers
+ * of one generation would each take the other's journal slots for their own. */
+uint64_t standby_fresh_gen(uint64_t gen);
 bool standby_primed(void);
 /* The lifeline the serving worker w sent with READY (ours to close), for the next PRIME. */
 void standby_lifeline(const struct worker *w, int fd);

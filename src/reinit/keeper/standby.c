@@ -39,6 +39,7 @@ static struct {
 	dev_t dev; /* the binary it runs, to notice one replaced on disk */
 	ino_t ino;
 	uint64_t primed_gen; /* PRIME sent: the generation it serves as (0: warm only) */
+	uint64_t spent_gen;  /* the highest generation a dropped primed standby may have served as */
 	/* the serving worker's lifeline, from its READY; for that worker only (pid and gen) */
 	int life_fd;
 	pid_t life_pid;
@@ -65,6 +66,8 @@ bool standby_primed(void)
 /* No standby any more: its socket (already handed on, or closed by the caller) forgotten. */
 static void forget(void)
 {
+	if (sb.primed_gen > sb.spent_gen)
+		sb.spent_gen = sb.primed_gen; /* it may have served as that generation (a takeover at a death) */
 	sb.pid = 0;
 	sb.ctl = -1;
 	sb.primed_gen = 0;
@@ -146,27 +149,24 @@ void standby_drop(const char *why)
 	forget();
 }
 
-/* A primed standby may have served as its generation already: the worker started instead
- * takes the next one, so that neither takes the other's journal slots for its own. */
-static void drop_for(struct msg_start *start, const char *why)
+uint64_t standby_fresh_gen(uint64_t gen)
 {
-	if (sb.primed_gen && start->gen <= sb.primed_gen)
-		start->gen = sb.primed_gen + 1;
-	standby_drop(why);
+	return gen > sb.spent_gen ? gen : sb.spent_gen + 1;
 }
 
-bool standby_take(struct msg_start *start, const struct fdset *fds)
+bool standby_take(const struct msg_start *start, const struct fdset *fds)
 {
 	if (!sb.pid)
 		return false;
 	char path[PATH_MAX + 64];
 	struct stat st;
 	if (binary_on_disk(path, sizeof(path), &st) < 0 || st.st_dev != sb.dev || st.st_ino != sb.ino) {
-		drop_for(start, "the binary on disk changed");
+		standby_drop("the binary on disk changed");
 		return false;
 	}
 	if (sb.primed_gen && (start->reinit || start->gen != sb.primed_gen)) {
-		drop_for(start, start->reinit ? "primed to resume, and the connection is to be reset" : "primed for another generation");
+		standby_drop(start->reinit ? "primed to resume, and the connection is to be reset"
+					   : "primed for another generation");
 		return false;
 	}
 	int r = proto_send(sb.ctl, MSG_START, start, sizeof(*start), fds);

@@ -79,7 +79,7 @@ int spawn(uint64_t gen, bool reinit)
 		K.st.hdr->worker_pid = K.cur.pid;
 		return 0;
 	}
-	gen = start.gen;
+	start.gen = gen = standby_fresh_gen(gen);
 	char path[PATH_MAX + 64];
 	worker_binary(K.self, path, sizeof(path));
 	int ctl;
