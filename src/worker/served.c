@@ -1,12 +1,12 @@
 /* lxcfs-worker --serve: a keeper's worker.  Its fds come in START; it takes the connection over
  * from its predecessor through the state (or resets it through the kernel series), tells the
- * keeper READY, and serves until STOP, the end of the connection, or the end of its mount. */
+ * keeper READY, and serves until STOP, the end of the connection, or the end of its mount.  As
+ * the keeper's standby they come in PRIME ahead of need (standby.c). */
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
-#include <sys/eventfd.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 
@@ -21,12 +21,12 @@
 #include "reinit/reinit.h"
 #include "fs/virt.h"
 
+#include "worker/served.h"
 #include "worker/worker.h"
 
-/* The serving context (fs/ctx.h), and the state it serves from: attached or created by the
- * mode before the context is built, detached after it is closed. */
-static struct lxcfs lx;
-static struct state st;
+/* (served.h) */
+struct lxcfs lx;
+struct state st;
 
 static bool init_recorded(void *unused)
 {
@@ -80,7 +80,7 @@ static bool still_mounted(int fd, const char *mountpoint)
 }
 
 /* The keeper's control socket: its number, and whether that keeper speaks version 1 (legacy.h). */
-static int ctl = -1;
+int ctl = -1;
 static bool ctl_v1;
 
 static int tell_keeper(enum msg_type type, uint64_t arg)
@@ -117,20 +117,9 @@ static int receive_start(const char *arg, bool v0_reinit, struct msg *m)
 	return 0;
 }
 
-/* What START (or PRIME) hands over, and what this worker made of it. */
-struct takeover {
-	const struct msg *m;
-	int fd;
-	uint64_t gen;
-	bool reinit;
-	int replayed;     /* serve_replay_init: 1 replayed, 0 no INIT on record (a new connection) */
-	int lifeline;     /* our own, for READY (-1: none asked, or none made) */
-	enum recovery how;
-};
-
 /* What only reads the state: it can be done while a predecessor still serves.  0, or the exit
  * code. */
-static int prepare(struct options *opt, struct takeover *t)
+int prepare(struct options *opt, struct takeover *t)
 {
 	const char *why;
 	if (state_attach(&st, t->m->fds.fd[FD_STATE], &why) < 0) {
@@ -140,6 +129,7 @@ static int prepare(struct options *opt, struct takeover *t)
 	virt_set(t->m->u.start.virt_on, "as the keeper has it");
 	if (lxcfs_prepare(&lx, opt, &st, t->gen, true) < 0 || serve_attach(&lx, t->fd) < 0)
 		return WORKER_EXIT_CANNOT;
+	t->init_seen = st.hdr->init;
 	t->replayed = t->reinit ? 0 : serve_replay_init(&lx.serve);
 	if (t->replayed < 0) {
 		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
@@ -149,12 +139,12 @@ static int prepare(struct options *opt, struct takeover *t)
 }
 
 /* The main thread, named as ps shows it (a standby's takeover runs in another thread). */
-static pthread_t main_thread;
+pthread_t main_thread;
 
 /* The rest, once the predecessor is gone: its journal checked, our lifeline made before any
  * thread of ours writes the state, the engines and request threads started (or the connection
  * reset).  0, or the exit code. */
-static int engage(struct options *opt, struct takeover *t, const char *how)
+int engage(struct options *opt, struct takeover *t, const char *how)
 {
 	unsigned lost = t->reinit ? 0 : serve_check_journal(&lx.serve);
 	if (lost && !(st.hdr->features & STATE_FEAT_RESEND)) {
@@ -180,125 +170,6 @@ static int engage(struct options *opt, struct takeover *t, const char *how)
 		 how ? how : t->reinit ? "reinitialized connection" : t->replayed ? "took over the connection" : "new connection");
 	t->how = worker_recovery();
 	return 0;
-}
-
-/* A primed standby's takeover, done once, by whichever comes first: its watcher at the serving
- * worker's death, or its main thread at START (the keeper reaped that worker first).  The
- * watcher tells the main thread through an eventfd, which stays open for the process's life. */
-static struct {
-	pthread_mutex_t lock;
-	bool done;  /* engaged, or refused (rc) */
-	bool early; /* by the watcher: it answers what the dead held already */
-	int rc;
-	struct options *opt;
-	struct takeover *t;
-	int lifeline; /* the serving worker's */
-	int efd;
-} promo = { .lock = PTHREAD_MUTEX_INITIALIZER, .lifeline = -1, .efd = -1 };
-
-/* The serving worker died, and its last thread is gone (its lifeline says so): what it read and
- * never answered is ours to answer, now, before the keeper has even reaped it. */
-static void take_early(void)
-{
-	const char *why;
-	if (state_check(&st, &why) < 0) {
-		log_warn("the serving worker died with the state header damaged (%s): the keeper repairs it first",
-			 why);
-		return;
-	}
-	promo.rc = engage(promo.opt, promo.t, "took over from a dead worker before the keeper reaped it");
-	promo.done = true;
-	promo.early = promo.rc == 0;
-}
-
-static void *watch_predecessor(void *arg)
-{
-	(void)arg;
-	int end = lifeline_watch(promo.lifeline);
-	close(promo.lifeline);
-	if (end != LIFELINE_DIED)
-		return NULL; /* an end on purpose: the keeper decides (START, or a drop) */
-	lifeline_hold(); /* ours: the takeover writes the state */
-	pthread_mutex_lock(&promo.lock);
-	if (!promo.done)
-		take_early();
-	bool recover = promo.early;
-	pthread_mutex_unlock(&promo.lock);
-	if (recover)
-		serve_recover_here(&lx.serve, 0, promo.t->how);
-	lifeline_release();
-	uint64_t one = 1;
-	if (write(promo.efd, &one, sizeof(one)) < 0)
-		log_debug("waking the standby's main thread: %s", strerror(errno));
-	return NULL;
-}
-
-/* PRIME: a standby prepares what only reads the state, makes its request threads (parked) and
- * its own lifeline, maps the state's pages, and waits for START or for the serving worker's
- * death.  0 (serving, or to serve: READY next), 1 (dropped: stop), or the exit code.  *early:
- * it took over at the death, and RECOVER is done already. */
-static int stand_by(struct options *opt, struct takeover *t, struct msg *start, bool *early)
-{
-	*early = false;
-	int rc = prepare(opt, t);
-	if (rc)
-		return rc;
-	if (t->m->u.start.lifeline && (t->lifeline = lifeline_create()) < 0)
-		log_warn("cannot make a lifeline (%s): the next standby will wait for the keeper", strerror(-t->lifeline));
-	if (serve_park(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
-		return WORKER_EXIT_CANNOT;
-	unsigned pages = state_prefault(&st);
-	lxcfs_warm(&lx);
-	promo.opt = opt;
-	promo.t = t;
-	promo.lifeline = dup(t->m->fds.fd[FD_LIFELINE]);
-	promo.efd = eventfd(0, EFD_CLOEXEC);
-	pthread_t tid;
-	if (promo.lifeline < 0 || promo.efd < 0 || pthread_create(&tid, NULL, watch_predecessor, NULL) != 0) {
-		log_warn("cannot watch the serving worker's lifeline: the standby waits for the keeper");
-		if (promo.lifeline >= 0)
-			close(promo.lifeline);
-	} else {
-		pthread_detach(tid);
-	}
-	log_debug("standby primed for generation %llu (%u state pages mapped)", (unsigned long long)t->gen, pages);
-	struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = promo.efd, .events = POLLIN } };
-	for (;;) {
-		if (poll(p, 2, -1) < 0 && errno != EINTR)
-			return WORKER_EXIT_CANNOT;
-		pthread_mutex_lock(&promo.lock);
-		bool failed = promo.done && promo.rc;
-		pthread_mutex_unlock(&promo.lock);
-		if (failed)
-			return promo.rc; /* the early takeover could not serve: an exit the keeper sees */
-		if (p[1].revents & POLLIN)
-			p[1].fd = -1;
-		if (!(p[0].revents & (POLLIN | POLLHUP)))
-			continue;
-		int r = proto_recv(ctl, start);
-		if (r == -EPIPE || (r == 0 && start->type == MSG_START)) {
-			pthread_mutex_lock(&promo.lock);
-			bool was = promo.done;
-			promo.done = true; /* the watcher, if it wakes now, leaves it to us */
-			*early = promo.early;
-			pthread_mutex_unlock(&promo.lock);
-			if (r == -EPIPE) {
-				log_info("the keeper dropped the standby%s", was ? " it had taken over already: stopping" : "");
-				return 1;
-			}
-			fdset_close(&start->fds); /* (PRIME brought them) */
-			if (start->u.start.gen != t->gen || start->u.start.reinit) {
-				log_error("START for generation %llu%s, primed for %llu: refused",
-					  (unsigned long long)start->u.start.gen, start->u.start.reinit ? " (reinit)" : "",
-					  (unsigned long long)t->gen);
-				return WORKER_EXIT_CANNOT;
-			}
-			virt_set(start->u.start.virt_on, "as the keeper has it");
-			return was ? 0 : engage(opt, t, NULL);
-		}
-		if (r == 0)
-			fdset_close(&start->fds);
-	}
 }
 
 /* START: the connection taken over (or reset) and served: 0, or the exit code. */
