@@ -112,7 +112,8 @@ struct msg_start {
 	uint8_t reinit; /* reset the connection (FUSE_DEV_IOC_REINIT) rather than resume it */
 	uint8_t virt_on;
 	uint8_t lifeline; /* send a lifeline with READY (older keepers leave it 0) */
-	uint8_t pad[5];
+	uint8_t warm;     /* a predecessor serves on meanwhile: warm up before serving */
+	uint8_t pad[4];
 };
 /* The pidfile is the one fd a self hand-over does not copy: its lock (fcntl) is the process's,
  * and closing any copy of the file drops it, so the fd stays open across the exec at its number

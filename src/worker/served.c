@@ -172,10 +172,16 @@ int engage(struct options *opt, struct takeover *t, const char *how)
 	return 0;
 }
 
-/* START: the connection taken over (or reset) and served: 0, or the exit code. */
+/* START: the connection taken over (or reset) and served: 0, or the exit code.  Beside a live
+ * predecessor (an upgrade), what a standby does ahead of need is done first: the readers are
+ * served meanwhile, and a cold first read would cost them more. */
 static int take_over(struct options *opt, struct takeover *t)
 {
 	int rc = prepare(opt, t);
+	if (rc == 0 && t->m->u.start.warm) {
+		state_prefault(&st);
+		lxcfs_warm(&lx);
+	}
 	return rc ? rc : engage(opt, t, NULL);
 }
 

@@ -79,15 +79,16 @@ static void *watch_predecessor(void *arg)
 int stand_by(struct options *opt, struct takeover *t, struct msg *start, bool *early)
 {
 	*early = false;
+	/* (at the usual priority: a standby primed slowly under load would miss the next death) */
 	int rc = prepare(opt, t);
 	if (rc)
 		return rc;
+	unsigned pages = state_prefault(&st);
+	lxcfs_warm(&lx);
 	if (t->m->u.start.lifeline && (t->lifeline = lifeline_create()) < 0)
 		log_warn("cannot make a lifeline (%s): the next standby will wait for the keeper", strerror(-t->lifeline));
 	if (serve_park(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
 		return WORKER_EXIT_CANNOT;
-	unsigned pages = state_prefault(&st);
-	lxcfs_warm(&lx);
 	promo.opt = opt;
 	promo.t = t;
 	promo.lifeline = dup(t->m->fds.fd[FD_LIFELINE]);

@@ -73,7 +73,9 @@ int spawn(uint64_t gen, bool reinit)
 	fds.fd[FD_STATE] = K.st.fd;
 	fds.fd[FD_HISTORY] = K.history_fd;
 	fds.fd[FD_PSI] = K.psi_fd;
-	struct msg_start start = { .gen = gen, .reinit = reinit, .virt_on = !K.virt_off, .lifeline = 1 };
+	/* beside a live worker (an upgrade), the new one can warm up before it serves */
+	struct msg_start start = { .gen = gen, .reinit = reinit, .virt_on = !K.virt_off, .lifeline = 1,
+				   .warm = (K.cur.pid || K.old.pid) && !reinit };
 	if (!K.cur.pid && !K.old.pid && standby_take(&start, &fds)) {
 		K.st.hdr->generation = gen;
 		K.st.hdr->worker_pid = K.cur.pid;
