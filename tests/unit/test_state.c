@@ -4,6 +4,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -402,9 +403,35 @@ static void vsize_damage(void)
 	close(s.fd);
 }
 
+/* A standby maps what was written, and only that: a hole read through the mapping would make
+ * shmem allocate it (4 KiB a page, up to the whole state). */
+static void prefault_written_only(void)
+{
+	struct state s, t;
+	const char *why;
+	CHECK_INT(state_create(&s), 0);
+	CHECK_INT(state_attach(&t, s.fd, &why), 0);
+	struct stat before, after;
+	CHECK_INT(fstat(s.fd, &before), 0);
+	unsigned hdr = state_prefault(&t);
+	CHECK(hdr >= 1);
+	/* two pages written far apart, as a worker's journal slot and a snapshot entry are */
+	char one = 1;
+	uint64_t a = (char *)state_slot(&t, 5) - (char *)t.hdr, b = (char *)state_snap(&t, 700) - (char *)t.hdr;
+	CHECK_INT(pwrite(s.fd, &one, 1, (off_t)a), 1);
+	CHECK_INT(pwrite(s.fd, &one, 1, (off_t)b), 1);
+	CHECK_INT(fstat(s.fd, &before), 0);
+	CHECK_INT(state_prefault(&t), hdr + 2);
+	CHECK_INT(fstat(s.fd, &after), 0);
+	CHECK_INT(after.st_blocks, before.st_blocks); /* no hole was filled */
+	state_detach(&t);
+	close(s.fd);
+}
+
 int main(void)
 {
 	state_checks();
+	prefault_written_only();
 	layout_pinned();
 	section_table();
 	keeper_repair();
