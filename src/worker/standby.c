@@ -49,6 +49,8 @@ static void take_early(void)
 	}
 	if (!init_unchanged(promo.t))
 		return; /* START says so */
+	/* named in the header as START would: our own death is then a worker's for the keeper */
+	__atomic_store_n(&st.hdr->worker_pid, getpid(), __ATOMIC_RELAXED);
 	promo.rc = engage(promo.opt, promo.t, "took over from a dead worker before the keeper reaped it");
 	promo.done = true;
 	promo.early = promo.rc == 0;

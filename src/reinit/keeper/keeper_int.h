@@ -79,6 +79,10 @@ void set_tier(enum tier t, const char *why);
 void restart_worker(void);
 void reap(void);
 void handle_ctl(struct worker *w);
+/* "killed by signal 9 (Killed)", "exited with status 4" */
+void describe(int status, char *dst, size_t size);
+/* A worker's death on the state's record (the restart count) and in the status. */
+void record_death(pid_t pid, int status, uint64_t gen, const char *how);
 
 /* handover.c */
 void upgrade(bool force_reinit);
@@ -100,7 +104,7 @@ uint64_t standby_fresh_gen(uint64_t gen);
 bool standby_primed(void);
 /* The lifeline the serving worker w sent with READY (ours to close), for the next PRIME. */
 void standby_lifeline(const struct worker *w, int fd);
-bool standby_reaped(pid_t pid, const char *how);
+bool standby_reaped(pid_t pid, int status);
 
 /* takeover.c */
 void psi_store_new(void);

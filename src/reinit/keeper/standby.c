@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/child.h"
@@ -139,13 +140,37 @@ void standby_start(void)
 	write_status();
 }
 
+/* A primed standby that took over at a death names itself in the state's header (the pid and
+ * generation START would have written): its own death is then a worker's, on the restart record
+ * like any other. */
+static bool took_over(pid_t pid)
+{
+	return sb.primed_gen && __atomic_load_n(&K.st.hdr->worker_pid, __ATOMIC_RELAXED) == pid;
+}
+
+/* How the standby ended, said once: a worker's death if it had taken over. */
+static void ended(pid_t pid, int status, const char *dropped)
+{
+	char how[96];
+	describe(status, how, sizeof(how));
+	bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+	if (took_over(pid) && !clean) {
+		record_death(pid, status, sb.primed_gen, how);
+		log_warn("standby worker %d, which had taken over at the serving worker's death, %s", (int)pid, how);
+	} else if (!dropped) {
+		log_warn("standby worker %d %s; the next ready worker starts another", (int)pid, how);
+	}
+}
+
 void standby_drop(const char *why)
 {
 	if (!sb.pid)
 		return;
 	log_info("standby worker %d dropped: %s", (int)sb.pid, why);
 	close(sb.ctl); /* it ends on the closed socket; child_wait kills one stuck past a second */
-	child_wait(sb.pid, 1000, NULL);
+	int status = 0;
+	if (child_wait(sb.pid, 1000, &status) == 0)
+		ended(sb.pid, status, why);
 	forget();
 }
 
@@ -184,11 +209,11 @@ bool standby_take(const struct msg_start *start, const struct fdset *fds)
 	return true;
 }
 
-bool standby_reaped(pid_t pid, const char *how)
+bool standby_reaped(pid_t pid, int status)
 {
 	if (!sb.pid || pid != sb.pid)
 		return false;
-	log_warn("standby worker %d %s; the next ready worker starts another", (int)pid, how);
+	ended(pid, status, NULL);
 	close(sb.ctl);
 	forget();
 	write_status();

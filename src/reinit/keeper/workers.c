@@ -139,7 +139,7 @@ void restart_worker(void)
 	write_status();
 }
 
-static void describe(int status, char *dst, size_t size)
+void describe(int status, char *dst, size_t size)
 {
 	if (WIFSIGNALED(status))
 		snprintf(dst, size, "killed by signal %d (%s)%s", WTERMSIG(status), strsignal(WTERMSIG(status)),
@@ -162,7 +162,7 @@ static void reap_old(int status, const char *how)
 }
 
 /* The death on the state's record and in ours. */
-static void record_death(pid_t pid, int status, uint64_t gen, const char *how)
+void record_death(pid_t pid, int status, uint64_t gen, const char *how)
 {
 	state_note_death(K.st.hdr, status, pid);
 	snprintf(K.last_death, sizeof(K.last_death), "worker %d (generation %llu) %s", (int)pid,
@@ -260,7 +260,7 @@ void reap(void)
 		} else if (pid == K.cur.pid)
 			reap_current(pid, status, how);
 		else
-			standby_reaped(pid, how);
+			standby_reaped(pid, status);
 	}
 }
 
