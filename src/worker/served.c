@@ -314,6 +314,10 @@ int served_main(const char *arg, struct options *opt, bool v0_reinit)
 			      .lifeline = -1 };
 	bool early = false;
 	int rc = m.type == MSG_PRIME ? stand_by(opt, &t, &start, &early) : take_over(opt, &t);
+	if (m.fds.fd[FD_LIFELINE] >= 0) { /* the predecessor's: its watcher has a copy of its own */
+		close(m.fds.fd[FD_LIFELINE]);
+		m.fds.fd[FD_LIFELINE] = -1;
+	}
 	if (rc == 1) { /* a standby dropped: what it holds answered, the rest left to the next */
 		if (serve_parked(&lx.serve))
 			serve_stop(&lx.serve);

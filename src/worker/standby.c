@@ -125,7 +125,7 @@ int stand_by(struct options *opt, struct takeover *t, struct msg *start, bool *e
 			*early = promo.early;
 			pthread_mutex_unlock(&promo.lock);
 			if (r == -EPIPE) {
-				log_info("the keeper dropped the standby%s", was ? " it had taken over already: stopping" : "");
+				log_info("the keeper dropped the standby%s", was ? ", which had taken over already: stopping" : "");
 				return 1;
 			}
 			fdset_close(&start->fds); /* (PRIME brought them) */
