@@ -249,6 +249,28 @@ standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s"
 	wait_until 5 gone "$sb2"
 }
 
+nfds() { ls "/proc/$1/fd" | wc -l; }
+primed_other_than() { standby_other_than "$1" && primed; }
+
+@test "30 kills through primed standbys: the keeper's fds and the serving worker's stay flat (no lifeline, socket or standby kept)" {
+	local i sb keeper5 worker5
+	for i in $(seq 1 30); do
+		sb=$(status_field "$PIDF" standby_pid)
+		wait_until 5 primed_other_than 0
+		kill_worker KILL
+		serves
+		wait_until 5 primed_other_than "$sb"
+		if [ "$i" = 5 ]; then
+			keeper5=$(nfds "$KEEPER")
+			worker5=$(nfds "$(status_field "$PIDF" worker_pid)")
+		fi
+	done
+	echo "fds after 5 and 30 kills: keeper $keeper5 $(nfds "$KEEPER"), worker $worker5 $(nfds "$(status_field "$PIDF" worker_pid)")" >&2
+	[ "$(nfds "$KEEPER")" = "$keeper5" ]
+	[ "$(nfds "$(status_field "$PIDF" worker_pid)")" = "$worker5" ]
+	[ "$(grep -c "took over from a dead worker before the keeper reaped it" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")" -ge 15 ]
+}
+
 @test "--no-standby: no worker waits beside the serving one; a kill starts one from the disk" {
 	daemon_stop "$MNT" "$PIDF"
 	keeper_start --no-standby
