@@ -13,8 +13,8 @@ struct lifeline {
 static struct lifeline *own;
 static __thread int held = -1;
 
-/* A slot we hold once a lock returned 0 or EOWNERDEAD (the previous holder died holding it). */
-static int take(pthread_mutex_t *m, int r)
+/* A lock's result: 0 once we hold the slot, which EOWNERDEAD also means (the holder died). */
+static int taken(int r)
 {
 	return r == 0 || r == EOWNERDEAD ? 0 : r;
 }
@@ -55,7 +55,7 @@ void lifeline_hold(void)
 		int r = pthread_mutex_trylock(&l->slot[i]);
 		if (r == EOWNERDEAD) /* a thread of ours that ended without giving it back */
 			pthread_mutex_consistent(&l->slot[i]);
-		if (take(&l->slot[i], r) == 0) {
+		if (taken(r) == 0) {
 			held = i;
 			return;
 		}
@@ -87,7 +87,7 @@ int lifeline_watch(int fd)
 	int last = end >= 0 ? 1 : 0;
 	/* A death: wait out every other holder (the kernel kills them together; one that still ran
 	 * a moment after the first died could still write what we are about to take over). */
-	while (end == LIFELINE_DIED && last < LIFELINE_SLOTS && take(&l->slot[last], pthread_mutex_lock(&l->slot[last])) == 0)
+	while (end == LIFELINE_DIED && last < LIFELINE_SLOTS && taken(pthread_mutex_lock(&l->slot[last])) == 0)
 		last++;
 	/* Given back before the unmap: the robust list of this thread must not point into it. */
 	for (int i = 0; i < last; i++)
