@@ -81,6 +81,8 @@ serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
 
 @test "--status says what is true: running, unreadable for a user, damaged or missing report, not running" {
 	local st=${PIDF%.pid}.status w
+	# the standby's start rewrites the report (250 ms after the worker is ready): not meanwhile
+	wait_until 5 primed
 	run "$LXCFS_BIN" --status -p "$PIDF"
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"keeper_pid: $KEEPER"* ]]
