@@ -98,14 +98,9 @@ int lxcfs_engage(struct lxcfs *lx, int history_fd, int psi_fd)
 	return 0;
 }
 
-static void drop(uint64_t ino, const struct buf *b, void *arg)
-{
-	(void)ino, (void)b, (void)arg;
-}
-
 void lxcfs_warm(struct lxcfs *lx)
 {
-	tree_render_each(&(const struct rctx){ .host = lx->host, .opt = lx->opt, .files = &lx->files }, drop, NULL);
+	tree_render_each(&(const struct rctx){ .host = lx->host, .opt = lx->opt, .files = &lx->files }, NULL, NULL);
 }
 
 int lxcfs_open(struct lxcfs *lx, const struct options *opt, struct state *st, uint64_t gen, int history_fd,

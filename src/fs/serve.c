@@ -365,11 +365,6 @@ void serve_go(struct serve *s)
 	open_gate(s, 1);
 }
 
-bool serve_parked(const struct serve *s)
-{
-	return s->nthreads > 0;
-}
-
 int serve_start(struct serve *s, int nthreads, void (*on_end)(void))
 {
 	int r = serve_park(s, nthreads, on_end);

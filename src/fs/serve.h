@@ -66,8 +66,6 @@ int serve_start(struct serve *s, int nthreads, void (*on_end)(void));
  * read nothing until serve_go opens it (or serve_stop ends them). */
 int serve_park(struct serve *s, int nthreads, void (*on_end)(void));
 void serve_go(struct serve *s);
-/* Whether serve_park (or serve_start) made the threads. */
-bool serve_parked(const struct serve *s);
 /* Answers the requests of every generation other than ours and live_gen that are still in the
  * journal; runs in the background. */
 void serve_recover(struct serve *s, uint64_t live_gen, enum recovery how);

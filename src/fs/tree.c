@@ -92,7 +92,7 @@ void tree_render_each(const struct rctx *view, void (*fn)(uint64_t ino, const st
 		if (!n || n->type != NODE_VFILE || !tree_present(n, view->host))
 			continue;
 		struct buf b = BUF_INIT;
-		if (n->render(view, &b) == 0)
+		if (n->render(view, &b) == 0 && fn)
 			fn(ino, &b, arg);
 		buf_free(&b);
 	}

@@ -64,7 +64,7 @@ const struct node *tree_child(uint64_t parent, const char *name);
 const struct node *tree_next_child(uint64_t parent, unsigned *pos);
 /* Is this static node present on this host (PSI files need the host's)? */
 bool tree_present(const struct node *n, const struct hostroot *h);
-/* Renders every static file present on the host as view sees it, and hands each to fn. */
+/* Renders every static file present on the host as view sees it, and hands each to fn (if any). */
 void tree_render_each(const struct rctx *view, void (*fn)(uint64_t ino, const struct buf *b, void *arg), void *arg);
 
 /* The id of a host node below sys/devices/system/cpu, from its path relative to that dir.

@@ -117,9 +117,12 @@ static int receive_start(const char *arg, bool v0_reinit, struct msg *m)
 	return 0;
 }
 
-/* What only reads the state: it can be done while a predecessor still serves.  0, or the exit
- * code. */
-int prepare(struct options *opt, struct takeover *t)
+/* What only reads the state, so it can be done while a predecessor still serves: the state
+ * attached, the caches and session built, the INIT replayed; with warm, the state's written pages
+ * mapped and every render run once (a cold first read would cost the readers more); then our
+ * lifeline, made by this (the main) thread before any other, and the request threads, parked.
+ * 0, or the exit code. */
+int prepare(struct options *opt, struct takeover *t, bool warm)
 {
 	const char *why;
 	if (state_attach(&st, t->m->fds.fd[FD_STATE], &why) < 0) {
@@ -135,15 +138,23 @@ int prepare(struct options *opt, struct takeover *t)
 		log_error("cannot take over: this binary would negotiate another connection than the kernel has");
 		return WORKER_EXIT_UNRESUMABLE;
 	}
-	return 0;
+	if (warm) {
+		unsigned pages = state_prefault(&st);
+		lxcfs_warm(&lx);
+		log_debug("warmed up: %u state pages mapped, every file rendered once", pages);
+	}
+	if (t->m->u.start.lifeline && (t->lifeline = lifeline_create()) < 0) {
+		log_warn("cannot make a lifeline (%s): the next standby will wait for the keeper", strerror(-t->lifeline));
+		t->lifeline = -1;
+	}
+	return serve_park(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0 ? WORKER_EXIT_CANNOT : 0;
 }
 
 /* The main thread, named as ps shows it (a standby's takeover runs in another thread). */
 pthread_t main_thread;
 
-/* The rest, once the predecessor is gone: its journal checked, our lifeline made before any
- * thread of ours writes the state, the engines and request threads started (or the connection
- * reset).  0, or the exit code. */
+/* The rest, once the predecessor is gone: its journal checked, the engines started, the request
+ * threads let go (or the connection reset).  0, or the exit code. */
 int engage(struct options *opt, struct takeover *t, const char *how)
 {
 	unsigned lost = t->reinit ? 0 : serve_check_journal(&lx.serve);
@@ -152,12 +163,9 @@ int engage(struct options *opt, struct takeover *t, const char *how)
 			  "cannot resend them", lost);
 		return WORKER_EXIT_LOST;
 	}
-	if (t->m->u.start.lifeline && t->lifeline == -1 && (t->lifeline = lifeline_create()) < 0)
-		log_warn("cannot make a lifeline (%s): the standby will wait for the keeper", strerror(-t->lifeline));
 	pthread_setname_np(main_thread, WORKER_NAME);
 	const struct fdset *f = &t->m->fds;
-	if (lxcfs_engage(&lx, f->fd[FD_HISTORY], f->fd[FD_PSI]) < 0 ||
-	    (!serve_parked(&lx.serve) && serve_park(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0))
+	if (lxcfs_engage(&lx, f->fd[FD_HISTORY], f->fd[FD_PSI]) < 0)
 		return WORKER_EXIT_CANNOT;
 	serve_go(&lx.serve);
 	if (t->reinit && reinit_now(t->fd, t->gen) < 0)
@@ -173,15 +181,10 @@ int engage(struct options *opt, struct takeover *t, const char *how)
 }
 
 /* START: the connection taken over (or reset) and served: 0, or the exit code.  Beside a live
- * predecessor (an upgrade), what a standby does ahead of need is done first: the readers are
- * served meanwhile, and a cold first read would cost them more. */
+ * predecessor (an upgrade: warm), the warm-up a standby does ahead of need is done first. */
 static int take_over(struct options *opt, struct takeover *t)
 {
-	int rc = prepare(opt, t);
-	if (rc == 0 && t->m->u.start.warm) {
-		state_prefault(&st);
-		lxcfs_warm(&lx);
-	}
+	int rc = prepare(opt, t, t->m->u.start.warm);
 	return rc ? rc : engage(opt, t, NULL);
 }
 
@@ -319,8 +322,7 @@ int served_main(const char *arg, struct options *opt, bool v0_reinit)
 		m.fds.fd[FD_LIFELINE] = -1;
 	}
 	if (rc == 1) { /* a standby dropped: what it holds answered, the rest left to the next */
-		if (serve_parked(&lx.serve))
-			serve_stop(&lx.serve);
+		serve_stop(&lx.serve);
 		return 0;
 	}
 	if (rc)

@@ -31,9 +31,9 @@ extern struct state st;
 extern int ctl;
 extern pthread_t main_thread;
 
-/* What only reads the state: it can be done while a predecessor still serves.  0, or the exit
- * code. */
-int prepare(struct options *opt, struct takeover *t);
+/* What only reads the state, done while a predecessor may still serve (warm: the warm-up a
+ * standby does), our lifeline, the request threads parked.  0, or the exit code. */
+int prepare(struct options *opt, struct takeover *t, bool warm);
 /* The rest, once the predecessor is gone (how: what the log says it did, NULL for the usual).
  * 0, or the exit code. */
 int engage(struct options *opt, struct takeover *t, const char *how);

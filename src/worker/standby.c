@@ -82,15 +82,9 @@ int stand_by(struct options *opt, struct takeover *t, struct msg *start, bool *e
 {
 	*early = false;
 	/* (at the usual priority: a standby primed slowly under load would miss the next death) */
-	int rc = prepare(opt, t);
+	int rc = prepare(opt, t, true);
 	if (rc)
 		return rc;
-	unsigned pages = state_prefault(&st);
-	lxcfs_warm(&lx);
-	if (t->m->u.start.lifeline && (t->lifeline = lifeline_create()) < 0)
-		log_warn("cannot make a lifeline (%s): the next standby will wait for the keeper", strerror(-t->lifeline));
-	if (serve_park(&lx.serve, worker_threads(opt), worker_end_of_connection) < 0)
-		return WORKER_EXIT_CANNOT;
 	promo.opt = opt;
 	promo.t = t;
 	promo.lifeline = dup(t->m->fds.fd[FD_LIFELINE]);
@@ -103,7 +97,7 @@ int stand_by(struct options *opt, struct takeover *t, struct msg *start, bool *e
 	} else {
 		pthread_detach(tid);
 	}
-	log_debug("standby primed for generation %llu (%u state pages mapped)", (unsigned long long)t->gen, pages);
+	log_debug("standby primed for generation %llu", (unsigned long long)t->gen);
 	struct pollfd p[2] = { { .fd = ctl, .events = POLLIN }, { .fd = promo.efd, .events = POLLIN } };
 	for (;;) {
 		if (poll(p, 2, -1) < 0 && errno != EINTR)

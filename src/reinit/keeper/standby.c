@@ -41,9 +41,8 @@ static struct {
 	ino_t ino;
 	uint64_t primed_gen; /* PRIME sent: the generation it serves as (0: warm only) */
 	uint64_t spent_gen;  /* the highest generation a dropped primed standby may have served as */
-	/* the serving worker's lifeline, from its READY; for that worker only (pid and gen) */
+	/* the serving worker's lifeline, from its READY; for that worker only (its generation) */
 	int life_fd;
-	pid_t life_pid;
 	uint64_t life_gen;
 } sb = { .ctl = -1, .life_fd = -1 };
 
@@ -61,7 +60,7 @@ static int binary_on_disk(char *path, size_t size, struct stat *st)
 
 bool standby_primed(void)
 {
-	return sb.pid && sb.primed_gen;
+	return sb.primed_gen != 0; /* (forget clears it) */
 }
 
 /* No standby any more: its socket (already handed on, or closed by the caller) forgotten. */
@@ -79,7 +78,6 @@ void standby_lifeline(const struct worker *w, int fd)
 	if (sb.life_fd >= 0)
 		close(sb.life_fd);
 	sb.life_fd = fd;
-	sb.life_pid = w->pid;
 	sb.life_gen = w->gen;
 }
 
@@ -87,7 +85,7 @@ void standby_lifeline(const struct worker *w, int fd)
  * that gave it: a lifeline of another (dead, reaped) worker would read as a death at once. */
 static void prime(void)
 {
-	if (sb.life_fd < 0 || sb.life_pid != K.cur.pid || sb.life_gen != K.cur.gen)
+	if (sb.life_fd < 0 || sb.life_gen != K.cur.gen)
 		return;
 	struct fdset fds = FDSET_NONE;
 	fds.fd[FD_FUSE] = K.fuse_fd;
@@ -149,7 +147,7 @@ static bool took_over(pid_t pid)
 }
 
 /* How the standby ended, said once: a worker's death if it had taken over. */
-static void ended(pid_t pid, int status, const char *dropped)
+static void ended(pid_t pid, int status, bool dropped)
 {
 	char how[96];
 	describe(status, how, sizeof(how));
@@ -170,7 +168,7 @@ void standby_drop(const char *why)
 	close(sb.ctl); /* it ends on the closed socket; child_wait kills one stuck past a second */
 	int status = 0;
 	if (child_wait(sb.pid, 1000, &status) == 0)
-		ended(sb.pid, status, why);
+		ended(sb.pid, status, true);
 	forget();
 }
 
@@ -213,7 +211,7 @@ bool standby_reaped(pid_t pid, int status)
 {
 	if (!sb.pid || pid != sb.pid)
 		return false;
-	ended(pid, status, NULL);
+	ended(pid, status, false);
 	close(sb.ctl);
 	forget();
 	write_status();
