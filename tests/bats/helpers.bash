@@ -360,7 +360,9 @@ upgrade_keeper() {
 	kill -USR1 "$keeper"
 	wait_worker "$pidfile" "$w"
 	wait_until 2 status_is "$pidfile" keeper_version "$5"
-	status_is "$pidfile" worker_version "$5"
+	# (the worker logs that it serves before its READY reaches the keeper, which then writes the
+	# status with the version the worker put in the header)
+	wait_until 2 status_is "$pidfile" worker_version "$5"
 	status_is "$pidfile" keeper_pid "$keeper"
 }
 
