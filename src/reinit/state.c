@@ -417,7 +417,7 @@ unsigned state_prefault(const struct state *s)
 	struct state_runs runs = STATE_RUNS_INIT;
 	const volatile unsigned char *base = (const void *)s->hdr;
 	unsigned n = 0;
-	for (uint64_t off = 0; off < s->size; off += PAGE) {
+	for (uint64_t off = 0; off < s->lay.snaps_off; off += PAGE) {
 		if (state_written(s, off, &runs)) {
 			(void)base[off];
 			n++;
