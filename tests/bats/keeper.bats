@@ -22,6 +22,15 @@ teardown() {
 # until the keeper logs a failed start (5 s at most); the caller checks which, and cleans up first
 wait_start_failure() { wait_log "cannot start a worker" 5 || true; }
 
+# A keeper without a standby: a kill then always starts a worker from the disk, which is the
+# start these failures are about (a primed standby would take over instead, as soon as it is
+# ready: a race with the test's kill).
+keeper_without_standby() {
+	daemon_stop "$MNT" "$PIDF"
+	keeper_start --no-standby
+	KEEPER=$(cat "$PIDF.started")
+}
+
 serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
 
 @test "ten signals the keeper does not use leave it serving, and the next crash is still repaired" {
@@ -40,6 +49,7 @@ serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
 }
 
 @test "no fd left for a new worker: the keeper says so and keeps trying until it can" {
+	keeper_without_standby
 	local n=0 w
 	# the limit bounds fd numbers: at the lowest free one, no new fd can be had (the worker's
 	# death frees its control socket, but a new one needs a pair)
@@ -116,6 +126,7 @@ serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
 }
 
 @test "no process can be forked for a new worker (EAGAIN: a pids limit): logged, retried until it can" {
+	keeper_without_standby
 	local root=/sys/fs/cgroup/pids orig cg w
 	[ -d "$root" ] || root=/sys/fs/cgroup # v2: pids is enabled where the suites run
 	cg=lxcfs-test-$RUN_TAG-pids
@@ -142,6 +153,7 @@ serves() { timeout "$TMO" cat "$MNT/proc/meminfo" | grep -q '^MemTotal:'; }
 	# ASan reserves terabytes of shadow at each start and maps its heap on demand: under the limit
 	# the sanitized keeper's allocator aborts, which is ASan's doing, not a keeper's reaction
 	[ -z "${LXCFS_SANITIZED:-}" ] || skip "an address-space limit ends any ASan process"
+	keeper_without_standby
 	local soft hard size w
 	read -r soft hard < <(prlimit --pid "$KEEPER" --as -o SOFT,HARD --noheadings)
 	# no mapping beyond what the keeper has now: the worker's image cannot be loaded
