@@ -427,5 +427,14 @@ unsigned state_prefault(const struct state *s)
 			off = runs.data / PAGE * PAGE - PAGE; /* to the next written run */
 		}
 	}
+	/* of each snapshot entry its first page (a takeover's opens write them there); the rest
+	 * of a big render only if it is read */
+	for (unsigned i = 0; i < s->lay.nsnaps; i++) {
+		uint64_t off = s->lay.snaps_off + (uint64_t)i * s->lay.snap_size;
+		if (state_written(s, off, &runs)) {
+			(void)base[off];
+			n++;
+		}
+	}
 	return n;
 }

@@ -130,11 +130,12 @@ struct state_runs {
 /* Whether the page holding off was ever written (when the memfd cannot say: yes).  Calls with
  * a growing off cost two lseeks per run of written pages. */
 bool state_written(const struct state *s, uint64_t off, struct state_runs *r);
-/* Maps the written pages of what a takeover touches, the header and the journal, into this
- * process (a read of each; holes are left alone): a standby does it ahead of need, so that its
- * takeover does not fault them in one by one (about 1 ms on 2 cpus under PVM, measured).  Not
- * the snapshot entries: hashed by handle, a long life writes all of them (64 MiB), and every
- * page mapped here is one more to unmap when this process dies.  How many were touched. */
+/* Maps the written pages of what a takeover touches into this process (a read of each; holes
+ * are left alone): a standby does it ahead of need, so that its takeover does not fault them in
+ * one by one (about 1 ms for the header and the journal on 2 cpus under PVM, measured).  Of the
+ * snapshot entries only each one's first page (a new open writes it): hashed by handle, a long
+ * life writes all of them (64 MiB), and every page mapped here is one more to unmap when this
+ * process dies.  How many were touched. */
 unsigned state_prefault(const struct state *s);
 
 #endif

@@ -403,9 +403,9 @@ static void vsize_damage(void)
 	close(s.fd);
 }
 
-/* A standby maps what was written of the header and the journal, and only that: a hole read
- * through the mapping would make shmem allocate it (4 KiB a page, up to the whole state), and a
- * snapshot entry mapped is one more page to unmap at its death. */
+/* A standby maps what was written of the header, the journal and each snapshot entry's first
+ * page, and only that: a hole read through the mapping would make shmem allocate it (4 KiB a
+ * page, up to the whole state), and each page mapped is one more to unmap at its death. */
 static void prefault_written_only(void)
 {
 	struct state s, t;
@@ -419,10 +419,12 @@ static void prefault_written_only(void)
 	/* two pages written far apart, as a worker's journal slot and a snapshot entry are */
 	char one = 1;
 	uint64_t a = (char *)state_slot(&t, 5) - (char *)t.hdr, b = (char *)state_snap(&t, 700) - (char *)t.hdr;
+	uint64_t c = (char *)state_snap(&t, 701) - (char *)t.hdr + 4096; /* an entry's second page */
 	CHECK_INT(pwrite(s.fd, &one, 1, (off_t)a), 1);
 	CHECK_INT(pwrite(s.fd, &one, 1, (off_t)b), 1);
+	CHECK_INT(pwrite(s.fd, &one, 1, (off_t)c), 1);
 	CHECK_INT(fstat(s.fd, &before), 0);
-	CHECK_INT(state_prefault(&t), hdr + 1); /* the journal's page, not the snapshot entry's */
+	CHECK_INT(state_prefault(&t), hdr + 2); /* the journal's page and entry 700's first, not 701's second */
 	CHECK_INT(fstat(s.fd, &after), 0);
 	CHECK_INT(after.st_blocks, before.st_blocks); /* no hole was filled */
 	state_detach(&t);
