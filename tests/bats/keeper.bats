@@ -265,6 +265,8 @@ standby_other_than() { local s; s=$(status_field "$PIDF" standby_pid); [ -n "$s"
 
 nfds() { ls "/proc/$1/fd" | wc -l; }
 primed_other_than() { standby_other_than "$1" && primed; }
+took_over_early() { grep -c "took over from a dead worker before the keeper reaped it" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || true; }
+took_over_early_more() { [ "$(took_over_early)" -gt "$1" ]; }
 
 @test "30 kills through primed standbys: the keeper's fds and the serving worker's stay flat (no lifeline, socket or standby kept)" {
 	local i sb keeper5 worker5
@@ -283,6 +285,34 @@ primed_other_than() { standby_other_than "$1" && primed; }
 	[ "$(nfds "$KEEPER")" = "$keeper5" ]
 	[ "$(nfds "$(status_field "$PIDF" worker_pid)")" = "$worker5" ]
 	[ "$(grep -c "took over from a dead worker before the keeper reaped it" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")" -ge 15 ]
+}
+
+@test "a standby that ends on its own or cannot be started is started again, later at each failure in a row: the host does not wait for its next crash to have one" {
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log sb n=0 soft hard took
+	wait_until 5 primed
+	sb=$(status_field "$PIDF" standby_pid)
+	kill -KILL "$sb"
+	wait_log "standby worker $sb killed by signal 9 (Killed); another starts in 1 s" 5
+	wait_until 5 primed_other_than "$sb"
+	# no fd left for the next one: its socket pair cannot be made
+	while [ -e /proc/"$KEEPER"/fd/$n ]; do n=$((n + 1)); done
+	read -r soft hard < <(prlimit --pid "$KEEPER" --nofile -o SOFT,HARD --noheadings)
+	prlimit --pid "$KEEPER" --nofile="$n:$hard"
+	sb=$(status_field "$PIDF" standby_pid)
+	kill -KILL "$sb"
+	local ok=0
+	wait_log "standby worker $sb killed by signal 9 (Killed); another starts in 2 s" 5 || ok=1
+	wait_log "cannot start a standby worker: Too many open files; trying again in 4 s" 5 || ok=1
+	status_is "$PIDF" standby_pid 0 || ok=1
+	serves || ok=1
+	prlimit --pid "$KEEPER" --nofile="$soft:$hard"
+	[ "$ok" = 0 ] || { cat "$log" >&2; return 1; }
+	kill -0 "$KEEPER"
+	wait_until 10 primed_other_than "$sb"
+	took=$(took_over_early)
+	kill_worker KILL
+	serves
+	wait_until 5 took_over_early_more "$took"
 }
 
 @test "--no-standby: no worker waits beside the serving one; a kill starts one from the disk" {

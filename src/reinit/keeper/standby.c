@@ -32,11 +32,19 @@
 /* A standby starts this long after the worker it stands by for is ready: its exec and dynamic
  * link (about 3 ms of cpu) would otherwise compete with the readers a restart left waiting. */
 #define STANDBY_DELAY_MS 250
+/* A standby that could not be started, or that ended on its own, is started again after this
+ * long, doubled at each failure in a row up to the most: a host must not stay without one until
+ * its next crash, nor a binary that cannot run be started in a loop.  One that lived longer than
+ * the most is no failure in a row. */
+#define STANDBY_RETRY_MS 1000
+#define STANDBY_RETRY_MAX_MS 60000
 
 static struct {
 	pid_t pid;
 	int ctl;
 	uint64_t at_ms; /* when to start one (0: not asked) */
+	uint64_t started_ms;
+	unsigned retry_ms; /* the last wait after a failure (0: none in a row) */
 	dev_t dev; /* the binary it runs, to notice one replaced on disk */
 	ino_t ino;
 	uint64_t primed_gen; /* PRIME sent: the generation it serves as (0: warm only) */
@@ -108,6 +116,18 @@ void standby_schedule(void)
 		sb.at_ms = mono_ms() + STANDBY_DELAY_MS;
 }
 
+/* Another try after a failure: the wait, in ms. */
+static unsigned retry_later(void)
+{
+	if (sb.retry_ms && sb.started_ms && mono_ms() - sb.started_ms > STANDBY_RETRY_MAX_MS)
+		sb.retry_ms = 0;
+	sb.retry_ms = sb.retry_ms ? sb.retry_ms * 2 : STANDBY_RETRY_MS;
+	if (sb.retry_ms > STANDBY_RETRY_MAX_MS)
+		sb.retry_ms = STANDBY_RETRY_MAX_MS;
+	sb.at_ms = mono_ms() + sb.retry_ms;
+	return sb.retry_ms;
+}
+
 uint64_t standby_due_ms(void)
 {
 	return sb.at_ms;
@@ -126,10 +146,14 @@ void standby_start(void)
 	int ctl;
 	pid_t pid = launch_worker(path, &ctl);
 	if (pid < 0) {
-		log_warn("cannot start a standby worker: %s; a restart starts one from scratch", strerror(-pid));
+		sb.started_ms = 0;
+		unsigned ms = retry_later();
+		log_warn("cannot start a standby worker: %s; trying again in %u s (a restart meanwhile starts "
+			 "a worker from the disk)", strerror(-pid), ms / 1000);
 		return;
 	}
 	sb.pid = pid;
+	sb.started_ms = mono_ms();
 	sb.ctl = ctl;
 	sb.dev = st.st_dev;
 	sb.ino = st.st_ino;
@@ -156,7 +180,8 @@ static void ended(pid_t pid, int status, bool dropped)
 		record_death(pid, status, sb.primed_gen, how);
 		log_warn("standby worker %d, which had taken over at the serving worker's death, %s", (int)pid, how);
 	} else if (!dropped) {
-		log_warn("standby worker %d %s; the next ready worker starts another", (int)pid, how);
+		unsigned ms = retry_later();
+		log_warn("standby worker %d %s; another starts in %u s", (int)pid, how, ms / 1000);
 	}
 }
 
