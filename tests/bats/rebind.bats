@@ -90,8 +90,8 @@ wait_rebind() {
 	[ "$status" -eq 0 ]
 	[ "$(mounts_of a-$RUN_TAG | grep -c fuse.lxcfs)" = "$before_a" ]
 	[ "$(mounts_of b-$RUN_TAG | grep -c fuse.lxcfs)" = "$before_b" ]
-	# one line per mount, naming the namespace's process and cgroup
-	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$CG1): /proc/meminfo rebound to $MNT/proc/meminfo" "$LOG"
+	# one line per namespace, naming its process, its cgroup and the mounts healed
+	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$CG1): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
 	# a file opened after the heal is served by the new daemon
 	grep -q "generation 1 serving" "$LOG"
 	[ "$(grep " $MNT fuse.lxcfs " /proc/self/mounts | wc -l)" = 1 ]
@@ -157,7 +157,7 @@ $OTHER" ]
 	run "$LXCFS_BIN" --rebind --dead-dev "$odev" "$MNT"
 	echo "$output" >&2
 	[ "$status" -eq 0 ]
-	[[ "$output" == *"/proc/uptime rebound to $MNT/proc/uptime"* ]]
+	[[ "$output" == *" rebound to $MNT: "*"/proc/uptime"* ]]
 	run in_container c-$RUN_TAG cat /proc/meminfo
 	[ "$status" -eq 0 ]
 	grep -q " /tmp/rbt-$RUN_TAG .* - tmpfs " <(mounts_of c-$RUN_TAG)
@@ -260,6 +260,12 @@ $OTHER" ]
 	[ "$bad" = 0 ]
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 	grep "healed in" "$LOG" >&2
+	# one line for the namespace, naming its first mounts and counting the rest: bounded
+	local line
+	line=$(grep "(cgroup .*$CG1): [0-9]* mount(s) rebound to $MNT: " "$LOG")
+	[ "$(echo "$line" | wc -l)" = 1 ]
+	[ "${#line}" -lt 1024 ]
+	[[ "$line" == *" $dir/f"*" ($MNT/proc/uptime), "*", and "*" more" ]]
 }
 
 # own_mounts NAME OTHERMNT: the container's mountinfo without its copy of the other instance's

@@ -516,10 +516,62 @@ static dev_t dev_of(int dirfd, const char *path, int flags)
 	return makedev(sx.stx_dev_major, sx.stx_dev_minor);
 }
 
+/* What a namespace's heal says: a line per kind of heal naming its mounts, not a line per mount.
+ * A host of 1,000 containers has 11,000 of them, past journald's default rate limit (10,000 in
+ * 30 s), which would drop the summary and any error after them.  Kinds: moved (a live lxcfs
+ * replaced) or rebound (a dead one), by how the fresh mount went in. */
+enum heal_way { PUT_BENEATH, PUT_OVER_REFUSED, PUT_OVER_NO_BENEATH, HEAL_WAYS };
+
+#define SAID_NAMES_MAX 512 /* bytes of names in a line (a log line has 1,024); the rest are counted */
+
+struct heal_said {
+	struct buf names[2][HEAL_WAYS]; /* [live][way] */
+	unsigned n[2][HEAL_WAYS], unnamed[2][HEAL_WAYS];
+};
+
+static void said_add(struct heal_said *h, bool live, enum heal_way way, const char *mp, const char *mnt,
+		     const char *root)
+{
+	struct buf *b = &h->names[live][way];
+	if (b->len >= SAID_NAMES_MAX) {
+		h->n[live][way]++;
+		h->unnamed[live][way]++;
+		return;
+	}
+	if (h->n[live][way]++)
+		buf_puts(b, ", ");
+	buf_puts(b, mp);
+	if (strcmp(mp, root)) /* bound from elsewhere in the tree: say where */
+		buf_printf(b, " (%s%s)", mnt, strcmp(root, "/") ? root : "");
+}
+
+/* Says what was healed since the last time, and forgets it. */
+static void said_flush(struct heal_said *h, const char *who, const char *mnt)
+{
+	static const char *const how[2][HEAL_WAYS] = {
+		{ "", " (over the old ones, which stay below: the kernel refused to put them beneath)",
+		  " (over the dead mounts: this kernel has no MOVE_MOUNT_BENEATH)" },
+		{ "", " (over the old ones, which stay below: the kernel refused to put them beneath)",
+		  " (over the replaced ones, which stay below: no MOVE_MOUNT_BENEATH)" },
+	};
+	for (int live = 0; live < 2; live++)
+		for (int way = 0; way < HEAL_WAYS; way++) {
+			if (!h->n[live][way])
+				continue;
+			char more[48] = "";
+			if (h->unnamed[live][way])
+				snprintf(more, sizeof(more), ", and %u more", h->unnamed[live][way]);
+			log_info("rebind: %s: %u mount(s) %s to %s%s: %s%s", who, h->n[live][way], live ? "moved" : "rebound",
+				 mnt, how[live][way], buf_cstr(&h->names[live][way]), more);
+			buf_free(&h->names[live][way]);
+			h->n[live][way] = h->unnamed[live][way] = 0;
+		}
+}
+
 /* One candidate, inside its namespace: dead and ours -> replaced by a bind of the live tree (and
- * checked); dead and not ours -> said. */
+ * checked, and added to what h says); dead and not ours -> said. */
 static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
-		     int out)
+		     int out, struct heal_said *h)
 {
 	const struct live_mount *me = view_find(v, c->id);
 	if (!me || !me->mountpoint)
@@ -555,12 +607,10 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 		res->failed++;
 		return;
 	}
-	log_info("rebind: %s: %s %s to %s%s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
-		 strcmp(c->root, "/") ? c->root : "",
-		 !stacked		  ? ""
-		 : stacked == ENOENT ? " (over the old one, which stays below: the kernel refused to put it beneath)"
-		 : c->live		  ? " (over the replaced one, which stays below: no MOVE_MOUNT_BENEATH)"
-					  : " (over the dead mount: this kernel has no MOVE_MOUNT_BENEATH)");
+	log_debug("rebind: %s: %s %s to %s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
+		  strcmp(c->root, "/") ? c->root : "");
+	said_add(h, c->live, !stacked ? PUT_BENEATH : stacked == ENOENT ? PUT_OVER_REFUSED : PUT_OVER_NO_BENEATH,
+		 me->mountpoint, mnt, c->root);
 	res->healed++;
 }
 
@@ -595,15 +645,18 @@ static void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct can
 	/* Proven mounts first: they fail at once (their connection is gone), while an orphan or
 	 * another instance's mount may hang on a daemon that does not answer, and a hang ends this
 	 * child. */
-	for (int pass = 0; pass < 3; pass++)
+	struct heal_said h = { 0 };
+	for (int pass = 0; pass < 3; pass++) {
 		for (size_t i = 0; i < n; i++) {
 			struct cand *c = &cs[i];
 			int want = c->why_left ? 2 : c->proven ? 0 : 1;
 			if (want != pass)
 				continue;
-			heal_one(c, &v, mnt, who, res, out);
+			heal_one(c, &v, mnt, who, res, out, &h);
 			report(out, res);
 		}
+		said_flush(&h, who, mnt); /* before the next pass, which may hang and end this child */
+	}
 	for (size_t j = 0; j < v.n; j++)
 		free(v.m[j].mountpoint);
 	free(v.m);
