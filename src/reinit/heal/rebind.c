@@ -470,10 +470,120 @@ static void report(int out, const struct ns_result *res)
 		_exit(2);
 }
 
+/* What a namespace's pass says: a line per kind of heal, and per device left alone, naming its
+ * mounts; not a line per mount.  A host of 1,000 containers has 11,000 of them, past journald's
+ * default rate limit (10,000 in 30 s), which would drop the summary and any error after them;
+ * with an lxcfs per container (Incus), each start would also say every other instance's dead
+ * mounts.  Heals are moved (a live lxcfs replaced) or rebound (a dead one), by how the fresh
+ * mount went in. */
+enum heal_way { PUT_BENEATH, PUT_OVER_REFUSED, PUT_OVER_NO_BENEATH, HEAL_WAYS };
+
+#define SAID_NAMES_MAX 512 /* bytes of names in a line (a log line has 1,024); the rest are counted */
+
+struct said_list {
+	struct buf names;
+	unsigned n, unnamed;
+};
+
+struct said_left {
+	dev_t dev;
+	const char *why; /* the candidate's, which outlives the pass */
+	struct said_list l;
+};
+
+struct heal_said {
+	struct said_list healed[2][HEAL_WAYS]; /* [live][way] */
+	struct said_left *left;
+	size_t nleft;
+};
+
+static void list_add(struct said_list *l, const char *mp, const char *mnt, const char *root)
+{
+	l->n++;
+	if (l->names.len >= SAID_NAMES_MAX) {
+		l->unnamed++;
+		return;
+	}
+	if (l->n > 1)
+		buf_puts(&l->names, ", ");
+	buf_puts(&l->names, mp);
+	if (mnt && strcmp(mp, root)) /* bound from elsewhere in the tree: say where */
+		buf_printf(&l->names, " (%s%s)", mnt, strcmp(root, "/") ? root : "");
+}
+
+/* The names, and how many more there are; the list is emptied by list_done. */
+static const char *list_text(struct said_list *l, char *more, size_t size)
+{
+	snprintf(more, size, l->unnamed ? ", and %u more" : "", l->unnamed);
+	return buf_cstr(&l->names);
+}
+
+static void list_done(struct said_list *l)
+{
+	buf_free(&l->names);
+	l->n = l->unnamed = 0;
+}
+
+static void said_healed(struct heal_said *h, bool live, enum heal_way way, const char *mp, const char *mnt,
+			const char *root)
+{
+	list_add(&h->healed[live][way], mp, mnt, root);
+}
+
+static void said_left_alone(struct heal_said *h, dev_t dev, const char *why, const char *mp, const char *who)
+{
+	size_t i = 0;
+	while (i < h->nleft && (h->left[i].dev != dev || strcmp(h->left[i].why, why)))
+		i++;
+	if (i == h->nleft) {
+		struct said_left *more = reallocarray(h->left, h->nleft + 1, sizeof(*more));
+		if (!more) { /* said alone, then */
+			log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, mp, major(dev),
+				 minor(dev), why);
+			return;
+		}
+		h->left = more;
+		h->left[h->nleft++] = (struct said_left){ .dev = dev, .why = why };
+	}
+	list_add(&h->left[i].l, mp, NULL, NULL);
+}
+
+/* Says what was healed or left since the last time, and forgets it. */
+static void said_flush(struct heal_said *h, const char *who, const char *mnt)
+{
+	static const char *const how[2][HEAL_WAYS] = {
+		{ "", " (over the old ones, which stay below: the kernel refused to put them beneath)",
+		  " (over the dead mounts: this kernel has no MOVE_MOUNT_BENEATH)" },
+		{ "", " (over the old ones, which stay below: the kernel refused to put them beneath)",
+		  " (over the replaced ones, which stay below: no MOVE_MOUNT_BENEATH)" },
+	};
+	char more[48];
+	for (int live = 0; live < 2; live++)
+		for (int way = 0; way < HEAL_WAYS; way++) {
+			struct said_list *l = &h->healed[live][way];
+			if (!l->n)
+				continue;
+			const char *names = list_text(l, more, sizeof(more));
+			log_info("rebind: %s: %u mount(s) %s to %s%s: %s%s", who, l->n, live ? "moved" : "rebound", mnt,
+				 how[live][way], names, more);
+			list_done(l);
+		}
+	for (size_t i = 0; i < h->nleft; i++) {
+		struct said_left *g = &h->left[i];
+		const char *names = list_text(&g->l, more, sizeof(more));
+		log_info("rebind: %s: %u dead lxcfs mount(s) at %s%s (device %u:%u) left alone: %s", who, g->l.n, names, more,
+			 major(g->dev), minor(g->dev), g->why);
+		list_done(&g->l);
+	}
+	free(h->left);
+	h->left = NULL;
+	h->nleft = 0;
+}
+
 /* Whether candidate c (mounted at me) is one to heal now: what readers see, dead (or, moving a
  * live lxcfs, alive), ours to judge.  What it is left for is counted and said. */
 static bool to_heal(struct cand *c, const struct live_mount *me, const struct ns_view *v, const char *who,
-		    struct ns_result *res, int out)
+		    struct ns_result *res, int out, struct heal_said *h)
 {
 	bool covered = false;
 	for (size_t j = 0; j < v->n && !covered; j++)
@@ -498,8 +608,7 @@ static bool to_heal(struct cand *c, const struct live_mount *me, const struct ns
 		return false; /* alive, or not ours to judge */
 	}
 	if (c->why_left) {
-		log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, me->mountpoint,
-			 major(c->dev), minor(c->dev), c->why_left);
+		said_left_alone(h, c->dev, c->why_left, me->mountpoint, who);
 		res->left++;
 		return false;
 	}
@@ -516,58 +625,6 @@ static dev_t dev_of(int dirfd, const char *path, int flags)
 	return makedev(sx.stx_dev_major, sx.stx_dev_minor);
 }
 
-/* What a namespace's heal says: a line per kind of heal naming its mounts, not a line per mount.
- * A host of 1,000 containers has 11,000 of them, past journald's default rate limit (10,000 in
- * 30 s), which would drop the summary and any error after them.  Kinds: moved (a live lxcfs
- * replaced) or rebound (a dead one), by how the fresh mount went in. */
-enum heal_way { PUT_BENEATH, PUT_OVER_REFUSED, PUT_OVER_NO_BENEATH, HEAL_WAYS };
-
-#define SAID_NAMES_MAX 512 /* bytes of names in a line (a log line has 1,024); the rest are counted */
-
-struct heal_said {
-	struct buf names[2][HEAL_WAYS]; /* [live][way] */
-	unsigned n[2][HEAL_WAYS], unnamed[2][HEAL_WAYS];
-};
-
-static void said_add(struct heal_said *h, bool live, enum heal_way way, const char *mp, const char *mnt,
-		     const char *root)
-{
-	struct buf *b = &h->names[live][way];
-	if (b->len >= SAID_NAMES_MAX) {
-		h->n[live][way]++;
-		h->unnamed[live][way]++;
-		return;
-	}
-	if (h->n[live][way]++)
-		buf_puts(b, ", ");
-	buf_puts(b, mp);
-	if (strcmp(mp, root)) /* bound from elsewhere in the tree: say where */
-		buf_printf(b, " (%s%s)", mnt, strcmp(root, "/") ? root : "");
-}
-
-/* Says what was healed since the last time, and forgets it. */
-static void said_flush(struct heal_said *h, const char *who, const char *mnt)
-{
-	static const char *const how[2][HEAL_WAYS] = {
-		{ "", " (over the old ones, which stay below: the kernel refused to put them beneath)",
-		  " (over the dead mounts: this kernel has no MOVE_MOUNT_BENEATH)" },
-		{ "", " (over the old ones, which stay below: the kernel refused to put them beneath)",
-		  " (over the replaced ones, which stay below: no MOVE_MOUNT_BENEATH)" },
-	};
-	for (int live = 0; live < 2; live++)
-		for (int way = 0; way < HEAL_WAYS; way++) {
-			if (!h->n[live][way])
-				continue;
-			char more[48] = "";
-			if (h->unnamed[live][way])
-				snprintf(more, sizeof(more), ", and %u more", h->unnamed[live][way]);
-			log_info("rebind: %s: %u mount(s) %s to %s%s: %s%s", who, h->n[live][way], live ? "moved" : "rebound",
-				 mnt, how[live][way], buf_cstr(&h->names[live][way]), more);
-			buf_free(&h->names[live][way]);
-			h->n[live][way] = h->unnamed[live][way] = 0;
-		}
-}
-
 /* One candidate, inside its namespace: dead and ours -> replaced by a bind of the live tree (and
  * checked, and added to what h says); dead and not ours -> said. */
 static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
@@ -580,7 +637,7 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 		release_one(me, v, who, res);
 		return;
 	}
-	if (!to_heal(c, me, v, who, res, out))
+	if (!to_heal(c, me, v, who, res, out, h))
 		return;
 	if (c->tree < 0) {
 		log_error("rebind: %s: %s cannot be healed: %s%s is not in the new tree (%s)", who, me->mountpoint,
@@ -609,7 +666,7 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 	}
 	log_debug("rebind: %s: %s %s to %s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
 		  strcmp(c->root, "/") ? c->root : "");
-	said_add(h, c->live, !stacked ? PUT_BENEATH : stacked == ENOENT ? PUT_OVER_REFUSED : PUT_OVER_NO_BENEATH,
+	said_healed(h, c->live, !stacked ? PUT_BENEATH : stacked == ENOENT ? PUT_OVER_REFUSED : PUT_OVER_NO_BENEATH,
 		 me->mountpoint, mnt, c->root);
 	res->healed++;
 }
