@@ -514,7 +514,10 @@ static void list_add(struct said_list *l, const char *mp, const char *mnt, const
 /* The names, and how many more there are; the list is emptied by list_done. */
 static const char *list_text(struct said_list *l, char *more, size_t size)
 {
-	snprintf(more, size, l->unnamed ? ", and %u more" : "", l->unnamed);
+	if (l->unnamed)
+		snprintf(more, size, ", and %u more", l->unnamed);
+	else
+		more[0] = '\0';
 	return buf_cstr(&l->names);
 }
 
