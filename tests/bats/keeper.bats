@@ -288,8 +288,9 @@ took_over_early_more() { [ "$(took_over_early)" -gt "$1" ]; }
 }
 
 @test "a standby that ends on its own or cannot be started is started again, later at each failure in a row: the host does not wait for its next crash to have one" {
-	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log sb n=0 soft hard took
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log sb n=0 soft hard took fds
 	wait_until 5 primed
+	fds=$(nfds "$KEEPER") # with a primed standby: the same once one is primed again
 	sb=$(status_field "$PIDF" standby_pid)
 	kill -KILL "$sb"
 	wait_log "standby worker $sb killed by signal 9 (Killed); another starts in 1 s" 5
@@ -309,6 +310,7 @@ took_over_early_more() { [ "$(took_over_early)" -gt "$1" ]; }
 	[ "$ok" = 0 ] || { cat "$log" >&2; return 1; }
 	kill -0 "$KEEPER"
 	wait_until 10 primed_other_than "$sb"
+	[ "$(nfds "$KEEPER")" = "$fds" ] # nothing kept from the failed starts
 	took=$(took_over_early)
 	kill_worker KILL
 	serves

@@ -151,7 +151,10 @@ $OTHER" ]
 		run "$LXCFS_BIN" --rebind $opt "$MNT"
 		echo "$output" >&2
 		[ "$status" -eq 0 ]
-		[[ "$output" == *"/proc/uptime"*"left alone: /run/lxcfs-claims claims it for the lxcfs of $OTHER"* ]]
+		# one line per namespace and device: c's names its copy of the mountpoint and both
+		# binds; a's its copy (4 lines, one per mount, before)
+		[[ "$output" == *": 3 dead lxcfs mount(s) at $OTHER, /proc/meminfo, /proc/uptime (device $odev) left alone: /run/lxcfs-claims claims it for the lxcfs of $OTHER"* ]]
+		[ "$(grep -c "left alone: /run/lxcfs-claims" <<<"$output")" = 2 ]
 		[ "$(mounts_of c-$RUN_TAG | grep -v " $MNT\| /proc/stat ")" = "$other_before" ]
 	done
 	run "$LXCFS_BIN" --rebind --dead-dev "$odev" "$MNT"

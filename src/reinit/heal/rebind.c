@@ -527,12 +527,6 @@ static void list_done(struct said_list *l)
 	l->n = l->unnamed = 0;
 }
 
-static void said_healed(struct heal_said *h, bool live, enum heal_way way, const char *mp, const char *mnt,
-			const char *root)
-{
-	list_add(&h->healed[live][way], mp, mnt, root);
-}
-
 static void said_left_alone(struct heal_said *h, dev_t dev, const char *why, const char *mp, const char *who)
 {
 	size_t i = 0;
@@ -669,8 +663,8 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 	}
 	log_debug("rebind: %s: %s %s to %s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
 		  strcmp(c->root, "/") ? c->root : "");
-	said_healed(h, c->live, !stacked ? PUT_BENEATH : stacked == ENOENT ? PUT_OVER_REFUSED : PUT_OVER_NO_BENEATH,
-		 me->mountpoint, mnt, c->root);
+	enum heal_way way = !stacked ? PUT_BENEATH : stacked == ENOENT ? PUT_OVER_REFUSED : PUT_OVER_NO_BENEATH;
+	list_add(&h->healed[c->live][way], me->mountpoint, mnt, c->root);
 	res->healed++;
 }
 

@@ -34,8 +34,9 @@
 #define STANDBY_DELAY_MS 250
 /* A standby that could not be started, or that ended on its own, is started again after this
  * long, doubled at each failure in a row up to the most: a host must not stay without one until
- * its next crash, nor a binary that cannot run be started in a loop.  One that lived longer than
- * the most is no failure in a row. */
+ * its next crash, nor a binary that cannot run be started in a loop.  Failures further apart
+ * than the last wait plus the most (a standby that lived that long in between) are not in a
+ * row. */
 #define STANDBY_RETRY_MS 1000
 #define STANDBY_RETRY_MAX_MS 60000
 
@@ -43,8 +44,8 @@ static struct {
 	pid_t pid;
 	int ctl;
 	uint64_t at_ms; /* when to start one (0: not asked) */
-	uint64_t started_ms;
-	unsigned retry_ms; /* the last wait after a failure (0: none in a row) */
+	uint64_t failed_ms; /* when the last failure was (0: none yet) */
+	unsigned retry_ms;  /* the wait after it */
 	dev_t dev; /* the binary it runs, to notice one replaced on disk */
 	ino_t ino;
 	uint64_t primed_gen; /* PRIME sent: the generation it serves as (0: warm only) */
@@ -119,12 +120,14 @@ void standby_schedule(void)
 /* Another try after a failure: the wait, in ms. */
 static unsigned retry_later(void)
 {
-	if (sb.retry_ms && sb.started_ms && mono_ms() - sb.started_ms > STANDBY_RETRY_MAX_MS)
-		sb.retry_ms = 0;
-	sb.retry_ms = sb.retry_ms ? sb.retry_ms * 2 : STANDBY_RETRY_MS;
-	if (sb.retry_ms > STANDBY_RETRY_MAX_MS)
+	uint64_t now = mono_ms();
+	bool in_a_row = sb.failed_ms && now - sb.failed_ms <= sb.retry_ms + STANDBY_RETRY_MAX_MS;
+	if (!in_a_row)
+		sb.retry_ms = STANDBY_RETRY_MS;
+	else if ((sb.retry_ms *= 2) > STANDBY_RETRY_MAX_MS)
 		sb.retry_ms = STANDBY_RETRY_MAX_MS;
-	sb.at_ms = mono_ms() + sb.retry_ms;
+	sb.failed_ms = now;
+	sb.at_ms = now + sb.retry_ms;
 	return sb.retry_ms;
 }
 
@@ -146,14 +149,12 @@ void standby_start(void)
 	int ctl;
 	pid_t pid = launch_worker(path, &ctl);
 	if (pid < 0) {
-		sb.started_ms = 0;
 		unsigned ms = retry_later();
 		log_warn("cannot start a standby worker: %s; trying again in %u s (a restart meanwhile starts "
 			 "a worker from the disk)", strerror(-pid), ms / 1000);
 		return;
 	}
 	sb.pid = pid;
-	sb.started_ms = mono_ms();
 	sb.ctl = ctl;
 	sb.dev = st.st_dev;
 	sb.ino = st.st_ino;
