@@ -23,6 +23,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/backoff.h"
 #include "lib/child.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -33,10 +34,8 @@
  * link (about 3 ms of cpu) would otherwise compete with the readers a restart left waiting. */
 #define STANDBY_DELAY_MS 250
 /* A standby that could not be started, or that ended on its own, is started again after this
- * long, doubled at each failure in a row up to the most: a host must not stay without one until
- * its next crash, nor a binary that cannot run be started in a loop.  Failures further apart
- * than the last wait plus the most (a standby that lived that long in between) are not in a
- * row. */
+ * long, doubled at each failure in a row up to the most (lib/backoff.h): a host must not stay
+ * without one until its next crash, nor a binary that cannot run be started in a loop. */
 #define STANDBY_RETRY_MS 1000
 #define STANDBY_RETRY_MAX_MS 60000
 
@@ -44,8 +43,7 @@ static struct {
 	pid_t pid;
 	int ctl;
 	uint64_t at_ms; /* when to start one (0: not asked) */
-	uint64_t failed_ms; /* when the last failure was (0: none yet) */
-	unsigned retry_ms;  /* the wait after it */
+	struct backoff retry; /* failures to start one, or ends on its own */
 	dev_t dev; /* the binary it runs, to notice one replaced on disk */
 	ino_t ino;
 	uint64_t primed_gen; /* PRIME sent: the generation it serves as (0: warm only) */
@@ -53,7 +51,7 @@ static struct {
 	/* the serving worker's lifeline, from its READY; for that worker only (its generation) */
 	int life_fd;
 	uint64_t life_gen;
-} sb = { .ctl = -1, .life_fd = -1 };
+} sb = { .ctl = -1, .life_fd = -1, .retry = BACKOFF_INIT(STANDBY_RETRY_MS, STANDBY_RETRY_MAX_MS) };
 
 pid_t standby_pid(void)
 {
@@ -121,14 +119,9 @@ void standby_schedule(void)
 static unsigned retry_later(void)
 {
 	uint64_t now = mono_ms();
-	bool in_a_row = sb.failed_ms && now - sb.failed_ms <= sb.retry_ms + STANDBY_RETRY_MAX_MS;
-	if (!in_a_row)
-		sb.retry_ms = STANDBY_RETRY_MS;
-	else if ((sb.retry_ms *= 2) > STANDBY_RETRY_MAX_MS)
-		sb.retry_ms = STANDBY_RETRY_MAX_MS;
-	sb.failed_ms = now;
-	sb.at_ms = now + sb.retry_ms;
-	return sb.retry_ms;
+	unsigned ms = backoff_failed(&sb.retry, now);
+	sb.at_ms = now + ms;
+	return ms;
 }
 
 uint64_t standby_due_ms(void)
