@@ -15,6 +15,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <sys/syscall.h>
@@ -409,7 +410,7 @@ static int replace(int tree, const char *mp, int *stacked)
 struct ns_result {
 	unsigned healed, failed, left;
 	dev_t probing; /* the device of the mount being asked, 0 between mounts */
-	unsigned ns;   /* a runner's: which namespace of its batch */
+	unsigned ns;   /* a runner's: which namespace of the pass */
 	bool done;     /* the namespace's total */
 };
 
@@ -784,10 +785,11 @@ static void account(const struct ns_result *r, int cr, const char *who, struct s
 	stats->left += res.left;
 }
 
-/* A namespace that may hang, healed by a child of its own within NS_TIMEOUT_MS.  Its reports
- * are read as they come (a namespace of many mounts fills a pipe); the last one says how far it
- * got, and which device it was asking if it had to be killed. */
-static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who,
+/* A namespace healed by a child of its own within bound_ms: one that may hang (NS_TIMEOUT_MS), or
+ * one too big for the runners' queue.  Its reports are read as they come (a namespace of many
+ * mounts fills a pipe); the last one says how far it got, and which device it was asking if it
+ * had to be killed. */
+static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int bound_ms,
 		       struct rebind_stats *stats)
 {
 	int rd = -1, wr = -1;
@@ -800,7 +802,7 @@ static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, con
 	}
 	struct ns_result res = { 0 }, r;
 	bool any = false, timed_out = false;
-	uint64_t deadline = mono_ms() + NS_TIMEOUT_MS;
+	uint64_t deadline = mono_ms() + (uint64_t)bound_ms;
 	for (;;) {
 		ssize_t got;
 		while ((got = read(rd, &r, sizeof(r))) == (ssize_t)sizeof(r)) {
@@ -828,62 +830,6 @@ static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, con
 	account(&res, timed_out ? -ETIMEDOUT : any ? 0 : -EIO, who, s, stats);
 }
 
-/* The namespaces that may be healed side by side (their mounts are all proven ours: none can
- * hang) are queued, then healed by at most MAX_JOBS runners, each a child taking namespace after
- * namespace from a shared counter: a fork per runner, not per namespace.  On 2 cpus a fork, its
- * copy-on-write faults, the lazy binding of the child's first calls and its exit were the
- * largest part of a namespace's cost (bench/rebind, perf). */
-struct batch_ns {
-	ino_t ino;
-	pid_t pid;
-	struct cand *c; /* its candidates, as note_candidate found them */
-	size_t n;
-	char *who;
-};
-
-struct batch {
-	struct batch_ns *v;
-	size_t n, cap;
-};
-
-/* Queues the namespace with the candidates found in s, which it takes over (s is left empty). */
-static int batch_add(struct batch *b, struct scan *s, ino_t ino, pid_t pid, const char *who)
-{
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 64;
-		struct batch_ns *more = reallocarray(b->v, cap, sizeof(*more));
-		if (!more)
-			return -ENOMEM;
-		b->v = more;
-		b->cap = cap;
-	}
-	struct cand *c = malloc(s->n * sizeof(*c));
-	char *w = strdup(who);
-	if (!c || !w) {
-		free(c);
-		free(w);
-		return -ENOMEM;
-	}
-	memcpy(c, s->c, s->n * sizeof(*c));
-	b->v[b->n++] = (struct batch_ns){ .ino = ino, .pid = pid, .c = c, .n = s->n, .who = w };
-	s->n = 0; /* (the roots and reasons are the batch's now) */
-	return 0;
-}
-
-static void batch_free(struct batch *b)
-{
-	for (size_t i = 0; i < b->n; i++) {
-		for (size_t k = 0; k < b->v[i].n; k++) {
-			free(b->v[i].c[k].root);
-			free(b->v[i].c[k].why_left);
-		}
-		free(b->v[i].c);
-		free(b->v[i].who);
-	}
-	free(b->v);
-	*b = (struct batch){ 0 };
-}
-
 /* Opens the mount namespace of ns, if its process still has the one we scanned. */
 static int open_ns(pid_t pid, ino_t ino)
 {
@@ -898,45 +844,187 @@ static int open_ns(pid_t pid, ino_t ino)
 	return fd;
 }
 
-/* What the runners share with the pass: the next namespace to take, and the devices found hung
- * (a runner killed on one), whose mounts are skipped from then on. */
-struct batch_shared {
-	unsigned next;
-	unsigned nhung;
-	dev_t hung[16];
-	struct ns_result at[MAX_JOBS]; /* each runner's namespace at hand, as far as it got */
+/* The namespaces that may be healed side by side (their mounts are all proven ours: none can
+ * hang) are healed by at most MAX_JOBS runners, each a child taking namespace after namespace
+ * from a queue: a fork per runner, not per namespace.  On 2 cpus a fork, its copy-on-write
+ * faults, the lazy binding of the child's first calls and its exit were the largest part of a
+ * namespace's cost (bench/rebind, perf).  The pass queues each namespace as its scan finds it,
+ * so the healing starts with the first one instead of after the scan (100-160 ms of a pass over
+ * 1,000 namespaces).  The queue is a SOCK_SEQPACKET pair: a message per namespace, which one
+ * runner takes whole; the pass keeps only each namespace's name, for the log. */
+#define REC_MAX (128 * 1024) /* a namespace's message at most (below the socket's buffer); a
+				* bigger one (3,000 mounts and more) is healed alone */
+
+struct rec_head {
+	uint32_t ns, n; /* its index in the pass, its candidates */
+	uint64_t ino;
+	int32_t pid;
+	uint32_t who_len; /* with the NUL */
 };
 
-/* In a runner: namespaces from sh->next until there are none.  Each starts with a report naming it,
- * so that one whose runner is killed is still accounted for.  Never returns. */
-static void run_batch(const struct batch *b, struct batch_shared *sh, unsigned slot, int mntfd, const char *mnt,
-		      int out)
+struct rec_cand {
+	uint64_t dev;
+	int32_t id;
+	uint32_t root_len, why_len; /* with the NUL; why_len 0: ours to heal if dead */
+	uint8_t proven, live, release, pad;
+};
+
+/* What the runners share with the pass: the devices found hung (a runner killed on one), whose
+ * mounts are skipped from then on, and each runner's namespace at hand, as far as it got. */
+struct batch_shared {
+	unsigned nhung;
+	dev_t hung[16];
+	struct ns_result at[MAX_JOBS];
+};
+
+struct runner {
+	pid_t pid;
+	int pipe;
+	unsigned slot; /* its result in the shared at[] */
+	uint64_t deadline_ms; /* the bound since its last namespace done */
+	unsigned last_done;   /* that namespace */
+};
+
+/* The runners of a round of the pass, and what it queued for them. */
+struct pool {
+	int mntfd;
+	const char *mnt;
+	int bound_ms;
+	unsigned want, running;
+	struct runner run[MAX_JOBS];
+	struct batch_shared *sh; /* NULL until a first namespace is queued */
+	int q[2];                /* the runners' end, ours (non-blocking) */
+	char *msg;               /* a message being made */
+	size_t rec_max;          /* its most: REC_MAX (less in tests) */
+	char **who;              /* each queued namespace's name, by index */
+	size_t n, cap, done;
+};
+
+static void pool_init(struct pool *p, int mntfd, const char *mnt)
+{
+	*p = (struct pool){ .mntfd = mntfd, .mnt = mnt, .q = { -1, -1 } };
+}
+
+/* The namespace at s (its candidates) as a message into p->msg: its length, or 0 if too big. */
+static size_t rec_make(struct pool *p, const struct scan *s, uint32_t ns, ino_t ino, pid_t pid, const char *who)
+{
+	struct rec_head h = { .ns = ns, .n = (uint32_t)s->n, .ino = ino, .pid = pid, .who_len = (uint32_t)strlen(who) + 1 };
+	size_t len = sizeof(h) + h.who_len;
+	if (len > p->rec_max)
+		return 0;
+	memcpy(p->msg, &h, sizeof(h));
+	memcpy(p->msg + sizeof(h), who, h.who_len);
+	for (size_t i = 0; i < s->n; i++) {
+		const struct cand *c = &s->c[i];
+		struct rec_cand rc = { .dev = c->dev, .id = c->id, .root_len = (uint32_t)strlen(c->root) + 1,
+				       .why_len = c->why_left ? (uint32_t)strlen(c->why_left) + 1 : 0,
+				       .proven = c->proven, .live = c->live, .release = c->release };
+		if (len + sizeof(rc) + rc.root_len + rc.why_len > p->rec_max)
+			return 0;
+		memcpy(p->msg + len, &rc, sizeof(rc));
+		len += sizeof(rc);
+		memcpy(p->msg + len, c->root, rc.root_len);
+		len += rc.root_len;
+		if (rc.why_len)
+			memcpy(p->msg + len, c->why_left, rc.why_len);
+		len += rc.why_len;
+	}
+	return len;
+}
+
+/* A string of len bytes (NUL included) at m + *at, within n: the string, or NULL. */
+static char *rec_str(char *m, size_t n, size_t *at, uint32_t len)
+{
+	if (!len || len > n - *at || m[*at + len - 1] != '\0')
+		return NULL;
+	char *str = m + *at;
+	*at += len;
+	return str;
+}
+
+/* A message back into a namespace (h, *who) and its candidates (*cs, grown as needed; their
+ * strings point into m): 0, or -EINVAL if it does not hold together. */
+static int rec_read(char *m, size_t n, struct rec_head *h, char **who, struct cand **cs, size_t *cap)
+{
+	size_t at = sizeof(*h);
+	if (n < at)
+		return -EINVAL;
+	memcpy(h, m, sizeof(*h));
+	if (!(*who = rec_str(m, n, &at, h->who_len)))
+		return -EINVAL;
+	if (h->n > *cap) {
+		struct cand *more = reallocarray(*cs, h->n, sizeof(**cs));
+		if (!more)
+			return -ENOMEM;
+		*cs = more;
+		*cap = h->n;
+	}
+	for (uint32_t i = 0; i < h->n; i++) {
+		struct rec_cand rc;
+		if (n - at < sizeof(rc))
+			return -EINVAL;
+		memcpy(&rc, m + at, sizeof(rc));
+		at += sizeof(rc);
+		struct cand *c = &(*cs)[i];
+		*c = (struct cand){ .id = rc.id, .dev = (dev_t)rc.dev, .tree = -1, .proven = rc.proven, .live = rc.live,
+				    .release = rc.release };
+		if (!(c->root = rec_str(m, n, &at, rc.root_len)) ||
+		    (rc.why_len && !(c->why_left = rec_str(m, n, &at, rc.why_len))))
+			return -EINVAL;
+	}
+	return at == n ? 0 : -EINVAL;
+}
+
+/* In a runner: namespaces from the queue until the pass has queued them all.  Each starts with
+ * a report naming it, so that one whose runner is killed is still accounted for.  Never returns. */
+static void run_queue(int q, struct batch_shared *sh, unsigned slot, int mntfd, const char *mnt, int out)
 {
 	int home = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
 	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
 	struct ns_result *res = &sh->at[slot];
+	char *m = malloc(REC_MAX);
+	struct cand *cs = NULL;
+	size_t cap = 0;
 	bool away = false;
+	if (!m)
+		_exit(4);
 	for (;;) {
-		unsigned i = __atomic_fetch_add(&sh->next, 1, __ATOMIC_RELAXED);
-		if (i >= b->n)
-			break;
-		*res = (struct ns_result){ .ns = i };
-		unsigned nhung = __atomic_load_n(&sh->nhung, __ATOMIC_ACQUIRE);
-		for (size_t k = 0; k < b->v[i].n; k++)
-			for (unsigned h = 0; h < nhung && h < sizeof(sh->hung) / sizeof(sh->hung[0]); h++)
-				b->v[i].c[k].hung |= b->v[i].c[k].dev == sh->hung[h];
-		/* back home first: the trees are cloned there, and the next namespace is opened
-		 * through the host's /proc */
-		if (away && setns(home, CLONE_NEWNS) < 0) {
-			log_error("rebind: cannot return to our mount namespace: %s", strerror(errno));
-			_exit(3);
-		}
-		away = false;
-		int nsfd = open_ns(b->v[i].pid, b->v[i].ino);
-		if (nsfd >= 0) {
-			away = true;
-			heal_in(nsfd, procfd, mntfd, mnt, b->v[i].c, b->v[i].n, b->v[i].who, -1, res);
-			close(nsfd);
+		ssize_t got = recv(q, m, REC_MAX, MSG_TRUNC);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break; /* the end of the queue, or of the pass */
+		struct rec_head h = { .ns = UINT_MAX };
+		char *who;
+		int bad = -EMSGSIZE;
+		if (got <= REC_MAX)
+			bad = rec_read(m, (size_t)got, &h, &who, &cs, &cap);
+		else
+			memcpy(&h, m, sizeof(h));
+		if (h.ns == UINT_MAX)
+			continue; /* cannot even say which: the pass counts it as not healed at its end */
+		*res = (struct ns_result){ .ns = h.ns };
+		if (bad < 0) {
+			log_error("rebind: namespace %u of the pass: its message is bad (%s)", h.ns, strerror(-bad));
+			res->failed++;
+		} else {
+			unsigned nhung = __atomic_load_n(&sh->nhung, __ATOMIC_ACQUIRE);
+			for (size_t k = 0; k < h.n; k++)
+				for (unsigned i = 0; i < nhung && i < sizeof(sh->hung) / sizeof(sh->hung[0]); i++)
+					cs[k].hung |= cs[k].dev == sh->hung[i];
+			/* back home first: the trees are cloned there, and the next namespace is
+			 * opened through the host's /proc */
+			if (away && setns(home, CLONE_NEWNS) < 0) {
+				log_error("rebind: cannot return to our mount namespace: %s", strerror(errno));
+				_exit(3);
+			}
+			away = false;
+			int nsfd = open_ns(h.pid, (ino_t)h.ino);
+			if (nsfd >= 0) {
+				away = true;
+				heal_in(nsfd, procfd, mntfd, mnt, cs, h.n, who, -1, res);
+				close(nsfd);
+			}
 		}
 		struct ns_result done = *res;
 		done.done = true;
@@ -946,141 +1034,226 @@ static void run_batch(const struct batch *b, struct batch_shared *sh, unsigned s
 	_exit(0);
 }
 
-struct runner {
-	pid_t pid;
-	int pipe;
-	unsigned slot; /* its result in the shared at[] */
-	int bound_ms;
-	uint64_t deadline_ms; /* the bound since its last namespace done */
-	unsigned last_done;   /* that namespace */
-};
-
-static int runner_start(struct runner *r, const struct batch *b, struct batch_shared *sh, unsigned slot, int mntfd,
-			const char *mnt, int bound_ms)
+static int runner_start(struct pool *p, struct runner *r)
 {
 	int rd = -1, wr = -1;
-	sh->at[slot] = (struct ns_result){ .ns = UINT_MAX };
+	unsigned slot = (unsigned)(r - p->run);
+	p->sh->at[slot] = (struct ns_result){ .ns = UINT_MAX };
 	pid_t pid = fork_reporting(&rd, &wr);
-	if (pid == 0)
-		run_batch(b, sh, slot, mntfd, mnt, wr);
+	if (pid == 0) {
+		close(p->q[1]);
+		run_queue(p->q[0], p->sh, slot, p->mntfd, p->mnt, wr);
+	}
 	if (pid < 0)
 		return (int)pid;
-	*r = (struct runner){ .pid = pid, .pipe = rd, .slot = slot, .bound_ms = bound_ms,
-			      .deadline_ms = mono_ms() + (uint64_t)bound_ms, .last_done = UINT_MAX };
+	*r = (struct runner){ .pid = pid, .pipe = rd, .slot = slot,
+			      .deadline_ms = mono_ms() + (uint64_t)p->bound_ms, .last_done = UINT_MAX };
+	p->running++;
 	return 0;
 }
 
-/* Reads a runner's reports, each a namespace done, into the stats: 0 at the end of its pipe. */
-static ssize_t runner_drain(struct runner *r, const struct batch *b, struct scan *s, struct rebind_stats *stats)
+/* One more runner, while fewer run than the pass wants: 0 if one was started. */
+static int runner_add(struct pool *p)
+{
+	for (unsigned i = 0; i < p->want && p->running < p->want; i++)
+		if (!p->run[i].pid) {
+			int r = runner_start(p, &p->run[i]);
+			if (r < 0)
+				log_error("rebind: cannot start a child: %s", strerror(-r));
+			return r;
+		}
+	return -EBUSY;
+}
+
+static const char *pool_who(const struct pool *p, unsigned ns)
+{
+	return ns < p->n ? p->who[ns] : "a namespace";
+}
+
+/* A runner's reports, each a namespace done, into the stats: 0 at the end of its pipe. */
+static ssize_t runner_drain(struct pool *p, struct runner *r, struct scan *s, struct rebind_stats *stats)
 {
 	struct ns_result res;
 	ssize_t got;
 	while ((got = read(r->pipe, &res, sizeof(res))) == (ssize_t)sizeof(res)) {
-		r->deadline_ms = mono_ms() + (uint64_t)r->bound_ms;
+		r->deadline_ms = mono_ms() + (uint64_t)p->bound_ms;
 		r->last_done = res.ns;
-		if (res.ns < b->n)
-			account(&res, 0, b->v[res.ns].who, s, stats);
+		if (res.ns < p->n) {
+			account(&res, 0, pool_who(p, res.ns), s, stats);
+			p->done++;
+		}
 	}
 	return got;
 }
 
 /* Ends a runner: killed (timed out) or exited.  The namespace it had in hand and did not finish
  * counts as failed, with how far it got there (the device it was asking: hung). */
-static void runner_end(struct runner *r, bool timed_out, const struct batch *b, const struct batch_shared *sh,
-		       struct scan *s, struct rebind_stats *stats)
+static void runner_end(struct pool *p, struct runner *r, bool timed_out, struct scan *s, struct rebind_stats *stats)
 {
 	int status;
 	if (timed_out)
 		kill(r->pid, SIGKILL);
 	while (waitpid(r->pid, &status, 0) < 0 && errno == EINTR)
 		;
-	runner_drain(r, b, s, stats);
+	runner_drain(p, r, s, stats);
 	close(r->pipe);
-	struct ns_result at = sh->at[r->slot];
-	if (at.ns < b->n && at.ns != r->last_done)
-		account(&at, timed_out ? -ETIMEDOUT : -EIO, b->v[at.ns].who, s, stats);
+	struct ns_result at = p->sh->at[r->slot];
+	if (at.ns < p->n && at.ns != r->last_done) {
+		account(&at, timed_out ? -ETIMEDOUT : -EIO, pool_who(p, at.ns), s, stats);
+		p->done++;
+	}
 	*r = (struct runner){ 0 };
+	p->running--;
 }
 
-/* Heals the queued namespaces; returns once every one is done. */
-static void batch_heal(struct batch *b, int mntfd, const char *mnt, struct scan *s, struct rebind_stats *stats)
+/* The devices found hung since the runners last heard, told them. */
+static void pool_share_hung(struct pool *p, const struct scan *s)
 {
-	if (!b->n)
-		return;
-	struct batch_shared *sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED) {
-		log_error("rebind: %s: %zu namespace(s) not healed", strerror(errno), b->n);
-		stats->namespaces += (unsigned)b->n;
-		stats->failed += (unsigned)b->n;
-		batch_free(b);
-		return;
+	unsigned have = __atomic_load_n(&p->sh->nhung, __ATOMIC_RELAXED);
+	for (size_t h = have; h < s->nhung && h < sizeof(p->sh->hung) / sizeof(p->sh->hung[0]); h++) {
+		__atomic_store_n(&p->sh->hung[h], s->hung[h], __ATOMIC_RELAXED);
+		__atomic_store_n(&p->sh->nhung, (unsigned)h + 1, __ATOMIC_RELEASE);
 	}
-	*sh = (struct batch_shared){ 0 };
-	for (size_t h = 0; h < s->nhung && h < sizeof(sh->hung) / sizeof(sh->hung[0]); h++)
-		sh->hung[sh->nhung++] = s->hung[h];
-	int bound = (int)fault_long("LXCFS_FAULT_REBIND_BOUND_MS", NS_PROVEN_TIMEOUT_MS);
-	long most = fault_long("LXCFS_FAULT_REBIND_RUNNERS", MAX_JOBS);
-	struct runner run[MAX_JOBS] = { 0 };
-	unsigned want = (unsigned)(most < 1 ? 1 : most > MAX_JOBS ? MAX_JOBS : most), running = 0;
-	if (want > b->n)
-		want = (unsigned)b->n;
-	for (unsigned i = 0; i < want; i++) {
-		int r = runner_start(&run[i], b, sh, i, mntfd, mnt, bound);
-		if (r < 0)
-			log_error("rebind: cannot start a child: %s", strerror(-r));
-		else
-			running++;
-	}
-	while (running) {
-		struct pollfd p[MAX_JOBS];
-		struct runner *by[MAX_JOBS];
-		nfds_t n = 0;
-		uint64_t now = mono_ms(), first = UINT64_MAX;
-		for (int i = 0; i < MAX_JOBS; i++) {
-			struct runner *r = &run[i];
-			if (!r->pid)
-				continue;
-			if (now >= r->deadline_ms) {
-				size_t had = s->nhung;
-				runner_end(r, true, b, sh, s, stats);
-				if (s->nhung > had && sh->nhung < sizeof(sh->hung) / sizeof(sh->hung[0]))
-					__atomic_store_n(&sh->hung[sh->nhung], s->hung[had], __ATOMIC_RELAXED),
-						__atomic_add_fetch(&sh->nhung, 1, __ATOMIC_RELEASE);
-				/* the namespaces after the hung one still need a runner */
-				if (__atomic_load_n(&sh->next, __ATOMIC_RELAXED) >= b->n ||
-				    runner_start(r, b, sh, (unsigned)(r - run), mntfd, mnt, bound) < 0)
-					running--;
-				continue;
-			}
-			if (r->deadline_ms < first)
-				first = r->deadline_ms;
-			p[n] = (struct pollfd){ .fd = r->pipe, .events = POLLIN };
-			by[n++] = r;
-		}
-		if (!n)
+}
+
+/* Reads what the runners said and ends the ones past their bound (starting another in place of
+ * each: the queue may hold more).  Waits for a report, a runner's end or a bound, and with room
+ * also for room in the queue; not at all with nowait. */
+static void pool_step(struct pool *p, bool nowait, bool room, struct scan *s, struct rebind_stats *stats)
+{
+	struct pollfd fds[MAX_JOBS + 1];
+	struct runner *by[MAX_JOBS];
+	nfds_t n = 0;
+	uint64_t now = mono_ms(), first = UINT64_MAX;
+	for (unsigned i = 0; i < MAX_JOBS; i++) {
+		struct runner *r = &p->run[i];
+		if (!r->pid)
 			continue;
-		if (poll(p, n, (int)(first - now)) < 0 && errno != EINTR) {
-			log_error("rebind: cannot wait for the children: %s", strerror(errno));
-			for (int i = 0; i < MAX_JOBS; i++)
-				if (run[i].pid)
-					runner_end(&run[i], true, b, sh, s, stats);
-			break;
+		if (now >= r->deadline_ms) {
+			runner_end(p, r, true, s, stats);
+			pool_share_hung(p, s);
+			runner_add(p); /* the namespaces after the hung one still need a runner */
+			nowait = true;
+			continue;
 		}
-		for (nfds_t k = 0; k < n; k++)
-			if (p[k].revents && runner_drain(by[k], b, s, stats) == 0) {
-				runner_end(by[k], false, b, sh, s, stats);
-				running--;
-			}
+		if (r->deadline_ms < first)
+			first = r->deadline_ms;
+		fds[n] = (struct pollfd){ .fd = r->pipe, .events = POLLIN };
+		by[n++] = r;
 	}
-	/* the namespaces no runner took (none could start) */
-	unsigned taken = __atomic_load_n(&sh->next, __ATOMIC_RELAXED);
-	if (taken < b->n) {
-		log_error("rebind: %zu namespace(s) not healed: no child could be started", b->n - taken);
-		stats->namespaces += (unsigned)(b->n - taken);
-		stats->failed += (unsigned)(b->n - taken);
+	nfds_t nr = n;
+	if (room)
+		fds[n++] = (struct pollfd){ .fd = p->q[1], .events = POLLOUT };
+	if (!n)
+		return;
+	int timeout = nowait ? 0 : first == UINT64_MAX ? -1 : (int)(first - now);
+	if (poll(fds, n, timeout) < 0) {
+		if (errno == EINTR)
+			return;
+		log_error("rebind: cannot wait for the children: %s", strerror(errno));
+		for (unsigned i = 0; i < MAX_JOBS; i++)
+			if (p->run[i].pid)
+				runner_end(p, &p->run[i], true, s, stats);
+		return;
 	}
-	munmap(sh, sizeof(*sh));
-	batch_free(b);
+	for (nfds_t k = 0; k < nr; k++)
+		if (fds[k].revents && runner_drain(p, by[k], s, stats) == 0)
+			runner_end(p, by[k], false, s, stats);
+}
+
+/* Starts a round: the shared memory, the queue, the first runner. */
+static int pool_open(struct pool *p, const struct scan *s)
+{
+	p->sh = mmap(NULL, sizeof(*p->sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p->sh == MAP_FAILED) {
+		p->sh = NULL;
+		return -errno;
+	}
+	*p->sh = (struct batch_shared){ 0 };
+	p->msg = malloc(REC_MAX);
+	if (!p->msg || socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, p->q) < 0) {
+		int e = p->msg ? errno : ENOMEM;
+		free(p->msg);
+		p->msg = NULL;
+		munmap(p->sh, sizeof(*p->sh));
+		p->sh = NULL;
+		return -e;
+	}
+	fcntl(p->q[1], F_SETFL, O_NONBLOCK);
+	pool_share_hung(p, s);
+	p->bound_ms = (int)fault_long("LXCFS_FAULT_REBIND_BOUND_MS", NS_PROVEN_TIMEOUT_MS);
+	long most = fault_long("LXCFS_FAULT_REBIND_RUNNERS", MAX_JOBS);
+	p->want = (unsigned)(most < 1 ? 1 : most > MAX_JOBS ? MAX_JOBS : most);
+	long rec = fault_long("LXCFS_FAULT_REBIND_REC_MAX", REC_MAX);
+	p->rec_max = (size_t)(rec < 1024 ? 1024 : rec > REC_MAX ? REC_MAX : rec);
+	return 0;
+}
+
+/* Queues the namespace with the candidates found in s, starting a runner for it while fewer run
+ * than wanted: 0, -E2BIG if it is too big for a message (to be healed alone), or -errno. */
+static int pool_queue(struct pool *p, struct scan *s, ino_t ino, pid_t pid, const char *who,
+		      struct rebind_stats *stats)
+{
+	int r;
+	if (!p->sh && (r = pool_open(p, s)) < 0)
+		return r;
+	if (p->n == p->cap) {
+		size_t cap = p->cap ? p->cap * 2 : 64;
+		char **more = reallocarray(p->who, cap, sizeof(*more));
+		if (!more)
+			return -ENOMEM;
+		p->who = more;
+		p->cap = cap;
+	}
+	size_t len = rec_make(p, s, (uint32_t)p->n, ino, pid, who);
+	if (!len)
+		return -E2BIG;
+	char *w = strdup(who);
+	if (!w)
+		return -ENOMEM;
+	pool_share_hung(p, s);
+	if (p->running < p->want)
+		runner_add(p);
+	while (send(p->q[1], p->msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+		/* EMSGSIZE: a socket buffer smaller than REC_MAX here (net.core.wmem_default) */
+		r = errno == EMSGSIZE ? -E2BIG
+		    : errno == EAGAIN && !p->running && runner_add(p) < 0 ? -EAGAIN
+		    : errno == EAGAIN || errno == EINTR ? 0 : -errno;
+		if (r < 0) {
+			free(w);
+			return r;
+		}
+		pool_step(p, false, true, s, stats); /* the queue is full: the runners take from it */
+	}
+	p->who[p->n++] = w;
+	pool_step(p, true, false, s, stats);
+	return 0;
+}
+
+/* Ends a round: the queue closed, every runner's end awaited; a namespace no runner took counts
+ * as failed.  p can start another round. */
+static void pool_finish(struct pool *p, struct scan *s, struct rebind_stats *stats)
+{
+	if (p->sh) {
+		shutdown(p->q[1], SHUT_WR);
+		if (p->done < p->n && !p->running)
+			runner_add(p); /* (every one ended on its bound meanwhile and none could start) */
+		while (p->running)
+			pool_step(p, false, false, s, stats);
+		if (p->done < p->n) {
+			log_error("rebind: %zu namespace(s) not healed: no child could be started for them", p->n - p->done);
+			stats->namespaces += (unsigned)(p->n - p->done);
+			stats->failed += (unsigned)(p->n - p->done);
+		}
+		close(p->q[0]);
+		close(p->q[1]);
+		munmap(p->sh, sizeof(*p->sh));
+	}
+	for (size_t i = 0; i < p->n; i++)
+		free(p->who[i]);
+	free(p->who);
+	free(p->msg);
+	pool_init(p, p->mntfd, p->mnt);
 }
 
 struct ns {
@@ -1140,7 +1313,7 @@ static size_t list_namespaces(struct ns **out)
 /* One namespace: its candidates; if there are any, queued for the runners, or (one that may
  * hang) healed or judged by a child of its own at once.  With later: a namespace whose
  * candidates are all left to others is not entered but marked. */
-static void visit(struct batch *b, struct scan *s, const struct ns *ns, int mntfd, const char *path,
+static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mntfd, const char *path,
 		  bool *later, struct rebind_stats *stats)
 {
 	char p[PATH_MAX];
@@ -1168,10 +1341,14 @@ static void visit(struct batch *b, struct scan *s, const struct ns *ns, int mntf
 		bool alone = false;
 		for (size_t i = 0; i < s->n && !alone; i++)
 			alone = !s->c[i].proven;
-		if (alone)
-			heal_alone(nsfd, mntfd, path, s, who, stats);
-		else if (batch_add(b, s, ns->ino, ns->pid, who) < 0)
-			account(&(struct ns_result){ 0 }, -ENOMEM, who, s, stats);
+		int r = alone ? 0 : pool_queue(pool, s, ns->ino, ns->pid, who, stats);
+		if (r == -E2BIG)
+			log_info("rebind: %s: %zu lxcfs mounts, more than a message to the runners holds: "
+				 "healed by a child of its own", who, s->n);
+		if (alone || r == -E2BIG || r == -EAGAIN) /* (-EAGAIN: no runner, the queue full) */
+			heal_alone(nsfd, mntfd, path, s, who, alone ? NS_TIMEOUT_MS : NS_PROVEN_TIMEOUT_MS, stats);
+		else if (r < 0)
+			account(&(struct ns_result){ 0 }, r, who, s, stats);
 	}
 	free_candidates(s);
 	close(nsfd);
@@ -1213,15 +1390,16 @@ static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind
 	struct ns *all;
 	size_t nns = list_namespaces(&all);
 	bool *later = calloc(nns ? nns : 1, sizeof(*later));
-	struct batch b = { 0 };
+	struct pool pool;
+	pool_init(&pool, mntfd, path);
 	for (size_t k = 0; k < nns; k++)
-		visit(&b, s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
-	batch_heal(&b, mntfd, path, s, stats);
+		visit(&pool, s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+	pool_finish(&pool, s, stats);
 	probe_finish(s); /* (the hung devices are known before the second round) */
 	for (size_t k = 0; k < nns; k++)
 		if (later && later[k])
-			visit(&b, s, &all[k], mntfd, path, NULL, stats);
-	batch_heal(&b, mntfd, path, s, stats);
+			visit(&pool, s, &all[k], mntfd, path, NULL, stats);
+	pool_finish(&pool, s, stats);
 	free(later);
 	free(all);
 }
