@@ -1,0 +1,399 @@
+/* Inside one mount namespace: its dead lxcfs mounts replaced by fresh binds (beneath them, then
+ * they go), ours released, others' dead mounts said, with one log line per kind of heal. */
+#include "reinit/heal/heal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/openat2.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "lib/buf.h"
+#include "lib/log.h"
+#include "lib/mount.h"
+#include "lib/mountinfo.h"
+
+#ifndef MOVE_MOUNT_BENEATH
+#define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
+#endif
+
+/* Opens the mount namespace of ns, if its process still has the one we scanned. */
+int open_ns(pid_t pid, ino_t ino)
+{
+	char p[64];
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_ino != ino)) {
+		close(fd); /* the pid was reused meanwhile */
+		fd = -1;
+	}
+	return fd;
+}
+
+struct live_mount {
+	int id, parent;
+	bool lxcfs;
+	char *mountpoint;
+};
+
+struct ns_view {
+	struct live_mount *m;
+	size_t n;
+};
+
+static bool note_view(const struct mntent_info *m, void *arg)
+{
+	struct ns_view *v = arg;
+	struct live_mount *n = realloc(v->m, (v->n + 1) * sizeof(*n));
+	if (!n)
+		return false;
+	v->m = n;
+	v->m[v->n++] = (struct live_mount){ .id = m->id, .parent = m->parent, .lxcfs = mountinfo_is_lxcfs(m),
+					    .mountpoint = strdup(m->mountpoint) };
+	return true;
+}
+
+/* Replaces the dead mount at mp by the fresh tree: beneath it, then the dead one goes (Linux >=
+ * 6.5: readers never see what is under the mount); else over it, the dead one left below. */
+static int replace(int tree, const char *mp, int *stacked)
+{
+	*stacked = 0;
+	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
+		if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+			int e = errno;
+			log_warn("rebind: %s: the fresh mount is in place beneath, but the dead one over it "
+				 "cannot be detached: %s", mp, strerror(e));
+			return -e;
+		}
+		return 0;
+	}
+	/* EINVAL: no MOVE_MOUNT_BENEATH.  ENOENT: the kernel found the mount on top changed
+	 * between its lookup and its lock, and says so again when asked again: seen for a few of
+	 * the first namespaces when 16 runners start at once (bench/rebind, 1,000 namespaces, about
+	 * one run in three; not understood).  Over it, readers see the fresh mount all the same. */
+	int why = errno;
+	if (why != EINVAL && why != ENOENT)
+		return -why;
+	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return -errno;
+	*stacked = why;
+	return 0;
+}
+
+static int clone_beneath(int mntfd, const char *rel)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV |
+					   RESOLVE_NO_MAGICLINKS };
+	int fd = *rel ? (int)syscall(SYS_openat2, mntfd, rel, &how, sizeof(how)) : dup(mntfd);
+	if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the root was checked for ".." steps */
+		return open_tree(mntfd, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
+	if (fd < 0)
+		return -1;
+	int tree = open_tree(fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+	int e = errno;
+	close(fd);
+	errno = e;
+	return tree;
+}
+
+static const struct live_mount *view_find(const struct ns_view *v, int id)
+{
+	for (size_t j = 0; j < v->n; j++)
+		if (v->m[j].id == id)
+			return &v->m[j];
+	return NULL;
+}
+
+/* A release: our mount at me goes, and with it any dead lxcfs mount it was stacked on (a kernel
+ * without MOVE_MOUNT_BENEATH healed by stacking), so the path shows what is beneath. */
+static void release_one(const struct live_mount *me, const struct ns_view *v, const char *who,
+			struct ns_result *res)
+{
+	if (umount2(me->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
+		if (errno != EINVAL) { /* EINVAL: gone with a mount it was stacked on */
+			log_error("rebind: %s: cannot detach %s: %s", who, me->mountpoint, strerror(errno));
+			res->failed++;
+		}
+		return;
+	}
+	res->healed++;
+	const struct live_mount *below = view_find(v, me->parent);
+	struct statfs sf;
+	while (below && below->lxcfs && below->mountpoint && strcmp(below->mountpoint, me->mountpoint) == 0 &&
+	       statfs(me->mountpoint, &sf) < 0 && errno == ENOTCONN) {
+		if (umount2(me->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
+			break;
+		below = view_find(v, below->parent);
+	}
+	log_info("rebind: %s: %s released: what is beneath (the kernel's file) shows again", who, me->mountpoint);
+}
+
+/* A child's progress, on its pipe.  A runner's (out < 0) needs none: its result lives in memory
+ * the pass shares, read there if the runner has to be killed. */
+static void report(int out, const struct ns_result *res)
+{
+	if (out >= 0 && write(out, res, sizeof(*res)) != sizeof(*res))
+		_exit(2);
+}
+
+/* What a namespace's pass says: a line per kind of heal, and per device left alone, naming its
+ * mounts; not a line per mount.  A host of 1,000 containers has 11,000 of them, past journald's
+ * default rate limit (10,000 in 30 s), which would drop the summary and any error after them;
+ * with an lxcfs per container (Incus), each start would also say every other instance's dead
+ * mounts.  Heals are moved (a live lxcfs replaced) or rebound (a dead one), by how the fresh
+ * mount went in. */
+enum heal_way { PUT_BENEATH, PUT_OVER_REFUSED, PUT_OVER_NO_BENEATH, HEAL_WAYS };
+
+#define SAID_NAMES_MAX 512 /* bytes of names in a line (a log line has 1,024); the rest are counted */
+
+struct said_list {
+	struct buf names;
+	unsigned n, unnamed;
+};
+
+struct said_left {
+	dev_t dev;
+	const char *why; /* the candidate's, which outlives the pass */
+	struct said_list l;
+};
+
+struct heal_said {
+	struct said_list healed[2][HEAL_WAYS]; /* [live][way] */
+	struct said_left *left;
+	size_t nleft;
+};
+
+static void list_add(struct said_list *l, const char *mp, const char *mnt, const char *root)
+{
+	l->n++;
+	if (l->names.len >= SAID_NAMES_MAX) {
+		l->unnamed++;
+		return;
+	}
+	if (l->n > 1)
+		buf_puts(&l->names, ", ");
+	buf_puts(&l->names, mp);
+	if (mnt && strcmp(mp, root)) /* bound from elsewhere in the tree: say where */
+		buf_printf(&l->names, " (%s%s)", mnt, strcmp(root, "/") ? root : "");
+}
+
+/* The names, and how many more there are; the list is emptied by list_done. */
+static const char *list_text(struct said_list *l, char *more, size_t size)
+{
+	if (l->unnamed)
+		snprintf(more, size, ", and %u more", l->unnamed);
+	else
+		more[0] = '\0';
+	return buf_cstr(&l->names);
+}
+
+static void list_done(struct said_list *l)
+{
+	buf_free(&l->names);
+	l->n = l->unnamed = 0;
+}
+
+static void said_left_alone(struct heal_said *h, dev_t dev, const char *why, const char *mp, const char *who)
+{
+	size_t i = 0;
+	while (i < h->nleft && (h->left[i].dev != dev || strcmp(h->left[i].why, why)))
+		i++;
+	if (i == h->nleft) {
+		struct said_left *more = reallocarray(h->left, h->nleft + 1, sizeof(*more));
+		if (!more) { /* said alone, then */
+			log_info("rebind: %s: dead lxcfs mount at %s (device %u:%u) left alone: %s", who, mp, major(dev),
+				 minor(dev), why);
+			return;
+		}
+		h->left = more;
+		h->left[h->nleft++] = (struct said_left){ .dev = dev, .why = why };
+	}
+	list_add(&h->left[i].l, mp, NULL, NULL);
+}
+
+/* Says what was healed or left since the last time, and forgets it. */
+static void said_flush(struct heal_said *h, const char *who, const char *mnt)
+{
+	static const char *const how[2][HEAL_WAYS] = {
+		{ "", " (over the old ones, which stay below: the kernel refused to put them beneath)",
+		  " (over the dead mounts: this kernel has no MOVE_MOUNT_BENEATH)" },
+		{ "", " (over the old ones, which stay below: the kernel refused to put them beneath)",
+		  " (over the replaced ones, which stay below: no MOVE_MOUNT_BENEATH)" },
+	};
+	char more[48];
+	for (int live = 0; live < 2; live++)
+		for (int way = 0; way < HEAL_WAYS; way++) {
+			struct said_list *l = &h->healed[live][way];
+			if (!l->n)
+				continue;
+			const char *names = list_text(l, more, sizeof(more));
+			log_info("rebind: %s: %u mount(s) %s to %s%s: %s%s", who, l->n, live ? "moved" : "rebound", mnt,
+				 how[live][way], names, more);
+			list_done(l);
+		}
+	for (size_t i = 0; i < h->nleft; i++) {
+		struct said_left *g = &h->left[i];
+		const char *names = list_text(&g->l, more, sizeof(more));
+		log_info("rebind: %s: %u dead lxcfs mount(s) at %s%s (device %u:%u) left alone: %s", who, g->l.n, names, more,
+			 major(g->dev), minor(g->dev), g->why);
+		list_done(&g->l);
+	}
+	free(h->left);
+	h->left = NULL;
+	h->nleft = 0;
+}
+
+/* Whether candidate c (mounted at me) is one to heal now: what readers see, dead (or, moving a
+ * live lxcfs, alive), ours to judge.  What it is left for is counted and said. */
+static bool to_heal(struct cand *c, const struct live_mount *me, const struct ns_view *v, const char *who,
+		    struct ns_result *res, int out, struct heal_said *h)
+{
+	bool covered = false;
+	for (size_t j = 0; j < v->n && !covered; j++)
+		covered = v->m[j].parent == c->id && v->m[j].mountpoint && strcmp(v->m[j].mountpoint, me->mountpoint) == 0;
+	if (covered)
+		return false; /* something is mounted over it: not what readers see */
+	if (c->hung) {
+		if (!c->why_left)
+			log_info("rebind: %s: %s (device %u:%u) skipped: its daemon did not answer before", who,
+				 me->mountpoint, major(c->dev), minor(c->dev));
+		res->failed += !c->why_left;
+		return false;
+	}
+	struct statfs sf;
+	res->probing = c->dev;
+	report(out, res);
+	int err = statfs(me->mountpoint, &sf) < 0 ? errno : 0;
+	res->probing = 0;
+	if (err != ENOTCONN && !(err == 0 && c->live)) {
+		if (err)
+			log_debug("rebind: %s: %s: %s; not a dead mount", who, me->mountpoint, strerror(err));
+		return false; /* alive, or not ours to judge */
+	}
+	if (c->why_left) {
+		said_left_alone(h, c->dev, c->why_left, me->mountpoint, who);
+		res->left++;
+		return false;
+	}
+	return true;
+}
+
+/* The device of the mount on top at path (dirfd, flags as statx's), without a request to its
+ * daemon; 0 if it cannot be said. */
+static dev_t dev_of(int dirfd, const char *path, int flags)
+{
+	struct statx sx;
+	if (statx(dirfd, path, flags | AT_STATX_DONT_SYNC, 0, &sx) < 0)
+		return 0;
+	return makedev(sx.stx_dev_major, sx.stx_dev_minor);
+}
+
+/* One candidate, inside its namespace: dead and ours -> replaced by a bind of the live tree (and
+ * checked, and added to what h says); dead and not ours -> said. */
+static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
+		     int out, struct heal_said *h)
+{
+	const struct live_mount *me = view_find(v, c->id);
+	if (!me || !me->mountpoint)
+		return; /* gone meanwhile */
+	if (c->release) { /* whatever covers it goes with it: our stacked copies, most likely */
+		release_one(me, v, who, res);
+		return;
+	}
+	if (!to_heal(c, me, v, who, res, out, h))
+		return;
+	if (c->tree < 0) {
+		log_error("rebind: %s: %s cannot be healed: %s%s is not in the new tree (%s)", who, me->mountpoint,
+			  mnt, c->root, strerror(c->tree_err));
+		res->failed++;
+		return;
+	}
+	int stacked; /* 0, or why the fresh mount went over the old one */
+	/* What readers see afterwards is checked by the device on top, which the kernel says
+	 * without asking the daemon (a statfs was a round trip to it per mount: 8% of a pass) */
+	dev_t fresh = dev_of(c->tree, "", AT_EMPTY_PATH);
+	int rr = replace(c->tree, me->mountpoint, &stacked);
+	close(c->tree);
+	c->tree = -1;
+	if (rr < 0) {
+		log_error("rebind: %s: %s cannot be healed: %s", who, me->mountpoint, strerror(-rr));
+		res->failed++;
+		return;
+	}
+	dev_t now = dev_of(AT_FDCWD, me->mountpoint, AT_SYMLINK_NOFOLLOW);
+	if (!now || now != fresh) {
+		log_error("rebind: %s: %s still shows device %u:%u after the rebind, not %u:%u", who, me->mountpoint,
+			  major(now), minor(now), major(fresh), minor(fresh));
+		res->failed++;
+		return;
+	}
+	log_debug("rebind: %s: %s %s to %s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
+		  strcmp(c->root, "/") ? c->root : "");
+	enum heal_way way = !stacked ? PUT_BENEATH : stacked == ENOENT ? PUT_OVER_REFUSED : PUT_OVER_NO_BENEATH;
+	list_add(&h->healed[c->live][way], me->mountpoint, mnt, c->root);
+	res->healed++;
+}
+
+/* In a child: clones the fresh trees (from our namespace), enters the namespace, heals its
+ * candidates cs; res says how far it got, and goes out after each step, so that a child killed
+ * for a hang still reports.  procfd: the host's /proc (the namespace's may belong to another pid
+ * namespace, where we have no /proc/self). */
+void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct cand *cs, size_t n, const char *who,
+		    int out, struct ns_result *res)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct cand *c = &cs[i];
+		if (c->why_left || c->release)
+			continue;
+		/* Cloning needs the source in the caller's namespace: before setns.  The path is
+		 * resolved beneath the mount, through no symlink and no other mount: a root of the
+		 * old tree can never name a host path in the new one. */
+		c->tree = clone_beneath(mntfd, c->root + 1);
+		c->tree_err = c->tree < 0 ? errno : 0;
+	}
+	if (setns(nsfd, CLONE_NEWNS) < 0) {
+		log_error("rebind: cannot enter the mount namespace of %s: %s", who, strerror(errno));
+		res->failed++;
+		return;
+	}
+	struct ns_view v = { 0 };
+	int r = mountinfo_each(procfd, "thread-self/mountinfo", note_view, &v);
+	if (r < 0) {
+		log_error("rebind: %s: cannot read its mounts: %s", who, strerror(-r));
+		res->failed++;
+	}
+	/* Proven mounts first: they fail at once (their connection is gone), while an orphan or
+	 * another instance's mount may hang on a daemon that does not answer, and a hang ends this
+	 * child. */
+	struct heal_said h = { 0 };
+	for (int pass = 0; pass < 3; pass++) {
+		for (size_t i = 0; i < n; i++) {
+			struct cand *c = &cs[i];
+			int want = c->why_left ? 2 : c->proven ? 0 : 1;
+			if (want != pass)
+				continue;
+			heal_one(c, &v, mnt, who, res, out, &h);
+			report(out, res);
+		}
+		said_flush(&h, who, mnt); /* before the next pass, which may hang and end this child */
+	}
+	for (size_t j = 0; j < v.n; j++)
+		free(v.m[j].mountpoint);
+	free(v.m);
+	for (size_t i = 0; i < n; i++)
+		if (cs[i].tree >= 0) {
+			close(cs[i].tree);
+			cs[i].tree = -1;
+		}
+}
