@@ -15,9 +15,6 @@
 #include "worker/served.h"
 #include "worker/worker.h"
 
-/* The most a standby that took over waits, when dropped, for its answers to what the dead held. */
-#define STANDBY_RECOVER_WAIT_MS 5000
-
 /* A primed standby's takeover, done once, by whichever comes first: its watcher at the serving
  * worker's death, or its main thread at START (the keeper reaped that worker first).  The
  * watcher tells the main thread through an eventfd, which stays open for the process's life. */
@@ -123,14 +120,6 @@ int stand_by(struct options *opt, struct takeover *t, struct msg *start, bool *e
 			pthread_mutex_unlock(&promo.lock);
 			if (r == -EPIPE) {
 				log_info("the keeper dropped the standby%s", was ? ", which had taken over already: stopping" : "");
-				/* Taken over: the watcher may still be answering what the dead held.  An
-				 * exit now would count as one more death for each of those requests, and
-				 * one already at its second would get EIO from our successor. */
-				if (was && p[1].fd >= 0) {
-					struct pollfd done = { .fd = promo.efd, .events = POLLIN };
-					while (poll(&done, 1, STANDBY_RECOVER_WAIT_MS) < 0 && errno == EINTR)
-						;
-				}
 				return 1;
 			}
 			fdset_close(&start->fds); /* (PRIME brought them) */
