@@ -26,7 +26,7 @@ struct cand {
 	bool release;   /* ours, to be detached (lxcfs --release) */
 };
 
-
+/* What healing a namespace came to, as far as it got. */
 struct ns_result {
 	unsigned healed, failed, left;
 	dev_t probing; /* the device of the mount being asked, 0 between mounts */

@@ -42,7 +42,6 @@ pid_t fork_reporting(int *rd, int *wr)
 	return pid;
 }
 
-
 #define REC_MAX (128 * 1024) /* a namespace's message at most (below the socket's buffer); a
 				* bigger one (3,000 mounts and more) is healed alone */
 
@@ -152,20 +151,18 @@ static void run_queue(int q, struct pool_shared *sh, unsigned slot, int mntfd, c
 	if (!m)
 		_exit(4);
 	for (;;) {
-		ssize_t got = recv(q, m, REC_MAX, MSG_TRUNC);
+		ssize_t got = recv(q, m, REC_MAX, 0);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0)
 			break; /* the end of the queue, or of the pass */
 		struct rec_head h = { .ns = UINT_MAX };
 		char *who;
-		int bad = -EMSGSIZE;
-		if (got <= REC_MAX)
-			bad = rec_read(m, (size_t)got, &h, &who, &cs, &cap);
-		else
-			memcpy(&h, m, sizeof(h));
+		int bad = rec_read(m, (size_t)got, &h, &who, &cs, &cap);
 		if (h.ns == UINT_MAX)
 			continue; /* cannot even say which: the pass counts it as not healed at its end */
+		__atomic_store_n(&sh->taken_ms[slot], mono_ms(), __ATOMIC_RELAXED);
+		__atomic_thread_fence(__ATOMIC_RELEASE); /* the time before the namespace it is for */
 		*res = (struct ns_result){ .ns = h.ns };
 		if (bad < 0) {
 			log_error("rebind: namespace %u of the pass: its message is bad (%s)", h.ns, strerror(-bad));
@@ -209,8 +206,7 @@ static int runner_start(struct pool *p, struct runner *r)
 	}
 	if (pid < 0)
 		return (int)pid;
-	*r = (struct runner){ .pid = pid, .pipe = rd, .slot = slot,
-			      .deadline_ms = mono_ms() + (uint64_t)p->bound_ms, .last_done = UINT_MAX };
+	*r = (struct runner){ .pid = pid, .pipe = rd, .slot = slot, .last_done = UINT_MAX };
 	p->running++;
 	return 0;
 }
@@ -239,7 +235,6 @@ static ssize_t runner_drain(struct pool *p, struct runner *r)
 	struct ns_result res;
 	ssize_t got;
 	while ((got = read(r->pipe, &res, sizeof(res))) == (ssize_t)sizeof(res)) {
-		r->deadline_ms = mono_ms() + (uint64_t)p->bound_ms;
 		r->last_done = res.ns;
 		if (res.ns < p->n) {
 			p->done_fn(&res, 0, pool_who(p, res.ns), p->arg);
@@ -279,6 +274,15 @@ static void pool_share_hung(struct pool *p)
 	}
 }
 
+/* When r is past its bound: the bound after it took the namespace it has in hand, none while it
+ * waits for the queue. */
+static uint64_t runner_deadline(const struct pool *p, const struct runner *r)
+{
+	if (__atomic_load_n(&p->sh->at[r->slot].ns, __ATOMIC_ACQUIRE) == r->last_done)
+		return UINT64_MAX;
+	return __atomic_load_n(&p->sh->taken_ms[r->slot], __ATOMIC_RELAXED) + (uint64_t)p->bound_ms;
+}
+
 /* Reads what the runners said and ends the ones past their bound (starting another in place of
  * each: the queue may hold more).  Waits for a report, a runner's end or a bound, and with room
  * also for room in the queue; not at all with nowait. */
@@ -292,15 +296,22 @@ static void pool_step(struct pool *p, bool nowait, bool room)
 		struct runner *r = &p->run[i];
 		if (!r->pid)
 			continue;
-		if (now >= r->deadline_ms) {
+		uint64_t deadline = runner_deadline(p, r);
+		if (now >= deadline && runner_drain(p, r) == 0) {
+			runner_end(p, r, false); /* it ended meanwhile */
+			continue;
+		}
+		if (now >= deadline && (deadline = runner_deadline(p, r)) <= now) {
 			runner_end(p, r, true);
 			pool_share_hung(p);
 			runner_add(p); /* the namespaces after the hung one still need a runner */
 			nowait = true;
 			continue;
 		}
-		if (r->deadline_ms < first)
-			first = r->deadline_ms;
+		if (deadline == UINT64_MAX)
+			deadline = now + (uint64_t)p->bound_ms; /* to look again: it may take one meanwhile */
+		if (deadline < first)
+			first = deadline;
 		fds[n] = (struct pollfd){ .fd = r->pipe, .events = POLLIN };
 		by[n++] = r;
 	}

@@ -25,19 +25,20 @@
 pid_t fork_reporting(int *rd, int *wr);
 
 /* What the runners share with the pass: the devices found hung (a runner killed on one), whose
- * mounts are skipped from then on, and each runner's namespace at hand, as far as it got. */
+ * mounts are skipped from then on, and each runner's namespace at hand, as far as it got, and
+ * since when (its bound runs from there: a runner waiting for the scan has none). */
 struct pool_shared {
 	unsigned nhung;
 	dev_t hung[16];
 	struct ns_result at[MAX_JOBS];
+	uint64_t taken_ms[MAX_JOBS];
 };
 
 struct runner {
 	pid_t pid;
 	int pipe;
-	unsigned slot;        /* its result in the shared at[] */
-	uint64_t deadline_ms; /* the bound since its last namespace done */
-	unsigned last_done;   /* that namespace */
+	unsigned slot;      /* its result in the shared at[] */
+	unsigned last_done; /* the last namespace it reported done */
 };
 
 /* A namespace done, to the pass: its result, how its runner ended (0, or -ETIMEDOUT: killed at
