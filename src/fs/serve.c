@@ -7,7 +7,6 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "fs/ctx.h"
@@ -25,6 +24,8 @@
 /* Pokes a loop out of read() at stop.  Not SIGUSR2: that one is upstream's virtualization
  * switch, and must stay blocked in every thread for the main loop to take it. */
 #define WAKE_SIGNAL (SIGRTMIN + 2)
+/* How long resent requests have to reach us before the dead slots they did not claim are freed. */
+#define RESEND_WAIT_MS 2000
 
 /* The session's userdata is the context (fs/ctx.h): libfuse hands it to our io callbacks. */
 static struct serve *serve_of(void *userdata)
@@ -375,7 +376,7 @@ int serve_start(struct serve *s, int nthreads, void (*on_end)(void))
 
 void serve_stop(struct serve *s)
 {
-	__atomic_store_n(&s->stopping, 1, __ATOMIC_RELEASE);
+	__atomic_store_n(&s->stopping, 1, __ATOMIC_SEQ_CST); /* (recovery_begin's other half) */
 	if (s->tids)
 		open_gate(s, 0); /* parked threads leave without reading */
 	/* A loop can be between its check and read(): keep poking until all are out. */
@@ -386,6 +387,8 @@ void serve_stop(struct serve *s)
 	}
 	for (int i = 0; i < s->nthreads; i++)
 		pthread_join(s->tids[i], NULL);
+	while (__atomic_load_n(&s->recovering, __ATOMIC_SEQ_CST) > 0)
+		sleep_ms(2);
 	free(s->tids);
 	s->tids = NULL;
 	s->nthreads = 0;
@@ -450,12 +453,49 @@ static void drop_unclaimed(struct serve *s, uint64_t live_gen)
 	}
 }
 
+/* A recovery under way, which serve_stop waits for: its answers to what the dead held must not
+ * be cut by our exit, or each counts as one more death and a successor answers EIO to a request
+ * only ever held by one that died.  None starts once we stop: our successor is told to recover.
+ * Sequentially consistent with serve_stop's store, so that either it sees this count or this
+ * sees the stop. */
+static bool recovery_begin(struct serve *s)
+{
+	__atomic_add_fetch(&s->recovering, 1, __ATOMIC_SEQ_CST);
+	if (!__atomic_load_n(&s->stopping, __ATOMIC_SEQ_CST))
+		return true;
+	__atomic_sub_fetch(&s->recovering, 1, __ATOMIC_SEQ_CST);
+	return false;
+}
+
+static void recovery_end(struct serve *s)
+{
+	__atomic_sub_fetch(&s->recovering, 1, __ATOMIC_SEQ_CST);
+}
+
+static bool stopping(struct serve *s)
+{
+	return __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE);
+}
+
+/* After a RESEND, resent requests find their dead slot (and its tries) as they arrive; a stop
+ * ends the wait early.  Whether it ran its course. */
+static bool wait_for_resent(struct serve *s)
+{
+	for (int ms = 0; ms < RESEND_WAIT_MS; ms += 10) {
+		if (stopping(s))
+			return false;
+		sleep_ms(10);
+	}
+	return !stopping(s);
+}
+
 struct recovery_job {
 	struct serve *s;
 	uint64_t live_gen;
 	enum recovery how;
 };
 
+/* Within a recovery_begin. */
 static void recover(struct recovery_job job)
 {
 	struct serve *s = job.s;
@@ -474,10 +514,13 @@ static void recover(struct recovery_job job)
 			log_warn("FUSE_NOTIFY_RESEND failed: %s", strerror(-r));
 		else
 			log_info("asked the kernel to resend unanswered requests");
-		/* Resent requests find their dead slot (and its tries) as they arrive; what is
-		 * left after that was finished by the kernel meanwhile. */
-		nanosleep(&(struct timespec){ .tv_sec = 2 }, NULL); /* (a signal may end it early) */
-		drop_unclaimed(s, job.live_gen);
+		/* What is left after the wait was finished by the kernel meanwhile.  Cut short by a
+		 * stop, the dead slots stay, tries and all, for our successor's recovery. */
+		if (wait_for_resent(s))
+			drop_unclaimed(s, job.live_gen);
+		else
+			log_info("stopping: the slots of dead workers that no resent request claimed yet are "
+				 "left to the next recovery");
 	} else if (job.how == RECOVER_RESEND) {
 		log_warn("this kernel cannot resend requests; answering from the journal");
 		replay_journal(s, job.live_gen);
@@ -486,7 +529,10 @@ static void recover(struct recovery_job job)
 
 void serve_recover_here(struct serve *s, uint64_t live_gen, enum recovery how)
 {
+	if (!recovery_begin(s))
+		return;
 	recover((struct recovery_job){ .s = s, .live_gen = live_gen, .how = how });
+	recovery_end(s);
 }
 
 static void *recovery_thread(void *arg)
@@ -495,6 +541,7 @@ static void *recovery_thread(void *arg)
 	free(arg);
 	lifeline_hold(); /* it answers from the journal */
 	recover(job);
+	recovery_end(job.s);
 	lifeline_release();
 	return NULL;
 }
@@ -502,14 +549,18 @@ static void *recovery_thread(void *arg)
 void serve_recover(struct serve *s, uint64_t live_gen, enum recovery how)
 {
 	struct recovery_job *job = malloc(sizeof(*job));
-	if (!job)
+	if (!job || !recovery_begin(s)) {
+		free(job);
 		return;
+	}
 	job->s = s;
 	job->live_gen = live_gen;
 	job->how = how;
 	pthread_t t;
-	if (pthread_create(&t, NULL, recovery_thread, job) == 0)
+	if (pthread_create(&t, NULL, recovery_thread, job) == 0) {
 		pthread_detach(t);
-	else
+	} else {
 		free(job);
+		recovery_end(s);
+	}
 }

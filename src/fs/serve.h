@@ -38,6 +38,7 @@ struct serve {
 	int nthreads;
 	int running;
 	int stopping;
+	int recovering; /* recoveries under way: serve_stop waits for them */
 	/* the gate parked threads wait at (serve_park) until serve_go */
 	pthread_mutex_t gate_lock;
 	pthread_cond_t gate;
@@ -72,7 +73,9 @@ void serve_recover(struct serve *s, uint64_t live_gen, enum recovery how);
 /* The same in the calling thread (after a RESEND it waits 2 s before it drops what nobody
  * claimed). */
 void serve_recover_here(struct serve *s, uint64_t live_gen, enum recovery how);
-/* Makes every loop return after the request it holds, and joins them. */
+/* Makes every loop return after the request it holds, and joins them; then waits for a recovery
+ * under way, which finishes the answers it is giving (cutting the wait after a RESEND short).
+ * Once it is called, no recovery starts. */
 void serve_stop(struct serve *s);
 /* The raw request this thread is answering (NULL outside one): what libfuse does not pass on,
  * such as the kernel's poll handle of a FUSE_POLL.  Per thread by nature (thread-local), not

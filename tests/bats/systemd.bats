@@ -99,6 +99,37 @@ resumed() { # N: wait_resumed's condition
 	grep -q "main process $keeper killed by signal 9" "$SDLOG"
 }
 
+early_drops() { grep -c "which had taken over already" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || true; }
+
+# The standby takes over at the worker's death and answers what the dead held, while the
+# keeper's death drops it: it must finish those answers before it exits, or each counts one
+# death more and the next worker answers EIO.  Slow renders hold that window open.
+@test "keeper and worker killed together in the middle of slow reads: the dropped standby finishes what it answers, no failed read" {
+	manager_stop
+	export LXCFS_FAULT_SLEEP=meminfo:300
+	manager_start
+	unset LXCFS_FAULT_SLEEP
+	readers
+	local i n0 e0 keeper worker
+	n0=$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || true)
+	e0=$(early_drops)
+	# Which sees the deaths first, the standby's watcher or its main thread, is a race: at least
+	# three rounds, and on until the watcher has won two (ten at most).
+	for i in 1 2 3 4 5 6 7 8 9 10; do
+		sleep 1 # a standby primed, and slow reads in flight
+		keeper=$(cat "$PIDF")
+		worker=$(status_field "$PIDF" worker_pid)
+		kill -KILL "$keeper" "$worker"
+		wait_resumed $((n0 + i))
+		[ "$i" -lt 3 ] || [ "$(early_drops)" -lt $((e0 + 2)) ] || break
+	done
+	stop_readers_ok 4 10
+	echo "$i rounds, $(($(early_drops) - e0)) with the standby dropped after its takeover" >&2
+	[ "$(early_drops)" -gt "$e0" ]
+	manager_stop
+	manager_start
+}
+
 @test "systemctl stop ends the connection; the next start replaces the dead mount and rebinds the containers" {
 	manager_stop
 	run in_container c1-$RUN_TAG cat /proc/meminfo
