@@ -127,12 +127,24 @@ static bool fd_gone(void *path)
 	return access(path, F_OK) != 0; /* a zombie holds no fd */
 }
 
-void holder_end(pid_t pid, int fd)
+/* sig to pid, then whether its descriptor fd is gone within ms. */
+static bool signal_and_wait(pid_t pid, int fd, int sig, int ms)
 {
 	char path[64];
-	kill(pid, SIGKILL);
+	kill(pid, sig);
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", (int)pid, fd);
-	wait_until(fd_gone, path, 2000, 2);
+	return wait_until(fd_gone, path, ms, 2);
+}
+
+void holder_end(pid_t pid, int fd)
+{
+	signal_and_wait(pid, fd, SIGKILL, 2000);
+}
+
+void holder_stop(pid_t pid, int fd, int grace_ms)
+{
+	if (!signal_and_wait(pid, fd, SIGTERM, grace_ms))
+		holder_end(pid, fd);
 }
 
 /* Whether a thread of pid sits in read(2)/readv(2) on fd (a stopped one shows the call it will

@@ -31,6 +31,8 @@ bool holders_has_fuse(pid_t pid);
 /* SIGKILL to pid, then waits (2 s at most) until its descriptor fd is gone: a zombie holds no
  * fd, so the open file is let go of even before its parent reaps it. */
 void holder_end(pid_t pid, int fd);
+/* SIGTERM to pid, and holder_end if it has not let go of fd within grace_ms (stopped, stuck). */
+void holder_stop(pid_t pid, int fd, int grace_ms);
 
 /* Ends (SIGKILL, then waits until gone, at most 2 s each) every other process that reads the
  * connection: one in read(2) on it, or a worker of ours (lxcfs-worker); the pids in keep are

@@ -243,6 +243,9 @@ pid_t orphan_take(const char *mnt, struct fdset *fds)
 	return found;
 }
 
+/* How long a worker we replace has to stop on its own before it is killed. */
+#define ORPHAN_GRACE_MS 1000
+
 /* A worker of a keeper that died may still serve (systemd ends the whole cgroup, other managers
  * may not): two workers must never share one connection and one state. */
 void orphan_end(pid_t pid, int fuse_fd, const char *mnt)
@@ -259,6 +262,8 @@ void orphan_end(pid_t pid, int fuse_fd, const char *mnt)
 		theirs = 0;
 	if (theirs < 0)
 		return;
-	log_warn("worker %d of the previous keeper still serves the connection; ending it", (int)pid);
-	holder_end(pid, theirs);
+	log_warn("worker %d of the previous keeper still serves the connection; stopping it", (int)pid);
+	/* SIGTERM first: it answers what it holds, and what a recovery of its own is answering,
+	 * where a kill would count one more death for each (EIO at the second). */
+	holder_stop(pid, theirs, ORPHAN_GRACE_MS);
 }

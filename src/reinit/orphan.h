@@ -16,8 +16,8 @@
  * -errno (nothing left open). */
 pid_t orphan_take(const char *mnt, struct fdset *fds);
 
-/* Ends pid if it still holds the open file of fuse_fd (holders.h; by its command line serving
- * mnt if that cannot be told), and waits until it let go of it.  A keeper
+/* Stops pid if it still holds the open file of fuse_fd (holders.h; by its command line serving
+ * mnt if that cannot be told): SIGTERM, SIGKILL if it has not let go of it within a second.  A keeper
  * that took a connection over calls it on the worker its state names: two workers must never
  * share one connection and one state (systemd ends the whole cgroup, other managers may not). */
 void orphan_end(pid_t pid, int fuse_fd, const char *mnt);

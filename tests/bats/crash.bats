@@ -79,7 +79,9 @@ containers() {
 	kill -0 "$w"
 	bin_keeper_start
 	grep -q "resuming $MNT from worker $w, whose keeper is gone" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	ended "$w" # killed by the new keeper; nobody may have reaped it yet
+	ended "$w" # stopped by the new keeper; nobody may have reaped it yet
+	# on its SIGTERM, answering what it held, not killed
+	grep -q "lxcfs-worker\[$w\]: .*generation 1 stops" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	[ "$(status_field "$PIDF" generation)" = 2 ]
 	sleep 0.5
 	stop_readers_ok 4 20 # the VM (TCG) reads slowly
