@@ -35,7 +35,7 @@ kill_all() {
 	worker=$(status_field "$1" worker_pid)
 	kill -KILL "$keeper" "$worker"
 	wait_until 30 gone "$keeper"
-	wait_until 30 gone "$worker"
+	wait_until 30 ended "$worker" # (a zombie of PID 1 once the keeper is gone: reaped late)
 }
 
 # ours_dead_other_stopped: two instances at MNT and OTHER, container a reading ours and b the
