@@ -272,6 +272,12 @@ static void process(struct serve *s, struct state_slot *sl, size_t n)
 	process_buf(s, sl->data, n);
 }
 
+/* serve_stop was called. */
+static bool stopping(struct serve *s)
+{
+	return __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE);
+}
+
 static void *loop(void *arg)
 {
 	struct serve *s = arg;
@@ -281,7 +287,7 @@ static void *loop(void *arg)
 	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
 	lifeline_hold(); /* it writes the journal and answers: a successor waits for its end */
 	pthread_mutex_lock(&s->gate_lock);
-	while (!s->go && !__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE))
+	while (!s->go && !stopping(s))
 		pthread_cond_wait(&s->gate, &s->gate_lock);
 	pthread_mutex_unlock(&s->gate_lock);
 
@@ -295,7 +301,7 @@ static void *loop(void *arg)
 			goto out;
 		sl = (struct state_slot *)own;
 	}
-	while (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE)) {
+	while (!stopping(s)) {
 		memset(sl->data, 0, sizeof(struct fuse_in_header));
 		ssize_t n = read(s->fd, sl->data, SERVE_BUFSZ);
 		if (n < 0) {
@@ -318,7 +324,7 @@ static void *loop(void *arg)
 	else
 		slot_free(sl);
 out:
-	if (!__atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE) && !__atomic_exchange_n(&s->ended, 1, __ATOMIC_ACQ_REL) &&
+	if (!stopping(s) && !__atomic_exchange_n(&s->ended, 1, __ATOMIC_ACQ_REL) &&
 	    s->on_end)
 		s->on_end();
 	lifeline_release();
@@ -470,11 +476,6 @@ static bool recovery_begin(struct serve *s)
 static void recovery_end(struct serve *s)
 {
 	__atomic_sub_fetch(&s->recovering, 1, __ATOMIC_SEQ_CST);
-}
-
-static bool stopping(struct serve *s)
-{
-	return __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE);
 }
 
 /* After a RESEND, resent requests find their dead slot (and its tries) as they arrive; a stop

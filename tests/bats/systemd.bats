@@ -114,7 +114,7 @@ early_drops() { grep -c "which had taken over already" "$BATS_RUN_TMPDIR/lxcfs-$
 	n0=$(grep -c "from systemd's fd store (generation" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || true)
 	e0=$(early_drops)
 	# Which sees the deaths first, the standby's watcher or its main thread, is a race: at least
-	# three rounds, and on until the watcher has won two (ten at most).
+	# three rounds, and on until the watcher has won twice (ten at most); once is required.
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		sleep 1 # a standby primed, and slow reads in flight
 		keeper=$(cat "$PIDF")
