@@ -2,6 +2,7 @@
 
 #include <linux/fuse.h>
 #include <stddef.h>
+#include <unistd.h>
 
 #include "reinit/state.h"
 #include "reinit/state_section.h"
@@ -22,6 +23,19 @@ _Static_assert(offsetof(struct state_slot, data) == 72, "state format 1: journal
 struct state_slot *state_slot(const struct state *s, unsigned i)
 {
 	return state_entry(s, &state_sec_journal, i);
+}
+
+void state_slots_count(const struct state *s, const uint64_t live[2], unsigned *in_use, unsigned *dead)
+{
+	*in_use = *dead = 0;
+	for (unsigned i = 0; i < s->lay.nslots; i++) {
+		struct state_slot head; /* its control words, without the request */
+		off_t at = (off_t)(s->lay.slots_off + (uint64_t)i * s->lay.slot_size);
+		if (pread(s->fd, &head, sizeof(head), at) != (ssize_t)sizeof(head) || head.state == SLOT_FREE)
+			continue;
+		(*in_use)++;
+		*dead += head.gen != live[0] && head.gen != live[1];
+	}
 }
 
 enum state_slot_verdict state_slot_check(const struct state_slot *sl, uint64_t gen)

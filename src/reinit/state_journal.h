@@ -37,6 +37,10 @@ enum state_slot_verdict {
 			       * cut short) */
 	STATE_SLOT_DAMAGED_HELD, /* the same, and it may have held a request (now lost) */
 };
+/* Slots claimed, counted from the memfd itself (the keeper maps only the header): *in_use of any
+ * generation, *dead those of a generation other than live[0] and live[1] (0: none), a worker gone
+ * whose slots no recovery has answered and freed yet. */
+void state_slots_count(const struct state *s, const uint64_t live[2], unsigned *in_use, unsigned *dead);
 enum state_slot_verdict state_slot_check(const struct state_slot *sl, uint64_t gen);
 /* The request a slot holds: published, or written by the kernel into a slot whose owner died
  * before it could publish it (the header is zeroed before every read, so a valid one is new).

@@ -18,9 +18,13 @@ struct field {
 	enum kind kind;
 	size_t off, size;
 	bool optional; /* added after the first format: a keeper from before leaves it out */
+	size_t off2;   /* FRACTION: its denominator (off: its numerator), both uint32_t */
 };
 
-#define F(name, kind, member) { name, kind, offsetof(struct status_rec, member), sizeof(((struct status_rec *)0)->member), false }
+#define FIELD(name, kind, member, opt) { name, kind, offsetof(struct status_rec, member), sizeof(((struct status_rec *)0)->member), opt, 0 }
+#define F(name, kind, member) FIELD(name, kind, member, false)
+#define OPT(name, kind, member) FIELD(name, kind, member, true)
+#define FRAC(name, num, den, opt) { name, FRACTION, offsetof(struct status_rec, num), sizeof(uint32_t), opt, offsetof(struct status_rec, den) }
 
 static const struct field fields[] = {
 	F("keeper_pid", I32, keeper_pid),
@@ -34,12 +38,14 @@ static const struct field fields[] = {
 	F("mountpoint", STR, mountpoint),
 	F("state_version", U32, state_version),
 	F("recovery", RECOVERY, resend),
-	F("snapshots_in_use", FRACTION, snaps_in_use),
+	FRAC("snapshots_in_use", snaps_in_use, nsnaps, false),
 	F("kept_renders", U32, kept_renders),
 	F("virtualization", ONOFF, virt_on),
-	{ "tier", TIER, offsetof(struct status_rec, tier), sizeof(enum tier), true },
-	{ "standby_pid", I32, offsetof(struct status_rec, standby_pid), sizeof(int32_t), true },
-	{ "standby_primed", YESNO, offsetof(struct status_rec, standby_primed), sizeof(bool), true },
+	OPT("tier", TIER, tier),
+	OPT("standby_pid", I32, standby_pid),
+	OPT("standby_primed", YESNO, standby_primed),
+	FRAC("journal_slots_in_use", slots_in_use, nslots, true),
+	OPT("journal_slots_dead", U32, slots_dead),
 };
 #define NFIELDS (sizeof(fields) / sizeof(fields[0]))
 
@@ -60,7 +66,9 @@ static void render(FILE *f, const struct status_rec *r)
 		case U64: fprintf(f, "%" PRIu64, *(const uint64_t *)p); break;
 		case STR: fprintf(f, "%.*s", (int)strnlen(p, d->size), p); break;
 		case RECOVERY: fprintf(f, "resume=yes journal=yes resend=%s reinit=%s", yes(r->resend), yes(r->reinit)); break;
-		case FRACTION: fprintf(f, "%" PRIu32 "/%" PRIu32, r->snaps_in_use, r->nsnaps); break;
+		case FRACTION:
+			fprintf(f, "%" PRIu32 "/%" PRIu32, *(const uint32_t *)p, *(const uint32_t *)((const char *)r + d->off2));
+			break;
 		case TIER: fputs(tier_name(r->tier), f); break;
 		case ONOFF: fputs(r->virt_on ? "on" : "off", f); break;
 		case YESNO: fputs(yes(*(const bool *)p), f); break;
@@ -149,7 +157,8 @@ static bool parse(const struct field *d, const char *v, struct status_rec *r)
 		num[slash - v] = '\0';
 		if (!parse_uint(num, UINT32_MAX, &n) || !parse_uint(slash + 1, UINT32_MAX, &m))
 			return false;
-		r->snaps_in_use = (uint32_t)n, r->nsnaps = (uint32_t)m;
+		*(uint32_t *)p = (uint32_t)n;
+		*(uint32_t *)((char *)r + d->off2) = (uint32_t)m;
 		return true;
 	}
 	case TIER:

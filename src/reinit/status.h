@@ -31,6 +31,9 @@ struct status_rec {
 	bool virt_on;
 	int32_t standby_pid;     /* the warm standby worker, 0 if none (keeper/standby.c) */
 	bool standby_primed;     /* it holds the connection and watches the serving worker's lifeline */
+	uint32_t slots_in_use, nslots; /* journal slots claimed (a request thread each), of all */
+	uint32_t slots_dead;     /* claimed by a worker neither serving nor the primed standby: what
+				  * no recovery has answered and freed yet (0 once one ran) */
 };
 
 /* Writes rec as text to path, atomically (a temporary file renamed over it), mode 0600.

@@ -48,20 +48,26 @@ containers() {
 	container_start b-$RUN_TAG "$CGB" "$MNT"
 }
 
-@test "$KILLS SIGKILLs of the worker under four readers in two containers: no failed read" {
+@test "$KILLS SIGKILLs of the worker under four readers in two containers: no failed read; no journal slot left to the dead" {
+	local slots
 	bin_keeper_start
 	containers
 	start_readers a-$RUN_TAG 262144 2
 	start_readers b-$RUN_TAG 196608 2
 	sleep 0.5
+	slots=$(status_now "$PIDF" journal_slots_in_use)
 	kill_workers "$KILLS"
 	sleep 0.3
 	read -r reads failures < <(stop_readers 4)
-	echo "reads=$reads failures=$failures"
+	echo "reads=$reads failures=$failures journal slots before $slots, after $(status_now "$PIDF" journal_slots_in_use) ($(status_now "$PIDF" journal_slots_dead) dead)"
 	[ "$failures" -eq 0 ]
 	[ "$reads" -gt $((KILLS * 4)) ]
 	[ "$(status_field "$PIDF" restarts)" -ge "$KILLS" ]
 	[[ "$(status_field "$PIDF" last_death)" == *"killed by signal 9"* ]]
+	# the dead workers' slots were answered and freed (a recovery waits 2 s for resent requests)
+	wait_until 5 status_now_is "$PIDF" journal_slots_dead 0
+	[ "$(status_now "$PIDF" journal_slots_in_use)" = "$slots" ]
+	[ "${slots%/*}" -gt 0 ]
 }
 
 @test "the keeper killed alone: its worker serves on, the next start takes the connection over from it" {

@@ -325,6 +325,13 @@ status_field() {
 	awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print }' "${1%.pid}.status" 2>/dev/null
 }
 
+# status_now PIDFILE FIELD: FIELD as the keeper counts it now (lxcfs --status asks it to; the
+# file holds the counts of the last time).
+status_now() { "$LXCFS_BIN" --status -p "$1" "$MNT" | awk -v f="$2:" '$1 == f { print $2 }'; }
+
+# status_now_is PIDFILE FIELD VALUE: the keeper's count of FIELD is now VALUE.
+status_now_is() { [ "$(status_now "$1" "$2")" = "$3" ]; }
+
 # status_field_set PIDFILE FIELD: the status file has a value for FIELD.
 status_field_set() { [ -n "$(status_field "$1" "$2")" ]; }
 

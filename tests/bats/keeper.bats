@@ -268,8 +268,11 @@ primed_other_than() { standby_other_than "$1" && primed; }
 took_over_early() { grep -c "took over from a dead worker before the keeper reaped it" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" || true; }
 took_over_early_more() { [ "$(took_over_early)" -gt "$1" ]; }
 
-@test "30 kills through primed standbys: the keeper's fds and the serving worker's stay flat (no lifeline, socket or standby kept)" {
-	local i sb keeper5 worker5
+@test "30 kills through primed standbys: the keeper's fds and the serving worker's stay flat (no lifeline, socket or standby kept), and the journal holds only the serving worker's slots" {
+	local i sb keeper5 worker5 slots
+	wait_until 5 primed_other_than 0
+	slots=$(status_now "$PIDF" journal_slots_in_use)
+	[ "${slots%/*}" -gt 0 ]
 	for i in $(seq 1 30); do
 		sb=$(status_field "$PIDF" standby_pid)
 		wait_until 5 primed_other_than 0
@@ -285,6 +288,9 @@ took_over_early_more() { [ "$(took_over_early)" -gt "$1" ]; }
 	[ "$(nfds "$KEEPER")" = "$keeper5" ]
 	[ "$(nfds "$(status_field "$PIDF" worker_pid)")" = "$worker5" ]
 	[ "$(grep -c "took over from a dead worker before the keeper reaped it" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")" -ge 15 ]
+	# journal slots: the serving worker's threads' only, none left to the dead
+	wait_until 5 status_now_is "$PIDF" journal_slots_dead 0
+	[ "$(status_now "$PIDF" journal_slots_in_use)" = "$slots" ]
 }
 
 @test "a standby that ends on its own or cannot be started is started again, later at each failure in a row: the host does not wait for its next crash to have one" {

@@ -19,9 +19,7 @@ teardown() {
 }
 
 # status VAR: a field of `lxcfs --status` (which asks the keeper for the counts of this moment).
-status() {
-	"$LXCFS_BIN" --status -p "$PIDF" "$MNT" | awk -v f="$1:" '$1 == f { print $2 }'
-}
+status() { status_now "$PIDF" "$1"; }
 
 # hammer N: 8 readers, N rounds each of whole-file reads and small-buffer reads (each file in
 # several READs) of the four busiest files; prints the failed reads.

@@ -22,7 +22,8 @@ int main(void)
 {
 	struct status_rec r = { .keeper_pid = 41, .worker_pid = 42, .generation = 7, .restarts = 3,
 				.state_version = 1, .resend = true, .reinit = false, .tier = TIER_REINIT,
-				.snaps_in_use = 2, .nsnaps = 1024, .kept_renders = 5, .virt_on = false };
+				.snaps_in_use = 2, .nsnaps = 1024, .kept_renders = 5, .virt_on = false,
+				.slots_in_use = 9, .nslots = 48, .slots_dead = 1 };
 	strcpy(r.keeper_version, "0.1.0");
 	strcpy(r.worker_version, "0.1.0-next");
 	strcpy(r.last_death, "worker 40 (generation 6) killed by signal 9 (Killed)");
@@ -39,6 +40,7 @@ int main(void)
 	CHECK(strstr(text, "keeper_pid: 41\nkeeper_version: 0.1.0\nworker_pid: 42\n") == text);
 	CHECK(strstr(text, "\nrecovery: resume=yes journal=yes resend=yes reinit=no\n"));
 	CHECK(strstr(text, "\nsnapshots_in_use: 2/1024\nkept_renders: 5\nvirtualization: off\ntier: reinit\n"));
+	CHECK(strstr(text, "\njournal_slots_in_use: 9/48\njournal_slots_dead: 1\n"));
 	CHECK(strstr(text, "\nlast_upgrade: refused: state of another format version\n"));
 
 	struct status_rec back;
@@ -56,12 +58,19 @@ int main(void)
 	CHECK_INT(back.snaps_in_use, 2);
 	CHECK_INT(back.nsnaps, 1024);
 	CHECK_INT(back.kept_renders, 5);
+	CHECK_INT(back.slots_in_use, 9);
+	CHECK_INT(back.nslots, 48);
+	CHECK_INT(back.slots_dead, 1);
 
 	/* a keeper from before the tier line: read, tier taken as resume */
 	char old[8192];
 	snprintf(old, sizeof(old), "%s", text);
 	*strstr(old, "tier: reinit\n") = '\0';
 	CHECK(status_read(old, &back) == 0 && back.tier == TIER_RESUME);
+	/* nor the journal's lines (the fraction's parts both from their own line) */
+	snprintf(old, sizeof(old), "%s", text);
+	*strstr(old, "journal_slots_in_use: ") = '\0';
+	CHECK(status_read(old, &back) == 0 && back.nslots == 0 && back.nsnaps == 1024);
 	/* a newer keeper's extra field is passed over */
 	char newer[8300];
 	snprintf(newer, sizeof(newer), "%sfuture_field: 12\n", text);
@@ -84,6 +93,9 @@ int main(void)
 	CHECK(status_read(bad, &back) < 0);
 	snprintf(bad, sizeof(bad), "%s", text);
 	memcpy(strstr(bad, "resend=yes"), "resend=maybe", 10);
+	CHECK(status_read(bad, &back) < 0);
+	snprintf(bad, sizeof(bad), "%s", text);
+	memcpy(strstr(bad, "9/48"), "9-48", 4);
 	CHECK(status_read(bad, &back) < 0);
 
 	unlink(path);

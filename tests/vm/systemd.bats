@@ -68,6 +68,17 @@ teardown() {
 	tail -n 20 "$BATS_RUN_TMPDIR/dpkg.log" >&2 2>/dev/null || true
 }
 
+# lxcfs_mounts_said WHEN PID...: the lxcfs mounts of this namespace and of each PID's, with the
+# namespace's inode and the pid's command (said when a test fails).
+lxcfs_mounts_said() {
+	local when=$1 p
+	shift
+	for p in self "$@"; do
+		echo "--- lxcfs mounts $when: pid $p ($(cat "/proc/$p/comm" 2>&1), $(readlink "/proc/$p/ns/mnt" 2>&1))"
+		grep ' - fuse\.lxcfs ' "/proc/$p/mountinfo" 2>&1 || true
+	done
+}
+
 prop() { systemctl show -P "$1" "$UNIT"; }
 prop_is() { [ "$(prop "$1")" = "$2" ]; }
 keeper() { prop MainPID; }
@@ -320,13 +331,20 @@ no_failed_read() {
 }
 
 @test "remove under readers: nothing hangs, the unit is stopped, the containers read the kernel's files; purge" {
-	local a
+	local a b
 	a=$(lxc_init_pid "$A")
+	b=$(lxc_init_pid "$B")
+	lxcfs_mounts_said "before the removal" "$a" "$b" >"$BATS_RUN_TMPDIR/release.before"
 	PKG_TIMEOUT=300 pkg -r --force-depends lxcfs
 	[ "$(systemctl show -P ActiveState "$UNIT")" != active ]
 	refute mounted
 	[ -z "$(lxcfs_pids)" ]
 	run ns_read "$a" cat /proc/meminfo
+	if [ "$status" -ne 0 ]; then # what --release saw, and what it left
+		echo "--- A's read: $output" >&2
+		cat "$BATS_RUN_TMPDIR/release.before" >&2
+		lxcfs_mounts_said "after the removal" "$a" "$b" >&2
+	fi
 	[ "$status" -eq 0 ]
 	[ "$(field_kb "$output" MemTotal)" = "$(field_kb "$(cat /proc/meminfo)" MemTotal)" ]
 	pkg -P --force-depends lxcfs

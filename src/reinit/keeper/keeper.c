@@ -35,10 +35,11 @@
 struct keeper K = { .young_status = -1, .fuse_fd = -1, .pidfd = -1, .history_fd = -1, .worker_log = -1,
 		    .psi_fd = -1, .cur = { .ctl = -1 }, .old = { .ctl = -1 } };
 
-/* The snapshot entries in use are counted (a pread per entry: 1,024 syscalls) only when
- * lxcfs --status asks (SIGHUP); the other reports, at each restart and upgrade, carry the last
- * count, so that a restart does not spend a millisecond of cpu beside the worker coming up. */
-static unsigned snaps_counted;
+/* The snapshot entries and journal slots in use are counted (a pread per entry: 1,072
+ * syscalls) only when lxcfs --status asks (SIGHUP); the other reports, at each restart and
+ * upgrade, carry the last count, so that a restart does not spend a millisecond of cpu beside
+ * the worker coming up. */
+static unsigned snaps_counted, slots_counted, slots_dead_counted;
 
 void write_status(void)
 {
@@ -49,7 +50,8 @@ void write_status(void)
 		.reinit = (K.reinit_mask & FUSE_REINIT_HAS_REINIT) && (K.reinit_mask & FUSE_REINIT_HAS_BM_REVAL),
 		.tier = K.next_tier, .snaps_in_use = snaps_counted, .nsnaps = h->nsnaps,
 		.kept_renders = __atomic_load_n(&h->kept_renders, __ATOMIC_RELAXED), .virt_on = !K.virt_off,
-		.standby_pid = standby_pid(), .standby_primed = standby_primed(),
+		.standby_pid = standby_pid(), .standby_primed = standby_primed_gen() != 0,
+		.slots_in_use = slots_counted, .nslots = K.st.lay.nslots, .slots_dead = slots_dead_counted,
 	};
 	snprintf(r.keeper_version, sizeof(r.keeper_version), "%s", LXCFS_VERSION);
 	snprintf(r.worker_version, sizeof(r.worker_version), "%.31s", h->worker_version);
@@ -205,6 +207,8 @@ static void handle_signal(int sig, pid_t from, int value)
 		toggle_virtualization(from);
 	else if (sig == SIGHUP) { /* lxcfs --status asks for the counts of this moment */
 		snaps_counted = state_snaps_in_use(&K.st);
+		state_slots_count(&K.st, (const uint64_t[2]){ K.cur.gen, standby_primed_gen() }, &slots_counted,
+				  &slots_dead_counted);
 		write_status();
 	}
 	else if (sig != SIGPIPE)

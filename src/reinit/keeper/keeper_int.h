@@ -101,7 +101,8 @@ bool standby_take(const struct msg_start *start, const struct fdset *fds);
 /* gen, or past it if a dropped primed standby may have served as that generation: two workers
  * of one generation would each take the other's journal slots for their own. */
 uint64_t standby_fresh_gen(uint64_t gen);
-bool standby_primed(void);
+/* The generation a primed standby serves as when it takes over; 0: none primed. */
+uint64_t standby_primed_gen(void);
 /* The lifeline the serving worker w sent with READY (ours to close), for the next PRIME. */
 void standby_lifeline(const struct worker *w, int fd);
 bool standby_reaped(pid_t pid, int status);

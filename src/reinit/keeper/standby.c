@@ -65,9 +65,9 @@ static int binary_on_disk(char *path, size_t size, struct stat *st)
 	return stat(path, st);
 }
 
-bool standby_primed(void)
+uint64_t standby_primed_gen(void)
 {
-	return sb.primed_gen != 0; /* (forget clears it) */
+	return sb.primed_gen; /* (forget clears it) */
 }
 
 /* No standby any more: its socket (already handed on, or closed by the caller) forgotten. */
