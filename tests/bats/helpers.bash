@@ -191,7 +191,8 @@ upstream_start() {
 
 # container_start NAME CGROUP MNT: a shell as pid 1 of new pid+mount namespaces inside CGROUP,
 # with MNT's files bound over its /proc and /sys/devices/system/cpu.  Prints the host pid of
-# that init into $BATS_RUN_TMPDIR/NAME.pid.
+# that init into $BATS_RUN_TMPDIR/NAME.pid.  CT_PROPAGATION: its mounts' propagation (unshare's
+# --propagation; private by default).
 container_start() {
 	local name=$1 cg=$2 mnt=$3 root
 	local ready=$BATS_RUN_TMPDIR/$name.ready
@@ -202,7 +203,7 @@ container_start() {
 		else
 			for root in $(cg_roots); do echo $BASHPID >"$root/$cg/cgroup.procs"; done
 		fi
-		exec unshare --pid --mount --fork --mount-proc --propagation private sh -c '
+		exec unshare --pid --mount --fork --mount-proc --propagation "${CT_PROPAGATION:-private}" sh -c '
 			for f in "$1"/proc/*; do
 				[ -e "/proc/${f##*/}" ] && mount --bind "$f" "/proc/${f##*/}"
 			done

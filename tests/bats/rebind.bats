@@ -26,7 +26,21 @@ teardown() {
 	[ -z "${STOPPED:-}" ] || kill -CONT "$STOPPED" 2>/dev/null || true
 	daemon_stop "$MNT" "$PIDF"
 	daemon_stop "$OTHER" "$OPIDF"
+	[ -z "${SHARED:-}" ] || umount -l "$SHARED" 2>/dev/null || true
 }
+
+# shared_mountpoints: MNT and OTHER under a shared mount (SHARED), as a systemd host's are (its
+# root is shared; this test host's is private): a bind of their mounts joins their peer group.
+shared_mountpoints() {
+	SHARED=$BATS_TEST_TMPDIR/shared
+	mkdir -p "$SHARED"
+	mount --bind "$SHARED" "$SHARED"
+	mount --make-shared "$SHARED"
+	MNT=$SHARED/mnt OTHER=$SHARED/other
+}
+
+# meminfo_total NAME: MemTotal in the container's /proc/meminfo, or nothing.
+meminfo_total() { field_kb "$(in_container "$1" cat /proc/meminfo 2>/dev/null)" MemTotal; }
 
 # kill_all PIDFILE: keeper and worker at once, as a crash of everything would.
 kill_all() {
@@ -384,4 +398,54 @@ $OTHER" ]
 	[ "$status" -eq 0 ]
 	[[ "$output" == *"/run/lxcfs-claims is not root's alone (owner 0, mode 777)"* ]]
 	[[ "$output" == *"cannot read the claims"* ]]
+}
+
+@test "healed binds are the container's own: on a host whose root is shared, a mount a container makes over its /proc/meminfo shows in no other container nor in the host's tree" {
+	shared_mountpoints
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	container_start b-$RUN_TAG "$CG2" "$MNT"
+	kill_all "$PIDF"
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	[ "$(meminfo_total a-$RUN_TAG)" = 262144 ]
+	[ "$(meminfo_total b-$RUN_TAG)" = 131072 ]
+	printf 'MemTotal:       4242 kB\n' >"$BATS_TEST_TMPDIR/fake"
+	in_container a-$RUN_TAG mount --bind "$BATS_TEST_TMPDIR/fake" /proc/meminfo
+	[ "$(meminfo_total a-$RUN_TAG)" = 4242 ]
+	[ "$(meminfo_total b-$RUN_TAG)" = 131072 ]
+	[ "$(field_kb "$(timeout "$TMO" cat "$MNT/proc/meminfo")" MemTotal)" != 4242 ]
+	# the healed bind is in no peer group
+	[ -z "$(awk '$5 == "/proc/meminfo" && / - fuse\.lxcfs / && / shared:/' "/proc/$(container_init b-$RUN_TAG)/mountinfo")" ]
+}
+
+@test "--release where binds are peers across namespaces (a shared host root, stacks healed by a version before this one): every container reads the kernel's files" {
+	local host r
+	shared_mountpoints
+	daemon_start "$OTHER" "$OPIDF" --restart-on-crash
+	# the containers' first binds, of the lxcfs that dies: peers of one another
+	CT_PROPAGATION=unchanged container_start a-$RUN_TAG "$CG1" "$OTHER"
+	CT_PROPAGATION=unchanged container_start b-$RUN_TAG "$CG2" "$OTHER"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	# ours over them, as a heal before Linux 6.5 stacked them (peers too, before this version)
+	for r in a b; do
+		in_container $r-$RUN_TAG mount --bind "$MNT/proc/meminfo" /proc/meminfo
+		in_container $r-$RUN_TAG mount --bind "$MNT/proc/uptime" /proc/uptime
+	done
+	# the other dies, its mount left dead (an unmount of it would propagate to ours)
+	kill_all "$OPIDF"
+	[ "$(meminfo_total a-$RUN_TAG)" = 262144 ]
+	[ "$(meminfo_total b-$RUN_TAG)" = 131072 ]
+	run "$LXCFS_BIN" --release "$MNT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	host=$(field_kb "$(cat /proc/meminfo)" MemTotal)
+	for r in a b; do
+		[ "$(meminfo_total $r-$RUN_TAG)" = "$host" ]
+		in_container $r-$RUN_TAG cat /proc/uptime >/dev/null
+		# nothing of ours, nor a dead lxcfs, is on top at the two paths
+		[ -z "$(awk '($5 == "/proc/meminfo" || $5 == "/proc/uptime") && / - fuse\.lxcfs /' \
+			"/proc/$(container_init $r-$RUN_TAG)/mountinfo")" ]
+	done
 }

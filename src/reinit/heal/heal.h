@@ -17,10 +17,13 @@ struct cand {
 	int id;
 	dev_t dev;
 	char *root;
+	char *mountpoint; /* a release's: where the scan saw it (it may be gone by the time the
+			   * namespace is entered, and what it was stacked on left there) */
 	char *why_left; /* NULL: ours to heal if dead */
 	bool proven;    /* ours by proof or by the operator's word, not an orphan */
 	int tree;       /* the fresh bind, cloned before entering the namespace */
 	int tree_err;   /* why it could not be cloned */
+	bool tree_private; /* made private before the move (else once in place) */
 	bool hung;      /* its daemon did not answer in another namespace */
 	bool live;      /* of the live lxcfs being replaced: moved although it answers */
 	bool release;   /* ours, to be detached (lxcfs --release) */

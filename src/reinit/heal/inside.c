@@ -42,6 +42,7 @@ int open_ns(pid_t pid, ino_t ino)
 
 struct live_mount {
 	int id, parent;
+	dev_t dev;
 	bool lxcfs;
 	char *mountpoint;
 };
@@ -58,8 +59,8 @@ static bool note_view(const struct mntent_info *m, void *arg)
 	if (!n)
 		return false;
 	v->m = n;
-	v->m[v->n++] = (struct live_mount){ .id = m->id, .parent = m->parent, .lxcfs = mountinfo_is_lxcfs(m),
-					    .mountpoint = strdup(m->mountpoint) };
+	v->m[v->n++] = (struct live_mount){ .id = m->id, .parent = m->parent, .dev = makedev(m->major, m->minor),
+					    .lxcfs = mountinfo_is_lxcfs(m), .mountpoint = strdup(m->mountpoint) };
 	return true;
 }
 
@@ -107,36 +108,29 @@ static int clone_beneath(int mntfd, const char *rel)
 	return tree;
 }
 
+/* A clone of a shared mount (the host's mountpoint, under a systemd whose root is shared) joins
+ * its peer group: moved into a container, a mount made over it there would show in every other
+ * container's bind and in the host's tree, and an unmount there would take the others' binds
+ * with it.  Private, it is the container's own.  false if this kernel cannot say it of a
+ * detached mount (before Linux 5.12): done once it is in place (private_in_place). */
+static bool make_private(int tree)
+{
+	struct mount_attr a = { .propagation = MS_PRIVATE };
+	return mount_setattr(tree, "", AT_EMPTY_PATH, &a, sizeof(a)) == 0;
+}
+
+static void private_in_place(const char *mp, const char *who)
+{
+	if (mount(NULL, mp, NULL, MS_PRIVATE, NULL) < 0)
+		log_warn("rebind: %s: %s stays shared with the host's mount: %s", who, mp, strerror(errno));
+}
+
 static const struct live_mount *view_find(const struct ns_view *v, int id)
 {
 	for (size_t j = 0; j < v->n; j++)
 		if (v->m[j].id == id)
 			return &v->m[j];
 	return NULL;
-}
-
-/* A release: our mount at me goes, and with it any dead lxcfs mount it was stacked on (a kernel
- * without MOVE_MOUNT_BENEATH healed by stacking), so the path shows what is beneath. */
-static void release_one(const struct live_mount *me, const struct ns_view *v, const char *who,
-			struct ns_result *res)
-{
-	if (umount2(me->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
-		if (errno != EINVAL) { /* EINVAL: gone with a mount it was stacked on */
-			log_error("rebind: %s: cannot detach %s: %s", who, me->mountpoint, strerror(errno));
-			res->failed++;
-		}
-		return;
-	}
-	res->healed++;
-	const struct live_mount *below = view_find(v, me->parent);
-	struct statfs sf;
-	while (below && below->lxcfs && below->mountpoint && strcmp(below->mountpoint, me->mountpoint) == 0 &&
-	       statfs(me->mountpoint, &sf) < 0 && errno == ENOTCONN) {
-		if (umount2(me->mountpoint, MNT_DETACH | UMOUNT_NOFOLLOW) < 0)
-			break;
-		below = view_find(v, below->parent);
-	}
-	log_info("rebind: %s: %s released: what is beneath (the kernel's file) shows again", who, me->mountpoint);
 }
 
 /* A child's progress, on its pipe.  A runner's (out < 0) needs none: its result lives in memory
@@ -170,6 +164,7 @@ struct said_left {
 
 struct heal_said {
 	struct said_list healed[2][HEAL_WAYS]; /* [live][way] */
+	struct said_list released;
 	struct said_left *left;
 	size_t nleft;
 };
@@ -242,6 +237,12 @@ static void said_flush(struct heal_said *h, const char *who, const char *mnt)
 				 how[live][way], names, more);
 			list_done(l);
 		}
+	if (h->released.n) {
+		const char *names = list_text(&h->released, more, sizeof(more));
+		log_info("rebind: %s: %u mount(s) released, what is beneath (the kernel's file) shows again: %s%s", who,
+			 h->released.n, names, more);
+		list_done(&h->released);
+	}
 	for (size_t i = 0; i < h->nleft; i++) {
 		struct said_left *g = &h->left[i];
 		const char *names = list_text(&g->l, more, sizeof(more));
@@ -252,6 +253,118 @@ static void said_flush(struct heal_said *h, const char *who, const char *mnt)
 	free(h->left);
 	h->left = NULL;
 	h->nleft = 0;
+}
+
+/* The lxcfs devices the namespace had mounted when its view was read. */
+static bool view_lxcfs_dev(const struct ns_view *v, dev_t dev)
+{
+	for (size_t j = 0; j < v->n; j++)
+		if (v->m[j].lxcfs && v->m[j].dev == dev)
+			return true;
+	return false;
+}
+
+static void view_free(struct ns_view *v)
+{
+	for (size_t j = 0; j < v->n; j++)
+		free(v->m[j].mountpoint);
+	free(v->m);
+	*v = (struct ns_view){ 0 };
+}
+
+static int view_read(int procfd, struct ns_view *v)
+{
+	view_free(v);
+	return mountinfo_each(procfd, "thread-self/mountinfo", note_view, v);
+}
+
+/* How a release at a path ended. */
+enum release_end {
+	RELEASED,    /* neither ours nor a dead lxcfs shows there now */
+	NOT_ON_TOP,  /* nothing was taken: what shows there is no lxcfs (a mount over ours, or ours
+		      * gone before we came) */
+};
+
+#define RELEASE_LAYERS_MAX 64 /* the stacks of heals before Linux 6.5, and then some */
+
+/* A release at mp: the mounts on top there go while they are ours or a dead lxcfs (ours stacked
+ * by heals before Linux 6.5, or Debian's left below a takeover), and what is beneath (the
+ * kernel's file) shows.  Each goes by an fd of the very mount vetted, never by its path: binds
+ * healed by a version before this one are peers of one another on a host whose root is shared
+ * (systemd's), so that an unmount in another namespace, by a runner beside us, takes mounts here
+ * with it, and the path may name another mount by the time it is unmounted.  procfd: the host's
+ * /proc, the way to our own fds from inside a namespace of another pid namespace.  The layers
+ * taken in *taken; a live lxcfs not ours, or what is no lxcfs, stays. */
+static int release_at(int procfd, const char *mp, dev_t ours, const struct ns_view *v, enum release_end *end,
+		      unsigned *taken)
+{
+	*taken = 0;
+	*end = NOT_ON_TOP;
+	int refused = 0;
+	for (int n = 0; n < RELEASE_LAYERS_MAX; n++) {
+		int fd = open(mp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (fd < 0)
+			return errno == ENOENT ? 0 : -errno; /* (ENOENT: gone with what held it) */
+		struct statx sx;
+		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &sx) < 0) {
+			int e = errno;
+			close(fd);
+			return -e;
+		}
+		dev_t dev = makedev(sx.stx_dev_major, sx.stx_dev_minor);
+		bool root = !(sx.stx_attributes_mask & STATX_ATTR_MOUNT_ROOT) || (sx.stx_attributes & STATX_ATTR_MOUNT_ROOT);
+		struct statfs sf;
+		if (!root || (dev != ours && (!view_lxcfs_dev(v, dev) || fstatfs(fd, &sf) == 0 || errno != ENOTCONN))) {
+			close(fd); /* the kernel's file, a mount not lxcfs's, or a live lxcfs not ours */
+			*end = *taken ? RELEASED : NOT_ON_TOP;
+			return 0;
+		}
+		char self[32];
+		snprintf(self, sizeof(self), "thread-self/fd/%d", fd);
+		int r = fchdir(procfd) < 0 ? -errno : umount2(self, MNT_DETACH) < 0 ? -errno : 0;
+		close(fd);
+		/* EINVAL: gone meanwhile (an unmount that propagated), so look again; twice in a row,
+		 * the kernel refuses this one (a mount locked in a user namespace) */
+		if (r == -EINVAL && ++refused < 2)
+			continue;
+		if (r < 0)
+			return r;
+		refused = 0;
+		(*taken)++;
+	}
+	return -ELOOP;
+}
+
+/* A release of candidate c (me: where it is now, NULL if it is gone): said in the namespace's
+ * lines, counted as released if neither it nor a dead lxcfs shows at its path afterwards. */
+static void release_one(int procfd, const struct cand *c, const struct live_mount *me, struct ns_view *v,
+			const char *who, struct ns_result *res, struct heal_said *h)
+{
+	const char *mp = me && me->mountpoint ? me->mountpoint : c->mountpoint;
+	if (!mp)
+		return;
+	char path[PATH_MAX];
+	snprintf(path, sizeof(path), "%s", mp); /* (me's string goes with a fresh view) */
+	enum release_end end;
+	unsigned taken;
+	int r = release_at(procfd, path, c->dev, v, &end, &taken);
+	if (r < 0) {
+		log_error("rebind: %s: cannot detach %s: %s", who, path, strerror(-r));
+		res->failed++;
+		return;
+	}
+	if (end == NOT_ON_TOP && me) {
+		/* Ours under a mount not lxcfs's (the container's own), or gone with a mount of ours
+		 * released before at the same path: the namespace says which. */
+		if (view_read(procfd, v) < 0 || view_find(v, c->id)) {
+			log_info("rebind: %s: %s (device %u:%u) left: a mount that is not lxcfs's is over it", who, path,
+				 major(c->dev), minor(c->dev));
+			res->left++;
+			return;
+		}
+	}
+	list_add(&h->released, path, NULL, NULL);
+	res->healed++;
 }
 
 /* Whether candidate c (mounted at me) is one to heal now: what readers see, dead (or, moving a
@@ -301,16 +414,16 @@ static dev_t dev_of(int dirfd, const char *path, int flags)
 
 /* One candidate, inside its namespace: dead and ours -> replaced by a bind of the live tree (and
  * checked, and added to what h says); dead and not ours -> said. */
-static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, const char *who, struct ns_result *res,
-		     int out, struct heal_said *h)
+static void heal_one(int procfd, struct cand *c, struct ns_view *v, const char *mnt, const char *who,
+		     struct ns_result *res, int out, struct heal_said *h)
 {
 	const struct live_mount *me = view_find(v, c->id);
-	if (!me || !me->mountpoint)
-		return; /* gone meanwhile */
-	if (c->release) { /* whatever covers it goes with it: our stacked copies, most likely */
-		release_one(me, v, who, res);
+	if (c->release) {
+		release_one(procfd, c, me, v, who, res, h);
 		return;
 	}
+	if (!me || !me->mountpoint)
+		return; /* gone meanwhile */
 	if (!to_heal(c, me, v, who, res, out, h))
 		return;
 	if (c->tree < 0) {
@@ -331,6 +444,8 @@ static void heal_one(struct cand *c, const struct ns_view *v, const char *mnt, c
 		res->failed++;
 		return;
 	}
+	if (!c->tree_private)
+		private_in_place(me->mountpoint, who);
 	dev_t now = dev_of(AT_FDCWD, me->mountpoint, AT_SYMLINK_NOFOLLOW);
 	if (!now || now != fresh) {
 		log_error("rebind: %s: %s still shows device %u:%u after the rebind, not %u:%u", who, me->mountpoint,
@@ -361,6 +476,7 @@ void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct cand *cs, 
 		 * old tree can never name a host path in the new one. */
 		c->tree = clone_beneath(mntfd, c->root + 1);
 		c->tree_err = c->tree < 0 ? errno : 0;
+		c->tree_private = c->tree >= 0 && make_private(c->tree);
 	}
 	if (setns(nsfd, CLONE_NEWNS) < 0) {
 		log_error("rebind: cannot enter the mount namespace of %s: %s", who, strerror(errno));
@@ -368,7 +484,7 @@ void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct cand *cs, 
 		return;
 	}
 	struct ns_view v = { 0 };
-	int r = mountinfo_each(procfd, "thread-self/mountinfo", note_view, &v);
+	int r = view_read(procfd, &v);
 	if (r < 0) {
 		log_error("rebind: %s: cannot read its mounts: %s", who, strerror(-r));
 		res->failed++;
@@ -383,14 +499,12 @@ void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct cand *cs, 
 			int want = c->why_left ? 2 : c->proven ? 0 : 1;
 			if (want != pass)
 				continue;
-			heal_one(c, &v, mnt, who, res, out, &h);
+			heal_one(procfd, c, &v, mnt, who, res, out, &h);
 			report(out, res);
 		}
 		said_flush(&h, who, mnt); /* before the next pass, which may hang and end this child */
 	}
-	for (size_t j = 0; j < v.n; j++)
-		free(v.m[j].mountpoint);
-	free(v.m);
+	view_free(&v);
 	for (size_t i = 0; i < n; i++)
 		if (cs[i].tree >= 0) {
 			close(cs[i].tree);

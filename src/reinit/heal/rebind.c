@@ -279,9 +279,12 @@ static bool note_candidate(const struct mntent_info *m, void *arg)
 	}
 	c->root = strdup(m->root);
 	c->why_left = why[0] ? strdup(why) : NULL;
-	if (c->root) {
+	c->mountpoint = release ? strdup(m->mountpoint) : NULL;
+	if (c->root && (c->mountpoint || !release)) {
 		s->n++;
 	} else {
+		free(c->root);
+		free(c->mountpoint);
 		free(c->why_left);
 		log_error("rebind: out of memory: lxcfs mount %d at '%s' left as it is", m->id, m->root);
 	}
@@ -292,6 +295,7 @@ static void free_candidates(struct scan *s)
 {
 	for (size_t i = 0; i < s->n; i++) {
 		free(s->c[i].root);
+		free(s->c[i].mountpoint);
 		free(s->c[i].why_left);
 		if (s->c[i].tree >= 0)
 			close(s->c[i].tree);

@@ -56,6 +56,7 @@ struct rec_cand {
 	uint64_t dev;
 	int32_t id;
 	uint32_t root_len, why_len; /* with the NUL; why_len 0: ours to heal if dead */
+	uint32_t mp_len;            /* with the NUL; 0: none (a heal's) */
 	uint8_t proven, live, release, pad;
 };
 
@@ -80,8 +81,9 @@ static size_t rec_make(struct pool *p, const struct cand *cs, size_t n, uint32_t
 		const struct cand *c = &cs[i];
 		struct rec_cand rc = { .dev = c->dev, .id = c->id, .root_len = (uint32_t)strlen(c->root) + 1,
 				       .why_len = c->why_left ? (uint32_t)strlen(c->why_left) + 1 : 0,
+				       .mp_len = c->mountpoint ? (uint32_t)strlen(c->mountpoint) + 1 : 0,
 				       .proven = c->proven, .live = c->live, .release = c->release };
-		if (len + sizeof(rc) + rc.root_len + rc.why_len > p->rec_max)
+		if (len + sizeof(rc) + rc.root_len + rc.why_len + rc.mp_len > p->rec_max)
 			return 0;
 		memcpy(p->msg + len, &rc, sizeof(rc));
 		len += sizeof(rc);
@@ -90,6 +92,9 @@ static size_t rec_make(struct pool *p, const struct cand *cs, size_t n, uint32_t
 		if (rc.why_len)
 			memcpy(p->msg + len, c->why_left, rc.why_len);
 		len += rc.why_len;
+		if (rc.mp_len)
+			memcpy(p->msg + len, c->mountpoint, rc.mp_len);
+		len += rc.mp_len;
 	}
 	return len;
 }
@@ -131,7 +136,8 @@ static int rec_read(char *m, size_t n, struct rec_head *h, char **who, struct ca
 		*c = (struct cand){ .id = rc.id, .dev = (dev_t)rc.dev, .tree = -1, .proven = rc.proven, .live = rc.live,
 				    .release = rc.release };
 		if (!(c->root = rec_str(m, n, &at, rc.root_len)) ||
-		    (rc.why_len && !(c->why_left = rec_str(m, n, &at, rc.why_len))))
+		    (rc.why_len && !(c->why_left = rec_str(m, n, &at, rc.why_len))) ||
+		    (rc.mp_len && !(c->mountpoint = rec_str(m, n, &at, rc.mp_len))))
 			return -EINVAL;
 	}
 	return at == n ? 0 : -EINVAL;
