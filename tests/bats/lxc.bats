@@ -11,6 +11,12 @@ setup_file() {
 	export RUN_TAG=lxc$$
 	export LXCPATH=$BATS_RUN_TMPDIR/lxc-$RUN_TAG
 	suite_paths
+	# the mountpoint under a shared mount, as on a systemd host (this one's root is private)
+	export SHARED=$BATS_RUN_TMPDIR/shared-$RUN_TAG
+	mkdir -p "$SHARED"
+	mount --bind "$SHARED" "$SHARED"
+	mount --make-shared "$SHARED"
+	export MNT=$SHARED/mnt
 	export HOOKS=$BATS_RUN_TMPDIR/hooks-$RUN_TAG
 	export A=lxcfst-$RUN_TAG-a B=lxcfst-$RUN_TAG-b
 	mkdir -p "$LXCPATH" "$HOOKS"
@@ -28,6 +34,7 @@ setup_file() {
 teardown_file() {
 	lxc_destroy_all
 	daemon_stop "$MNT" "$PIDF"
+	umount -l "$SHARED" 2>/dev/null || true
 	[ -z "${UPID:-}" ] || kill -KILL "$UPID" 2>/dev/null || true
 	daemon_stop "$BATS_RUN_TMPDIR/mnt-$RUN_TAG-up" "$BATS_RUN_TMPDIR/$RUN_TAG-up.pid"
 	# the worker a replacement left, if no start adopted it (a failed test)
@@ -67,6 +74,9 @@ check_values() {
 	[ "$output" = "$cpu" ]
 }
 
+# lxcfs_groups MOUNTINFO...: the peer groups (shared:N) of the lxcfs mounts there, sorted.
+lxcfs_groups() { awk '/ - fuse\.lxcfs / { for (i = 7; $i != "-"; i++) if ($i ~ /^shared:/) print $i }' "$@" | sort -u; }
+
 lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n "$1" -p -H)/mountinfo"; }
 
 @test "two LXC containers see their own memory, cpus, stat, uptime, swaps and online" {
@@ -78,6 +88,15 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 	# nesting: the whole tree at the container's /var/lib/lxcfs, answering for the container
 	run in_lxc "$A" cat /var/lib/lxcfs/proc/meminfo
 	[ "$(field_kb "$output" MemTotal)" = 262144 ]
+	# the binds are the container's own: what it mounts over them shows nowhere else
+	printf 'MemTotal:       4242 kB\n' >"$LXCPATH/$A/rootfs/fake-meminfo"
+	in_lxc "$A" mount -o bind /fake-meminfo /proc/meminfo
+	[ "$(field_kb "$(in_lxc "$A" cat /proc/meminfo)" MemTotal)" = 4242 ]
+	[ "$(field_kb "$(in_lxc "$A" cat /var/lib/lxcfs/proc/meminfo)" MemTotal)" = 262144 ]
+	[ "$(field_kb "$(in_lxc "$B" cat /proc/meminfo)" MemTotal)" = 131072 ]
+	[ "$(field_kb "$(timeout "$TMO" cat "$MNT/proc/meminfo")" MemTotal)" != 4242 ]
+	in_lxc "$A" umount /proc/meminfo
+	[ "$(field_kb "$(in_lxc "$A" cat /proc/meminfo)" MemTotal)" = 262144 ]
 	run in_lxc "$B" ls /var/lib/lxcfs/proc
 	[ "$status" -ne 0 ] # B has no /var/lib/lxcfs: nothing bound
 }
@@ -125,6 +144,10 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 	# replaced, not stacked: the same number of lxcfs mounts in each container
 	[ "$(lxcfs_mounts_in "$A")" = "$before_a" ]
 	[ "$(lxcfs_mounts_in "$B")" = "$before_b" ]
+	# and the fresh binds are the container's own, in no peer group with the host's mount nor
+	# with the other container's
+	[ -z "$(comm -12 <(lxcfs_groups "/proc/$(lxc_init_pid "$A")/mountinfo") \
+		<(lxcfs_groups "/proc/$(lxc_init_pid "$B")/mountinfo" /proc/self/mountinfo | sort -u))" ]
 	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$A).* rebound to .*/proc/meminfo" \
 		"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	[ "$(grep "$RUN_TAG" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" | grep -c "left alone\|cannot be healed\|still fails")" = 0 ]
