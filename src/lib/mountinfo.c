@@ -81,27 +81,28 @@ bool mountinfo_parse(const char *line, size_t len, struct mntent_info *m)
 	return m->root[0] == '/' && m->mountpoint[0] == '/';
 }
 
+int mountinfo_each_text(const char *text, size_t len, bool (*fn)(const struct mntent_info *m, void *arg), void *arg)
+{
+	struct mntent_info *m = malloc(sizeof(*m));
+	if (!m)
+		return -ENOMEM;
+	size_t pos = 0, n;
+	const char *line;
+	while (next_line(text, len, &pos, &line, &n))
+		if (mountinfo_parse(line, n, m) && !fn(m, arg))
+			break;
+	free(m);
+	return 0;
+}
+
 int mountinfo_each(int dirfd, const char *path, bool (*fn)(const struct mntent_info *m, void *arg), void *arg)
 {
 	struct buf b = BUF_INIT;
 	int r = file_read_at(dirfd, path, &b);
-	if (r < 0) {
-		buf_free(&b);
-		return r;
-	}
-	struct mntent_info *m = malloc(sizeof(*m));
-	if (!m) {
-		buf_free(&b);
-		return -ENOMEM;
-	}
-	size_t pos = 0, len;
-	const char *line;
-	while (next_line(b.data, b.len, &pos, &line, &len))
-		if (mountinfo_parse(line, len, m) && !fn(m, arg))
-			break;
-	free(m);
+	if (r == 0)
+		r = mountinfo_each_text(b.data, b.len, fn, arg);
 	buf_free(&b);
-	return 0;
+	return r;
 }
 
 bool mountinfo_is_lxcfs(const struct mntent_info *m)

@@ -24,6 +24,8 @@ bool mountinfo_parse(const char *line, size_t len, struct mntent_info *out);
 /* Calls fn for every well-formed line of dirfd/path (e.g. AT_FDCWD, "/proc/self/mountinfo");
  * fn returns false to stop.  0 or -errno. */
 int mountinfo_each(int dirfd, const char *path, bool (*fn)(const struct mntent_info *m, void *arg), void *arg);
+/* The same over a copy of such a file, len bytes at text.  0 or -ENOMEM. */
+int mountinfo_each_text(const char *text, size_t len, bool (*fn)(const struct mntent_info *m, void *arg), void *arg);
 
 /* True for the mounts lxcfs makes (ours and upstream's): type fuse.lxcfs. */
 bool mountinfo_is_lxcfs(const struct mntent_info *m);

@@ -302,9 +302,11 @@ static int release_at(int procfd, const char *mp, dev_t ours, const struct ns_vi
 	*end = NOT_ON_TOP;
 	int refused = 0;
 	for (int n = 0; n < RELEASE_LAYERS_MAX; n++) {
+		/* (ENOENT: gone with what held it; ENOTCONN: a dead FUSE mount above it cuts the
+		 * path, and no reader gets through it either) */
 		int fd = open(mp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			return errno == ENOENT ? 0 : -errno; /* (ENOENT: gone with what held it) */
+			return errno == ENOENT ? 0 : -errno;
 		struct statx sx;
 		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &sx) < 0) {
 			int e = errno;
@@ -348,6 +350,12 @@ static void release_one(int procfd, const struct cand *c, const struct live_moun
 	enum release_end end;
 	unsigned taken;
 	int r = release_at(procfd, path, c->dev, v, &end, &taken);
+	if (r == -ENOTCONN) {
+		log_info("rebind: %s: %s (device %u:%u) left: a dead mount above it cuts the path, for its "
+			 "readers too", who, path, major(c->dev), minor(c->dev));
+		res->left++;
+		return;
+	}
 	if (r < 0) {
 		log_error("rebind: %s: cannot detach %s: %s", who, path, strerror(-r));
 		res->failed++;
@@ -444,7 +452,9 @@ static void heal_one(int procfd, struct cand *c, struct ns_view *v, const char *
 		res->failed++;
 		return;
 	}
-	if (!c->tree_private)
+	/* Over a dead bind that is a peer of others (healed so by a version before this one), the
+	 * attach made ours a peer of the copies it propagated: out of that group again. */
+	if (!c->tree_private || stacked)
 		private_in_place(me->mountpoint, who);
 	dev_t now = dev_of(AT_FDCWD, me->mountpoint, AT_SYMLINK_NOFOLLOW);
 	if (!now || now != fresh) {

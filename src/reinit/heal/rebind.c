@@ -427,6 +427,7 @@ struct ns {
 	ino_t ino;
 	pid_t pid;
 	uint64_t start;
+	struct buf mounts; /* a release's: its mountinfo, read before anything is released */
 };
 
 static uint64_t start_of(pid_t pid)
@@ -461,7 +462,7 @@ static int note_namespace(pid_t pid, void *arg)
 		if (!m)
 			return 1;
 		l->v = m;
-		l->v[l->n++] = (struct ns){ .ino = st.st_ino, .pid = pid, .start = start };
+		l->v[l->n++] = (struct ns){ .ino = st.st_ino, .pid = pid, .start = start, .mounts = BUF_INIT };
 	} else if (start < l->v[i].start) {
 		l->v[i].pid = pid;
 		l->v[i].start = start;
@@ -491,7 +492,10 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 	 * child finds them again from inside. */
 	snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)ns->pid);
 	s->skipped = 0;
-	mountinfo_each(AT_FDCWD, p, note_candidate, s);
+	if (ns->mounts.data)
+		mountinfo_each_text(ns->mounts.data, ns->mounts.len, note_candidate, s);
+	else
+		mountinfo_each(AT_FDCWD, p, note_candidate, s);
 	stats->unvisited += !s->n && s->skipped;
 	bool ours = false;
 	for (size_t i = 0; i < s->n && !ours; i++)
@@ -549,6 +553,22 @@ static void log_request(const struct rebind_req *req, const char *path)
 			 "from %s, as asked", path);
 }
 
+/* A release reads every namespace's mounts before the first goes.  Binds healed by a version
+ * before this one are peers across namespaces on a host whose root is shared: an unmount in one
+ * takes the top binds of others with it, and a namespace scanned after that would show only the
+ * dead lxcfs mounts that were beneath ours there, which are not ours to take: they would stay,
+ * and fail every read once we stop.  Scanned before, the paths are known, and release_at takes
+ * what is left there. */
+static void read_mounts_first(struct ns *all, size_t nns)
+{
+	char p[64];
+	for (size_t k = 0; k < nns; k++) {
+		snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)all[k].pid);
+		if (file_read_at(AT_FDCWD, p, &all[k].mounts) < 0)
+			buf_free(&all[k].mounts); /* gone: visit finds it so, as without */
+	}
+}
+
 /* Every mount namespace: first those with something we may heal; those holding only others'
  * mounts once the prober has said which of those answer (most of them, then, need no visit). */
 static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind_stats *stats)
@@ -556,6 +576,8 @@ static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind
 	probe_start(s);
 	struct ns *all;
 	size_t nns = list_namespaces(&all);
+	if (s->req->release)
+		read_mounts_first(all, nns);
 	bool *later = calloc(nns ? nns : 1, sizeof(*later));
 	struct pool pool;
 	struct pass pass = { s, stats };
@@ -569,6 +591,8 @@ static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind
 			visit(&pool, s, &all[k], mntfd, path, NULL, stats);
 	pool_finish(&pool, stats);
 	free(later);
+	for (size_t k = 0; k < nns; k++)
+		buf_free(&all[k].mounts);
 	free(all);
 }
 
