@@ -347,6 +347,9 @@ no_failed_read() {
 	fi
 	[ "$status" -eq 0 ]
 	[ "$(field_kb "$output" MemTotal)" = "$(field_kb "$(cat /proc/meminfo)" MemTotal)" ]
+	# nothing of lxcfs is left in either container, not even a dead layer beneath
+	[ -z "$(grep ' - fuse\.lxcfs ' "/proc/$a/mountinfo" "/proc/$b/mountinfo")" ]
+	grep -h "released in" "$BATS_RUN_TMPDIR/dpkg.log" | sed 's/^/# /' >&3 || true
 	pkg -P --force-depends lxcfs
 	[ "$(dpkg-query -W -f '${db:Status-Status}' lxcfs)" = not-installed ]
 	[ ! -e /lib/systemd/system/lxcfs.service ]
