@@ -322,13 +322,24 @@ int state_renew(struct state *s, const struct state_hdr *saved)
 	return 0;
 }
 
-void *state_entry(const struct state *s, const struct state_section *sec, unsigned i)
+static uint64_t entry_offset(const struct state *s, const struct state_section *sec, unsigned i)
 {
 	if (!sec->table)
-		return (char *)s->hdr + sec->at + (uint64_t)i * sec->entry_size;
+		return sec->at + (uint64_t)i * sec->entry_size;
 	uint64_t off = sec->off.lay_width ? field_get(&s->lay, sec->off.lay, sec->off.lay_width) : 0;
 	uint64_t size = sec->size.lay_width ? field_get(&s->lay, sec->size.lay, sec->size.lay_width) : sec->entry_size;
-	return (char *)s->hdr + off + (uint64_t)i * size;
+	return off + (uint64_t)i * size;
+}
+
+void *state_entry(const struct state *s, const struct state_section *sec, unsigned i)
+{
+	return (char *)s->hdr + entry_offset(s, sec, i);
+}
+
+bool state_entry_read(const struct state *s, const struct state_section *sec, unsigned i, size_t at, void *dst,
+		      size_t len)
+{
+	return pread(s->fd, dst, len, (off_t)(entry_offset(s, sec, i) + at)) == (ssize_t)len;
 }
 
 int state_create(struct state *s)

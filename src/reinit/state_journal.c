@@ -2,7 +2,6 @@
 
 #include <linux/fuse.h>
 #include <stddef.h>
-#include <unistd.h>
 
 #include "reinit/state.h"
 #include "reinit/state_section.h"
@@ -30,8 +29,7 @@ void state_slots_count(const struct state *s, const uint64_t live[2], unsigned *
 	*in_use = *dead = 0;
 	for (unsigned i = 0; i < s->lay.nslots; i++) {
 		struct state_slot head; /* its control words, without the request */
-		off_t at = (off_t)(s->lay.slots_off + (uint64_t)i * s->lay.slot_size);
-		if (pread(s->fd, &head, sizeof(head), at) != (ssize_t)sizeof(head) || head.state == SLOT_FREE)
+		if (!state_entry_read(s, &state_sec_journal, i, 0, &head, sizeof(head)) || head.state == SLOT_FREE)
 			continue;
 		(*in_use)++;
 		*dead += head.gen != live[0] && head.gen != live[1];

@@ -67,5 +67,9 @@ extern const unsigned state_nsections;
 
 /* Entry i of a section, in a mapped state (a table's through the private layout). */
 void *state_entry(const struct state *s, const struct state_section *sec, unsigned i);
+/* The same entry's len bytes from at, read from the memfd (the keeper maps only the header).
+ * true if all were read. */
+bool state_entry_read(const struct state *s, const struct state_section *sec, unsigned i, size_t at, void *dst,
+		      size_t len);
 
 #endif

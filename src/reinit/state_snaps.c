@@ -2,7 +2,6 @@
 
 #include <stddef.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "reinit/state.h"
 #include "reinit/state_section.h"
@@ -27,8 +26,7 @@ unsigned state_snaps_in_use(const struct state *s)
 	unsigned n = 0;
 	for (unsigned i = 0; i < s->lay.nsnaps; i++) {
 		uint64_t fh;
-		off_t at = (off_t)(s->lay.snaps_off + (uint64_t)i * s->lay.snap_size + offsetof(struct state_snap, fh));
-		if (pread(s->fd, &fh, sizeof(fh), at) == (ssize_t)sizeof(fh) && fh)
+		if (state_entry_read(s, &state_sec_snaps, i, offsetof(struct state_snap, fh), &fh, sizeof(fh)) && fh)
 			n++;
 	}
 	return n;

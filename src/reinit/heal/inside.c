@@ -278,9 +278,9 @@ static int view_read(int procfd, struct ns_view *v)
 	return mountinfo_each(procfd, "thread-self/mountinfo", note_view, v);
 }
 
-/* How a release at a path ended. */
+/* How a release at a path ended (else -errno). */
 enum release_end {
-	RELEASED,    /* neither ours nor a dead lxcfs shows there now */
+	RELEASED,    /* something was taken, and neither ours nor a dead lxcfs shows there now */
 	NOT_ON_TOP,  /* nothing was taken: what shows there is no lxcfs (a mount over ours, or ours
 		      * gone before we came) */
 };
@@ -293,20 +293,18 @@ enum release_end {
  * healed by a version before this one are peers of one another on a host whose root is shared
  * (systemd's), so that an unmount in another namespace, by a runner beside us, takes mounts here
  * with it, and the path may name another mount by the time it is unmounted.  procfd: the host's
- * /proc, the way to our own fds from inside a namespace of another pid namespace.  The layers
- * taken in *taken; a live lxcfs not ours, or what is no lxcfs, stays. */
-static int release_at(int procfd, const char *mp, dev_t ours, const struct ns_view *v, enum release_end *end,
-		      unsigned *taken)
+ * /proc, the way to our own fds from inside a namespace of another pid namespace.  A live lxcfs
+ * not ours, or what is no lxcfs, stays. */
+static int release_at(int procfd, const char *mp, dev_t ours, const struct ns_view *v)
 {
-	*taken = 0;
-	*end = NOT_ON_TOP;
 	int refused = 0;
+	bool taken = false;
 	for (int n = 0; n < RELEASE_LAYERS_MAX; n++) {
 		/* (ENOENT: gone with what held it; ENOTCONN: a dead FUSE mount above it cuts the
 		 * path, and no reader gets through it either) */
 		int fd = open(mp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 		if (fd < 0)
-			return errno == ENOENT ? 0 : -errno;
+			return errno != ENOENT ? -errno : taken ? RELEASED : NOT_ON_TOP;
 		struct statx sx;
 		if (statx(fd, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, STATX_TYPE, &sx) < 0) {
 			int e = errno;
@@ -318,8 +316,7 @@ static int release_at(int procfd, const char *mp, dev_t ours, const struct ns_vi
 		struct statfs sf;
 		if (!root || (dev != ours && (!view_lxcfs_dev(v, dev) || fstatfs(fd, &sf) == 0 || errno != ENOTCONN))) {
 			close(fd); /* the kernel's file, a mount not lxcfs's, or a live lxcfs not ours */
-			*end = *taken ? RELEASED : NOT_ON_TOP;
-			return 0;
+			return taken ? RELEASED : NOT_ON_TOP;
 		}
 		char self[32];
 		snprintf(self, sizeof(self), "thread-self/fd/%d", fd);
@@ -332,7 +329,7 @@ static int release_at(int procfd, const char *mp, dev_t ours, const struct ns_vi
 		if (r < 0)
 			return r;
 		refused = 0;
-		(*taken)++;
+		taken = true;
 	}
 	return -ELOOP;
 }
@@ -347,9 +344,7 @@ static void release_one(int procfd, const struct cand *c, const struct live_moun
 		return;
 	char path[PATH_MAX];
 	snprintf(path, sizeof(path), "%s", mp); /* (me's string goes with a fresh view) */
-	enum release_end end;
-	unsigned taken;
-	int r = release_at(procfd, path, c->dev, v, &end, &taken);
+	int r = release_at(procfd, path, c->dev, v);
 	if (r == -ENOTCONN) {
 		log_info("rebind: %s: %s (device %u:%u) left: a dead mount above it cuts the path, for its "
 			 "readers too", who, path, major(c->dev), minor(c->dev));
@@ -361,7 +356,7 @@ static void release_one(int procfd, const struct cand *c, const struct live_moun
 		res->failed++;
 		return;
 	}
-	if (end == NOT_ON_TOP && me) {
+	if (r == NOT_ON_TOP && me) {
 		/* Ours under a mount not lxcfs's (the container's own), or gone with a mount of ours
 		 * released before at the same path: the namespace says which. */
 		if (view_read(procfd, v) < 0 || view_find(v, c->id)) {

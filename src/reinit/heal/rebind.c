@@ -553,12 +553,9 @@ static void log_request(const struct rebind_req *req, const char *path)
 			 "from %s, as asked", path);
 }
 
-/* A release reads every namespace's mounts before the first goes.  Binds healed by a version
- * before this one are peers across namespaces on a host whose root is shared: an unmount in one
- * takes the top binds of others with it, and a namespace scanned after that would show only the
- * dead lxcfs mounts that were beneath ours there, which are not ours to take: they would stay,
- * and fail every read once we stop.  Scanned before, the paths are known, and release_at takes
- * what is left there. */
+/* A release reads every namespace's mounts before the first goes: an unmount in one namespace
+ * can take our top binds in others with it (peers, see release_at), and a namespace scanned
+ * after that would show only the dead lxcfs beneath, which is not ours to take. */
 static void read_mounts_first(struct ns *all, size_t nns)
 {
 	char p[64];
