@@ -33,6 +33,7 @@ static unsigned kept_in_memory(void)
 	return k;
 }
 
+#if LXCFS_FAULT_HOOKS /* (its only use needs a shorter idle time) */
 /* Keeps r for a new handle, makes it look untouched for an hour, then opens 1024 more (one
  * count of opens between looks at the clock): whether the entry is still there. */
 static bool opens_sweep(const struct buf *r)
@@ -53,6 +54,7 @@ static bool opens_sweep(const struct buf *r)
 	openfile_forget(&of, fh);
 	return left;
 }
+#endif
 
 /* Bytes of the memfd that hold pages (shmem counts what it allocated in st_blocks). */
 static long long allocated(const struct state *s)
