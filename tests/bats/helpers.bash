@@ -271,6 +271,14 @@ in_log() { grep -q -- "$1" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"; }
 # wait_log TEXT [SECONDS]: until the daemon's log holds TEXT (at most SECONDS, default 10).
 wait_log() { wait_until "${2:-10}" in_log "$1"; }
 
+# log_mark: how many lines the daemon's log has now.  wait_log_after MARK TEXT [SECONDS]: until
+# a line after those holds TEXT.  For a line every start writes, such as the rebind's summary:
+# one from an earlier start must not stand for this one's (a start that found only others' dead
+# mounts, left alone, says "0 dead mount(s) healed").
+log_mark() { wc -l <"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"; }
+in_log_after() { grep -q -- "$2" < <(tail -n +$(($1 + 1)) "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"); }
+wait_log_after() { wait_until "${3:-10}" in_log_after "$1" "$2"; }
+
 # skip_file REASON, in setup_file (then return 0): every test of the file skips with REASON.
 # Debian 12's bats (1.8) fails a setup_file that calls skip.  The file's setup calls
 # skip_if_file_skipped; its teardowns return early when file_skipped.

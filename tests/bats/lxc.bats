@@ -123,7 +123,7 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 }
 
 @test "keeper and worker killed together: the next start rebinds the containers' dead mounts" {
-	local before_a before_b keeper worker
+	local before_a before_b keeper worker mark
 	before_a=$(lxcfs_mounts_in "$A")
 	before_b=$(lxcfs_mounts_in "$B")
 	keeper=$(cat "$PIDF")
@@ -135,8 +135,9 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"not connected"* ]]
 
+	mark=$(log_mark)
 	daemon_start "$MNT" "$PIDF" --restart-on-crash
-	wait_log "dead mount(s) healed"
+	wait_log_after "$mark" "dead mount(s) healed"
 	check_values "$A" 262144 0
 	check_values "$B" 131072 1
 	run in_lxc "$A" cat /var/lib/lxcfs/proc/meminfo

@@ -135,9 +135,12 @@ early_drops() { grep -c "which had taken over already" "$BATS_RUN_TMPDIR/lxcfs-$
 	run in_container c1-$RUN_TAG cat /proc/meminfo
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"not connected"* ]]
+	local mark
+	mark=$(log_mark)
 	manager_start
 	grep -q "$MNT held a dead lxcfs mount" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
-	wait_log "dead mount(s) healed" 30 || true # the reads below say (a sanitized pass on a busy machine is slow)
+	# (the reads below say; a sanitized pass on a busy machine is slow)
+	wait_log_after "$mark" "dead mount(s) healed" 30 || true
 	[ "$(memtotal c1-$RUN_TAG)" = 262144 ]
 	[ "$(memtotal c2-$RUN_TAG)" = 131072 ]
 	run in_container c2-$RUN_TAG cat /sys/devices/system/cpu/online
