@@ -27,6 +27,7 @@ teardown() {
 	daemon_stop "$MNT" "$PIDF"
 	daemon_stop "$OTHER" "$OPIDF"
 	[ -z "${SHARED:-}" ] || umount -l "$SHARED" 2>/dev/null || true
+	[ -z "${CHROOTED:-}" ] || kill -KILL $CHROOTED 2>/dev/null || true
 }
 
 # shared_mountpoints: MNT and OTHER under a shared mount (SHARED), as a systemd host's are (its
@@ -448,4 +449,36 @@ $OTHER" ]
 		[ -z "$(awk '($5 == "/proc/meminfo" || $5 == "/proc/uptime") && / - fuse\.lxcfs /' \
 			"/proc/$(container_init $r-$RUN_TAG)/mountinfo")" ]
 	done
+}
+
+@test "a namespace whose first process is chrooted (as postfix's daemons are): read through another of its processes, healed all the same" {
+	local root=$BATS_TEST_TMPDIR/chroot ready=$BATS_TEST_TMPDIR/chroot.ready first child d
+	mkdir -p "$root/usr"
+	for d in bin lib lib64 sbin; do # a merged /usr's links, or the directories
+		if [ -L "/$d" ]; then ln -s "$(readlink "/$d")" "$root/$d"; elif [ -d "/$d" ]; then mkdir "$root/$d"; fi
+	done
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	# the namespace's first process (its lowest pid, and its oldest) ends chrooted; its child not
+	unshare --mount --propagation private sh -c '
+		for f in "$1"/proc/*; do [ -e "/proc/${f##*/}" ] && mount --bind "$f" "/proc/${f##*/}"; done
+		for d in usr bin lib lib64 sbin; do [ -L "$2/$d" ] || [ ! -d "$2/$d" ] || mount --rbind "/$d" "$2/$d"; done
+		sleep infinity &
+		echo $! >"$3.child"
+		touch "$3"
+		exec chroot "$2" sleep infinity' sh "$MNT" "$root" "$ready" 2>"$ready.err" &
+	first=$!
+	CHROOTED=$first
+	wait_until 5 test -e "$ready" || { cat "$ready.err" >&2; return 1; }
+	child=$(cat "$ready.child")
+	CHROOTED="$first $child"
+	wait_until 5 test "$(readlink "/proc/$first/root")" = "$root"
+	[ "$(readlink "/proc/$child/root")" = / ]
+	# what the first process sees of its namespace has none of the binds
+	refute grep -q fuse.lxcfs "/proc/$first/mountinfo"
+	kill_all "$PIDF"
+	run timeout "$TMO" nsenter -t "$child" -m cat /proc/meminfo
+	[ "$status" -ne 0 ]
+	start_healed "$MNT" "$PIDF"
+	timeout "$TMO" nsenter -t "$child" -m cat /proc/meminfo >/dev/null
+	grep -q "rebind: mount namespace of pid $child (cgroup .*): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
 }
