@@ -9,7 +9,10 @@
  *                               removes PATH and aborts there: one death, not a crash loop
  *   LXCFS_FAULT_SNAP_IDLE=S     a kept render untouched for S seconds is reclaimed (default 300)
  *   LXCFS_FAULT_REBIND_BOUND_MS=MS  the rebind's bound for a namespace of proven mounts (30000)
- *   LXCFS_FAULT_REBIND_RUNNERS=N    the rebind's children healing those at once (16) */
+ *   LXCFS_FAULT_REBIND_RUNNERS=N    the rebind's children healing those at once (16)
+ *   LXCFS_FAULT_STANDBY_DROP_MS=MS  a standby that finds its keeper gone waits MS before it
+ *                               looks whether its watcher took over (a death seen first by the
+ *                               watcher, every time instead of now and then) */
 #ifndef LXCFS_FAULT_H
 #define LXCFS_FAULT_H
 
