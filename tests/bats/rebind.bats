@@ -451,6 +451,8 @@ $OTHER" ]
 	done
 }
 
+root_is() { [ "$(readlink "/proc/$1/root")" = "$2" ]; } # PID PATH
+
 @test "a namespace whose first process is chrooted (as postfix's daemons are): read through another of its processes, healed all the same" {
 	local root=$BATS_TEST_TMPDIR/chroot ready=$BATS_TEST_TMPDIR/chroot.ready first child d
 	mkdir -p "$root/usr"
@@ -471,8 +473,8 @@ $OTHER" ]
 	wait_until 5 test -e "$ready" || { cat "$ready.err" >&2; return 1; }
 	child=$(cat "$ready.child")
 	CHROOTED="$first $child"
-	wait_until 5 test "$(readlink "/proc/$first/root")" = "$root"
-	[ "$(readlink "/proc/$child/root")" = / ]
+	wait_until 5 root_is "$first" "$root"
+	root_is "$child" /
 	# what the first process sees of its namespace has none of the binds
 	refute grep -q fuse.lxcfs "/proc/$first/mountinfo"
 	kill_all "$PIDF"

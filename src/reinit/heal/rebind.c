@@ -425,51 +425,62 @@ static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, con
 
 struct ns {
 	ino_t ino;
-	pid_t pid; /* the process it is read through and named by (pick_reader) */
+	pid_t pid; /* the process it is read through and named by: see walk_process */
+	bool whole; /* pid's root is the namespace's */
+	bool init; /* pid is its pid namespace's first process */
+	bool later; /* only others' mounts in it: visited again once the prober has answered */
 	struct buf mounts; /* a release's: its mountinfo, read before anything is released */
 };
 
-/* A process and its mount namespace, as the walk of /proc finds them. */
-struct member {
-	ino_t ino;
-	pid_t pid;
-};
-
-struct members {
-	struct member *v;
+/* The walk of /proc: every mount namespace met, found again by its inode through slot (an index
+ * into v plus one; 0: free), and handed to ready as soon as its reader is known. */
+struct ns_walk {
+	struct ns *v;
 	size_t n, cap;
+	size_t *slot;
+	size_t nslot; /* a power of two, more than twice n */
+	void (*ready)(struct ns_walk *w, size_t k, void *arg);
+	void *arg;
 };
 
-static int note_member(pid_t pid, void *arg)
+static size_t slot_of(const struct ns_walk *w, ino_t ino)
 {
-	struct members *l = arg;
-	char p[64];
-	struct stat st;
-	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
-	if (stat(p, &st) < 0)
-		return 0; /* gone, or a kernel thread */
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? 2 * l->cap : 1024;
-		struct member *m = reallocarray(l->v, cap, sizeof(*m));
-		if (!m)
-			return 1;
-		l->v = m;
-		l->cap = cap;
+	size_t m = w->nslot - 1, i = (size_t)(((uint64_t)ino * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & m;
+	while (w->slot[i] && w->v[w->slot[i] - 1].ino != ino)
+		i = (i + 1) & m;
+	return i;
+}
+
+/* The namespace of ino, added (read through pid until a better reader comes) if it is new: its
+ * index, or -1 without memory. */
+static ssize_t walk_ns(struct ns_walk *w, ino_t ino, pid_t pid)
+{
+	if (2 * (w->n + 1) >= w->nslot) {
+		size_t nslot = w->nslot ? 2 * w->nslot : 1024, *old = w->slot, oldn = w->nslot;
+		if (!(w->slot = calloc(nslot, sizeof(*w->slot)))) {
+			w->slot = old;
+			return -1;
+		}
+		w->nslot = nslot;
+		for (size_t i = 0; i < oldn; i++)
+			if (old[i])
+				w->slot[slot_of(w, w->v[old[i] - 1].ino)] = old[i];
+		free(old);
 	}
-	l->v[l->n++] = (struct member){ .ino = st.st_ino, .pid = pid };
-	return 0;
-}
-
-static int by_ns_then_pid(const void *a, const void *b)
-{
-	const struct member *x = a, *y = b;
-	return x->ino != y->ino ? (x->ino < y->ino ? -1 : 1) : (x->pid > y->pid) - (x->pid < y->pid);
-}
-
-static int by_pid(const void *a, const void *b)
-{
-	const struct ns *x = a, *y = b;
-	return (x->pid > y->pid) - (x->pid < y->pid);
+	size_t i = slot_of(w, ino);
+	if (w->slot[i])
+		return (ssize_t)(w->slot[i] - 1);
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? 2 * w->cap : 256;
+		struct ns *v = reallocarray(w->v, cap, sizeof(*v));
+		if (!v)
+			return -1;
+		w->v = v;
+		w->cap = cap;
+	}
+	w->v[w->n] = (struct ns){ .ino = ino, .pid = pid, .mounts = BUF_INIT };
+	w->slot[i] = ++w->n;
+	return (ssize_t)(w->n - 1);
 }
 
 /* Whether pid's root is its namespace's: a chrooted process (postfix's daemons, say) reads in
@@ -481,39 +492,66 @@ static bool sees_whole(pid_t pid)
 	return readlink(p, t, sizeof(t)) == 1 && t[0] == '/';
 }
 
-/* The process a namespace is read through: the lowest pid whose root is the namespace's, most
- * often a container's init.  Not the oldest process: that takes a read of every process's stat
- * for its start time, which on a host of a thousand containers of twenty processes each is
- * 20,000 reads before the first heal; the lowest pid is the oldest unless pids wrapped since. */
-static pid_t pick_reader(const struct member *m, size_t n)
+/* Whether pid is the first process of its pid namespace: a container's init. */
+static bool ns_init(pid_t pid)
 {
-	for (size_t i = 0; i < n; i++)
-		if (sees_whole(m[i].pid))
-			return m[i].pid;
-	return m[0].pid; /* (every one chrooted, or gone meanwhile: as good as any) */
+	char p[64], text[4096];
+	long in;
+	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
+	return file_read_small(AT_FDCWD, p, text, sizeof(text)) >= 0 && status_nspid(text, &in) == 0 && in == 1;
 }
 
-/* Every mount namespace of the host's processes, in the order of the pids they are read
- * through: a container's own, most often, before those its services made (whose binds are
- * slaves of its, healed with them).  One stat per process, then a sort. */
-static size_t list_namespaces(struct ns **out)
+/* One process of the walk, which goes up the pids.  A namespace is read through, and named by,
+ * the init of a pid namespace in it (a container's), ready the moment the walk meets it; one
+ * with none (a service's own, one made by unshare) through its lowest pid whose root is the
+ * namespace's, once the walk is done.  Not simply the lowest pid: pids wrap, and a process
+ * lxc-attach put in later may then come first, in a cgroup of its own.  Nor the oldest process:
+ * that takes a read of every process's stat for its start time (on a host of a thousand
+ * containers of twenty processes, 20,000 reads) and the whole walk before the first heal. */
+static int walk_process(pid_t pid, void *arg)
 {
-	struct members l = { 0 };
-	proc_each_pid(note_member, &l);
-	if (l.n)
-		qsort(l.v, l.n, sizeof(*l.v), by_ns_then_pid);
-	struct ns *v = calloc(l.n ? l.n : 1, sizeof(*v));
-	size_t n = 0;
-	for (size_t i = 0, j; v && i < l.n; i = j) {
-		for (j = i + 1; j < l.n && l.v[j].ino == l.v[i].ino;)
-			j++;
-		v[n++] = (struct ns){ .ino = l.v[i].ino, .pid = pick_reader(&l.v[i], j - i), .mounts = BUF_INIT };
+	struct ns_walk *w = arg;
+	char p[64];
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
+	if (stat(p, &st) < 0)
+		return 0; /* gone, or a kernel thread */
+	ssize_t k = walk_ns(w, st.st_ino, pid);
+	if (k < 0)
+		return 1;
+	struct ns *ns = &w->v[k];
+	if (ns->init || !sees_whole(pid))
+		return 0;
+	if (!ns->whole) {
+		ns->pid = pid;
+		ns->whole = true;
 	}
-	free(l.v);
-	if (n)
-		qsort(v, n, sizeof(*v), by_pid);
-	*out = v;
-	return n;
+	if (!ns_init(pid))
+		return 0;
+	ns->pid = pid;
+	ns->init = true;
+	if (w->ready)
+		w->ready(w, (size_t)k, w->arg);
+	return 0;
+}
+
+/* Every mount namespace of the host's processes, each handed to w->ready once: those with an
+ * init as the walk finds it (a container's own before those its services made, whose binds are
+ * slaves of its and healed with them), then the others. */
+static void walk_namespaces(struct ns_walk *w)
+{
+	proc_each_pid(walk_process, w);
+	for (size_t k = 0; k < w->n; k++)
+		if (!w->v[k].init && w->ready)
+			w->ready(w, k, w->arg);
+}
+
+static void walk_free(struct ns_walk *w)
+{
+	for (size_t k = 0; k < w->n; k++)
+		buf_free(&w->v[k].mounts);
+	free(w->v);
+	free(w->slot);
 }
 
 /* One namespace: its candidates; if there are any, queued for the runners, or (one that may
@@ -604,31 +642,44 @@ static void read_mounts_first(struct ns *all, size_t nns)
 	}
 }
 
-/* Every mount namespace: first those with something we may heal; those holding only others'
+struct visiting {
+	struct pool *pool;
+	struct scan *s;
+	int mntfd;
+	const char *path;
+	struct rebind_stats *stats;
+};
+
+static void visit_ready(struct ns_walk *w, size_t k, void *arg)
+{
+	struct visiting *x = arg;
+	visit(x->pool, x->s, &w->v[k], x->mntfd, x->path, &w->v[k].later, x->stats);
+}
+
+/* Every mount namespace: first those with something we may heal, each as the walk of /proc
+ * finds it (the runners heal the first while the walk goes on); those holding only others'
  * mounts once the prober has said which of those answer (most of them, then, need no visit). */
 static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind_stats *stats)
 {
 	probe_start(s);
-	struct ns *all;
-	size_t nns = list_namespaces(&all);
-	if (s->req->release)
-		read_mounts_first(all, nns);
-	bool *later = calloc(nns ? nns : 1, sizeof(*later));
 	struct pool pool;
 	struct pass pass = { s, stats };
 	pool_init(&pool, mntfd, path, pass_done, &pass, s->hung, &s->nhung);
-	for (size_t k = 0; k < nns; k++)
-		visit(&pool, s, &all[k], mntfd, path, later ? &later[k] : NULL, stats);
+	struct visiting x = { &pool, s, mntfd, path, stats };
+	struct ns_walk w = { .ready = s->req->release ? NULL : visit_ready, .arg = &x };
+	walk_namespaces(&w);
+	if (s->req->release) {
+		read_mounts_first(w.v, w.n);
+		for (size_t k = 0; k < w.n; k++)
+			visit_ready(&w, k, &x);
+	}
 	pool_finish(&pool, stats);
 	probe_finish(s); /* (the hung devices are known before the second round) */
-	for (size_t k = 0; k < nns; k++)
-		if (later && later[k])
-			visit(&pool, s, &all[k], mntfd, path, NULL, stats);
+	for (size_t k = 0; k < w.n; k++)
+		if (w.v[k].later)
+			visit(&pool, s, &w.v[k], mntfd, path, NULL, stats);
 	pool_finish(&pool, stats);
-	free(later);
-	for (size_t k = 0; k < nns; k++)
-		buf_free(&all[k].mounts);
-	free(all);
+	walk_free(&w);
 }
 
 static void scan_free(struct scan *s)
