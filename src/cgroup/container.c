@@ -16,6 +16,7 @@
 #include "lib/fileio.h"
 #include "lib/clock.h"
 #include "lib/log.h"
+#include "lib/procfs.h"
 #include "lib/parse.h"
 
 /* Linux 6.11: translate a pid of the namespace behind an nsfs fd into ours. */
@@ -97,34 +98,11 @@ void containers_fini(struct containers *cs)
 	pthread_mutex_unlock(&cs->lock);
 }
 
-/* NSpid's last field (pid inside its own namespace) and PPid from /proc/<pid>/status. */
-static int status_ids(pid_t pid, pid_t *inner, pid_t *ppid)
-{
-	char path[64];
-	struct buf b = BUF_INIT;
-	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
-	int r = file_read(path, &b);
-	if (r < 0)
-		goto out;
-	const char *s = buf_cstr(&b);
-	long pp, in;
-	r = status_ppid(s, &pp);
-	if (r < 0)
-		goto out;
-	*ppid = (pid_t)pp;
-	r = status_nspid(s, &in);
-	if (r == 0)
-		*inner = (pid_t)in;
-out:
-	buf_free(&b);
-	return r;
-}
-
 static bool is_init_of(pid_t pid, uint64_t ns_ino)
 {
 	uint64_t ino;
 	pid_t inner, ppid;
-	return pidns_of(pid, &ino) == 0 && ino == ns_ino && status_ids(pid, &inner, &ppid) == 0 &&
+	return pidns_of(pid, &ino) == 0 && ino == ns_ino && proc_status_ids(pid, &inner, &ppid) == 0 &&
 	       inner == 1;
 }
 
@@ -141,7 +119,7 @@ pid_t container_find_init(struct containers *cs, pid_t pid, int nsfd, uint64_t n
 	for (pid_t cur = pid; cur > 0;) {
 		uint64_t ino;
 		pid_t inner, ppid;
-		if (pidns_of(cur, &ino) < 0 || ino != ns_ino || status_ids(cur, &inner, &ppid) < 0)
+		if (pidns_of(cur, &ino) < 0 || ino != ns_ino || proc_status_ids(cur, &inner, &ppid) < 0)
 			break;
 		if (inner == 1)
 			return cur;

@@ -136,12 +136,12 @@ int lxcfs_mount_at(const char *path, dev_t *dev)
 	return r < 0 ? r : r ? 0 : -ENOENT;
 }
 
-int live_lxcfs_at(const char *path, dev_t *dev)
+int live_lxcfs_at(const char *path, dev_t *dev, int timeout_ms)
 {
 	int r = lxcfs_top_at(path, dev);
 	if (r <= 0)
 		return r < 0 ? r : -ENOENT;
-	return statfs_probe(path, 5000);
+	return statfs_probe(path, timeout_ms);
 }
 
 /* The lxcfs mount on top at path, detached if its connection is gone (any, when ours: a
@@ -155,7 +155,7 @@ static int detach_dead_top(const char *path, dev_t *dev, bool ours)
 		log_error("cannot read the mount table to look at %s: %s", path, strerror(-r));
 	if (r <= 0)
 		return r;
-	r = ours ? -ENOTCONN : statfs_probe(path, 5000);
+	r = ours ? -ENOTCONN : statfs_probe(path, MOUNT_PROBE_MS);
 	if (r == 0)
 		return -EBUSY;
 	if (r == -ETIMEDOUT)

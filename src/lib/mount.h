@@ -18,9 +18,12 @@ int take_over_mountpoint(const char *mnt, dev_t *replaced, bool ours);
 /* 0 if the top mount at path (canonical) is an lxcfs mount, live or not, with its device in
  * *dev; -ENOENT if it is not. */
 int lxcfs_mount_at(const char *path, dev_t *dev);
+/* How long a mount's daemon has to answer a statfs before it is said not to answer. */
+#define MOUNT_PROBE_MS 5000
 /* 0 if the top mount at path (canonical) is a live lxcfs mount, with its device in *dev;
- * -ENOENT if it is not an lxcfs mount, -ENOTCONN if dead, -ETIMEDOUT if it does not answer. */
-int live_lxcfs_at(const char *path, dev_t *dev);
+ * -ENOENT if it is not an lxcfs mount, -ENOTCONN if dead, -ETIMEDOUT if it does not answer
+ * within timeout_ms. */
+int live_lxcfs_at(const char *path, dev_t *dev, int timeout_ms);
 /* The device of the connection that process pid (0: ours) holds at fd, from its fdinfo (Linux
  * shows it since 6.16): 0, or -1 if this kernel does not say. */
 int fuse_fd_device(pid_t pid, int fd, dev_t *dev);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/buf.h"
 #include "lib/fileio.h"
+#include "lib/parse.h"
 
 int proc_each_pid(int (*fn)(pid_t pid, void *arg), void *arg)
 {
@@ -59,4 +61,26 @@ long proc_fdinfo(pid_t pid, int fd, const char *key, int base)
 		if (strncmp(l, key, klen) == 0)
 			return strtol(l + klen, NULL, base);
 	return -1;
+}
+
+int proc_status_ids(pid_t pid, pid_t *inner, pid_t *ppid)
+{
+	char path[64];
+	struct buf b = BUF_INIT;
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)pid);
+	int r = file_read(path, &b);
+	if (r < 0)
+		goto out;
+	const char *s = buf_cstr(&b);
+	long pp, in;
+	r = status_ppid(s, &pp);
+	if (r < 0)
+		goto out;
+	*ppid = (pid_t)pp;
+	r = status_nspid(s, &in);
+	if (r == 0)
+		*inner = (pid_t)in;
+out:
+	buf_free(&b);
+	return r;
 }

@@ -18,4 +18,8 @@ int proc_each_fd(pid_t pid, int (*fn)(pid_t pid, int fd, const char *target, voi
  * descriptor is gone or has no such line. */
 long proc_fdinfo(pid_t pid, int fd, const char *key, int base);
 
+/* From /proc/pid/status: NSpid's last field (the pid inside its own pid namespace: 1 for a
+ * container's init) and PPid.  0, or -errno. */
+int proc_status_ids(pid_t pid, pid_t *inner, pid_t *ppid);
+
 #endif

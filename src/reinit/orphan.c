@@ -222,9 +222,7 @@ static pid_t find_orphan(const char *want, int num[FD_N])
 static bool dead_at(const char *want)
 {
 	dev_t at;
-	if (lxcfs_mount_at(want, &at) < 0)
-		return false;
-	int r = statfs_probe(want, ORPHAN_PROBE_MS);
+	int r = live_lxcfs_at(want, &at, ORPHAN_PROBE_MS);
 	return r == -ENOTCONN || r == -ECONNABORTED;
 }
 

@@ -43,7 +43,7 @@ int replace_find(const char *mnt, const char *pidfile, struct replace_target *t)
 	*t = (struct replace_target){ .pidfd = -1 };
 	int r = mount_canonical(mnt, path, sizeof(path));
 	if (r == 0)
-		r = live_lxcfs_at(path, &t->dev);
+		r = live_lxcfs_at(path, &t->dev, MOUNT_PROBE_MS);
 	if (r == -ENOENT || r == -ENOTCONN) {
 		log_info("replace: %s holds %s: nothing to replace (a plain start takes it)", mnt,
 			 r == -ENOENT ? "no lxcfs mount" : "a dead lxcfs mount");
@@ -114,10 +114,11 @@ static void end_daemon(struct replace_target *t)
 int replace_finish(const char *worker, const char *mnt, const char *staging, struct replace_target *t)
 {
 	dev_t ours = 0, now = 0;
-	live_lxcfs_at(staging, &ours);
+	live_lxcfs_at(staging, &ours, MOUNT_PROBE_MS);
 	int st = move_mounts(worker, staging, t->dev);
 	char path[PATH_MAX];
-	bool took = mount_canonical(mnt, path, sizeof(path)) == 0 && live_lxcfs_at(path, &now) == 0 && now == ours;
+	bool took = mount_canonical(mnt, path, sizeof(path)) == 0 && live_lxcfs_at(path, &now, MOUNT_PROBE_MS) == 0 &&
+		    now == ours;
 	if (took) {
 		/* the copies in the containers and at mnt hold the superblock; staging is done */
 		if (umount2(staging, MNT_DETACH) < 0)

@@ -105,8 +105,10 @@ wait_rebind() {
 	[ "$status" -eq 0 ]
 	[ "$(mounts_of a-$RUN_TAG | grep -c fuse.lxcfs)" = "$before_a" ]
 	[ "$(mounts_of b-$RUN_TAG | grep -c fuse.lxcfs)" = "$before_b" ]
-	# one line per namespace, naming its process, its cgroup and the mounts healed
-	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$CG1): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
+	# one line per namespace, naming its process, its cgroup and the mounts healed: the process
+	# is the container's init, not the unshare that made it (a lower pid, in the same mount
+	# namespace and cgroup)
+	grep -q "rebind: mount namespace of pid $(container_init a-$RUN_TAG) (cgroup .*$CG1): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
 	# a file opened after the heal is served by the new daemon
 	grep -q "generation 1 serving" "$LOG"
 	[ "$(grep " $MNT fuse.lxcfs " /proc/self/mounts | wc -l)" = 1 ]

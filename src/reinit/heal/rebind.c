@@ -495,10 +495,8 @@ static bool sees_whole(pid_t pid)
 /* Whether pid is the first process of its pid namespace: a container's init. */
 static bool ns_init(pid_t pid)
 {
-	char p[64], text[4096];
-	long in;
-	snprintf(p, sizeof(p), "/proc/%d/status", (int)pid);
-	return file_read_small(AT_FDCWD, p, text, sizeof(text)) >= 0 && status_nspid(text, &in) == 0 && in == 1;
+	pid_t inner, ppid;
+	return proc_status_ids(pid, &inner, &ppid) == 0 && inner == 1;
 }
 
 /* One process of the walk, which goes up the pids.  A namespace is read through, and named by,
@@ -515,7 +513,7 @@ static int walk_process(pid_t pid, void *arg)
 	struct stat st;
 	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
 	if (stat(p, &st) < 0)
-		return 0; /* gone, or a kernel thread */
+		return 0; /* gone */
 	ssize_t k = walk_ns(w, st.st_ino, pid);
 	if (k < 0)
 		return 1;
@@ -607,7 +605,7 @@ static int open_live(const char *mnt, char *path, size_t size, dev_t *ours)
 {
 	int r = mount_canonical(mnt, path, size);
 	if (r == 0)
-		r = live_lxcfs_at(path, ours);
+		r = live_lxcfs_at(path, ours, MOUNT_PROBE_MS);
 	if (r < 0) {
 		log_error("rebind: %s is not a live lxcfs mount (%s); nothing to rebind from", mnt, strerror(-r));
 		return r;
