@@ -285,7 +285,12 @@ primed_other_than() { standby_other_than "$1" && primed; }
 	echo "fds after 5 and 30 kills: keeper $keeper5 $(nfds "$KEEPER"), worker $worker5 $(nfds "$(status_field "$PIDF" worker_pid)")" >&2
 	[ "$(nfds "$KEEPER")" = "$keeper5" ]
 	[ "$(nfds "$(status_field "$PIDF" worker_pid)")" = "$worker5" ]
-	[ "$(grep -c "took over from a dead worker before the keeper reaped it" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")" -ge 15 ]
+	# Which side wins at a death is a race (27 of 30 early here, idle): the early path must be seen
+	# working often, not a share a loaded host may not give (CI's once lost a single one)
+	local early
+	early=$(grep -c "took over from a dead worker before the keeper reaped it" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log")
+	echo "early takeovers: $early of 30" >&2
+	[ "$early" -ge 5 ]
 	# journal slots: the serving worker's threads' only, none left to the dead
 	wait_until 5 status_now_is "$PIDF" journal_slots_dead 0
 	[ "$(status_now "$PIDF" journal_slots_in_use)" = "$slots" ]
