@@ -36,22 +36,6 @@ struct container_slot {
 	struct container_slot *next;
 };
 
-/* Inode of /proc/<pid>/ns/pid from its link text "pid:[N]", one syscall. */
-static int pidns_of(pid_t pid, uint64_t *ino)
-{
-	char path[64], link[64];
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
-	ssize_t n = readlink(path, link, sizeof(link) - 1);
-	if (n < 0)
-		return -errno;
-	link[n] = '\0';
-	unsigned long long v;
-	if (sscanf(link, "pid:[%llu]", &v) != 1)
-		return -EINVAL;
-	*ino = v;
-	return 0;
-}
-
 void containers_set_max(struct containers *cs, unsigned max)
 {
 	cs->max = max < 1 ? 1 : max > MAX_CONTAINERS ? MAX_CONTAINERS : max;
@@ -62,7 +46,7 @@ int containers_init(struct containers *cs, const struct cg_layout *l, struct fdc
 	*cs = (struct containers){ .layout = l, .files = files, .max = MAX_CONTAINERS, .ready = 1 };
 	pthread_mutex_init(&cs->lock, NULL);
 	cs->layout = l;
-	return pidns_of(getpid(), &cs->host_ns);
+	return proc_ns_inode(getpid(), "pid", &cs->host_ns);
 }
 
 static void container_free(struct container *c)
@@ -102,7 +86,7 @@ static bool is_init_of(pid_t pid, uint64_t ns_ino)
 {
 	uint64_t ino;
 	pid_t inner, ppid;
-	return pidns_of(pid, &ino) == 0 && ino == ns_ino && proc_status_ids(pid, &inner, &ppid) == 0 &&
+	return proc_ns_inode(pid, "pid", &ino) == 0 && ino == ns_ino && proc_status_ids(pid, &inner, &ppid) == 0 &&
 	       inner == 1;
 }
 
@@ -119,7 +103,7 @@ pid_t container_find_init(struct containers *cs, pid_t pid, int nsfd, uint64_t n
 	for (pid_t cur = pid; cur > 0;) {
 		uint64_t ino;
 		pid_t inner, ppid;
-		if (pidns_of(cur, &ino) < 0 || ino != ns_ino || proc_status_ids(cur, &inner, &ppid) < 0)
+		if (proc_ns_inode(cur, "pid", &ino) < 0 || ino != ns_ino || proc_status_ids(cur, &inner, &ppid) < 0)
 			break;
 		if (inner == 1)
 			return cur;
@@ -220,7 +204,7 @@ static void sweep_locked(struct containers *cs, unsigned step)
 			cs->cursor = (unsigned)i + 1;
 		for (struct container_slot **s = &cs->bucket[i]; *s; seen++) {
 			uint64_t ino;
-			if (pidns_of((*s)->c->init_pid, &ino) < 0 || ino != (*s)->c->ns_ino) {
+			if (proc_ns_inode((*s)->c->init_pid, "pid", &ino) < 0 || ino != (*s)->c->ns_ino) {
 				struct container_slot *dead = *s;
 				*s = dead->next;
 				drop_files(cs, dead->c);
@@ -240,7 +224,7 @@ struct container *container_of_pid(struct containers *cs, pid_t pid, int *err)
 	if (pid <= 0)
 		return NULL; /* invisible to us: our own view is the only safe answer */
 	uint64_t ns_ino;
-	int r = pidns_of(pid, &ns_ino);
+	int r = proc_ns_inode(pid, "pid", &ns_ino);
 	if (r < 0) {
 		*err = r == -ENOENT ? -ESRCH : r;
 		return NULL;

@@ -50,6 +50,26 @@ int proc_each_fd(pid_t pid, int (*fn)(pid_t pid, int fd, const char *target, voi
 	return r;
 }
 
+int proc_ns_inode(pid_t pid, const char *kind, uint64_t *ino)
+{
+	char path[64], link[64];
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", (int)pid, kind);
+	ssize_t n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return -errno;
+	link[n] = '\0';
+	size_t k = strlen(kind);
+	char *end;
+	if (strncmp(link, kind, k) != 0 || link[k] != ':' || link[k + 1] != '[' || !isdigit((unsigned char)link[k + 2]))
+		return -EINVAL;
+	errno = 0;
+	unsigned long long v = strtoull(link + k + 2, &end, 10);
+	if (errno || strcmp(end, "]") != 0)
+		return -EINVAL;
+	*ino = v;
+	return 0;
+}
+
 long proc_fdinfo(pid_t pid, int fd, const char *key, int base)
 {
 	char path[64], text[1024];

@@ -4,6 +4,7 @@
 #define LXCFS_PROCFS_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 /* Calls fn for every process (pids as /proc lists them) until it returns nonzero: that value,
@@ -17,6 +18,11 @@ int proc_each_fd(pid_t pid, int (*fn)(pid_t pid, int fd, const char *target, voi
 /* The number after "key" (e.g. "mnt_id:", "flags:") in /proc/pid/fdinfo/fd, in base; -1 if the
  * descriptor is gone or has no such line. */
 long proc_fdinfo(pid_t pid, int fd, const char *key, int base);
+
+/* The inode of pid's namespace of a kind ("pid", "mnt"...), from the text "kind:[N]" of its link:
+ * one readlink, which neither opens the namespace nor makes a dentry for it as a stat of the link
+ * does (0.6x the time over 20,000 processes).  0, or -errno. */
+int proc_ns_inode(pid_t pid, const char *kind, uint64_t *ino);
 
 /* From /proc/pid/status: NSpid's last field (the pid inside its own pid namespace: 1 for a
  * container's init) and PPid.  0, or -errno. */

@@ -441,6 +441,7 @@ struct ns_walk {
 	size_t nslot; /* a power of two, more than twice n */
 	void (*ready)(struct ns_walk *w, size_t k, void *arg);
 	void *arg;
+	uint64_t own_pidns; /* the walker's pid namespace (0: unknown) */
 };
 
 static size_t slot_of(const struct ns_walk *w, ino_t ino)
@@ -492,9 +493,15 @@ static bool sees_whole(pid_t pid)
 	return readlink(p, t, sizeof(t)) == 1 && t[0] == '/';
 }
 
-/* Whether pid is the first process of its pid namespace: a container's init. */
-static bool ns_init(pid_t pid)
+/* Whether pid is the first process of its pid namespace: a container's init.  In the walker's
+ * own pid namespace only its pid 1 is one, which the link of the process's pid namespace says in
+ * one readlink, without the status file (the host's processes; a namespace whose init the walk
+ * cannot read, or has not met yet, asks this of each of its processes). */
+static bool ns_init(const struct ns_walk *w, pid_t pid)
 {
+	uint64_t pidns;
+	if (w->own_pidns && proc_ns_inode(pid, "pid", &pidns) == 0 && pidns == w->own_pidns)
+		return pid == 1;
 	pid_t inner, ppid;
 	return proc_status_ids(pid, &inner, &ppid) == 0 && inner == 1;
 }
@@ -509,12 +516,10 @@ static bool ns_init(pid_t pid)
 static int walk_process(pid_t pid, void *arg)
 {
 	struct ns_walk *w = arg;
-	char p[64];
-	struct stat st;
-	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
-	if (stat(p, &st) < 0)
+	uint64_t ino;
+	if (proc_ns_inode(pid, "mnt", &ino) < 0)
 		return 0; /* gone */
-	ssize_t k = walk_ns(w, st.st_ino, pid);
+	ssize_t k = walk_ns(w, (ino_t)ino, pid);
 	if (k < 0)
 		return 1;
 	struct ns *ns = &w->v[k];
@@ -524,7 +529,7 @@ static int walk_process(pid_t pid, void *arg)
 		ns->pid = pid;
 		ns->whole = true;
 	}
-	if (!ns_init(pid))
+	if (!ns_init(w, pid))
 		return 0;
 	ns->pid = pid;
 	ns->init = true;
@@ -538,6 +543,12 @@ static int walk_process(pid_t pid, void *arg)
  * slaves of its and healed with them), then the others. */
 static void walk_namespaces(struct ns_walk *w)
 {
+	/* (only where /proc numbers pids as our pid namespace does: its pid 1 is then our init) */
+	char self[32];
+	ssize_t n = readlink("/proc/self", self, sizeof(self) - 1);
+	self[n > 0 ? n : 0] = '\0';
+	if (atoi(self) != getpid() || proc_ns_inode(getpid(), "pid", &w->own_pidns) < 0)
+		w->own_pidns = 0;
 	proc_each_pid(walk_process, w);
 	for (size_t k = 0; k < w->n; k++)
 		if (!w->v[k].init && w->ready)
