@@ -60,7 +60,7 @@ int proc_ns_inode(pid_t pid, const char *kind, uint64_t *ino)
 	link[n] = '\0';
 	size_t k = strlen(kind);
 	char *end;
-	if (strncmp(link, kind, k) != 0 || link[k] != ':' || link[k + 1] != '[' || !isdigit((unsigned char)link[k + 2]))
+	if (strncmp(link, kind, k) != 0 || strncmp(link + k, ":[", 2) != 0 || !isdigit((unsigned char)link[k + 2]))
 		return -EINVAL;
 	errno = 0;
 	unsigned long long v = strtoull(link + k + 2, &end, 10);
