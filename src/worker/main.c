@@ -85,10 +85,12 @@ static int rebind_main(int argc, char **argv)
 	if (rebind_all(opt.mountpoint, &req, &s) < 0)
 		return 1;
 	double ms = mono_since_ms(t0);
-	char unvisited[96] = "";
+	char unvisited[160];
+	int at = snprintf(unvisited, sizeof(unvisited), "; %u %s in %.1f ms", s.met,
+			  s.listed ? "mount namespaces listed" : "processes walked", s.walk_ms);
 	if (s.unvisited)
-		snprintf(unvisited, sizeof(unvisited), "; %u namespace(s) with only other live instances' mounts not "
-			 "entered", s.unvisited);
+		snprintf(unvisited + at, sizeof(unvisited) - (size_t)at, "; %u namespace(s) with only other live "
+			 "instances' mounts not entered", s.unvisited);
 	if (s.healed || s.failed || s.left)
 		log_info("rebind: %u %smount(s) %s in %u namespace(s), %u failed, %u left alone (%.1f ms%s)", s.healed,
 			 what, done, s.namespaces, s.failed, s.left, ms, unvisited);

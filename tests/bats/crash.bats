@@ -368,7 +368,7 @@ DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 		# without a reset, a fresh worker tries the record next, and finds it foreign
 		grep -q "cannot take over: this binary would negotiate another connection" "$log"
 		grep -q "ending it and mounting $MNT afresh" "$log"
-		grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$CGA).* rebound to .*/proc/meminfo" "$log"
+		grep -q "$(ns_said "$(container_init a-$RUN_TAG)")[0-9]* mount(s) rebound to .*/proc/meminfo" "$log"
 	fi
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 	[ "$(memtotal b-$RUN_TAG)" = 196608 ]

@@ -226,6 +226,20 @@ container_start() {
 
 container_init() { cat "$BATS_RUN_TMPDIR/$1.pid"; }
 
+# mntns_of PID: the inode of PID's mount namespace, as the rebind's log names a namespace.
+mntns_of() { readlink "/proc/$1/ns/mnt" | tr -dc 0-9; }
+
+# ns_said PID: what starts the rebind's lines about PID's mount namespace, as a grep pattern:
+# its inode, then what the pass found of it in parentheses (or nothing), then ": ".
+ns_said() { echo "rebind: mount namespace $(mntns_of "$1")\( ([^)]*)\)\?: "; }
+
+# lists_namespaces: whether the rebind here takes the kernel's list of mount namespaces (Linux
+# 6.13 and later, from the host's pid namespace) instead of a walk of /proc.
+lists_namespaces() {
+	[ "$(uname -r | awk -F. '{ print ($1 * 100 + $2 >= 613) }')" = 1 ] &&
+		[ "$(readlink /proc/self/ns/pid)" = "pid:[4026531836]" ]
+}
+
 # in_container NAME CMD...: runs CMD inside NAME's namespaces, under timeout.
 in_container() {
 	local name=$1

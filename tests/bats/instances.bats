@@ -155,7 +155,7 @@ incus_stop_all() {
 		for i in $(seq 1 $N); do
 			[ "$i" = "$k" ] || [ "$(mounts_of "$i")" = "${before[i]}" ]
 		done
-		wait_until 5 grep -q "rebind: mount namespace of pid $(init_of "$k") (cgroup .*$n).* rebound to .*/proc/meminfo" \
+		wait_until 5 grep -q "$(ns_said "$(init_of "$k")")[0-9]* mount(s) rebound to .*/proc/meminfo" \
 			"$(incus_run "$n")/lxcfs.log"
 		# and it did not enter the other containers: their instances answer, nothing to heal there
 		wait_until 5 grep -q "rebind: .* healed in .* namespace(s) with only other live instances' mounts not entered" \

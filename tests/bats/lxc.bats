@@ -149,7 +149,7 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 	# with the other container's
 	[ -z "$(comm -12 <(lxcfs_groups "/proc/$(lxc_init_pid "$A")/mountinfo") \
 		<(lxcfs_groups "/proc/$(lxc_init_pid "$B")/mountinfo" /proc/self/mountinfo | sort -u))" ]
-	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$A).* rebound to .*/proc/meminfo" \
+	grep -q "$(ns_said "$(lxc_init_pid "$A")")[0-9]* mount(s) rebound to .*/proc/meminfo" \
 		"$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 	[ "$(grep "$RUN_TAG" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log" | grep -c "left alone\|cannot be healed\|still fails")" = 0 ]
 
@@ -177,7 +177,7 @@ lxcfs_mounts_in() { grep -c ' - fuse.lxcfs ' "/proc/$(lxc-info -P "$LXCPATH" -n 
 
 	daemon_start "$mnt" "$pidf" --restart-on-crash
 	wait_log "$mnt held a dead lxcfs mount"
-	wait_log "rebind: mount namespace of pid [0-9]* (cgroup .*$u).* rebound to .*/proc/meminfo"
+	wait_log "$(ns_said "$(lxc_init_pid "$u")")[0-9]* mount(s) rebound to .*/proc/meminfo"
 	check_values "$u" 196608 0
 	lxc_down "$u"
 	daemon_stop "$mnt" "$pidf"
@@ -215,7 +215,7 @@ dev_in_lxc() {
 	[ "$(dev_in_lxc "$u" /proc/meminfo)" = "$ours" ]
 	[ "$(dev_in_lxc "$u" /sys/devices/system/cpu)" = "$ours" ]
 	[ "$(dev_in_lxc "$A" /proc/meminfo)" = "$a_dev" ] # the other instance's container: untouched
-	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$u).* moved to .*/proc/meminfo" "$log"
+	grep -q "$(ns_said "$(lxc_init_pid "$u")")[0-9]* mount(s) moved to .*/proc/meminfo" "$log"
 	[ -e "/run/lxcfs-claims/$ours" ]
 	sleep 1
 	# the next start adopts the worker the replacement left

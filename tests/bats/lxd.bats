@@ -202,11 +202,16 @@ cpuset() {
 want() { [ "$2" = "$3" ] || { echo "$1: read '$2', expected '$3'" >&2; return 1; }; }
 
 # rebound_in NAME LOG: how many mounts of the container's own namespace the rebind lines of LOG
-# name (one line per namespace and kind of heal: "...(cgroup /lxc.payload.NAME): N mount(s)
-# rebound to ...").
+# name (one line per namespace and kind of heal: "rebind: mount namespace INODE (...): N
+# mount(s) rebound to ...").
 rebound_in() {
-	awk -v key="(cgroup /lxc.payload.$1): " '
-		i = index($0, key) { split(substr($0, i + length(key)), w, " "); if (w[2] == "mount(s)" && w[3] == "rebound") n += w[1] }
+	awk -v key="rebind: mount namespace $(mntns_of "$(lxd_init_pid "$1")")" '
+		i = index($0, key) {
+			rest = substr($0, i + length(key))
+			if (substr(rest, 1, 1) != ":" && substr(rest, 1, 1) != " ") next
+			split(substr(rest, index(rest, ": ") + 2), w, " ")
+			if (w[2] == "mount(s)" && w[3] == "rebound") n += w[1]
+		}
 		END { print n + 0 }' "$2"
 }
 
@@ -401,13 +406,13 @@ both_readers_ok() {
 	[ "$(lxcfs_binds "$A" | wc -l)" = "$before_a" ] # replaced, not stacked
 	[ "$(lxcfs_binds "$B" | wc -l)" = "$before_b" ]
 	[ "$(lxcfs_binds "$A" | awk -v d="$(our_dev)" '$2 != d' | wc -l)" = 0 ]
-	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$A).* rebound to .*/proc/meminfo" "$part"
-	grep -q "rebind: mount namespace of pid [0-9]* (cgroup .*$B).* rebound to .*/sys/devices/system/cpu" "$part"
+	grep -q "$(ns_said "$(lxd_init_pid "$A")")[0-9]* mount(s) rebound to .*/proc/meminfo" "$part"
+	grep -q "$(ns_said "$(lxd_init_pid "$B")")[0-9]* mount(s) rebound to .*/sys/devices/system/cpu" "$part"
 	want "binds rebound in $A" "$(rebound_in "$A" "$part")" "$before_a"
 	want "binds rebound in $B" "$(rebound_in "$B" "$part")" "$before_b"
 	grep -q "rebind: [0-9]* dead mount(s) healed in [0-9]* namespace(s), 0 failed," "$part"
 	# (other users' containers on this machine may hold dead mounts of their own: left alone)
-	[ "$(grep -e "(cgroup /lxc.payload.$A)" -e "(cgroup /lxc.payload.$B)" "$part" |
+	[ "$(grep -e "$(ns_said "$(lxd_init_pid "$A")")" -e "$(ns_said "$(lxd_init_pid "$B")")" "$part" |
 		grep -c "left alone\|cannot be healed\|still fails")" = 0 ]
 	both_readers
 	sleep 1

@@ -82,7 +82,8 @@ wait_rebind() {
 	return 1
 }
 
-@test "everything killed: the next start replaces the dead mount and heals every container's binds in place" {
+# everything_killed_healed: two containers, everything killed, the next start heals both in place.
+everything_killed_healed() {
 	daemon_start "$MNT" "$PIDF" --restart-on-crash
 	container_start a-$RUN_TAG "$CG1" "$MNT"
 	container_start b-$RUN_TAG "$CG2" "$MNT"
@@ -105,13 +106,30 @@ wait_rebind() {
 	[ "$status" -eq 0 ]
 	[ "$(mounts_of a-$RUN_TAG | grep -c fuse.lxcfs)" = "$before_a" ]
 	[ "$(mounts_of b-$RUN_TAG | grep -c fuse.lxcfs)" = "$before_b" ]
-	# one line per namespace, naming its process, its cgroup and the mounts healed: the process
-	# is the container's init, not the unshare that made it (a lower pid, in the same mount
-	# namespace and cgroup)
-	grep -q "rebind: mount namespace of pid $(container_init a-$RUN_TAG) (cgroup .*$CG1): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
+	# one line per namespace, naming it and the mounts healed
+	grep -q "$(ns_said "$(container_init a-$RUN_TAG)")[0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
 	# a file opened after the heal is served by the new daemon
 	grep -q "generation 1 serving" "$LOG"
 	[ "$(grep " $MNT fuse.lxcfs " /proc/self/mounts | wc -l)" = 1 ]
+}
+
+@test "everything killed: the next start replaces the dead mount and heals every container's binds in place" {
+	everything_killed_healed
+	# the namespaces come from the kernel's list where it has one, else from a walk of /proc
+	if lists_namespaces; then
+		grep -q "rebind: .* healed in .*; [0-9]* mount namespaces listed in" "$LOG"
+	else
+		grep -q "rebind: .* healed in .*; [0-9]* processes walked in" "$LOG"
+	fi
+}
+
+@test "everything killed, namespaces found by a walk of /proc (kernels before 6.13): the same heal, each named by its process and cgroup" {
+	export LXCFS_FAULT_REBIND_WALK_PROC=1
+	everything_killed_healed
+	grep -q "rebind: .* healed in .*; [0-9]* processes walked in" "$LOG"
+	# the process is the container's init, not the unshare that made it (a lower pid, in the
+	# same mount namespace and cgroup)
+	grep -q "rebind: mount namespace $(mntns_of "$(container_init a-$RUN_TAG)") (pid $(container_init a-$RUN_TAG), cgroup .*$CG1): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
 }
 
 @test "only ours is touched: a live lxcfs, another instance's dead mount and other filesystems stay as they were" {
@@ -282,7 +300,7 @@ $OTHER" ]
 	grep "healed in" "$LOG" >&2
 	# one line for the namespace, naming its first mounts and counting the rest: bounded
 	local line
-	line=$(grep "(cgroup .*$CG1): [0-9]* mount(s) rebound to $MNT: " "$LOG")
+	line=$(grep "$(ns_said "$(container_init a-$RUN_TAG)")[0-9]* mount(s) rebound to $MNT: " "$LOG")
 	[ "$(echo "$line" | wc -l)" = 1 ]
 	[ "${#line}" -lt 1024 ]
 	[[ "$line" == *" $dir/f"*" ($MNT/proc/uptime), "*", and "*" more" ]]
@@ -292,7 +310,7 @@ $OTHER" ]
 	: >"$LOG"
 	LXCFS_FAULT_REBIND_REC_MAX=8192 daemon_start "$MNT" "$PIDF" --restart-on-crash
 	wait_rebind
-	grep -q "(cgroup .*$CG1): 11[0-9][0-9] lxcfs mounts, more than a message to the runners holds: healed by a child of its own" "$LOG"
+	grep -q "$(ns_said "$(container_init a-$RUN_TAG)")11[0-9][0-9] lxcfs mounts, more than a message to the runners holds: healed by a child of its own" "$LOG"
 	bad=$(nsenter -t "$(container_init a-$RUN_TAG)" -m -- sh -c '
 		n=0; for f in "$1"/f*; do timeout 5 cat "$f" >/dev/null 2>&1 || n=$((n + 1)); done; echo $n' sh "$dir")
 	echo "binds still dead after the second loss: $bad" >&2
@@ -455,7 +473,8 @@ $OTHER" ]
 
 root_is() { [ "$(readlink "/proc/$1/root")" = "$2" ]; } # PID PATH
 
-@test "a namespace whose first process is chrooted (as postfix's daemons are): read through another of its processes, healed all the same" {
+@test "a namespace whose first process is chrooted (as postfix's daemons are): the walk of /proc reads it through another of its processes, healed all the same" {
+	export LXCFS_FAULT_REBIND_WALK_PROC=1 # (the kernel's list sees every namespace whole)
 	local root=$BATS_TEST_TMPDIR/chroot ready=$BATS_TEST_TMPDIR/chroot.ready first child d
 	mkdir -p "$root/usr"
 	for d in bin lib lib64 sbin; do # a merged /usr's links, or the directories
@@ -484,5 +503,5 @@ root_is() { [ "$(readlink "/proc/$1/root")" = "$2" ]; } # PID PATH
 	[ "$status" -ne 0 ]
 	start_healed "$MNT" "$PIDF"
 	timeout "$TMO" nsenter -t "$child" -m cat /proc/meminfo >/dev/null
-	grep -q "rebind: mount namespace of pid $child (cgroup .*): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
+	grep -q "rebind: mount namespace $(mntns_of "$child") (pid $child, cgroup .*): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
 }

@@ -37,9 +37,6 @@ struct ns_result {
 	bool done;     /* the namespace's total */
 };
 
-/* Opens the mount namespace of pid, if that process still has the one (inode ino) scanned. */
-int open_ns(pid_t pid, ino_t ino);
-
 /* In a child: clones the fresh trees (from our namespace), enters the namespace nsfd, heals its
  * candidates cs[n]; res says how far it got, and goes to out (if >= 0) after each step, so that a
  * child killed for a hang still reports.  procfd: the host's /proc. */

@@ -26,20 +26,6 @@
 #define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
 #endif
 
-/* Opens the mount namespace of ns, if its process still has the one we scanned. */
-int open_ns(pid_t pid, ino_t ino)
-{
-	char p[64];
-	struct stat st;
-	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_ino != ino)) {
-		close(fd); /* the pid was reused meanwhile */
-		fd = -1;
-	}
-	return fd;
-}
-
 struct live_mount {
 	int id, parent;
 	dev_t dev;

@@ -22,6 +22,7 @@
 #include "lib/clock.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
+#include "lib/mntns.h"
 #include "lib/procfs.h"
 #include "lib/mount.h"
 #include "lib/mountinfo.h"
@@ -64,6 +65,7 @@ struct scan {
 	uint64_t probe_started_ms;
 	struct cand *c;
 	size_t n, cap;
+	char our_root[PATH_MAX + 256]; /* what shows at "/" in our namespace: "SOURCE:ROOT" */
 };
 
 static void note_seen(struct scan *s, dev_t dev)
@@ -303,15 +305,15 @@ static void free_candidates(struct scan *s)
 	s->n = 0;
 }
 
-/* What the namespace's first process belongs to, for the log: its cgroup v2 path, else (the
- * unified hierarchy of a hybrid host has everyone at "/") its first hierarchy's that says more
- * (LXC names them lxc.payload.NAME). */
-static void describe_pid(pid_t pid, char *dst, size_t size)
+/* A walked namespace's name in the log: its inode, then its process and what that belongs to:
+ * its cgroup v2 path, else (the unified hierarchy of a hybrid host has everyone at "/") its first
+ * hierarchy's that says more (LXC names them lxc.payload.NAME). */
+static void describe_pid(ino_t ino, pid_t pid, char *dst, size_t size)
 {
 	char path[64];
 	struct buf b = BUF_INIT;
 	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	snprintf(dst, size, "mount namespace of pid %d", (int)pid);
+	snprintf(dst, size, "mount namespace %lu (pid %d)", (unsigned long)ino, (int)pid);
 	const char *best = NULL, *line;
 	size_t pos = 0, len, bestlen = 0;
 	int rank = 0; /* 3: v2 path, 2: another hierarchy's, 1: "/" */
@@ -331,7 +333,8 @@ static void describe_pid(pid_t pid, char *dst, size_t size)
 			}
 		}
 	if (best)
-		snprintf(dst, size, "mount namespace of pid %d (cgroup %.*s)", (int)pid, (int)bestlen, best);
+		snprintf(dst, size, "mount namespace %lu (pid %d, cgroup %.*s)", (unsigned long)ino, (int)pid,
+			 (int)bestlen, best);
 	buf_free(&b);
 }
 
@@ -425,7 +428,9 @@ static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, con
 
 struct ns {
 	ino_t ino;
-	pid_t pid; /* the process it is read through and named by: see walk_process */
+	uint64_t id; /* listed: the kernel's id of it */
+	int fd;      /* listed: its nsfd, while it is handed over */
+	pid_t pid; /* walked: the process it is read through and named by: see walk_process */
 	bool whole; /* pid's root is the namespace's */
 	bool init; /* pid is its pid namespace's first process */
 	bool later; /* only others' mounts in it: visited again once the prober has answered */
@@ -442,6 +447,8 @@ struct ns_walk {
 	void (*ready)(struct ns_walk *w, size_t k, void *arg);
 	void *arg;
 	uint64_t own_pidns; /* the walker's pid namespace (0: unknown) */
+	unsigned met;       /* processes walked, or namespaces listed */
+	bool listed;        /* from the kernel's list, not a walk of /proc */
 };
 
 static size_t slot_of(const struct ns_walk *w, ino_t ino)
@@ -479,7 +486,7 @@ static ssize_t walk_ns(struct ns_walk *w, ino_t ino, pid_t pid)
 		w->v = v;
 		w->cap = cap;
 	}
-	w->v[w->n] = (struct ns){ .ino = ino, .pid = pid, .mounts = BUF_INIT };
+	w->v[w->n] = (struct ns){ .ino = ino, .fd = -1, .pid = pid, .mounts = BUF_INIT };
 	w->slot[i] = ++w->n;
 	return (ssize_t)(w->n - 1);
 }
@@ -517,6 +524,7 @@ static int walk_process(pid_t pid, void *arg)
 {
 	struct ns_walk *w = arg;
 	uint64_t ino;
+	w->met++;
 	if (proc_ns_inode(pid, "mnt", &ino) < 0)
 		return 0; /* gone */
 	ssize_t k = walk_ns(w, (ino_t)ino, pid);
@@ -563,6 +571,103 @@ static void walk_free(struct ns_walk *w)
 	free(w->slot);
 }
 
+/* Opens the mount namespace of pid, if that process still has the one (inode ino) walked. */
+static int open_ns(pid_t pid, ino_t ino)
+{
+	char p[64];
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
+	int fd = open(p, O_RDONLY | O_CLOEXEC);
+	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_ino != ino)) {
+		close(fd); /* the pid was reused meanwhile */
+		fd = -1;
+	}
+	return fd;
+}
+
+/* A namespace's name in the log.  Listed, it has no process: its inode (as lsns and
+ * /proc/PID/ns/mnt show it), and what shows at its "/" (top: that mount's id) when it is not
+ * ours, which names a container: "/dev/vda1:/var/lib/lxc/NAME/rootfs", LXD's ".../containers/NAME",
+ * a ZFS dataset "POOL/containers/NAME:/". */
+static void describe_ns(const struct scan *s, const struct ns *ns, uint64_t top, char *dst, size_t size)
+{
+	char src[256], root[PATH_MAX];
+	if (ns->pid)
+		describe_pid(ns->ino, ns->pid, dst, size);
+	else if (top && mntns_root_of(ns->id, top, src, sizeof(src), root, sizeof(root)) == 0 &&
+		 (strncmp(s->our_root, src, strlen(src)) != 0 || s->our_root[strlen(src)] != ':' ||
+		  strcmp(s->our_root + strlen(src) + 1, root) != 0))
+		snprintf(dst, size, "mount namespace %lu (root %s:%s)", (unsigned long)ns->ino, src, root);
+	else
+		snprintf(dst, size, "mount namespace %lu", (unsigned long)ns->ino);
+}
+
+struct found_ours {
+	const struct scan *s;
+	bool found;
+};
+
+static bool is_ours(const struct mntent_info *m, void *arg)
+{
+	struct found_ours *f = arg;
+	f->found |= m->id == f->s->our_id && makedev(m->major, m->minor) == f->s->ours && mountinfo_is_lxcfs(m);
+	return !f->found;
+}
+
+/* Whether the kernel's list of mount namespaces serves the pass: where it shows what a walk of
+ * /proc would (our pid namespace is the host's: an lxcfs in a container that shares the host's
+ * user namespace could list the host's namespaces, and must heal only its own), and where
+ * statmount says of our own mount what our mountinfo says (Linux 6.13 and later).  The name of
+ * what shows at our "/" is kept, to name the others'. */
+static bool can_list(struct scan *s)
+{
+	char pidns[32], src[256], root[PATH_MAX];
+	ssize_t n = readlink("/proc/self/ns/pid", pidns, sizeof(pidns) - 1);
+	pidns[n > 0 ? n : 0] = '\0';
+	if (strcmp(pidns, "pid:[4026531836]") != 0 || fault_long("LXCFS_FAULT_REBIND_WALK_PROC", 0))
+		return false; /* (the host's: PROC_PID_INIT_INO, fixed) */
+	struct mntns me;
+	struct found_ours f = { s, false };
+	uint64_t top = 0;
+	if (mntns_self(&me) < 0)
+		return false;
+	if (mntns_each_fuse(me.id, is_ours, &f, &top) == 0 && f.found && top &&
+	    mntns_root_of(me.id, top, src, sizeof(src), root, sizeof(root)) == 0)
+		snprintf(s->our_root, sizeof(s->our_root), "%s:%s", src, root);
+	mntns_close(&me);
+	return f.found;
+}
+
+/* Every mount namespace from the kernel's list, each handed to w->ready as it comes, in the
+ * order they were made (a container's before those its services made, whose binds are slaves
+ * of its and healed with them).  0, or -errno before the first if there is no list. */
+static int list_namespaces(struct ns_walk *w)
+{
+	struct mntns it;
+	int r = mntns_first(&it);
+	if (r < 0)
+		return r;
+	w->listed = true;
+	do {
+		ssize_t k = walk_ns(w, (ino_t)it.ino, 0);
+		w->met++;
+		if (k < 0) {
+			r = -ENOMEM;
+			break;
+		}
+		w->v[k].id = it.id;
+		w->v[k].fd = it.fd;
+		if (w->ready)
+			w->ready(w, (size_t)k, w->arg);
+		w->v[k].fd = -1;
+	} while ((r = mntns_next(&it)) == 0);
+	mntns_close(&it);
+	if (r != -ENOENT)
+		log_error("rebind: the list of mount namespaces ended after %u: %s; the others are not healed", w->met,
+			  strerror(-r));
+	return 0;
+}
+
 /* One namespace: its candidates; if there are any, queued for the runners, or (one that may
  * hang) healed or judged by a child of its own at once.  With later: a namespace whose
  * candidates are all left to others is not entered but marked. */
@@ -570,14 +675,17 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 		  bool *later, struct rebind_stats *stats)
 {
 	char p[PATH_MAX];
-	int nsfd = open_ns(ns->pid, ns->ino);
+	int nsfd = ns->pid ? open_ns(ns->pid, ns->ino) : ns->fd;
 	if (nsfd < 0)
 		return; /* its process is gone (so is, most likely, the namespace), or the pid reused */
-	/* Candidates from the namespace as this process sees it; mount ids are global, so the
-	 * child finds them again from inside. */
+	/* Candidates from the namespace as the kernel lists it, or as its process sees it; mount
+	 * ids are global, so the child finds them again from inside. */
 	snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)ns->pid);
 	s->skipped = 0;
-	if (ns->mounts.data)
+	uint64_t top = 0;
+	if (!ns->pid)
+		mntns_each_fuse(ns->id, note_candidate, s, &top); /* (a namespace gone meanwhile has none) */
+	else if (ns->mounts.data)
 		mountinfo_each_text(ns->mounts.data, ns->mounts.len, note_candidate, s);
 	else
 		mountinfo_each(AT_FDCWD, p, note_candidate, s);
@@ -588,8 +696,8 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 	if (s->n && later && !ours) {
 		*later = true;
 	} else if (s->n) {
-		char who[PATH_MAX + 64];
-		describe_pid(ns->pid, who, sizeof(who));
+		char who[2 * PATH_MAX];
+		describe_ns(s, ns, top, who, sizeof(who));
 		/* A mount not proven ours (an orphan, another instance's) may hang on a daemon that
 		 * does not answer: such a namespace is healed alone, so that a hang costs one bound
 		 * wait and its device is skipped everywhere after (the queued ones are ours, whose
@@ -597,7 +705,7 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 		bool alone = false;
 		for (size_t i = 0; i < s->n && !alone; i++)
 			alone = !s->c[i].proven;
-		int r = alone ? 0 : pool_queue(pool, s->c, s->n, ns->ino, ns->pid, who);
+		int r = alone ? 0 : pool_queue(pool, s->c, s->n, nsfd, who);
 		if (r == -E2BIG)
 			log_info("rebind: %s: %zu lxcfs mounts, more than a message to the runners holds: "
 				 "healed by a child of its own", who, s->n);
@@ -607,7 +715,8 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 			account(&(struct ns_result){ 0 }, r, who, s, stats);
 	}
 	free_candidates(s);
-	close(nsfd);
+	if (ns->pid)
+		close(nsfd);
 }
 
 /* The live mount at mnt to heal from: an O_PATH fd of it, its canonical path and device; or -errno
@@ -665,10 +774,28 @@ static void visit_ready(struct ns_walk *w, size_t k, void *arg)
 	visit(x->pool, x->s, &w->v[k], x->mntfd, x->path, &w->v[k].later, x->stats);
 }
 
+/* The listed namespaces the first round marked later, listed again (their fds were not kept: on
+ * a host of per-container instances every one is marked).  Both lists go by id. */
+static void relist_later(struct ns_walk *w, struct visiting *x)
+{
+	struct mntns it;
+	size_t k = 0;
+	for (int r = mntns_first(&it); r == 0 && k < w->n; r = mntns_next(&it)) {
+		while (k < w->n && (!w->v[k].later || w->v[k].id < it.id))
+			k++;
+		if (k < w->n && w->v[k].id == it.id) {
+			w->v[k].fd = it.fd;
+			visit(x->pool, x->s, &w->v[k], x->mntfd, x->path, NULL, x->stats);
+			w->v[k].fd = -1;
+		}
+	}
+	mntns_close(&it);
+}
+
 /* Every mount namespace: first those with something we may heal, each as the walk of /proc
  * finds it (the runners heal the first while the walk goes on); those holding only others'
  * mounts once the prober has said which of those answer (most of them, then, need no visit). */
-static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind_stats *stats)
+static void visit_all(struct scan *s, int mntfd, const char *path, uint64_t t0, struct rebind_stats *stats)
 {
 	probe_start(s);
 	struct pool pool;
@@ -676,7 +803,12 @@ static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind
 	pool_init(&pool, mntfd, path, pass_done, &pass, s->hung, &s->nhung);
 	struct visiting x = { &pool, s, mntfd, path, stats };
 	struct ns_walk w = { .ready = s->req->release ? NULL : visit_ready, .arg = &x };
-	walk_namespaces(&w);
+	/* (a release reads every namespace's mounts before the first goes: through its processes) */
+	if (s->req->release || !can_list(s) || list_namespaces(&w) < 0)
+		walk_namespaces(&w);
+	stats->met = w.met;
+	stats->listed = w.listed;
+	stats->walk_ms = mono_since_ms(t0);
 	if (s->req->release) {
 		read_mounts_first(w.v, w.n);
 		for (size_t k = 0; k < w.n; k++)
@@ -684,9 +816,12 @@ static void visit_all(struct scan *s, int mntfd, const char *path, struct rebind
 	}
 	pool_finish(&pool, stats);
 	probe_finish(s); /* (the hung devices are known before the second round) */
-	for (size_t k = 0; k < w.n; k++)
-		if (w.v[k].later)
-			visit(&pool, s, &w.v[k], mntfd, path, NULL, stats);
+	if (w.listed)
+		relist_later(&w, &x);
+	else
+		for (size_t k = 0; k < w.n; k++)
+			if (w.v[k].later)
+				visit(&pool, s, &w.v[k], mntfd, path, NULL, stats);
 	pool_finish(&pool, stats);
 	walk_free(&w);
 }
@@ -717,6 +852,7 @@ int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stat
 		return -ENOMEM;
 	}
 	time_t started = time(NULL);
+	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	int loaded = claims_load(req->claim_dir, &s.claims);
 	if (loaded < 0)
 		log_error("rebind: cannot read the claims in %s (%s): only mounts named or found dead at %s "
@@ -724,7 +860,7 @@ int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stat
 	log_request(req, path);
 	mountinfo_each(AT_FDCWD, "/proc/self/mountinfo", note_instance, &s);
 	*stats = (struct rebind_stats){ 0 };
-	visit_all(&s, mntfd, path, stats);
+	visit_all(&s, mntfd, path, t0, stats);
 	if (req->live)
 		stats->still_open = (unsigned)drain_wait(s.live_ids, s.nlive, DRAIN_TIMEOUT_MS);
 	note_seen(&s, ours);

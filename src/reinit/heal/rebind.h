@@ -30,6 +30,9 @@ struct rebind_stats {
 	unsigned still_open; /* files of the replaced lxcfs still open when the wait ended */
 	unsigned unvisited;  /* namespaces not entered: their lxcfs mounts were all of other live
 				instances (a host of per-container instances has one per container) */
+	unsigned met;        /* processes walked in /proc, or namespaces listed by the kernel */
+	bool listed;
+	double walk_ms;      /* from the pass's start to the last namespace found */
 };
 
 struct rebind_req {

@@ -45,10 +45,9 @@ pid_t fork_reporting(int *rd, int *wr)
 #define REC_MAX (128 * 1024) /* a namespace's message at most (below the socket's buffer); a
 				* bigger one (3,000 mounts and more) is healed alone */
 
+/* (the namespace itself comes with the message: its fd, SCM_RIGHTS) */
 struct rec_head {
-	uint32_t ns, n; /* its index in the pass, its candidates */
-	uint64_t ino;
-	int32_t pid;
+	uint32_t ns, n;   /* its index in the pass, its candidates */
 	uint32_t who_len; /* with the NUL */
 };
 
@@ -68,10 +67,9 @@ void pool_init(struct pool *p, int mntfd, const char *mnt, pool_done_fn *done_fn
 }
 
 /* A namespace and its candidates cs[n] as a message into p->msg: its length, or 0 if too big. */
-static size_t rec_make(struct pool *p, const struct cand *cs, size_t n, uint32_t ns, ino_t ino, pid_t pid,
-		       const char *who)
+static size_t rec_make(struct pool *p, const struct cand *cs, size_t n, uint32_t ns, const char *who)
 {
-	struct rec_head h = { .ns = ns, .n = (uint32_t)n, .ino = ino, .pid = pid, .who_len = (uint32_t)strlen(who) + 1 };
+	struct rec_head h = { .ns = ns, .n = (uint32_t)n, .who_len = (uint32_t)strlen(who) + 1 };
 	size_t len = sizeof(h) + h.who_len;
 	if (len > p->rec_max)
 		return 0;
@@ -143,6 +141,23 @@ static int rec_read(char *m, size_t n, struct rec_head *h, char **who, struct ca
 	return at == n ? 0 : -EINVAL;
 }
 
+/* A message from the queue and the fd that came with it (*fd, else -1): its length, 0 at the
+ * end, or -1 (errno). */
+static ssize_t recv_with_fd(int q, char *m, size_t size, int *fd)
+{
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = m, .iov_len = size };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	ssize_t got = recvmsg(q, &msg, MSG_CMSG_CLOEXEC);
+	struct cmsghdr *c = got >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
+	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
+		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	return got;
+}
+
 /* In a runner: namespaces from the queue until the pass has queued them all.  Each starts with
  * a report naming it, so that one whose runner is killed is still accounted for.  Never returns. */
 static void run_queue(int q, struct pool_shared *sh, unsigned slot, int mntfd, const char *mnt, int out)
@@ -157,7 +172,8 @@ static void run_queue(int q, struct pool_shared *sh, unsigned slot, int mntfd, c
 	if (!m)
 		_exit(4);
 	for (;;) {
-		ssize_t got = recv(q, m, REC_MAX, 0);
+		int nsfd = -1;
+		ssize_t got = recv_with_fd(q, m, REC_MAX, &nsfd);
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got <= 0)
@@ -165,8 +181,11 @@ static void run_queue(int q, struct pool_shared *sh, unsigned slot, int mntfd, c
 		struct rec_head h = { .ns = UINT_MAX };
 		char *who;
 		int bad = rec_read(m, (size_t)got, &h, &who, &cs, &cap);
-		if (h.ns == UINT_MAX)
+		if (h.ns == UINT_MAX) {
+			if (nsfd >= 0)
+				close(nsfd);
 			continue; /* cannot even say which: the pass counts it as not healed at its end */
+		}
 		__atomic_store_n(&sh->taken_ms[slot], mono_ms(), __ATOMIC_RELAXED);
 		__atomic_thread_fence(__ATOMIC_RELEASE); /* the time before the namespace it is for */
 		*res = (struct ns_result){ .ns = h.ns };
@@ -178,20 +197,22 @@ static void run_queue(int q, struct pool_shared *sh, unsigned slot, int mntfd, c
 			for (size_t k = 0; k < h.n; k++)
 				for (unsigned i = 0; i < nhung && i < sizeof(sh->hung) / sizeof(sh->hung[0]); i++)
 					cs[k].hung |= cs[k].dev == sh->hung[i];
-			/* back home first: the trees are cloned there, and the next namespace is
-			 * opened through the host's /proc */
+			/* back home first: the trees are cloned there */
 			if (away && setns(home, CLONE_NEWNS) < 0) {
 				log_error("rebind: cannot return to our mount namespace: %s", strerror(errno));
 				_exit(3);
 			}
 			away = false;
-			int nsfd = open_ns(h.pid, (ino_t)h.ino);
 			if (nsfd >= 0) {
 				away = true;
 				heal_in(nsfd, procfd, mntfd, mnt, cs, h.n, who, -1, res);
-				close(nsfd);
+			} else {
+				log_error("rebind: %s: its namespace did not come with its message", who);
+				res->failed++;
 			}
 		}
+		if (nsfd >= 0)
+			close(nsfd);
 		struct ns_result done = *res;
 		done.done = true;
 		if (write(out, &done, sizeof(done)) != sizeof(done))
@@ -369,7 +390,7 @@ static int pool_open(struct pool *p)
 	return 0;
 }
 
-int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, ino_t ino, pid_t pid, const char *who)
+int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, int nsfd, const char *who)
 {
 	int r;
 	if (!p->sh && (r = pool_open(p)) < 0)
@@ -382,7 +403,7 @@ int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, ino_t ino, pid
 		p->who = more;
 		p->cap = cap;
 	}
-	size_t len = rec_make(p, cs, ncs, (uint32_t)p->n, ino, pid, who);
+	size_t len = rec_make(p, cs, ncs, (uint32_t)p->n, who);
 	if (!len)
 		return -E2BIG;
 	char *w = strdup(who);
@@ -391,7 +412,16 @@ int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, ino_t ino, pid
 	pool_share_hung(p);
 	if (p->running < p->want)
 		runner_add(p);
-	while (send(p->q[1], p->msg, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
+	union {
+		struct cmsghdr h;
+		char b[CMSG_SPACE(sizeof(int))];
+	} ctl;
+	struct iovec iov = { .iov_base = p->msg, .iov_len = len };
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
+	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
+	*c = (struct cmsghdr){ .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS, .cmsg_len = CMSG_LEN(sizeof(int)) };
+	memcpy(CMSG_DATA(c), &nsfd, sizeof(int));
+	while (sendmsg(p->q[1], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* EMSGSIZE: a socket buffer smaller than REC_MAX here (net.core.wmem_default) */
 		r = errno == EMSGSIZE ? -E2BIG
 		    : errno == EAGAIN && !p->running && runner_add(p) < 0 ? -EAGAIN

@@ -5,7 +5,7 @@
  * cost (bench/rebind, perf).  The pass queues each namespace as its scan finds it, so the healing
  * starts with the first one instead of after the scan (100-160 ms of a pass over 1,000
  * namespaces).  The queue is a SOCK_SEQPACKET pair: a message per namespace, which one runner
- * takes whole; the pass keeps only each namespace's name, for the log. */
+ * takes whole, with the namespace's fd; the pass keeps only each namespace's name, for the log. */
 #ifndef LXCFS_RUNNERS_H
 #define LXCFS_RUNNERS_H
 
@@ -66,10 +66,11 @@ struct pool {
 
 void pool_init(struct pool *p, int mntfd, const char *mnt, pool_done_fn *done_fn, void *arg, const dev_t *hung,
 	       const size_t *nhung);
-/* Queues a namespace with its candidates cs[ncs], starting a runner for it while fewer run than
- * wanted: 0, -E2BIG if it is too big for a message (to be healed alone), -EAGAIN if no runner
- * could be started and the queue is full, or -errno. */
-int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, ino_t ino, pid_t pid, const char *who);
+/* Queues a namespace (nsfd, which goes with the message: the caller keeps its own) with its
+ * candidates cs[ncs], starting a runner for it while fewer run than wanted: 0, -E2BIG if it is
+ * too big for a message (to be healed alone), -EAGAIN if no runner could be started and the
+ * queue is full, or -errno. */
+int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, int nsfd, const char *who);
 /* Ends a round: the queue closed, every runner's end awaited; a namespace no runner took counts
  * as failed in stats.  p can start another round. */
 void pool_finish(struct pool *p, struct rebind_stats *stats);
