@@ -63,7 +63,6 @@ enum {
 	SM_SB_SOURCE = 0x200,
 };
 #define LX_LSMT_ROOT 0xffffffffffffffffULL
-#define LX_FUSE_SUPER_MAGIC 0x65735546
 
 static int ns_fill(struct mntns *ns)
 {
@@ -171,11 +170,12 @@ static uint64_t top_of(const struct link *l, size_t n)
 	return 0;
 }
 
-int mntns_each_fuse(uint64_t id, bool (*fn)(const struct mntent_info *m, void *arg), void *arg, uint64_t *top_id)
+int mntns_each_of(uint64_t id, uint64_t magic, bool (*fn)(const struct mntent_info *m, void *arg), void *arg,
+		  uint64_t *top_id)
 {
 	uint64_t ids[256], last = 0;
 	struct link *links = NULL;
-	size_t nlinks = 0;
+	size_t nlinks = 0, cap = 0;
 	char *buf = malloc(SM_BUF);
 	struct mntent_info *m = malloc(sizeof(*m));
 	int r = 0;
@@ -194,15 +194,19 @@ int mntns_each_fuse(uint64_t id, bool (*fn)(const struct mntent_info *m, void *a
 		more = n == (long)(sizeof(ids) / sizeof(ids[0]));
 		for (long i = 0; i < n; i++) {
 			last = ids[i];
-			/* the type first, without a string: a FUSE mount is read whole */
+			/* the type first, without a string: one of the type asked is read whole */
 			if (statmount_of(id, ids[i], SM_SB_BASIC | SM_MNT_BASIC, sm, STR_AT) < 0)
 				continue; /* gone meanwhile */
-			struct link *more = top_id ? reallocarray(links, nlinks + 1, sizeof(*links)) : NULL;
-			if (more) {
-				links = more;
-				links[nlinks++] = (struct link){ sm->mnt_id, sm->mnt_parent_id };
+			if (top_id && nlinks == cap) {
+				struct link *grown = reallocarray(links, cap ? 2 * cap : 64, sizeof(*links));
+				if (grown) {
+					links = grown;
+					cap = cap ? 2 * cap : 64;
+				}
 			}
-			if (sm->sb_magic != LX_FUSE_SUPER_MAGIC)
+			if (top_id && nlinks < cap)
+				links[nlinks++] = (struct link){ sm->mnt_id, sm->mnt_parent_id };
+			if (sm->sb_magic != magic)
 				continue;
 			if (statmount_of(id, ids[i], SM_SB_BASIC | SM_MNT_BASIC | SM_MNT_ROOT | SM_MNT_POINT | SM_FS_TYPE |
 					 SM_FS_SUBTYPE | SM_SB_SOURCE, sm, SM_BUF) < 0)

@@ -27,11 +27,14 @@ int mntns_first(struct mntns *ns);
 int mntns_next(struct mntns *ns);
 void mntns_close(struct mntns *ns);
 
-/* Calls fn for every FUSE mount of the namespace id as mountinfo would say it (id: the mountinfo
- * id; mountpoint: relative to that namespace's root; fstype "fuse.SUBTYPE") until fn returns
- * false.  root_id, if not NULL: the kernel's id of the namespace's root mount.  0, -EOPNOTSUPP
- * if the kernel does not give the fields asked (before 6.13), or -errno. */
-int mntns_each_fuse(uint64_t id, bool (*fn)(const struct mntent_info *m, void *arg), void *arg, uint64_t *root_id);
+/* Calls fn for every mount of the namespace id whose filesystem has the magic number (e.g.
+ * FUSE_SUPER_MAGIC) as mountinfo would say it (id: the mountinfo id; mountpoint: relative to
+ * that namespace's root; fstype "TYPE.SUBTYPE" as for FUSE) until fn returns false.  Each other
+ * mount costs one statmount without strings.  top_id, if not NULL: the kernel's id of the mount
+ * that shows at the namespace's "/", for mntns_root_of (0 if none was found).  0 or -errno
+ * (before Linux 6.13 the subtype and source are left empty). */
+int mntns_each_of(uint64_t id, uint64_t magic, bool (*fn)(const struct mntent_info *m, void *arg), void *arg,
+		  uint64_t *top_id);
 
 /* The root mount of the namespace id: its source and its root in its filesystem ("/dev/vda1",
  * "/var/lib/lxc/c1/rootfs"), each cut to its size.  0 or -errno. */

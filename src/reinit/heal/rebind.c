@@ -17,6 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/magic.h>
+
 #include "lib/buf.h"
 #include "lib/child.h"
 #include "lib/clock.h"
@@ -631,7 +633,7 @@ static bool can_list(struct scan *s)
 	uint64_t top = 0;
 	if (mntns_self(&me) < 0)
 		return false;
-	if (mntns_each_fuse(me.id, is_ours, &f, &top) == 0 && f.found && top &&
+	if (mntns_each_of(me.id, FUSE_SUPER_MAGIC, is_ours, &f, &top) == 0 && f.found && top &&
 	    mntns_root_of(me.id, top, src, sizeof(src), root, sizeof(root)) == 0)
 		snprintf(s->our_root, sizeof(s->our_root), "%s:%s", src, root);
 	mntns_close(&me);
@@ -684,7 +686,7 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 	s->skipped = 0;
 	uint64_t top = 0;
 	if (!ns->pid)
-		mntns_each_fuse(ns->id, note_candidate, s, &top); /* (a namespace gone meanwhile has none) */
+		mntns_each_of(ns->id, FUSE_SUPER_MAGIC, note_candidate, s, &top); /* (a namespace gone meanwhile has none) */
 	else if (ns->mounts.data)
 		mountinfo_each_text(ns->mounts.data, ns->mounts.len, note_candidate, s);
 	else

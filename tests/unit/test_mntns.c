@@ -1,0 +1,191 @@
+/* lib/mntns: the kernel's list of mount namespaces holds ours and a child's made after it, in
+ * that order; the mounts it reads of the child's namespace from outside are the ones the child's
+ * mountinfo shows (ids, device, root, mount point, type, source), of the type asked only; and
+ * what shows at the child's "/" is named as its mountinfo names it.  Root only; where the kernel
+ * has no list (before 6.13) it says so and checks nothing. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <linux/magic.h>
+
+#include "lib/mntns.h"
+#include "lib/mountinfo.h"
+#include "check.h"
+
+#define MAX_SEEN 128
+
+struct seen {
+	struct mntent_info m[MAX_SEEN];
+	int n;
+};
+
+static bool keep(const struct mntent_info *m, void *arg)
+{
+	struct seen *s = arg;
+	if (s->n < MAX_SEEN)
+		s->m[s->n] = *m;
+	s->n++;
+	return true;
+}
+
+/* The line of pid's mountinfo for mount id, or for the last mount at "/" (id < 0). */
+struct wanted {
+	int id;
+	struct mntent_info m;
+	bool found;
+};
+
+static bool find(const struct mntent_info *m, void *arg)
+{
+	struct wanted *w = arg;
+	if (w->id >= 0 ? m->id == w->id : strcmp(m->mountpoint, "/") == 0) {
+		w->m = *m;
+		w->found = true;
+	}
+	return true;
+}
+
+static struct wanted mountinfo_line(pid_t pid, int id)
+{
+	char p[64];
+	struct wanted w = { .id = id };
+	snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)pid);
+	mountinfo_each(AT_FDCWD, p, find, &w);
+	return w;
+}
+
+int main(void)
+{
+	struct mntns me, it;
+	int r = mntns_self(&me);
+	if (r < 0 || (r = mntns_first(&it)) < 0) {
+		printf("(the kernel lists no mount namespaces here: %s)\n", strerror(-r));
+		return 0;
+	}
+	mntns_close(&it);
+	char dir[] = "/tmp/test_mntns.XXXXXX";
+	CHECK(mkdtemp(dir) != NULL);
+
+	/* a child in a mount namespace of its own, made after ours: a tmpfs, and a bind of a
+	 * directory of it elsewhere */
+	int ready[2];
+	CHECK_INT(pipe(ready), 0);
+	pid_t child = fork();
+	if (child == 0) {
+		char sub[64], at[64];
+		snprintf(sub, sizeof(sub), "%s/t", dir);
+		mkdir(sub, 0700);
+		snprintf(sub, sizeof(sub), "%s/t/sub", dir);
+		snprintf(at, sizeof(at), "%s/b", dir);
+		char c = 'n';
+		if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
+		    mkdir(at, 0700) == 0 && mkdir(sub, 0700) == 0 &&
+		    mount("mntns-test", sub, "tmpfs", 0, "size=64k") == 0 && mkdir(strcat(sub, "/d"), 0700) == 0 &&
+		    mount(sub, at, NULL, MS_BIND, NULL) == 0)
+			c = 'y';
+		if (write(ready[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	char c = 0;
+	CHECK_INT(read(ready[0], &c, 1), 1);
+	if (c != 'y') {
+		printf("(no mount namespace of its own for the child: not root?)\n");
+		kill(child, SIGKILL);
+		waitpid(child, NULL, 0);
+		return check_failures != 0;
+	}
+	char p[64];
+	struct stat st;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)child);
+	CHECK_INT(stat(p, &st), 0);
+
+	/* the list: ours, then the child's later on, each once, by id upwards */
+	int ours = 0, theirs = 0, ours_at = -1, theirs_at = -1, k = 0;
+	uint64_t last = 0, child_id = 0;
+	bool ascending = true;
+	CHECK_INT(mntns_first(&it), 0);
+	do {
+		ascending &= it.id > last;
+		last = it.id;
+		if (it.ino == me.ino) {
+			ours++;
+			ours_at = k;
+			CHECK_U64(it.id, me.id);
+		}
+		if (it.ino == (uint64_t)st.st_ino) {
+			theirs++;
+			theirs_at = k;
+			child_id = it.id;
+		}
+		k++;
+	} while ((r = mntns_next(&it)) == 0);
+	CHECK_INT(r, -ENOENT);
+	mntns_close(&it);
+	CHECK(ascending);
+	CHECK_INT(ours, 1);
+	CHECK_INT(theirs, 1);
+	CHECK(ours_at < theirs_at);
+
+	/* its tmpfs mounts, read from outside: the child's own two, as its mountinfo says them */
+	static struct seen s; /* (big: not on the stack) */
+	uint64_t top = 0;
+	CHECK_INT(mntns_each_of(child_id, TMPFS_MAGIC, keep, &s, &top), 0);
+	int mine = 0;
+	CHECK(s.n <= MAX_SEEN);
+	for (int i = 0; i < s.n && i < MAX_SEEN; i++) {
+		struct mntent_info *m = &s.m[i];
+		struct wanted w = mountinfo_line(child, m->id);
+		CHECK(w.found);
+		if (!w.found)
+			continue;
+		CHECK_INT(m->parent, w.m.parent);
+		CHECK_INT(m->major, w.m.major);
+		CHECK_INT(m->minor, w.m.minor);
+		CHECK_STR(m->root, w.m.root);
+		CHECK_STR(m->mountpoint, w.m.mountpoint);
+		CHECK_STR(m->fstype, w.m.fstype);
+		CHECK_STR(m->source, w.m.source);
+		if (strcmp(m->source, "mntns-test") == 0) {
+			mine++;
+			CHECK(strcmp(m->root, "/") == 0 || strcmp(m->root, "/d") == 0);
+		}
+	}
+	CHECK_INT(mine, 2);
+	/* another type: none of those */
+	s.n = 0;
+	CHECK_INT(mntns_each_of(child_id, 0x12345678, keep, &s, NULL), 0);
+	CHECK_INT(s.n, 0);
+
+	/* what shows at its "/" */
+	char src[256], root[4096];
+	struct wanted slash = mountinfo_line(child, -1);
+	CHECK(top != 0);
+	CHECK(slash.found);
+	CHECK_INT(mntns_root_of(child_id, top, src, sizeof(src), root, sizeof(root)), 0);
+	CHECK_STR(root, slash.m.root);
+	CHECK_STR(src, slash.m.source);
+
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	mntns_close(&me);
+	char path[64];
+	snprintf(path, sizeof(path), "%s/t/sub", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/t", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/b", dir);
+	rmdir(path);
+	rmdir(dir);
+	return check_failures != 0;
+}
