@@ -28,6 +28,7 @@ teardown() {
 	daemon_stop "$OTHER" "$OPIDF"
 	[ -z "${SHARED:-}" ] || umount -l "$SHARED" 2>/dev/null || true
 	[ -z "${CHROOTED:-}" ] || kill -KILL $CHROOTED 2>/dev/null || true
+	[ -z "${KEPT:-}" ] || { umount "$KEPT/ns" 2>/dev/null; umount -l "$KEPT" 2>/dev/null; } || true
 }
 
 # shared_mountpoints: MNT and OTHER under a shared mount (SHARED), as a systemd host's are (its
@@ -504,4 +505,25 @@ root_is() { [ "$(readlink "/proc/$1/root")" = "$2" ]; } # PID PATH
 	start_healed "$MNT" "$PIDF"
 	timeout "$TMO" nsenter -t "$child" -m cat /proc/meminfo >/dev/null
 	grep -q "rebind: mount namespace $(mntns_of "$child") (pid $child, cgroup .*): [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
+}
+
+@test "a mount namespace no process is in (kept by a bind of its nsfs file): healed from the kernel's list" {
+	lists_namespaces || skip "a walk of /proc meets a namespace only through its processes ($(uname -r))"
+	# the file that keeps it, on a private mount (a bind of an nsfs file must not propagate)
+	KEPT=$BATS_TEST_TMPDIR/kept
+	mkdir -p "$KEPT"
+	mount --bind "$KEPT" "$KEPT"
+	mount --make-private "$KEPT"
+	touch "$KEPT/ns"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	unshare --mount="$KEPT/ns" --propagation private mount --bind "$MNT/proc/meminfo" /proc/meminfo
+	timeout "$TMO" nsenter --mount="$KEPT/ns" cat /proc/meminfo | grep -q MemTotal
+	kill_all "$PIDF"
+	run timeout "$TMO" nsenter --mount="$KEPT/ns" cat /proc/meminfo
+	[ "$status" -ne 0 ]
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	timeout "$TMO" nsenter --mount="$KEPT/ns" cat /proc/meminfo | grep -q MemTotal
+	grep -q "rebind: mount namespace $(stat -L -c %i "$KEPT/ns")\( ([^)]*)\)\?: [0-9]* mount(s) rebound to $MNT: .*/proc/meminfo" "$LOG"
 }
