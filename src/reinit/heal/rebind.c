@@ -587,19 +587,27 @@ static int open_ns(pid_t pid, ino_t ino)
 	return fd;
 }
 
+/* What shows at "/" in the namespace id (top: that mount), as "SOURCE:ROOT".  0 or -errno. */
+static int root_name(uint64_t id, uint64_t top, char *dst, size_t size)
+{
+	char src[256], root[PATH_MAX];
+	int r = mntns_root_of(id, top, src, sizeof(src), root, sizeof(root));
+	if (r == 0)
+		snprintf(dst, size, "%s:%s", src, root);
+	return r;
+}
+
 /* A namespace's name in the log.  Listed, it has no process: its inode (as lsns and
  * /proc/PID/ns/mnt show it), and what shows at its "/" (top: that mount's id) when it is not
  * ours, which names a container: "/dev/vda1:/var/lib/lxc/NAME/rootfs", LXD's ".../containers/NAME",
  * a ZFS dataset "POOL/containers/NAME:/". */
 static void describe_ns(const struct scan *s, const struct ns *ns, uint64_t top, char *dst, size_t size)
 {
-	char src[256], root[PATH_MAX];
+	char name[sizeof(s->our_root)];
 	if (ns->pid)
 		describe_pid(ns->ino, ns->pid, dst, size);
-	else if (top && mntns_root_of(ns->id, top, src, sizeof(src), root, sizeof(root)) == 0 &&
-		 (strncmp(s->our_root, src, strlen(src)) != 0 || s->our_root[strlen(src)] != ':' ||
-		  strcmp(s->our_root + strlen(src) + 1, root) != 0))
-		snprintf(dst, size, "mount namespace %lu (root %s:%s)", (unsigned long)ns->ino, src, root);
+	else if (top && root_name(ns->id, top, name, sizeof(name)) == 0 && strcmp(name, s->our_root) != 0)
+		snprintf(dst, size, "mount namespace %lu (root %s)", (unsigned long)ns->ino, name);
 	else
 		snprintf(dst, size, "mount namespace %lu", (unsigned long)ns->ino);
 }
@@ -623,7 +631,7 @@ static bool is_ours(const struct mntent_info *m, void *arg)
  * what shows at our "/" is kept, to name the others'. */
 static bool can_list(struct scan *s)
 {
-	char pidns[32], src[256], root[PATH_MAX];
+	char pidns[32];
 	ssize_t n = readlink("/proc/self/ns/pid", pidns, sizeof(pidns) - 1);
 	pidns[n > 0 ? n : 0] = '\0';
 	if (strcmp(pidns, "pid:[4026531836]") != 0 || fault_long("LXCFS_FAULT_REBIND_WALK_PROC", 0))
@@ -633,9 +641,8 @@ static bool can_list(struct scan *s)
 	uint64_t top = 0;
 	if (mntns_self(&me) < 0)
 		return false;
-	if (mntns_each_of(me.id, FUSE_SUPER_MAGIC, is_ours, &f, &top) == 0 && f.found && top &&
-	    mntns_root_of(me.id, top, src, sizeof(src), root, sizeof(root)) == 0)
-		snprintf(s->our_root, sizeof(s->our_root), "%s:%s", src, root);
+	if (mntns_each_of(me.id, FUSE_SUPER_MAGIC, is_ours, &f, &top) == 0 && f.found && top)
+		root_name(me.id, top, s->our_root, sizeof(s->our_root));
 	mntns_close(&me);
 	return f.found;
 }
@@ -794,9 +801,10 @@ static void relist_later(struct ns_walk *w, struct visiting *x)
 	mntns_close(&it);
 }
 
-/* Every mount namespace: first those with something we may heal, each as the walk of /proc
- * finds it (the runners heal the first while the walk goes on); those holding only others'
- * mounts once the prober has said which of those answer (most of them, then, need no visit). */
+/* Every mount namespace: first those with something we may heal, each as the kernel's list or
+ * the walk of /proc finds it (the runners heal the first while it goes on); those holding only
+ * others' mounts once the prober has said which of those answer (most of them, then, need no
+ * visit). */
 static void visit_all(struct scan *s, int mntfd, const char *path, uint64_t t0, struct rebind_stats *stats)
 {
 	probe_start(s);
