@@ -416,6 +416,7 @@ int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, int nsfd, cons
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} ctl;
+	memset(&ctl, 0, sizeof(ctl)); /* (the padding after the fd is sent too) */
 	struct iovec iov = { .iov_base = p->msg, .iov_len = len };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
