@@ -151,20 +151,16 @@ struct link {
 	uint64_t id, parent;
 };
 
-/* What shows at "/", from every mount's parent: the mount over the namespace's root, which is
- * its own parent, or, where the list leaves that one out, the mount whose parent is not listed.
- * (One stacked over that is missed: this only names a namespace.)  0 if none is. */
+/* What shows at "/": the mount whose parent is not listed (listmount leaves out the namespace's
+ * own root, the hidden one beneath).  One stacked over it is missed: this only names a namespace.
+ * 0 if none is. */
 static uint64_t top_of(const struct link *l, size_t n)
 {
-	uint64_t root = 0;
-	for (size_t i = 0; i < n && !root; i++)
-		if (l[i].parent == l[i].id)
-			root = l[i].id;
 	for (size_t i = 0; i < n; i++) {
 		bool listed = false;
-		for (size_t j = 0; j < n && !root && !listed; j++)
+		for (size_t j = 0; j < n && !listed; j++)
 			listed = l[j].id == l[i].parent;
-		if (root ? l[i].parent == root && l[i].id != root : !listed)
+		if (!listed)
 			return l[i].id;
 	}
 	return 0;

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/fdpass.h"
 #include "lib/log.h"
 #include "reinit/legacy.h"
 
@@ -107,16 +108,7 @@ int proto_send(int sock, enum msg_type type, const void *payload, size_t len, co
 		char b[CMSG_SPACE(sizeof(int) * FD_N)];
 	} c;
 	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-	if (n) {
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.b;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * (size_t)n);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * (size_t)n);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * (size_t)n);
-	}
+	fdpass_attach(&mh, c.b, sizeof(c.b), fds, (size_t)n);
 	ssize_t r = sendmsg(sock, &mh, MSG_NOSIGNAL);
 	if (r < 0)
 		return -errno;
@@ -129,35 +121,6 @@ int proto_tell(int sock, enum msg_type type, uint64_t arg)
 	if (type == MSG_VIRT)
 		return proto_send(sock, type, &v, sizeof(v), NULL);
 	return proto_send(sock, type, &arg, types[type > 0 && type < MSG_N ? type : 0].size, NULL);
-}
-
-/* The fds that came with mh, in arrival order, into got; how many (all closed if they cannot be
- * accounted for). */
-static int take_fds(struct msghdr *mh, int *got, int max)
-{
-	int n = 0;
-	bool bad = false;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
-		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
-			continue;
-		size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		for (size_t i = 0; i < k; i++) {
-			int fd;
-			memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof(int));
-			if (n < max)
-				got[n++] = fd;
-			else {
-				close(fd);
-				bad = true;
-			}
-		}
-	}
-	if (bad) {
-		while (n)
-			close(got[--n]);
-		return -1;
-	}
-	return n;
 }
 
 /* Checks the datagram raw (n bytes, nfd fds in got) and fills m; -EBADMSG if it is not a
@@ -200,7 +163,7 @@ int proto_recv(int sock, struct msg *m)
 	if (n < 0)
 		return -errno;
 	int got[FD_N];
-	int nfd = take_fds(&mh, got, FD_N);
+	int nfd = fdpass_take(&mh, got, FD_N);
 	if (n == 0 && nfd == 0)
 		return -EPIPE; /* the peer is gone */
 	int r = 0;

@@ -9,6 +9,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/fdpass.h"
 #include "lib/log.h"
 
 #define LISTEN_FDS_START 3
@@ -48,16 +49,7 @@ int sd_notify_fds(const char *msg, const int *fds, size_t nfds)
 			     .msg_namelen = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + len),
 			     .msg_iov = &iov,
 			     .msg_iovlen = 1 };
-	if (nfds) {
-		memset(&c, 0, sizeof(c));
-		mh.msg_control = c.buf;
-		mh.msg_controllen = CMSG_SPACE(sizeof(int) * nfds);
-		struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int) * nfds);
-		memcpy(CMSG_DATA(cm), fds, sizeof(int) * nfds);
-	}
+	fdpass_attach(&mh, c.buf, sizeof(c.buf), fds, nfds);
 	int r = sendmsg(s, &mh, MSG_NOSIGNAL) < 0 ? -errno : 0;
 	close(s);
 	return r;

@@ -20,6 +20,7 @@
 #include "lib/mntns.h"
 #include "lib/mountinfo.h"
 #include "check.h"
+#include "nschild.h"
 
 #define MAX_SEEN 128
 
@@ -63,6 +64,20 @@ static struct wanted mountinfo_line(pid_t pid, int id)
 	return w;
 }
 
+/* In the child's namespace: DIR/t/sub a tmpfs, its directory d bound at DIR/b. */
+static bool set_up(void *arg)
+{
+	const char *dir = arg;
+	char sub[64], at[64];
+	snprintf(sub, sizeof(sub), "%s/t", dir);
+	mkdir(sub, 0700);
+	snprintf(sub, sizeof(sub), "%s/t/sub", dir);
+	snprintf(at, sizeof(at), "%s/b", dir);
+	return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 && mkdir(at, 0700) == 0 && mkdir(sub, 0700) == 0 &&
+	       mount("mntns-test", sub, "tmpfs", 0, "size=64k") == 0 && mkdir(strcat(sub, "/d"), 0700) == 0 &&
+	       mount(sub, at, NULL, MS_BIND, NULL) == 0;
+}
+
 int main(void)
 {
 	struct mntns me, it;
@@ -77,32 +92,12 @@ int main(void)
 
 	/* a child in a mount namespace of its own, made after ours: a tmpfs, and a bind of a
 	 * directory of it elsewhere */
-	int ready[2];
-	CHECK_INT(pipe(ready), 0);
-	pid_t child = fork();
-	if (child == 0) {
-		char sub[64], at[64];
-		snprintf(sub, sizeof(sub), "%s/t", dir);
-		mkdir(sub, 0700);
-		snprintf(sub, sizeof(sub), "%s/t/sub", dir);
-		snprintf(at, sizeof(at), "%s/b", dir);
-		char c = 'n';
-		if (unshare(CLONE_NEWNS) == 0 && mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 &&
-		    mkdir(at, 0700) == 0 && mkdir(sub, 0700) == 0 &&
-		    mount("mntns-test", sub, "tmpfs", 0, "size=64k") == 0 && mkdir(strcat(sub, "/d"), 0700) == 0 &&
-		    mount(sub, at, NULL, MS_BIND, NULL) == 0)
-			c = 'y';
-		if (write(ready[1], &c, 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	char c = 0;
-	CHECK_INT(read(ready[0], &c, 1), 1);
+	pid_t child;
+	char c = child_in_own_mntns(set_up, dir, &child);
+	CHECK(c != 0);
 	if (c != 'y') {
 		printf("(no mount namespace of its own for the child: not root?)\n");
-		kill(child, SIGKILL);
-		waitpid(child, NULL, 0);
+		child_end(child);
 		return check_failures != 0;
 	}
 	char p[64];
@@ -176,8 +171,7 @@ int main(void)
 	CHECK_STR(root, slash.m.root);
 	CHECK_STR(src, slash.m.source);
 
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	child_end(child);
 	mntns_close(&me);
 	char path[64];
 	snprintf(path, sizeof(path), "%s/t/sub", dir);

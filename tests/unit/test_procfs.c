@@ -11,6 +11,7 @@
 
 #include "lib/procfs.h"
 #include "check.h"
+#include "nschild.h"
 
 static uint64_t stat_ino(pid_t pid, const char *kind)
 {
@@ -30,18 +31,9 @@ int main(void)
 	CHECK_INT(proc_ns_inode(getpid(), "nothing", &ino), -ENOENT);
 
 	/* a child in a mount namespace of its own (root only) */
-	int ready[2];
-	CHECK_INT(pipe(ready), 0);
-	pid_t child = fork();
-	if (child == 0) {
-		char c = unshare(CLONE_NEWNS) == 0 ? 'y' : 'n';
-		if (write(ready[1], &c, 1) != 1)
-			_exit(1);
-		pause();
-		_exit(0);
-	}
-	char c = 0;
-	CHECK_INT(read(ready[0], &c, 1), 1);
+	pid_t child;
+	char c = child_in_own_mntns(NULL, NULL, &child);
+	CHECK(c != 0);
 	if (c == 'y') {
 		uint64_t ours = 0, theirs = 0;
 		CHECK_INT(proc_ns_inode(getpid(), "mnt", &ours), 0);
@@ -51,8 +43,7 @@ int main(void)
 	} else {
 		printf("(not root: no mount namespace of its own for the child)\n");
 	}
-	kill(child, SIGKILL);
-	waitpid(child, NULL, 0);
+	child_end(child);
 	/* reaped: its pid names no process (unless reused at once, which a test run does not do) */
 	ino = 12345;
 	CHECK_INT(proc_ns_inode(child, "mnt", &ino), -ENOENT);

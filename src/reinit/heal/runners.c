@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "lib/clock.h"
+#include "lib/fdpass.h"
 #include "lib/log.h"
 #include "fs/fault.h"
 
@@ -141,8 +142,8 @@ static int rec_read(char *m, size_t n, struct rec_head *h, char **who, struct ca
 	return at == n ? 0 : -EINVAL;
 }
 
-/* A message from the queue and the fd that came with it (*fd, else -1): its length, 0 at the
- * end, or -1 (errno). */
+/* A message from the queue and the namespace's fd that came with it (*fd, else -1): its length,
+ * 0 at the end, or -1 (errno). */
 static ssize_t recv_with_fd(int q, char *m, size_t size, int *fd)
 {
 	union {
@@ -152,9 +153,8 @@ static ssize_t recv_with_fd(int q, char *m, size_t size, int *fd)
 	struct iovec iov = { .iov_base = m, .iov_len = size };
 	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
 	ssize_t got = recvmsg(q, &msg, MSG_CMSG_CLOEXEC);
-	struct cmsghdr *c = got >= 0 ? CMSG_FIRSTHDR(&msg) : NULL;
-	if (c && c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS && c->cmsg_len == CMSG_LEN(sizeof(int)))
-		memcpy(fd, CMSG_DATA(c), sizeof(int));
+	if (got >= 0 && fdpass_take(&msg, fd, 1) != 1)
+		*fd = -1;
 	return got;
 }
 
@@ -416,12 +416,9 @@ int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, int nsfd, cons
 		struct cmsghdr h;
 		char b[CMSG_SPACE(sizeof(int))];
 	} ctl;
-	memset(&ctl, 0, sizeof(ctl)); /* (the padding after the fd is sent too) */
 	struct iovec iov = { .iov_base = p->msg, .iov_len = len };
-	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.b, .msg_controllen = sizeof(ctl.b) };
-	struct cmsghdr *c = CMSG_FIRSTHDR(&msg);
-	*c = (struct cmsghdr){ .cmsg_level = SOL_SOCKET, .cmsg_type = SCM_RIGHTS, .cmsg_len = CMSG_LEN(sizeof(int)) };
-	memcpy(CMSG_DATA(c), &nsfd, sizeof(int));
+	struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+	fdpass_attach(&msg, ctl.b, sizeof(ctl.b), &nsfd, 1);
 	while (sendmsg(p->q[1], &msg, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		/* EMSGSIZE: a socket buffer smaller than REC_MAX here (net.core.wmem_default) */
 		r = errno == EMSGSIZE ? -E2BIG
