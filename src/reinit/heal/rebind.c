@@ -17,22 +17,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <linux/magic.h>
-
-#include "lib/buf.h"
 #include "lib/child.h"
 #include "lib/clock.h"
-#include "lib/fileio.h"
 #include "lib/log.h"
-#include "lib/mntns.h"
-#include "lib/procfs.h"
 #include "lib/mount.h"
 #include "lib/mountinfo.h"
 #include "lib/parse.h"
-#include "fs/fault.h"
 #include "reinit/claim.h"
 #include "reinit/heal/drain.h"
 #include "reinit/heal/heal.h"
+#include "reinit/heal/namespaces.h"
 #include "reinit/heal/runners.h"
 
 #define NS_TIMEOUT_MS 5000
@@ -307,39 +301,6 @@ static void free_candidates(struct scan *s)
 	s->n = 0;
 }
 
-/* A walked namespace's name in the log: its inode, then its process and what that belongs to:
- * its cgroup v2 path, else (the unified hierarchy of a hybrid host has everyone at "/") its first
- * hierarchy's that says more (LXC names them lxc.payload.NAME). */
-static void describe_pid(ino_t ino, pid_t pid, char *dst, size_t size)
-{
-	char path[64];
-	struct buf b = BUF_INIT;
-	snprintf(path, sizeof(path), "/proc/%d/cgroup", (int)pid);
-	snprintf(dst, size, "mount namespace %lu (pid %d)", (unsigned long)ino, (int)pid);
-	const char *best = NULL, *line;
-	size_t pos = 0, len, bestlen = 0;
-	int rank = 0; /* 3: v2 path, 2: another hierarchy's, 1: "/" */
-	if (file_read(path, &b) == 0)
-		while (next_line(b.data, b.len, &pos, &line, &len)) {
-			const char *c1 = memchr(line, ':', len);
-			const char *c2 = c1 ? memchr(c1 + 1, ':', len - (size_t)(c1 + 1 - line)) : NULL;
-			if (!c2)
-				continue;
-			const char *p = c2 + 1;
-			size_t plen = len - (size_t)(p - line);
-			int r = plen == 1 && *p == '/' ? 1 : c1 == line + 1 && line[0] == '0' ? 3 : 2;
-			if (r > rank) {
-				rank = r;
-				best = p;
-				bestlen = plen;
-			}
-		}
-	if (best)
-		snprintf(dst, size, "mount namespace %lu (pid %d, cgroup %.*s)", (unsigned long)ino, (int)pid,
-			 (int)bestlen, best);
-	buf_free(&b);
-}
-
 /* In a child: one namespace healed, its total reported.  Never returns. */
 static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int out)
 {
@@ -428,276 +389,19 @@ static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, con
 	account(&res, timed_out ? -ETIMEDOUT : any ? 0 : -EIO, who, s, stats);
 }
 
-struct ns {
-	ino_t ino;
-	uint64_t id; /* listed: the kernel's id of it */
-	int fd;      /* listed: its nsfd, while it is handed over */
-	pid_t pid; /* walked: the process it is read through and named by: see walk_process */
-	bool whole; /* pid's root is the namespace's */
-	bool init; /* pid is its pid namespace's first process */
-	bool later; /* only others' mounts in it: visited again once the prober has answered */
-	struct buf mounts; /* a release's: its mountinfo, read before anything is released */
-};
-
-/* The walk of /proc: every mount namespace met, found again by its inode through slot (an index
- * into v plus one; 0: free), and handed to ready as soon as its reader is known. */
-struct ns_walk {
-	struct ns *v;
-	size_t n, cap;
-	size_t *slot;
-	size_t nslot; /* a power of two, more than twice n */
-	void (*ready)(struct ns_walk *w, size_t k, void *arg);
-	void *arg;
-	uint64_t own_pidns; /* the walker's pid namespace (0: unknown) */
-	unsigned met;       /* processes walked, or namespaces listed */
-	bool listed;        /* from the kernel's list, not a walk of /proc */
-};
-
-static size_t slot_of(const struct ns_walk *w, ino_t ino)
-{
-	size_t m = w->nslot - 1, i = (size_t)(((uint64_t)ino * UINT64_C(0x9e3779b97f4a7c15)) >> 32) & m;
-	while (w->slot[i] && w->v[w->slot[i] - 1].ino != ino)
-		i = (i + 1) & m;
-	return i;
-}
-
-/* The namespace of ino, added (read through pid until a better reader comes) if it is new: its
- * index, or -1 without memory. */
-static ssize_t walk_ns(struct ns_walk *w, ino_t ino, pid_t pid)
-{
-	if (2 * (w->n + 1) >= w->nslot) {
-		size_t nslot = w->nslot ? 2 * w->nslot : 1024, *old = w->slot, oldn = w->nslot;
-		if (!(w->slot = calloc(nslot, sizeof(*w->slot)))) {
-			w->slot = old;
-			return -1;
-		}
-		w->nslot = nslot;
-		for (size_t i = 0; i < oldn; i++)
-			if (old[i])
-				w->slot[slot_of(w, w->v[old[i] - 1].ino)] = old[i];
-		free(old);
-	}
-	size_t i = slot_of(w, ino);
-	if (w->slot[i])
-		return (ssize_t)(w->slot[i] - 1);
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? 2 * w->cap : 256;
-		struct ns *v = reallocarray(w->v, cap, sizeof(*v));
-		if (!v)
-			return -1;
-		w->v = v;
-		w->cap = cap;
-	}
-	w->v[w->n] = (struct ns){ .ino = ino, .fd = -1, .pid = pid, .mounts = BUF_INIT };
-	w->slot[i] = ++w->n;
-	return (ssize_t)(w->n - 1);
-}
-
-/* Whether pid's root is its namespace's: a chrooted process (postfix's daemons, say) reads in
- * its mountinfo only the mounts beneath its root, and would hide the container's binds. */
-static bool sees_whole(pid_t pid)
-{
-	char p[64], t[2];
-	snprintf(p, sizeof(p), "/proc/%d/root", (int)pid);
-	return readlink(p, t, sizeof(t)) == 1 && t[0] == '/';
-}
-
-/* Whether pid is the first process of its pid namespace: a container's init.  In the walker's
- * own pid namespace only its pid 1 is one, which the link of the process's pid namespace says in
- * one readlink, without the status file (the host's processes; a namespace whose init the walk
- * cannot read, or has not met yet, asks this of each of its processes). */
-static bool ns_init(const struct ns_walk *w, pid_t pid)
-{
-	uint64_t pidns;
-	if (w->own_pidns && proc_ns_inode(pid, "pid", &pidns) == 0 && pidns == w->own_pidns)
-		return pid == 1;
-	pid_t inner, ppid;
-	return proc_status_ids(pid, &inner, &ppid) == 0 && inner == 1;
-}
-
-/* One process of the walk, which goes up the pids.  A namespace is read through, and named by,
- * the init of a pid namespace in it (a container's), ready the moment the walk meets it; one
- * with none (a service's own, one made by unshare) through its lowest pid whose root is the
- * namespace's, once the walk is done.  Not simply the lowest pid: pids wrap, and a process
- * lxc-attach put in later may then come first, in a cgroup of its own.  Nor the oldest process:
- * that takes a read of every process's stat for its start time (on a host of a thousand
- * containers of twenty processes, 20,000 reads) and the whole walk before the first heal. */
-static int walk_process(pid_t pid, void *arg)
-{
-	struct ns_walk *w = arg;
-	uint64_t ino;
-	w->met++;
-	if (proc_ns_inode(pid, "mnt", &ino) < 0)
-		return 0; /* gone */
-	ssize_t k = walk_ns(w, (ino_t)ino, pid);
-	if (k < 0)
-		return 1;
-	struct ns *ns = &w->v[k];
-	if (ns->init || !sees_whole(pid))
-		return 0;
-	if (!ns->whole) {
-		ns->pid = pid;
-		ns->whole = true;
-	}
-	if (!ns_init(w, pid))
-		return 0;
-	ns->pid = pid;
-	ns->init = true;
-	if (w->ready)
-		w->ready(w, (size_t)k, w->arg);
-	return 0;
-}
-
-/* Every mount namespace of the host's processes, each handed to w->ready once: those with an
- * init as the walk finds it (a container's own before those its services made, whose binds are
- * slaves of its and healed with them), then the others. */
-static void walk_namespaces(struct ns_walk *w)
-{
-	/* (only where /proc numbers pids as our pid namespace does: its pid 1 is then our init) */
-	char self[32];
-	ssize_t n = readlink("/proc/self", self, sizeof(self) - 1);
-	self[n > 0 ? n : 0] = '\0';
-	if (atoi(self) != getpid() || proc_ns_inode(getpid(), "pid", &w->own_pidns) < 0)
-		w->own_pidns = 0;
-	proc_each_pid(walk_process, w);
-	for (size_t k = 0; k < w->n; k++)
-		if (!w->v[k].init && w->ready)
-			w->ready(w, k, w->arg);
-}
-
-static void walk_free(struct ns_walk *w)
-{
-	for (size_t k = 0; k < w->n; k++)
-		buf_free(&w->v[k].mounts);
-	free(w->v);
-	free(w->slot);
-}
-
-/* Opens the mount namespace of pid, if that process still has the one (inode ino) walked. */
-static int open_ns(pid_t pid, ino_t ino)
-{
-	char p[64];
-	struct stat st;
-	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", (int)pid);
-	int fd = open(p, O_RDONLY | O_CLOEXEC);
-	if (fd >= 0 && (fstat(fd, &st) < 0 || st.st_ino != ino)) {
-		close(fd); /* the pid was reused meanwhile */
-		fd = -1;
-	}
-	return fd;
-}
-
-/* What shows at "/" in the namespace id (top: that mount), as "SOURCE:ROOT".  0 or -errno. */
-static int root_name(uint64_t id, uint64_t top, char *dst, size_t size)
-{
-	char src[256], root[PATH_MAX];
-	int r = mntns_root_of(id, top, src, sizeof(src), root, sizeof(root));
-	if (r == 0)
-		snprintf(dst, size, "%s:%s", src, root);
-	return r;
-}
-
-/* A namespace's name in the log.  Listed, it has no process: its inode (as lsns and
- * /proc/PID/ns/mnt show it), and what shows at its "/" (top: that mount's id) when it is not
- * ours, which names a container: "/dev/vda1:/var/lib/lxc/NAME/rootfs", LXD's ".../containers/NAME",
- * a ZFS dataset "POOL/containers/NAME:/". */
-static void describe_ns(const struct scan *s, const struct ns *ns, uint64_t top, char *dst, size_t size)
-{
-	char name[sizeof(s->our_root)];
-	if (ns->pid)
-		describe_pid(ns->ino, ns->pid, dst, size);
-	else if (top && root_name(ns->id, top, name, sizeof(name)) == 0 && strcmp(name, s->our_root) != 0)
-		snprintf(dst, size, "mount namespace %lu (root %s)", (unsigned long)ns->ino, name);
-	else
-		snprintf(dst, size, "mount namespace %lu", (unsigned long)ns->ino);
-}
-
-struct found_ours {
-	const struct scan *s;
-	bool found;
-};
-
-static bool is_ours(const struct mntent_info *m, void *arg)
-{
-	struct found_ours *f = arg;
-	f->found |= m->id == f->s->our_id && makedev(m->major, m->minor) == f->s->ours && mountinfo_is_lxcfs(m);
-	return !f->found;
-}
-
-/* Whether the kernel's list of mount namespaces serves the pass: where it shows what a walk of
- * /proc would (our pid namespace is the host's: an lxcfs in a container that shares the host's
- * user namespace could list the host's namespaces, and must heal only its own), and where
- * statmount says of our own mount what our mountinfo says (Linux 6.13 and later).  The name of
- * what shows at our "/" is kept, to name the others'. */
-static bool can_list(struct scan *s)
-{
-	char pidns[32];
-	ssize_t n = readlink("/proc/self/ns/pid", pidns, sizeof(pidns) - 1);
-	pidns[n > 0 ? n : 0] = '\0';
-	if (strcmp(pidns, "pid:[4026531836]") != 0 || fault_long("LXCFS_FAULT_REBIND_WALK_PROC", 0))
-		return false; /* (the host's: PROC_PID_INIT_INO, fixed) */
-	struct mntns me;
-	struct found_ours f = { s, false };
-	uint64_t top = 0;
-	if (mntns_self(&me) < 0)
-		return false;
-	if (mntns_each_of(me.id, FUSE_SUPER_MAGIC, is_ours, &f, &top) == 0 && f.found && top)
-		root_name(me.id, top, s->our_root, sizeof(s->our_root));
-	mntns_close(&me);
-	return f.found;
-}
-
-/* Every mount namespace from the kernel's list, each handed to w->ready as it comes, in the
- * order they were made (a container's before those its services made, whose binds are slaves
- * of its and healed with them).  0, or -errno before the first if there is no list. */
-static int list_namespaces(struct ns_walk *w)
-{
-	struct mntns it;
-	int r = mntns_first(&it);
-	if (r < 0)
-		return r;
-	w->listed = true;
-	do {
-		ssize_t k = walk_ns(w, (ino_t)it.ino, 0);
-		w->met++;
-		if (k < 0) {
-			r = -ENOMEM;
-			break;
-		}
-		w->v[k].id = it.id;
-		w->v[k].fd = it.fd;
-		if (w->ready)
-			w->ready(w, (size_t)k, w->arg);
-		w->v[k].fd = -1;
-	} while ((r = mntns_next(&it)) == 0);
-	mntns_close(&it);
-	if (r != -ENOENT)
-		log_error("rebind: the list of mount namespaces ended after %u: %s; the others are not healed", w->met,
-			  strerror(-r));
-	return 0;
-}
-
 /* One namespace: its candidates; if there are any, queued for the runners, or (one that may
  * hang) healed or judged by a child of its own at once.  With later: a namespace whose
  * candidates are all left to others is not entered but marked. */
 static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mntfd, const char *path,
 		  bool *later, struct rebind_stats *stats)
 {
-	char p[PATH_MAX];
-	int nsfd = ns->pid ? open_ns(ns->pid, ns->ino) : ns->fd;
+	int nsfd = ns_open(ns);
 	if (nsfd < 0)
 		return; /* its process is gone (so is, most likely, the namespace), or the pid reused */
-	/* Candidates from the namespace as the kernel lists it, or as its process sees it; mount
-	 * ids are global, so the child finds them again from inside. */
-	snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)ns->pid);
+	/* (mount ids are global: the child finds the candidates again from inside) */
 	s->skipped = 0;
-	uint64_t top = 0;
-	if (!ns->pid)
-		mntns_each_of(ns->id, FUSE_SUPER_MAGIC, note_candidate, s, &top); /* (a namespace gone meanwhile has none) */
-	else if (ns->mounts.data)
-		mountinfo_each_text(ns->mounts.data, ns->mounts.len, note_candidate, s);
-	else
-		mountinfo_each(AT_FDCWD, p, note_candidate, s);
+	uint64_t top;
+	ns_each_fuse(ns, note_candidate, s, &top);
 	stats->unvisited += !s->n && s->skipped;
 	bool ours = false;
 	for (size_t i = 0; i < s->n && !ours; i++)
@@ -706,7 +410,7 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 		*later = true;
 	} else if (s->n) {
 		char who[2 * PATH_MAX];
-		describe_ns(s, ns, top, who, sizeof(who));
+		ns_name(ns, top, s->our_root, who, sizeof(who));
 		/* A mount not proven ours (an orphan, another instance's) may hang on a daemon that
 		 * does not answer: such a namespace is healed alone, so that a hang costs one bound
 		 * wait and its device is skipped everywhere after (the queued ones are ours, whose
@@ -724,8 +428,7 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 			account(&(struct ns_result){ 0 }, r, who, s, stats);
 	}
 	free_candidates(s);
-	if (ns->pid)
-		close(nsfd);
+	close(nsfd);
 }
 
 /* The live mount at mnt to heal from: an O_PATH fd of it, its canonical path and device; or -errno
@@ -756,19 +459,6 @@ static void log_request(const struct rebind_req *req, const char *path)
 			 "from %s, as asked", path);
 }
 
-/* A release reads every namespace's mounts before the first goes: an unmount in one namespace
- * can take our top binds in others with it (peers, see release_at), and a namespace scanned
- * after that would show only the dead lxcfs beneath, which is not ours to take. */
-static void read_mounts_first(struct ns *all, size_t nns)
-{
-	char p[64];
-	for (size_t k = 0; k < nns; k++) {
-		snprintf(p, sizeof(p), "/proc/%d/mountinfo", (int)all[k].pid);
-		if (file_read_at(AT_FDCWD, p, &all[k].mounts) < 0)
-			buf_free(&all[k].mounts); /* gone: visit finds it so, as without */
-	}
-}
-
 struct visiting {
 	struct pool *pool;
 	struct scan *s;
@@ -777,28 +467,16 @@ struct visiting {
 	struct rebind_stats *stats;
 };
 
-static void visit_ready(struct ns_walk *w, size_t k, void *arg)
+static void visit_ready(struct ns_set *w, size_t k, void *arg)
 {
 	struct visiting *x = arg;
 	visit(x->pool, x->s, &w->v[k], x->mntfd, x->path, &w->v[k].later, x->stats);
 }
 
-/* The listed namespaces the first round marked later, listed again (their fds were not kept: on
- * a host of per-container instances every one is marked).  Both lists go by id. */
-static void relist_later(struct ns_walk *w, struct visiting *x)
+static void visit_again(struct ns_set *w, size_t k, void *arg)
 {
-	struct mntns it;
-	size_t k = 0;
-	for (int r = mntns_first(&it); r == 0 && k < w->n; r = mntns_next(&it)) {
-		while (k < w->n && (!w->v[k].later || w->v[k].id < it.id))
-			k++;
-		if (k < w->n && w->v[k].id == it.id) {
-			w->v[k].fd = it.fd;
-			visit(x->pool, x->s, &w->v[k], x->mntfd, x->path, NULL, x->stats);
-			w->v[k].fd = -1;
-		}
-	}
-	mntns_close(&it);
+	struct visiting *x = arg;
+	visit(x->pool, x->s, &w->v[k], x->mntfd, x->path, NULL, x->stats);
 }
 
 /* Every mount namespace: first those with something we may heal, each as the kernel's list or
@@ -812,28 +490,23 @@ static void visit_all(struct scan *s, int mntfd, const char *path, uint64_t t0, 
 	struct pass pass = { s, stats };
 	pool_init(&pool, mntfd, path, pass_done, &pass, s->hung, &s->nhung);
 	struct visiting x = { &pool, s, mntfd, path, stats };
-	struct ns_walk w = { .ready = s->req->release ? NULL : visit_ready, .arg = &x };
+	struct ns_set w = { .ready = s->req->release ? NULL : visit_ready, .arg = &x };
 	/* (a release reads every namespace's mounts before the first goes: through its processes) */
-	if (s->req->release || !can_list(s) || list_namespaces(&w) < 0)
-		walk_namespaces(&w);
+	if (s->req->release || !ns_can_list(s->our_id, s->ours, s->our_root, sizeof(s->our_root)) || ns_list(&w) < 0)
+		ns_walk(&w);
 	stats->met = w.met;
 	stats->listed = w.listed;
 	stats->walk_ms = mono_since_ms(t0);
 	if (s->req->release) {
-		read_mounts_first(w.v, w.n);
+		ns_read_mounts(&w);
 		for (size_t k = 0; k < w.n; k++)
 			visit_ready(&w, k, &x);
 	}
 	pool_finish(&pool, stats);
 	probe_finish(s); /* (the hung devices are known before the second round) */
-	if (w.listed)
-		relist_later(&w, &x);
-	else
-		for (size_t k = 0; k < w.n; k++)
-			if (w.v[k].later)
-				visit(&pool, s, &w.v[k], mntfd, path, NULL, stats);
+	ns_again(&w, visit_again, &x);
 	pool_finish(&pool, stats);
-	walk_free(&w);
+	ns_set_free(&w);
 }
 
 static void scan_free(struct scan *s)
