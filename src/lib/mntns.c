@@ -10,6 +10,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/log.h"
+
 /* The kernel's interface, named here (Debian 12's headers predate it; later glibc's may define
  * the same structures, hence names of our own).  Numbers are the unified syscall table's. */
 #ifndef __NR_statmount
@@ -51,7 +53,11 @@ struct lx_statmount {
 	uint32_t fs_subtype, sb_source;
 };
 #define STR_AT 512
+/* Room for the strings asked for in most cases (root, mount point, source are each a path); a
+ * mount whose strings do not fit (a mount point deeper than PATH_MAX) is read again in a buffer
+ * twice as big, up to SM_MAX. */
 #define SM_BUF (STR_AT + 3 * PATH_MAX + 512)
+#define SM_MAX (1 << 20)
 
 enum {
 	SM_SB_BASIC = 0x1,
@@ -136,6 +142,23 @@ static long statmount_of(uint64_t ns_id, uint64_t mnt_id, uint64_t mask, struct 
 	return syscall(__NR_statmount, &req, sm, size, 0);
 }
 
+/* The statmount of mount mnt_id with the strings in mask, into *buf (grown as they need, *size
+ * with it).  0 or -errno. */
+static int statmount_whole(uint64_t ns_id, uint64_t mnt_id, uint64_t mask, char **buf, size_t *size)
+{
+	for (;;) {
+		if (statmount_of(ns_id, mnt_id, mask, (struct lx_statmount *)(void *)*buf, *size) == 0)
+			return 0;
+		if (errno != EOVERFLOW || *size >= SM_MAX)
+			return -errno;
+		char *grown = realloc(*buf, 2 * *size);
+		if (!grown)
+			return -ENOMEM;
+		*buf = grown;
+		*size *= 2;
+	}
+}
+
 /* A string of the statmount in buf at offset off, if the kernel gave it (bit in its mask). */
 static const char *sm_str(const char *buf, const struct lx_statmount *sm, uint64_t bit, uint32_t off)
 {
@@ -172,7 +195,8 @@ int mntns_each_of(uint64_t id, uint64_t magic, bool (*fn)(const struct mntent_in
 	uint64_t ids[256], last = 0;
 	struct link *links = NULL;
 	size_t nlinks = 0, cap = 0;
-	char *buf = malloc(SM_BUF);
+	size_t size = SM_BUF;
+	char *buf = malloc(size);
 	struct mntent_info *m = malloc(sizeof(*m));
 	int r = 0;
 	if (!buf || !m) {
@@ -204,9 +228,16 @@ int mntns_each_of(uint64_t id, uint64_t magic, bool (*fn)(const struct mntent_in
 				links[nlinks++] = (struct link){ sm->mnt_id, sm->mnt_parent_id };
 			if (sm->sb_magic != magic)
 				continue;
-			if (statmount_of(id, ids[i], SM_SB_BASIC | SM_MNT_BASIC | SM_MNT_ROOT | SM_MNT_POINT | SM_FS_TYPE |
-					 SM_FS_SUBTYPE | SM_SB_SOURCE, sm, SM_BUF) < 0)
+			int e = statmount_whole(id, ids[i], SM_SB_BASIC | SM_MNT_BASIC | SM_MNT_ROOT | SM_MNT_POINT |
+						SM_FS_TYPE | SM_FS_SUBTYPE | SM_SB_SOURCE, &buf, &size);
+			sm = (struct lx_statmount *)(void *)buf;
+			if (e == -ENOENT)
+				continue; /* gone meanwhile */
+			if (e < 0) {
+				log_warn("mount %llu of mount namespace %llu cannot be read: %s; it is passed over",
+					 (unsigned long long)ids[i], (unsigned long long)id, strerror(-e));
 				continue;
+			}
 			*m = (struct mntent_info){ .id = (int)sm->mnt_id_old, .parent = (int)sm->mnt_parent_id_old,
 						   .major = sm->sb_dev_major, .minor = sm->sb_dev_minor };
 			const char *sub = sm_str(buf, sm, SM_FS_SUBTYPE, sm->fs_subtype);
@@ -232,11 +263,12 @@ out:
 
 int mntns_root_of(uint64_t id, uint64_t root_id, char *source, size_t ssize, char *root, size_t rsize)
 {
-	char *buf = malloc(SM_BUF);
+	size_t size = SM_BUF;
+	char *buf = malloc(size);
 	if (!buf)
 		return -ENOMEM;
+	int r = statmount_whole(id, root_id, SM_MNT_ROOT | SM_SB_SOURCE, &buf, &size);
 	struct lx_statmount *sm = (struct lx_statmount *)(void *)buf;
-	int r = statmount_of(id, root_id, SM_MNT_ROOT | SM_SB_SOURCE, sm, SM_BUF) < 0 ? -errno : 0;
 	if (r == 0) {
 		copy_str(source, ssize, sm_str(buf, sm, SM_SB_SOURCE, sm->sb_source));
 		copy_str(root, rsize, sm_str(buf, sm, SM_MNT_ROOT, sm->mnt_root));

@@ -1,7 +1,8 @@
 /* lib/mntns: the kernel's list of mount namespaces holds ours and a child's made after it, in
  * that order; the mounts it reads of the child's namespace from outside are the ones the child's
  * mountinfo shows (ids, device, root, mount point, type, source), of the type asked only; and
- * what shows at the child's "/" is named as its mountinfo names it.  Root only; where the kernel
+ * what shows at the child's "/" is named as its mountinfo names it; a mount whose strings are
+ * longer than the first buffer is read all the same.  Root only; where the kernel
  * has no list (before 6.13) it says so and checks nothing. */
 #include <errno.h>
 #include <fcntl.h>
@@ -64,7 +65,30 @@ static struct wanted mountinfo_line(pid_t pid, int id)
 	return w;
 }
 
-/* In the child's namespace: DIR/t/sub a tmpfs, its directory d bound at DIR/b. */
+/* A source of 4,000 characters and a mount point of 9,000 (deeper than PATH_MAX: made a level at
+ * a time): together more than statmount's first buffer holds. */
+#define LONG_SOURCE 4000
+#define DEEP_LEVELS 45
+
+static bool deep_mount(const char *in)
+{
+	char name[201], *source = malloc(LONG_SOURCE + 1);
+	memset(name, 'd', sizeof(name) - 1);
+	name[sizeof(name) - 1] = '\0';
+	bool ok = source && chdir(in) == 0;
+	for (int i = 0; i < DEEP_LEVELS && ok; i++)
+		ok = mkdir(name, 0700) == 0 && chdir(name) == 0;
+	if (ok) {
+		memset(source, 's', LONG_SOURCE);
+		source[LONG_SOURCE] = '\0';
+		ok = mount(source, ".", "tmpfs", 0, "size=64k") == 0;
+	}
+	free(source);
+	return chdir("/") == 0 && ok;
+}
+
+/* In the child's namespace: DIR/t/sub a tmpfs, its directory d bound at DIR/b, and deep in it
+ * another with a long source. */
 static bool set_up(void *arg)
 {
 	const char *dir = arg;
@@ -75,7 +99,7 @@ static bool set_up(void *arg)
 	snprintf(at, sizeof(at), "%s/b", dir);
 	return mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0 && mkdir(at, 0700) == 0 && mkdir(sub, 0700) == 0 &&
 	       mount("mntns-test", sub, "tmpfs", 0, "size=64k") == 0 && mkdir(strcat(sub, "/d"), 0700) == 0 &&
-	       mount(sub, at, NULL, MS_BIND, NULL) == 0;
+	       mount(sub, at, NULL, MS_BIND, NULL) == 0 && deep_mount(sub);
 }
 
 int main(void)
@@ -136,10 +160,17 @@ int main(void)
 	static struct seen s; /* (big: not on the stack) */
 	uint64_t top = 0;
 	CHECK_INT(mntns_each_of(child_id, TMPFS_MAGIC, keep, &s, &top), 0);
-	int mine = 0;
+	int mine = 0, deep = 0;
 	CHECK(s.n <= MAX_SEEN);
 	for (int i = 0; i < s.n && i < MAX_SEEN; i++) {
 		struct mntent_info *m = &s.m[i];
+		if (m->source[0] == 's' && strspn(m->source, "s") == strlen(m->source)) {
+			/* (cut to our fields' size; its mountinfo line is longer than ours reads) */
+			deep++;
+			CHECK_STR(m->fstype, "tmpfs");
+			CHECK_INT((int)strlen(m->source), (int)sizeof(m->source) - 1);
+			continue;
+		}
 		struct wanted w = mountinfo_line(child, m->id);
 		CHECK(w.found);
 		if (!w.found)
@@ -157,6 +188,7 @@ int main(void)
 		}
 	}
 	CHECK_INT(mine, 2);
+	CHECK_INT(deep, 1);
 	/* another type: none of those */
 	s.n = 0;
 	CHECK_INT(mntns_each_of(child_id, 0x12345678, keep, &s, NULL), 0);
