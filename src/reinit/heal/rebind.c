@@ -332,6 +332,13 @@ static void account(const struct ns_result *r, int cr, const char *who, struct s
 	stats->left += res.left;
 }
 
+/* Namespaces no runner took: failed. */
+static void untaken(struct rebind_stats *stats, size_t n)
+{
+	stats->namespaces += (unsigned)n;
+	stats->failed += (unsigned)n;
+}
+
 /* The pass as the runners' pool hears it: a namespace done, into the stats. */
 struct pass {
 	struct scan *s;
@@ -502,10 +509,10 @@ static void visit_all(struct scan *s, int mntfd, const char *path, uint64_t t0, 
 		for (size_t k = 0; k < w.n; k++)
 			visit_ready(&w, k, &x);
 	}
-	pool_finish(&pool, stats);
+	untaken(stats, pool_finish(&pool));
 	probe_finish(s); /* (the hung devices are known before the second round) */
 	ns_again(&w, visit_again, &x);
-	pool_finish(&pool, stats);
+	untaken(stats, pool_finish(&pool));
 	ns_set_free(&w);
 }
 

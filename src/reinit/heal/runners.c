@@ -435,8 +435,9 @@ int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, int nsfd, cons
 	return 0;
 }
 
-void pool_finish(struct pool *p, struct rebind_stats *stats)
+size_t pool_finish(struct pool *p)
 {
+	size_t untaken = 0;
 	if (p->sh) {
 		shutdown(p->q[1], SHUT_WR);
 		if (p->done < p->n && !p->running)
@@ -444,9 +445,8 @@ void pool_finish(struct pool *p, struct rebind_stats *stats)
 		while (p->running)
 			pool_step(p, false, false);
 		if (p->done < p->n) {
-			log_error("rebind: %zu namespace(s) not healed: no child could be started for them", p->n - p->done);
-			stats->namespaces += (unsigned)(p->n - p->done);
-			stats->failed += (unsigned)(p->n - p->done);
+			untaken = p->n - p->done;
+			log_error("rebind: %zu namespace(s) not healed: no child could be started for them", untaken);
 		}
 		close(p->q[0]);
 		close(p->q[1]);
@@ -457,4 +457,5 @@ void pool_finish(struct pool *p, struct rebind_stats *stats)
 	free(p->who);
 	free(p->msg);
 	pool_init(p, p->mntfd, p->mnt, p->done_fn, p->arg, p->hung, p->nhung);
+	return untaken;
 }

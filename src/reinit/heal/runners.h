@@ -11,8 +11,9 @@
 
 #include <stdint.h>
 
+#include <stddef.h>
+
 #include "reinit/heal/heal.h"
-#include "reinit/heal/rebind.h"
 
 /* Runners at once (a namespace healed alone has its child to itself).  Their waits in the
  * kernel overlap: with a child per namespace, bench/rebind's 200 namespaces took 1059-1104 ms
@@ -71,8 +72,8 @@ void pool_init(struct pool *p, int mntfd, const char *mnt, pool_done_fn *done_fn
  * too big for a message (to be healed alone), -EAGAIN if no runner could be started and the
  * queue is full, or -errno. */
 int pool_queue(struct pool *p, const struct cand *cs, size_t ncs, int nsfd, const char *who);
-/* Ends a round: the queue closed, every runner's end awaited; a namespace no runner took counts
- * as failed in stats.  p can start another round. */
-void pool_finish(struct pool *p, struct rebind_stats *stats);
+/* Ends a round: the queue closed, every runner's end awaited.  p can start another round.  How
+ * many namespaces no runner took (said in the log): failed. */
+size_t pool_finish(struct pool *p);
 
 #endif
