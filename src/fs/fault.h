@@ -12,6 +12,9 @@
  *   LXCFS_FAULT_REBIND_RUNNERS=N    the rebind's children healing those at once (16)
  *   LXCFS_FAULT_REBIND_WALK_PROC=1  the rebind finds namespaces by a walk of /proc, not the
  *                               kernel's list (as before Linux 6.13)
+ *   LXCFS_FAULT_REBIND_REFUSE=N     the first N fresh mounts each child of the rebind puts in
+ *                               are refused as the kernel once refused one (ENOENT), touching
+ *                               nothing
  *   LXCFS_FAULT_STANDBY_DROP_MS=MS  a standby that finds its keeper gone waits MS before it
  *                               looks whether its watcher took over (a death seen first by the
  *                               watcher, every time instead of now and then) */

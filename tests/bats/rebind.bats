@@ -268,6 +268,43 @@ $OTHER" ]
 	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
 }
 
+# dead_binds NAME: how many of the container's lxcfs binds do not answer (a read of each: a stat
+# may be answered from the kernel's cache).
+dead_binds() {
+	local mp n=0
+	for mp in $(awk '{ for (i = 7; i < NF && $i != "-"; i++) ; if ($(i + 1) == "fuse.lxcfs") print $5 }' \
+		"/proc/$(container_init "$1")/mountinfo"); do
+		in_container "$1" sh -c 'if [ -d "$1" ]; then ls "$1"; else head -c 1 "$1"; fi' sh "$mp" >/dev/null 2>&1 ||
+			n=$((n + 1))
+	done
+	echo "$n"
+}
+
+@test "a fresh mount the kernel refuses (ENOENT) is put in 10 ms later; refused twice, the log says what is on top there and the pass ends partial" {
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	container_start a-$RUN_TAG "$CG1" "$MNT"
+	kill_all "$PIDF"
+	[ "$(dead_binds a-$RUN_TAG)" -ge 10 ]
+	# (one runner: the first mount it puts in is refused)
+	export LXCFS_FAULT_REBIND_RUNNERS=1 LXCFS_FAULT_REBIND_REFUSE=1
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	grep -q "was healed at the second try; .* (ENOENT; on top there: mount [0-9]*, device [0-9]*:[0-9]*, the dead one the scan found)" "$LOG"
+	! grep -q "cannot be healed" "$LOG"
+	grep -q "rebind: [0-9]* dead mount(s) healed in [0-9]* namespace(s), 0 failed" "$LOG"
+	[ "$(dead_binds a-$RUN_TAG)" = 0 ]
+	kill_all "$PIDF"
+	export LXCFS_FAULT_REBIND_REFUSE=2
+	: >"$LOG"
+	daemon_start "$MNT" "$PIDF" --restart-on-crash
+	wait_rebind
+	grep -q "$(ns_said "$(container_init a-$RUN_TAG)")/[^ ]* cannot be healed: No such file or directory, beneath the dead mount nor over it, twice 10 ms apart (on top there: mount [0-9]*, device [0-9]*:[0-9]*, the dead one the scan found)" "$LOG"
+	grep -q "rebind: [0-9]* dead mount(s) healed in [0-9]* namespace(s), 1 failed" "$LOG"
+	wait_until 30 grep -q "the rebind tier exited with status [0-9]*: some dead mounts may be left" "$LOG"
+	[ "$(dead_binds a-$RUN_TAG)" = 1 ] # that one, said; the others healed
+}
+
 @test "garbage: --rebind from a path that is not a live lxcfs mount refuses and touches nothing" {
 	mkdir -p "$MNT"
 	run "$LXCFS_BIN" --rebind "$MNT"

@@ -21,6 +21,7 @@
 #include "lib/log.h"
 #include "lib/mount.h"
 #include "lib/mountinfo.h"
+#include "fs/fault.h"
 
 #ifndef MOVE_MOUNT_BENEATH
 #define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
@@ -54,7 +55,12 @@ static bool note_view(const struct mntent_info *m, void *arg)
  * 6.5: readers never see what is under the mount); else over it, the dead one left below. */
 static int replace(int tree, const char *mp, int *stacked)
 {
+	static long refused;
 	*stacked = 0;
+	if (refused < fault_long("LXCFS_FAULT_REBIND_REFUSE", 0)) {
+		refused++;
+		return -ENOENT;
+	}
 	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
 		if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
 			int e = errno;
