@@ -396,15 +396,41 @@ static void heal_alone(int nsfd, int mntfd, const char *mnt, struct scan *s, con
 	account(&res, timed_out ? -ETIMEDOUT : any ? 0 : -EIO, who, s, stats);
 }
 
-/* One namespace: its candidates; if there are any, queued for the runners, or (one that may
- * hang) healed or judged by a child of its own at once.  With later: a namespace whose
- * candidates are all left to others is not entered but marked. */
-static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mntfd, const char *path,
-		  bool *later, struct rebind_stats *stats)
+/* A namespace with candidates s->c: queued for the runners, or (one that may hang, or too big
+ * for a message) healed or judged by a child of its own at once. */
+static void send_off(struct pool *pool, struct scan *s, const struct ns *ns, uint64_t top, int mntfd,
+		     const char *path, struct rebind_stats *stats)
 {
 	int nsfd = ns_open(ns);
 	if (nsfd < 0)
 		return; /* its process is gone (so is, most likely, the namespace), or the pid reused */
+	char who[2 * PATH_MAX];
+	ns_name(ns, top, s->our_root, who, sizeof(who));
+	/* A mount not proven ours (an orphan, another instance's) may hang on a daemon that does not
+	 * answer: such a namespace is healed alone, so that a hang costs one bound wait and its
+	 * device is skipped everywhere after (the queued ones are ours, whose dead connection fails
+	 * at once). */
+	bool alone = false;
+	for (size_t i = 0; i < s->n && !alone; i++)
+		alone = !s->c[i].proven;
+	int r = alone ? 0 : pool_queue(pool, s->c, s->n, nsfd, who);
+	if (r == -E2BIG)
+		log_info("rebind: %s: %zu lxcfs mounts, more than a message to the runners holds: healed by a "
+			 "child of its own", who, s->n);
+	if (alone || r == -E2BIG || r == -EAGAIN) /* (-EAGAIN: no runner, the queue full) */
+		heal_alone(nsfd, mntfd, path, s, who, alone ? NS_TIMEOUT_MS : NS_PROVEN_TIMEOUT_MS, stats);
+	else if (r < 0)
+		account(&(struct ns_result){ 0 }, r, who, s, stats);
+	close(nsfd);
+}
+
+/* One namespace: its candidates, sent off if there are any.  With later: a namespace whose
+ * candidates are all left to others is not entered but marked.  Its fd is opened only then:
+ * most namespaces of a start hold nothing to heal (and a walked one's process is checked to
+ * be still in it after its mounts were read through it). */
+static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mntfd, const char *path,
+		  bool *later, struct rebind_stats *stats)
+{
 	/* (mount ids are global: the child finds the candidates again from inside) */
 	s->skipped = 0;
 	uint64_t top;
@@ -413,29 +439,11 @@ static void visit(struct pool *pool, struct scan *s, const struct ns *ns, int mn
 	bool ours = false;
 	for (size_t i = 0; i < s->n && !ours; i++)
 		ours = !s->c[i].why_left || s->c[i].release;
-	if (s->n && later && !ours) {
+	if (s->n && later && !ours)
 		*later = true;
-	} else if (s->n) {
-		char who[2 * PATH_MAX];
-		ns_name(ns, top, s->our_root, who, sizeof(who));
-		/* A mount not proven ours (an orphan, another instance's) may hang on a daemon that
-		 * does not answer: such a namespace is healed alone, so that a hang costs one bound
-		 * wait and its device is skipped everywhere after (the queued ones are ours, whose
-		 * dead connection fails at once). */
-		bool alone = false;
-		for (size_t i = 0; i < s->n && !alone; i++)
-			alone = !s->c[i].proven;
-		int r = alone ? 0 : pool_queue(pool, s->c, s->n, nsfd, who);
-		if (r == -E2BIG)
-			log_info("rebind: %s: %zu lxcfs mounts, more than a message to the runners holds: "
-				 "healed by a child of its own", who, s->n);
-		if (alone || r == -E2BIG || r == -EAGAIN) /* (-EAGAIN: no runner, the queue full) */
-			heal_alone(nsfd, mntfd, path, s, who, alone ? NS_TIMEOUT_MS : NS_PROVEN_TIMEOUT_MS, stats);
-		else if (r < 0)
-			account(&(struct ns_result){ 0 }, r, who, s, stats);
-	}
+	else if (s->n)
+		send_off(pool, s, ns, top, mntfd, path, stats);
 	free_candidates(s);
-	close(nsfd);
 }
 
 /* The live mount at mnt to heal from: an O_PATH fd of it, its canonical path and device; or -errno

@@ -9,9 +9,8 @@
 #ifndef LXCFS_RUNNERS_H
 #define LXCFS_RUNNERS_H
 
-#include <stdint.h>
-
 #include <stddef.h>
+#include <stdint.h>
 
 #include "reinit/heal/heal.h"
 
