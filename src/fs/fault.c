@@ -1,9 +1,11 @@
 #include "fs/fault.h"
 
 #if LXCFS_FAULT_HOOKS
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -50,6 +52,27 @@ void fault_point(const char *name)
 		log_info("fault hook: the worker crashes at %s", name);
 		abort();
 	}
+}
+
+bool fault_drop_name(int dirfd, const char *rel)
+{
+	const char *hide = getenv("LXCFS_FAULT_HIDE_FILE");
+	const char *name = strrchr(rel, '/');
+	name = name ? name + 1 : rel;
+	if (!hide || !*name)
+		return false;
+	int fd = open(hide, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return false;
+	bool ok = write(fd, name, strlen(name)) == (ssize_t)strlen(name);
+	close(fd);
+	/* past the entry's validity (ENTRY_TTL in ops.c): the next lookup asks the worker */
+	nanosleep(&(struct timespec){ .tv_sec = 1, .tv_nsec = 100000000 }, NULL);
+	struct stat st;
+	ok = ok && fstatat(dirfd, rel, &st, AT_SYMLINK_NOFOLLOW) < 0 && errno == ENOENT;
+	unlink(hide);
+	log_info("fault hook: %s %s dropped from the kernel's cache of names", rel, ok ? "was" : "could not be");
+	return ok;
 }
 
 long fault_long(const char *var, long dflt)

@@ -12,9 +12,10 @@
  *   LXCFS_FAULT_REBIND_RUNNERS=N    the rebind's children healing those at once (16)
  *   LXCFS_FAULT_REBIND_WALK_PROC=1  the rebind finds namespaces by a walk of /proc, not the
  *                               kernel's list (as before Linux 6.13)
- *   LXCFS_FAULT_REBIND_REFUSE=N     the first N fresh mounts each child of the rebind puts in
- *                               are refused as the kernel once refused one (ENOENT), touching
- *                               nothing
+ *   LXCFS_FAULT_REBIND_DROP=N       the first file bind a child of the rebind clones has its
+ *                               fresh tree's root dropped from the kernel's cache of names (by
+ *                               fault_drop_name) before it is put in, at each clone, N times in
+ *                               all: the kernel then refuses to mount it (ENOENT)
  *   LXCFS_FAULT_STANDBY_DROP_MS=MS  a standby that finds its keeper gone waits MS before it
  *                               looks whether its watcher took over (a death seen first by the
  *                               watcher, every time instead of now and then) */
@@ -29,6 +30,10 @@
 void fault_render(const char *name);
 bool fault_hidden(const char *name);
 void fault_point(const char *name);
+/* The kernel made to drop the dentry of rel (a file, beneath dirfd in an lxcfs mount) from its
+ * cache as it does when a lookup's revalidation fails: the worker refuses the name
+ * (LXCFS_FAULT_HIDE_FILE) past the entry's validity, and rel is looked up.  Takes 1.1 s. */
+bool fault_drop_name(int dirfd, const char *rel);
 /* The number in the environment variable var, else dflt. */
 long fault_long(const char *var, long dflt);
 #else
@@ -44,6 +49,12 @@ static inline bool fault_hidden(const char *name)
 static inline void fault_point(const char *name)
 {
 	(void)name;
+}
+static inline bool fault_drop_name(int dirfd, const char *rel)
+{
+	(void)dirfd;
+	(void)rel;
+	return false;
 }
 static inline long fault_long(const char *var, long dflt)
 {

@@ -280,26 +280,30 @@ dead_binds() {
 	echo "$n"
 }
 
-@test "a fresh mount the kernel refuses (ENOENT) is put in 10 ms later; refused twice, the log says what is on top there and the pass ends partial" {
+@test "a fresh bind whose root the kernel dropped from its cache (refused: ENOENT) is cloned again and put in; dropped twice, the log says so and the pass ends partial" {
 	daemon_start "$MNT" "$PIDF" --restart-on-crash
 	container_start a-$RUN_TAG "$CG1" "$MNT"
 	kill_all "$PIDF"
 	[ "$(dead_binds a-$RUN_TAG)" -ge 10 ]
-	# (one runner: the first mount it puts in is refused)
-	export LXCFS_FAULT_REBIND_RUNNERS=1 LXCFS_FAULT_REBIND_REFUSE=1
+	# (one runner; the first file bind it clones has its fresh root dropped, by a lookup the
+	# worker refuses past the entry's validity: the kernel's own way)
+	export LXCFS_FAULT_REBIND_RUNNERS=1 LXCFS_FAULT_REBIND_DROP=1
+	export LXCFS_FAULT_HIDE_FILE=$BATS_RUN_TMPDIR/hide-$RUN_TAG
 	: >"$LOG"
 	daemon_start "$MNT" "$PIDF" --restart-on-crash
 	wait_rebind
-	grep -q "was healed at the second try; .* (ENOENT; on top there: mount [0-9]*, device [0-9]*:[0-9]*, the dead one the scan found)" "$LOG"
+	grep -q "fault hook: [^ ]* was dropped from the kernel's cache of names" "$LOG"
+	grep -q "was healed with a second clone of the fresh tree; the first was refused beneath and over (ENOENT: its root had left the kernel's cache of names; on top there: mount [0-9]*, device [0-9]*:[0-9]*, the dead one the scan found)" "$LOG"
 	! grep -q "cannot be healed" "$LOG"
 	grep -q "rebind: [0-9]* dead mount(s) healed in [0-9]* namespace(s), 0 failed" "$LOG"
 	[ "$(dead_binds a-$RUN_TAG)" = 0 ]
 	kill_all "$PIDF"
-	export LXCFS_FAULT_REBIND_REFUSE=2
+	export LXCFS_FAULT_REBIND_DROP=2
 	: >"$LOG"
 	daemon_start "$MNT" "$PIDF" --restart-on-crash
 	wait_rebind
-	grep -q "$(ns_said "$(container_init a-$RUN_TAG)")/[^ ]* cannot be healed: No such file or directory, beneath the dead mount nor over it, twice 10 ms apart (on top there: mount [0-9]*, device [0-9]*:[0-9]*, the dead one the scan found)" "$LOG"
+	[ "$(grep -c "fault hook: [^ ]* was dropped from the kernel's cache of names" "$LOG")" = 2 ]
+	grep -q "$(ns_said "$(container_init a-$RUN_TAG)")/[^ ]* cannot be healed: No such file or directory with a second clone of the fresh tree; the first was refused beneath and over (ENOENT: its root had left the kernel's cache of names; on top there: mount [0-9]*, device [0-9]*:[0-9]*, the dead one the scan found)" "$LOG"
 	grep -q "rebind: [0-9]* dead mount(s) healed in [0-9]* namespace(s), 1 failed" "$LOG"
 	wait_until 30 grep -q "the rebind tier exited with status [0-9]*: some dead mounts may be left" "$LOG"
 	[ "$(dead_binds a-$RUN_TAG)" = 1 ] # that one, said; the others healed

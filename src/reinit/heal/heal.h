@@ -37,10 +37,18 @@ struct ns_result {
 	bool done;     /* the namespace's total */
 };
 
-/* In a child: clones the fresh trees (from our namespace), enters the namespace nsfd, heals its
- * candidates cs[n]; res says how far it got, and goes to out (if >= 0) after each step, so that a
- * child killed for a hang still reports.  procfd: the host's /proc. */
-void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct cand *cs, size_t n, const char *who,
-	     int out, struct ns_result *res);
+/* Where a child of the pass comes from: its own mount namespace (the fresh trees are cloned
+ * there: the source of a clone must be in the caller's), the host's /proc (the namespace's may
+ * belong to another pid namespace), and the live tree (an fd, and its path for the log). */
+struct heal_home {
+	int ns, proc, mnt;
+	const char *path;
+};
+
+/* In a child: clones the fresh trees (at home), enters the namespace nsfd, heals its candidates
+ * cs[n]; res says how far it got, and goes to out (if >= 0) after each step, so that a child
+ * killed for a hang still reports. */
+void heal_in(const struct heal_home *home, int nsfd, struct cand *cs, size_t n, const char *who, int out,
+	     struct ns_result *res);
 
 #endif

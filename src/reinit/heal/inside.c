@@ -55,12 +55,7 @@ static bool note_view(const struct mntent_info *m, void *arg)
  * 6.5: readers never see what is under the mount); else over it, the dead one left below. */
 static int replace(int tree, const char *mp, int *stacked)
 {
-	static long refused;
 	*stacked = 0;
-	if (refused < fault_long("LXCFS_FAULT_REBIND_REFUSE", 0)) {
-		refused++;
-		return -ENOENT;
-	}
 	if (move_mount(tree, "", AT_FDCWD, mp, MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_BENEATH) == 0) {
 		if (umount2(mp, MNT_DETACH | UMOUNT_NOFOLLOW) < 0) {
 			int e = errno;
@@ -70,10 +65,9 @@ static int replace(int tree, const char *mp, int *stacked)
 		}
 		return 0;
 	}
-	/* EINVAL: no MOVE_MOUNT_BENEATH.  ENOENT: the kernel found the mount on top changed
-	 * between its lookup and its lock, and says so again when asked again: seen for a few of
-	 * the first namespaces when 16 runners start at once (bench/rebind, 1,000 namespaces, about
-	 * one run in three; not understood).  Over it, readers see the fresh mount all the same. */
+	/* EINVAL: no MOVE_MOUNT_BENEATH.  ENOENT: the kernel cannot mount at the place beneath (or
+	 * the fresh tree's root left its cache of names: then over fails alike, see heal_one).
+	 * Over it, readers see the fresh mount all the same. */
 	int why = errno;
 	if (why != EINVAL && why != ENOENT)
 		return -why;
@@ -115,6 +109,59 @@ static void private_in_place(const char *mp, const char *who)
 {
 	if (mount(NULL, mp, NULL, MS_PRIVATE, NULL) < 0)
 		log_warn("rebind: %s: %s stays shared with the host's mount: %s", who, mp, strerror(errno));
+}
+
+/* Test builds (LXCFS_FAULT_REBIND_DROP): the first file bind this child clones has its fresh
+ * tree's root dropped from the kernel's cache of names, N times in all. */
+static void fault_drop(const struct heal_home *home, const struct cand *c)
+{
+	static const struct cand *victim;
+	static long dropped;
+	if (dropped >= fault_long("LXCFS_FAULT_REBIND_DROP", 0) || c->tree < 0 || !strcmp(c->root, "/"))
+		return;
+	if (!victim)
+		victim = c;
+	if (c == victim && fault_drop_name(home->mnt, c->root + 1))
+		dropped++;
+}
+
+/* c's fresh bind: a clone of its root in the live tree, made at home.  The path is resolved
+ * beneath the mount, through no symlink and no other mount: a root of the old tree can never
+ * name a host path in the new one. */
+static void fresh_tree(const struct heal_home *home, struct cand *c)
+{
+	c->tree = clone_beneath(home->mnt, c->root + 1);
+	c->tree_err = c->tree < 0 ? errno : 0;
+	c->tree_private = c->tree >= 0 && make_private(c->tree);
+	fault_drop(home, c);
+}
+
+/* c's fresh bind cloned again: at home, then back into the namespace nsfd.  false if the child
+ * could not get back in: it is at home then, where nothing more may be put in. */
+static bool reclone(const struct heal_home *home, int nsfd, struct cand *c)
+{
+	close(c->tree);
+	c->tree = -1;
+	if (setns(home->ns, CLONE_NEWNS) < 0) {
+		c->tree_err = errno;
+		return true; /* still inside, with nothing cloned */
+	}
+	fresh_tree(home, c);
+	return setns(nsfd, CLONE_NEWNS) == 0;
+}
+
+/* Whether the root of tree has left the kernel's cache of names (the kernel's own words for it,
+ * in its path: " (deleted)"), as when a lookup's revalidation failed since the clone. */
+static bool tree_dropped(int procfd, int tree)
+{
+	static const char mark[] = " (deleted)";
+	char link[48], path[PATH_MAX];
+	snprintf(link, sizeof(link), "thread-self/fd/%d", tree);
+	ssize_t n = readlinkat(procfd, link, path, sizeof(path) - 1);
+	if (n < (ssize_t)sizeof(mark) - 1)
+		return false;
+	path[n] = '\0';
+	return strcmp(path + n - (sizeof(mark) - 1), mark) == 0;
 }
 
 static const struct live_mount *view_find(const struct ns_view *v, int id)
@@ -421,25 +468,26 @@ static void say_top(const char *mp, int id, char *dst, size_t size)
 											 : "not the one the scan found");
 }
 
-/* One candidate, inside its namespace: dead and ours -> replaced by a bind of the live tree (and
- * checked, and added to what h says); dead and not ours -> said. */
-static void heal_one(int procfd, struct cand *c, struct ns_view *v, const char *mnt, const char *who,
+/* One candidate, inside its namespace nsfd: dead and ours -> replaced by a bind of the live tree
+ * (and checked, and added to what h says); dead and not ours -> said.  false if the child is no
+ * longer inside (see reclone). */
+static bool heal_one(const struct heal_home *home, int nsfd, struct cand *c, struct ns_view *v, const char *who,
 		     struct ns_result *res, int out, struct heal_said *h)
 {
 	const struct live_mount *me = view_find(v, c->id);
 	if (c->release) {
-		release_one(procfd, c, me, v, who, res, h);
-		return;
+		release_one(home->proc, c, me, v, who, res, h);
+		return true;
 	}
 	if (!me || !me->mountpoint)
-		return; /* gone meanwhile */
+		return true; /* gone meanwhile */
 	if (!to_heal(c, me, v, who, res, out, h))
-		return;
+		return true;
 	if (c->tree < 0) {
 		log_error("rebind: %s: %s cannot be healed: %s%s is not in the new tree (%s)", who, me->mountpoint,
-			  mnt, c->root, strerror(c->tree_err));
+			  home->path, c->root, strerror(c->tree_err));
 		res->failed++;
-		return;
+		return true;
 	}
 	int stacked; /* 0, or why the fresh mount went over the old one */
 	/* What readers see afterwards is checked by the device on top, which the kernel says
@@ -447,29 +495,40 @@ static void heal_one(int procfd, struct cand *c, struct ns_view *v, const char *
 	dev_t fresh = dev_of(c->tree, "", AT_EMPTY_PATH);
 	int rr = replace(c->tree, me->mountpoint, &stacked);
 	if (rr == -ENOENT) {
-		/* Refused beneath and over alike: seen in 2 of 34 passes over 1,000 namespaces,
-		 * each time in the pass's first container namespace, the dead mount still on top
-		 * (bench/rebind), not understood.  Once more after a moment, and what is on top
-		 * there said, to learn what it is. */
+		/* Refused beneath and over alike.  The kernel does that when the fresh tree's root
+		 * left its cache of names after the clone (a lookup whose revalidation failed drops
+		 * it; the name itself is fine): seen in 2 of 34 passes over 1,000 namespaces, each
+		 * time in the pass's first namespace, with the dead mount still on top; what dropped
+		 * it was not found.  A second clone looks the name up again. */
+		bool dropped = tree_dropped(home->proc, c->tree);
 		char top[96];
 		say_top(me->mountpoint, c->id, top, sizeof(top));
-		usleep(10000);
-		rr = replace(c->tree, me->mountpoint, &stacked);
+		if (!reclone(home, nsfd, c)) {
+			log_error("rebind: %s: cannot get back into it after a second clone for %s: %s; what is "
+				  "left of it is not healed", who, me->mountpoint, strerror(errno));
+			res->failed++;
+			return false;
+		}
+		rr = c->tree < 0 ? -c->tree_err : replace(c->tree, me->mountpoint, &stacked);
+		const char *first = dropped ? "its root had left the kernel's cache of names"
+					    : "its root was still in the kernel's cache of names";
 		if (rr == 0)
-			log_info("rebind: %s: %s was healed at the second try; at the first the fresh mount "
-				 "could go neither beneath nor over the dead one (ENOENT; on top there: %s)", who,
-				 me->mountpoint, top);
+			log_info("rebind: %s: %s was healed with a second clone of the fresh tree; the first was "
+				 "refused beneath and over (ENOENT: %s; on top there: %s)", who, me->mountpoint, first,
+				 top);
 		else
-			log_error("rebind: %s: %s cannot be healed: %s, beneath the dead mount nor over it, "
-				  "twice 10 ms apart (on top there: %s)", who, me->mountpoint, strerror(-rr), top);
+			log_error("rebind: %s: %s cannot be healed: %s with a second clone of the fresh tree; the "
+				  "first was refused beneath and over (ENOENT: %s; on top there: %s)", who,
+				  me->mountpoint, strerror(-rr), first, top);
 	} else if (rr < 0) {
 		log_error("rebind: %s: %s cannot be healed: %s", who, me->mountpoint, strerror(-rr));
 	}
-	close(c->tree);
+	if (c->tree >= 0)
+		close(c->tree);
 	c->tree = -1;
 	if (rr < 0) {
 		res->failed++;
-		return;
+		return true;
 	}
 	/* Over a dead bind that is a peer of others (healed so by a version before this one), the
 	 * attach made ours a peer of the copies it propagated: out of that group again. */
@@ -480,40 +539,33 @@ static void heal_one(int procfd, struct cand *c, struct ns_view *v, const char *
 		log_error("rebind: %s: %s still shows device %u:%u after the rebind, not %u:%u", who, me->mountpoint,
 			  major(now), minor(now), major(fresh), minor(fresh));
 		res->failed++;
-		return;
+		return true;
 	}
-	log_debug("rebind: %s: %s %s to %s%s", who, me->mountpoint, c->live ? "moved" : "rebound", mnt,
+	log_debug("rebind: %s: %s %s to %s%s", who, me->mountpoint, c->live ? "moved" : "rebound", home->path,
 		  strcmp(c->root, "/") ? c->root : "");
 	enum heal_way way = !stacked ? PUT_BENEATH : stacked == ENOENT ? PUT_OVER_REFUSED : PUT_OVER_NO_BENEATH;
-	list_add(&h->healed[c->live][way], me->mountpoint, mnt, c->root);
+	list_add(&h->healed[c->live][way], me->mountpoint, home->path, c->root);
 	res->healed++;
+	return true;
 }
 
 /* In a child: clones the fresh trees (from our namespace), enters the namespace, heals its
  * candidates cs; res says how far it got, and goes out after each step, so that a child killed
  * for a hang still reports.  procfd: the host's /proc (the namespace's may belong to another pid
  * namespace, where we have no /proc/self). */
-void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct cand *cs, size_t n, const char *who,
-		    int out, struct ns_result *res)
+void heal_in(const struct heal_home *home, int nsfd, struct cand *cs, size_t n, const char *who, int out,
+	     struct ns_result *res)
 {
-	for (size_t i = 0; i < n; i++) {
-		struct cand *c = &cs[i];
-		if (c->why_left || c->release)
-			continue;
-		/* Cloning needs the source in the caller's namespace: before setns.  The path is
-		 * resolved beneath the mount, through no symlink and no other mount: a root of the
-		 * old tree can never name a host path in the new one. */
-		c->tree = clone_beneath(mntfd, c->root + 1);
-		c->tree_err = c->tree < 0 ? errno : 0;
-		c->tree_private = c->tree >= 0 && make_private(c->tree);
-	}
+	for (size_t i = 0; i < n; i++)
+		if (!cs[i].why_left && !cs[i].release)
+			fresh_tree(home, &cs[i]); /* before setns: see reclone */
 	if (setns(nsfd, CLONE_NEWNS) < 0) {
 		log_error("rebind: cannot enter the mount namespace of %s: %s", who, strerror(errno));
 		res->failed++;
 		return;
 	}
 	struct ns_view v = { 0 };
-	int r = view_read(procfd, &v);
+	int r = view_read(home->proc, &v);
 	if (r < 0) {
 		log_error("rebind: %s: cannot read its mounts: %s", who, strerror(-r));
 		res->failed++;
@@ -522,16 +574,17 @@ void heal_in(int nsfd, int procfd, int mntfd, const char *mnt, struct cand *cs, 
 	 * another instance's mount may hang on a daemon that does not answer, and a hang ends this
 	 * child. */
 	struct heal_said h = { 0 };
-	for (int pass = 0; pass < 3; pass++) {
-		for (size_t i = 0; i < n; i++) {
+	bool inside = true;
+	for (int pass = 0; pass < 3 && inside; pass++) {
+		for (size_t i = 0; i < n && inside; i++) {
 			struct cand *c = &cs[i];
 			int want = c->why_left ? 2 : c->proven ? 0 : 1;
 			if (want != pass)
 				continue;
-			heal_one(procfd, c, &v, mnt, who, res, out, &h);
+			inside = heal_one(home, nsfd, c, &v, who, res, out, &h);
 			report(out, res);
 		}
-		said_flush(&h, who, mnt); /* before the next pass, which may hang and end this child */
+		said_flush(&h, who, home->path); /* before the next pass, which may hang and end this child */
 	}
 	view_free(&v);
 	for (size_t i = 0; i < n; i++)

@@ -305,8 +305,9 @@ static void free_candidates(struct scan *s)
 static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int out)
 {
 	struct ns_result res = { 0 };
-	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
-	heal_in(nsfd, procfd, mntfd, mnt, s->c, s->n, who, out, &res);
+	struct heal_home home = { .ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC),
+				  .proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), .mnt = mntfd, .path = mnt };
+	heal_in(&home, nsfd, s->c, s->n, who, out, &res);
 	res.done = true;
 	if (write(out, &res, sizeof(res)) != sizeof(res))
 		_exit(2);

@@ -162,8 +162,8 @@ static ssize_t recv_with_fd(int q, char *m, size_t size, int *fd)
  * a report naming it, so that one whose runner is killed is still accounted for.  Never returns. */
 static void run_queue(int q, struct pool_shared *sh, unsigned slot, int mntfd, const char *mnt, int out)
 {
-	int home = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC);
-	int procfd = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct heal_home home = { .ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC),
+				  .proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), .mnt = mntfd, .path = mnt };
 	struct ns_result *res = &sh->at[slot];
 	char *m = malloc(REC_MAX);
 	struct cand *cs = NULL;
@@ -198,14 +198,14 @@ static void run_queue(int q, struct pool_shared *sh, unsigned slot, int mntfd, c
 				for (unsigned i = 0; i < nhung && i < sizeof(sh->hung) / sizeof(sh->hung[0]); i++)
 					cs[k].hung |= cs[k].dev == sh->hung[i];
 			/* back home first: the trees are cloned there */
-			if (away && setns(home, CLONE_NEWNS) < 0) {
+			if (away && setns(home.ns, CLONE_NEWNS) < 0) {
 				log_error("rebind: cannot return to our mount namespace: %s", strerror(errno));
 				_exit(3);
 			}
 			away = false;
 			if (nsfd >= 0) {
 				away = true;
-				heal_in(nsfd, procfd, mntfd, mnt, cs, h.n, who, -1, res);
+				heal_in(&home, nsfd, cs, h.n, who, -1, res);
 			} else {
 				log_error("rebind: %s: its namespace did not come with its message", who);
 				res->failed++;
