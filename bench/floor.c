@@ -7,10 +7,12 @@
  * nosuid, nodev, allow_other, no default_permissions), so the kernel sends it the requests it
  * sends us.
  *
- *   floor [--ro | --ro-sb] [--noatime] MNT
+ *   floor [--ro | --ro-sb] [--noatime] [--names] MNT
  *     --ro       mount(2) with MS_RDONLY: a read-only superblock (and mount)
  *     --ro-sb    new mount API: a read-only superblock under a read-write mount
  *     --noatime  MS_NOATIME on the mount
+ *     --names    also a file at every name nN under the root (N a number), so that each N is a
+ *                name the kernel looks up for the first time (bench/lookup-race)
  * SIGTERM or SIGINT unmounts and exits; so does an unmount from outside. */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -148,8 +150,30 @@ static void do_init(uint64_t u, const struct fuse_init_in *in)
 	reply(u, 0, &o, sizeof(o));
 }
 
+static int names; /* --names */
+#define NAMED_INO 1000000 /* the ids of the files nN: NAMED_INO + N */
+
+/* A file nN of --names: empty, with our daemon's attributes. */
+static void named_attr(uint64_t ino, struct fuse_attr *a)
+{
+	memset(a, 0, sizeof(*a));
+	a->ino = ino;
+	a->mode = S_IFREG | 0444;
+	a->nlink = 1;
+	a->size = vsize(0);
+	a->blksize = 4096;
+	a->atime = a->mtime = a->ctime = (uint64_t)boot.tv_sec;
+}
+
 static void do_lookup(uint64_t u, uint64_t parent, const char *name)
 {
+	if (names && parent == 1 && name[0] == 'n' && name[1] >= '0' && name[1] <= '9') {
+		struct fuse_entry_out e = { .nodeid = NAMED_INO + strtoull(name + 1, NULL, 10),
+					    .entry_valid = TTL_SEC, .attr_valid = TTL_SEC };
+		named_attr(e.nodeid, &e.attr);
+		reply(u, 0, &e, sizeof(e));
+		return;
+	}
 	struct node *n = node_of(parent) ? child(parent, name) : NULL;
 	if (!n) {
 		reply(u, ENOENT, NULL, 0);
@@ -162,6 +186,12 @@ static void do_lookup(uint64_t u, uint64_t parent, const char *name)
 
 static void do_getattr(uint64_t u, uint64_t ino)
 {
+	if (names && ino >= NAMED_INO) {
+		struct fuse_attr_out o = { .attr_valid = TTL_SEC };
+		named_attr(ino, &o.attr);
+		reply(u, 0, &o, sizeof(o));
+		return;
+	}
 	struct node *n = node_of(ino);
 	if (!n) {
 		reply(u, ESTALE, NULL, 0);
@@ -321,11 +351,13 @@ int main(int argc, char **argv)
 			ro_sb = 1;
 		else if (strcmp(argv[i], "--noatime") == 0)
 			noatime = 1;
+		else if (strcmp(argv[i], "--names") == 0)
+			names = 1;
 		else
 			break;
 	}
 	if (i != argc - 1) {
-		fprintf(stderr, "usage: floor [--ro | --ro-sb] [--noatime] MNT\n");
+		fprintf(stderr, "usage: floor [--ro | --ro-sb] [--noatime] [--names] MNT\n");
 		return 2;
 	}
 	mnt = argv[i];

@@ -22,6 +22,7 @@
 #include "lib/mount.h"
 #include "lib/mountinfo.h"
 #include "fs/fault.h"
+#include "reinit/heal/fresh.h"
 
 #ifndef MOVE_MOUNT_BENEATH
 #define MOVE_MOUNT_BENEATH 0x00000200 /* Linux >= 6.5 */
@@ -148,20 +149,6 @@ static bool reclone(const struct heal_home *home, int nsfd, struct cand *c)
 	}
 	fresh_tree(home, c);
 	return setns(nsfd, CLONE_NEWNS) == 0;
-}
-
-/* Whether the root of tree has left the kernel's cache of names (the kernel's own words for it,
- * in its path: " (deleted)"), as when a lookup's revalidation failed since the clone. */
-static bool tree_dropped(int procfd, int tree)
-{
-	static const char mark[] = " (deleted)";
-	char link[48], path[PATH_MAX];
-	snprintf(link, sizeof(link), "thread-self/fd/%d", tree);
-	ssize_t n = readlinkat(procfd, link, path, sizeof(path) - 1);
-	if (n < (ssize_t)sizeof(mark) - 1)
-		return false;
-	path[n] = '\0';
-	return strcmp(path + n - (sizeof(mark) - 1), mark) == 0;
 }
 
 static const struct live_mount *view_find(const struct ns_view *v, int id)
@@ -497,10 +484,10 @@ static bool heal_one(const struct heal_home *home, int nsfd, struct cand *c, str
 	if (rr == -ENOENT) {
 		/* Refused beneath and over alike.  The kernel does that when the fresh tree's root
 		 * left its cache of names after the clone (a lookup whose revalidation failed drops
-		 * it; the name itself is fine): seen in 2 of 34 passes over 1,000 namespaces, each
-		 * time in the pass's first namespace, with the dead mount still on top; what dropped
-		 * it was not found.  A second clone looks the name up again. */
-		bool dropped = tree_dropped(home->proc, c->tree);
+		 * it; the name itself is fine): seen in 2 of 34 passes over 1,000 namespaces, in the
+		 * pass's first namespace, before the pass held the names (fresh.h).  A second clone
+		 * looks the name up again. */
+		bool dropped = fresh_dropped(home->proc, c->tree);
 		char top[96];
 		say_top(me->mountpoint, c->id, top, sizeof(top));
 		if (!reclone(home, nsfd, c)) {

@@ -25,6 +25,7 @@
 #include "lib/parse.h"
 #include "reinit/claim.h"
 #include "reinit/heal/drain.h"
+#include "reinit/heal/fresh.h"
 #include "reinit/heal/heal.h"
 #include "reinit/heal/namespaces.h"
 #include "reinit/heal/runners.h"
@@ -61,6 +62,7 @@ struct scan {
 	uint64_t probe_started_ms;
 	struct cand *c;
 	size_t n, cap;
+	struct fresh fresh; /* the names of the live tree the candidates are cloned from */
 	char our_root[PATH_MAX + 256]; /* what shows at "/" in our namespace: "SOURCE:ROOT" */
 };
 
@@ -412,8 +414,11 @@ static void send_off(struct pool *pool, struct scan *s, const struct ns *ns, uin
 	 * device is skipped everywhere after (the queued ones are ours, whose dead connection fails
 	 * at once). */
 	bool alone = false;
-	for (size_t i = 0; i < s->n && !alone; i++)
-		alone = !s->c[i].proven;
+	for (size_t i = 0; i < s->n; i++) {
+		alone = alone || !s->c[i].proven;
+		if (!s->c[i].why_left && !s->c[i].release)
+			fresh_hold(&s->fresh, s->c[i].root); /* before a child clones it */
+	}
 	int r = alone ? 0 : pool_queue(pool, s->c, s->n, nsfd, who);
 	if (r == -E2BIG)
 		log_info("rebind: %s: %zu lxcfs mounts, more than a message to the runners holds: healed by a "
@@ -535,6 +540,7 @@ static void scan_free(struct scan *s)
 		free(s->inst[i].mountpoint);
 	free(s->inst);
 	free(s->c);
+	fresh_free(&s->fresh);
 }
 
 int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stats *stats)
@@ -550,6 +556,7 @@ int rebind_all(const char *mnt, const struct rebind_req *req, struct rebind_stat
 		close(mntfd);
 		return -ENOMEM;
 	}
+	fresh_init(&s.fresh, mntfd);
 	time_t started = time(NULL);
 	uint64_t t0 = clock_ns(CLOCK_MONOTONIC);
 	int loaded = claims_load(req->claim_dir, &s.claims);
