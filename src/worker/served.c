@@ -21,6 +21,7 @@
 #include "reinit/reinit.h"
 #include "fs/virt.h"
 
+#include "worker/names.h"
 #include "worker/served.h"
 #include "worker/worker.h"
 
@@ -172,8 +173,10 @@ int engage(struct options *opt, struct takeover *t, const char *how)
 		return WORKER_EXIT_CANNOT;
 	if (opt->psi_poll && !t->reinit)
 		psi_wake_waiters(&lx.psi);
-	if (!t->reinit && t->replayed == 0)
+	if (!t->reinit && t->replayed == 0) {
 		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
+		names_warm(t->fd, opt->mountpoint); /* before containers bind them, all at once */
+	}
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)t->gen, opt->mountpoint,
 		 how ? how : t->reinit ? "reinitialized connection" : t->replayed ? "took over the connection" : "new connection");
 	t->how = worker_recovery();

@@ -18,6 +18,7 @@
 #include "reinit/legacy.h"
 #include "fs/virt.h"
 
+#include "worker/names.h"
 #include "worker/worker.h"
 
 /* The serving context (fs/ctx.h), and the state it serves from: attached or created by the
@@ -66,6 +67,7 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
 		fuse_unmount(opt->mountpoint);
 		return -1;
 	}
+	names_warm(h->fuse, opt->mountpoint); /* before containers bind them, all at once */
 	log_info("lxcfs %s serving %s with %d request threads (pid %d)", LXCFS_VERSION, opt->mountpoint,
 		 worker_threads(opt), (int)getpid());
 	h->rebinder = rebind_start(h->self, opt->mountpoint, replaced);

@@ -1,0 +1,57 @@
+/* The tree's names looked up once, by one thread, as soon as a new connection is served (see
+ * names.h). */
+#include "worker/names.h"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <limits.h>
+#include <stdio.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "fs/tree.h"
+#include "lib/log.h"
+#include "lib/mount.h"
+
+/* The static children of parent (at rel beneath root), and theirs. */
+static int warm_below(int root, uint64_t parent, const char *rel)
+{
+	int n = 0;
+	unsigned pos = 0;
+	for (const struct node *c; (c = tree_next_child(parent, &pos));) {
+		char path[PATH_MAX];
+		snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", c->name);
+		/* beneath our mount only: never into a mount made over one of our names */
+		struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+					.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS };
+		int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+		if (fd < 0)
+			continue; /* not on this host (PSI), or made over: nothing to look up there */
+		close(fd);
+		n++;
+		if (c->type != NODE_VFILE)
+			n += warm_below(root, c->ino, path);
+	}
+	return n;
+}
+
+int names_warm(int fusefd, const char *mountpoint)
+{
+	dev_t ours;
+	if (fuse_fd_device(0, fusefd, &ours) < 0)
+		return 0;
+	int root = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (root < 0)
+		return 0;
+	/* the device on top there, without a request to whoever serves it */
+	struct statx sx;
+	int n = 0;
+	if (statx(root, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) == 0 &&
+	    makedev(sx.stx_dev_major, sx.stx_dev_minor) == ours)
+		n = warm_below(root, INO_ROOT, "");
+	close(root);
+	log_debug("%d names of the tree looked up before any container's", n);
+	return n;
+}
