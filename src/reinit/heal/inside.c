@@ -483,10 +483,10 @@ static bool heal_one(const struct heal_home *home, int nsfd, struct cand *c, str
 	int rr = replace(c->tree, me->mountpoint, &stacked);
 	if (rr == -ENOENT) {
 		/* Refused beneath and over alike.  The kernel does that when the fresh tree's root
-		 * left its cache of names after the clone (a lookup whose revalidation failed drops
-		 * it; the name itself is fine): seen in 2 of 34 passes over 1,000 namespaces, in the
-		 * pass's first namespace, before the pass held the names (fresh.h).  A second clone
-		 * looks the name up again. */
+		 * has left its cache of names (the name itself is fine): dropped by first lookups of
+		 * it at once (fresh.h; seen in 2 of 34 passes over 1,000 namespaces, before the pass
+		 * held the names) or by a lookup whose revalidation failed.  A second clone looks the
+		 * name up again. */
 		bool dropped = fresh_dropped(home->proc, c->tree);
 		char top[96];
 		say_top(me->mountpoint, c->id, top, sizeof(top));
@@ -536,10 +536,9 @@ static bool heal_one(const struct heal_home *home, int nsfd, struct cand *c, str
 	return true;
 }
 
-/* In a child: clones the fresh trees (from our namespace), enters the namespace, heals its
- * candidates cs; res says how far it got, and goes out after each step, so that a child killed
- * for a hang still reports.  procfd: the host's /proc (the namespace's may belong to another pid
- * namespace, where we have no /proc/self). */
+/* In a child: clones the fresh trees (at home), enters the namespace, heals its candidates cs;
+ * res says how far it got, and goes out after each step, so that a child killed for a hang still
+ * reports. */
 void heal_in(const struct heal_home *home, int nsfd, struct cand *cs, size_t n, const char *who, int out,
 	     struct ns_result *res)
 {
