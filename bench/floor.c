@@ -105,20 +105,26 @@ static uint64_t vsize(size_t len)
 	return s;
 }
 
-static void attr_of(const struct node *n, struct fuse_attr *a)
+/* A file of len bytes (file) or a directory, with our daemon's attributes. */
+static void attr_set(struct fuse_attr *a, uint64_t ino, int file, size_t len)
 {
 	memset(a, 0, sizeof(*a));
-	a->ino = n->ino;
-	if (n->host) {
+	a->ino = ino;
+	if (file) {
 		a->mode = S_IFREG | 0444;
 		a->nlink = 1;
-		a->size = vsize(n->len);
+		a->size = vsize(len);
 	} else {
-		a->mode = S_IFDIR | (n->ino == 1 ? 0755 : 0555);
+		a->mode = S_IFDIR | (ino == 1 ? 0755 : 0555);
 		a->nlink = 2;
 	}
 	a->blksize = 4096;
 	a->atime = a->mtime = a->ctime = (uint64_t)boot.tv_sec;
+}
+
+static void attr_of(const struct node *n, struct fuse_attr *a)
+{
+	attr_set(a, n->ino, n->host != NULL, n->len);
 }
 
 static void reply(uint64_t unique, int err, const void *body, size_t len)
@@ -153,24 +159,12 @@ static void do_init(uint64_t u, const struct fuse_init_in *in)
 static int names; /* --names */
 #define NAMED_INO 1000000 /* the ids of the files nN: NAMED_INO + N */
 
-/* A file nN of --names: empty, with our daemon's attributes. */
-static void named_attr(uint64_t ino, struct fuse_attr *a)
-{
-	memset(a, 0, sizeof(*a));
-	a->ino = ino;
-	a->mode = S_IFREG | 0444;
-	a->nlink = 1;
-	a->size = vsize(0);
-	a->blksize = 4096;
-	a->atime = a->mtime = a->ctime = (uint64_t)boot.tv_sec;
-}
-
 static void do_lookup(uint64_t u, uint64_t parent, const char *name)
 {
 	if (names && parent == 1 && name[0] == 'n' && name[1] >= '0' && name[1] <= '9') {
 		struct fuse_entry_out e = { .nodeid = NAMED_INO + strtoull(name + 1, NULL, 10),
 					    .entry_valid = TTL_SEC, .attr_valid = TTL_SEC };
-		named_attr(e.nodeid, &e.attr);
+		attr_set(&e.attr, e.nodeid, 1, 0);
 		reply(u, 0, &e, sizeof(e));
 		return;
 	}
@@ -188,7 +182,7 @@ static void do_getattr(uint64_t u, uint64_t ino)
 {
 	if (names && ino >= NAMED_INO) {
 		struct fuse_attr_out o = { .attr_valid = TTL_SEC };
-		named_attr(ino, &o.attr);
+		attr_set(&o.attr, ino, 1, 0);
 		reply(u, 0, &o, sizeof(o));
 		return;
 	}

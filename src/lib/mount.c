@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/openat2.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -11,6 +12,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -274,4 +276,12 @@ long warn_request_timeout(const char *path)
 			 "connection (every container's lxcfs mounts) if a request waits %ld s, as it can "
 			 "while a worker restarts; set it to 0", v, v);
 	return v;
+}
+
+int mount_open_beneath(int mntfd, const char *rel)
+{
+	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
+				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV |
+					   RESOLVE_NO_MAGICLINKS };
+	return (int)syscall(SYS_openat2, mntfd, rel, &how, sizeof(how));
 }

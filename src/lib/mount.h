@@ -38,6 +38,10 @@ int statfs_probe(const char *path, int timeout_ms);
 /* Ends the fuse connection of device dev through fusectl, where it is mounted: every request of
  * it fails with ENOTCONN, whoever still holds a copy of its fd. */
 void fuse_abort(dev_t dev);
+/* An O_PATH fd of rel beneath the mount mntfd: through no symlink and into no other mount, so
+ * that a path from a mount's root can never lead out of the tree.  -1 with errno (ENOSYS before
+ * Linux 5.6, which has no openat2). */
+int mount_open_beneath(int mntfd, const char *rel);
 /* Unmounts mnt if it is our mount; lazily if busy.  0 or -errno. */
 int fuse_unmount(const char *mnt);
 

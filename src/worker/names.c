@@ -3,11 +3,9 @@
 #include "worker/names.h"
 
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <limits.h>
 #include <stdio.h>
 #include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -23,10 +21,7 @@ static int warm_below(int root, uint64_t parent, const char *rel)
 	for (const struct node *c; (c = tree_next_child(parent, &pos));) {
 		char path[PATH_MAX];
 		snprintf(path, sizeof(path), "%s%s%s", rel, *rel ? "/" : "", c->name);
-		/* beneath our mount only: never into a mount made over one of our names */
-		struct open_how how = { .flags = O_PATH | O_CLOEXEC,
-					.resolve = RESOLVE_BENEATH | RESOLVE_NO_XDEV | RESOLVE_NO_SYMLINKS };
-		int fd = (int)syscall(SYS_openat2, root, path, &how, sizeof(how));
+		int fd = mount_open_beneath(root, path); /* never into a mount made over one of ours */
 		if (fd < 0)
 			continue; /* not on this host (PSI), or made over: nothing to look up there */
 		close(fd);

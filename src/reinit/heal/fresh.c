@@ -4,13 +4,12 @@
 
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
+#include "lib/mount.h"
 
 void fresh_init(struct fresh *f, int mntfd)
 {
@@ -33,11 +32,8 @@ bool fresh_dropped(int procfd, int fd)
  * lookup of someone else's racing ours) is looked up again, once. */
 static int open_name(const struct fresh *f, const char *rel)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
-				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV |
-					   RESOLVE_NO_MAGICLINKS };
 	for (int tries = 0;; tries++) {
-		int fd = (int)syscall(SYS_openat2, f->mntfd, rel, &how, sizeof(how));
+		int fd = mount_open_beneath(f->mntfd, rel);
 		if (fd < 0 || tries == 1 || f->procfd < 0 || !fresh_dropped(f->procfd, fd))
 			return fd;
 		close(fd);

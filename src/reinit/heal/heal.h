@@ -45,6 +45,9 @@ struct heal_home {
 	const char *path;
 };
 
+/* A child's home, opened where it stands (before any setns): its mount namespace and /proc. */
+struct heal_home heal_home_open(int mntfd, const char *path);
+
 /* In a child: clones the fresh trees (at home), enters the namespace nsfd, heals its candidates
  * cs[n]; res says how far it got, and goes to out (if >= 0) after each step, so that a child
  * killed for a hang still reports. */

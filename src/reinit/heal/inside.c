@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
-#include <linux/openat2.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +12,6 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
-#include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -80,10 +78,7 @@ static int replace(int tree, const char *mp, int *stacked)
 
 static int clone_beneath(int mntfd, const char *rel)
 {
-	struct open_how how = { .flags = O_PATH | O_CLOEXEC,
-				.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV |
-					   RESOLVE_NO_MAGICLINKS };
-	int fd = *rel ? (int)syscall(SYS_openat2, mntfd, rel, &how, sizeof(how)) : dup(mntfd);
+	int fd = *rel ? mount_open_beneath(mntfd, rel) : dup(mntfd);
 	if (fd < 0 && errno == ENOSYS) /* before Linux 5.6: the root was checked for ".." steps */
 		return open_tree(mntfd, rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_SYMLINK_NOFOLLOW);
 	if (fd < 0)
@@ -534,6 +529,12 @@ static bool heal_one(const struct heal_home *home, int nsfd, struct cand *c, str
 	list_add(&h->healed[c->live][way], me->mountpoint, home->path, c->root);
 	res->healed++;
 	return true;
+}
+
+struct heal_home heal_home_open(int mntfd, const char *path)
+{
+	return (struct heal_home){ .ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC),
+				   .proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), .mnt = mntfd, .path = path };
 }
 
 /* In a child: clones the fresh trees (at home), enters the namespace, heals its candidates cs;

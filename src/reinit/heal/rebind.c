@@ -307,8 +307,7 @@ static void free_candidates(struct scan *s)
 static void heal_namespace(int nsfd, int mntfd, const char *mnt, struct scan *s, const char *who, int out)
 {
 	struct ns_result res = { 0 };
-	struct heal_home home = { .ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC),
-				  .proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), .mnt = mntfd, .path = mnt };
+	struct heal_home home = heal_home_open(mntfd, mnt);
 	heal_in(&home, nsfd, s->c, s->n, who, out, &res);
 	res.done = true;
 	if (write(out, &res, sizeof(res)) != sizeof(res))

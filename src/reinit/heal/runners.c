@@ -162,8 +162,7 @@ static ssize_t recv_with_fd(int q, char *m, size_t size, int *fd)
  * a report naming it, so that one whose runner is killed is still accounted for.  Never returns. */
 static void run_queue(int q, struct pool_shared *sh, unsigned slot, int mntfd, const char *mnt, int out)
 {
-	struct heal_home home = { .ns = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC),
-				  .proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), .mnt = mntfd, .path = mnt };
+	struct heal_home home = heal_home_open(mntfd, mnt);
 	struct ns_result *res = &sh->at[slot];
 	char *m = malloc(REC_MAX);
 	struct cand *cs = NULL;
