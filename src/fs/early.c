@@ -1,15 +1,14 @@
 #include "fs/early.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <time.h>
 
+#include "fs/serve.h"
 #include "lib/clock.h"
 
 /* A READ waits this long for the early render of its open before it renders itself: a render
  * takes microseconds, so only a stuck one (a cgroup read that hangs) waits this out. */
 #define WAIT_MS 1000
-#define SPIN_YIELDS 200
 
 enum early_state {
 	EARLY_RENDERING = 1, /* the OPEN's thread renders */
@@ -46,6 +45,7 @@ static struct early_slot *slot_of(struct early *e, uint64_t fh)
 static void slot_free(struct early_slot *s)
 {
 	slot_set(s, 0);
+	s->reader.req = NULL;
 	__atomic_store_n(&s->state, 0, __ATOMIC_RELEASE);
 	pthread_cond_broadcast(&s->changed);
 }
@@ -75,35 +75,50 @@ bool early_claim(struct early *e, struct openfiles *of, uint64_t fh, pid_t pid)
 	return mine;
 }
 
-void early_done(struct early *e, struct openfiles *of, uint64_t fh, const struct buf *content, int r)
+bool early_done(struct early *e, struct openfiles *of, uint64_t fh, const struct buf *content, int r,
+		struct early_reader *rd)
 {
 	struct early_slot *s = slot_of(e, fh);
+	bool handed = false;
 	pthread_mutex_lock(&s->lock);
-	if (s->fh == fh && s->state == EARLY_RENDERING && r == 0) {
+	if (s->fh == fh) {
+		bool reader = s->reader.req != NULL;
 		/* Kept under the entry's lock: a READ that finds the entry ready finds the render. */
-		openfile_keep(of, fh, content);
-		__atomic_store_n(&s->state, EARLY_READY, __ATOMIC_RELEASE);
-		s->ready_ns = clock_ns(CLOCK_MONOTONIC);
-		pthread_cond_broadcast(&s->changed);
-	} else if (s->fh == fh) {
-		slot_free(s);
+		if (r == 0 && (s->state == EARLY_RENDERING || reader))
+			openfile_keep(of, fh, content);
+		if (reader) {
+			*rd = s->reader; /* its READ is here: answered now, and the entry is done */
+			handed = true;
+			slot_free(s);
+		} else if (r == 0 && s->state == EARLY_RENDERING) {
+			__atomic_store_n(&s->state, EARLY_READY, __ATOMIC_RELEASE);
+			s->ready_ns = clock_ns(CLOCK_MONOTONIC);
+			pthread_cond_broadcast(&s->changed);
+		} else {
+			slot_free(s);
+		}
 	}
 	pthread_mutex_unlock(&s->lock);
+	return handed;
 }
 
-bool early_take(struct early *e, struct openfiles *of, uint64_t fh, pid_t pid)
+enum early_verdict early_take(struct early *e, struct openfiles *of, uint64_t fh, pid_t pid, off_t off,
+			      fuse_req_t req, size_t size)
 {
 	struct early_slot *s = slot_of(e, fh);
 	if (__atomic_load_n(&s->fh, __ATOMIC_RELAXED) != fh)
-		return false; /* (the usual case past offset 0: taken by the first READ) */
-	bool serve = false;
-	/* The render is microseconds from done: yield to it (it may be on this cpu) rather than
-	 * sleep, which costs a wake-up on top. */
-	for (int i = 0; i < SPIN_YIELDS && __atomic_load_n(&s->fh, __ATOMIC_RELAXED) == fh &&
-			__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == EARLY_RENDERING; i++)
-		sched_yield();
+		return EARLY_NONE; /* (the usual case past offset 0: taken by the first READ) */
+	enum early_verdict v = EARLY_NONE;
 	pthread_mutex_lock(&s->lock);
 	if (s->fh == fh && s->state == EARLY_RENDERING && s->pid == pid) {
+		struct state_slot *slot;
+		if (off == 0 && !s->reader.req && (slot = serve_hand_over()) != NULL) {
+			/* The rendering thread answers it when done: this thread reads on, and the
+			 * journal still holds the READ (in slot) should the worker die first. */
+			s->reader = (struct early_reader){ .req = req, .size = size, .slot = slot };
+			pthread_mutex_unlock(&s->lock);
+			return EARLY_HANDED;
+		}
 		uint64_t until = clock_ns(CLOCK_MONOTONIC) + (uint64_t)WAIT_MS * 1000000u;
 		struct timespec ts = { .tv_sec = (time_t)(until / 1000000000u), .tv_nsec = (long)(until % 1000000000u) };
 		while (s->fh == fh && s->state == EARLY_RENDERING &&
@@ -116,8 +131,8 @@ bool early_take(struct early *e, struct openfiles *of, uint64_t fh, pid_t pid)
 			__atomic_store_n(&s->state, EARLY_DROPPED, __ATOMIC_RELEASE);
 			break;
 		case EARLY_READY:
-			serve = s->pid == pid && fresh(s, clock_ns(CLOCK_MONOTONIC));
-			if (!serve)
+			v = s->pid == pid && fresh(s, clock_ns(CLOCK_MONOTONIC)) ? EARLY_SERVE : EARLY_NONE;
+			if (v == EARLY_NONE)
 				openfile_forget(of, fh);
 			slot_free(s);
 			break;
@@ -126,7 +141,7 @@ bool early_take(struct early *e, struct openfiles *of, uint64_t fh, pid_t pid)
 		}
 	}
 	pthread_mutex_unlock(&s->lock);
-	return serve;
+	return v;
 }
 
 void early_release(struct early *e, uint64_t fh)

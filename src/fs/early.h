@@ -17,12 +17,23 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include <fuse_lowlevel.h>
+
 #include "fs/openfile.h"
+#include "reinit/state_journal.h"
 
 #define EARLY_SLOTS 64
 /* An early render older than this at its READ is not served: the reader was not reading "at
  * once", and it gets values of its read's moment. */
 #define EARLY_FRESH_MS 10
+
+/* A READ at offset 0 that came while its early render was under way, handed to the rendering
+ * thread to answer (no wait, no wake-up); slot: the journal slot that holds it (fs/serve.h). */
+struct early_reader {
+	fuse_req_t req;
+	size_t size;
+	struct state_slot *slot;
+};
 
 struct early_slot {
 	pthread_mutex_t lock;
@@ -31,6 +42,7 @@ struct early_slot {
 	int state;   /* enum early_state (early.c) */
 	pid_t pid;   /* the opener: only its READ is served the render */
 	uint64_t ready_ns;
+	struct early_reader reader; /* .req NULL: none */
 };
 
 struct early {
@@ -44,13 +56,22 @@ void early_init(struct early *e);
 bool early_claim(struct early *e, struct openfiles *of, uint64_t fh, pid_t pid);
 /* After the reply, with the render made (r: its result): keeps it for fh in of unless the open's
  * READ or RELEASE gave up waiting for it meanwhile, then wakes whoever waits.  A failed render
- * is not kept: the READ renders and answers its error itself. */
-void early_done(struct early *e, struct openfiles *of, uint64_t fh, const struct buf *content, int r);
-/* At a READ of fh by pid: true if the render kept for fh is its early render and the READ may
- * serve it (same caller, fresh).  Waits for a render still being made for this caller.  Frees
- * the entry either way; an early render that may not be served is forgotten, so that no later
+ * is not kept.  true if a READ was handed over meanwhile (*rd): the caller answers it, with the
+ * render or r's error, then frees its slot (serve_answered). */
+bool early_done(struct early *e, struct openfiles *of, uint64_t fh, const struct buf *content, int r,
+		struct early_reader *rd);
+
+enum early_verdict {
+	EARLY_NONE,   /* no early render for this READ: it renders (or reads what fh kept) */
+	EARLY_SERVE,  /* what fh kept is the early render, for this READ to serve */
+	EARLY_HANDED, /* the rendering thread answers this READ: nothing to do */
+};
+/* At a READ of fh by pid at offset off (req, size: the READ).  A render still being made for
+ * this caller takes a READ at offset 0 over (serve_hand_over), or is waited for.  The entry is
+ * freed unless handed; an early render that may not be served is forgotten, so that no later
  * offset of fh serves it either. */
-bool early_take(struct early *e, struct openfiles *of, uint64_t fh, pid_t pid);
+enum early_verdict early_take(struct early *e, struct openfiles *of, uint64_t fh, pid_t pid, off_t off,
+			      fuse_req_t req, size_t size);
 /* At the RELEASE of fh, before its render is forgotten: a render still being made is dropped
  * when it ends. */
 void early_release(struct early *e, uint64_t fh);

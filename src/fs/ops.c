@@ -248,6 +248,16 @@ static const char *psi_file(fuse_req_t req, fuse_ino_t ino)
 	return n && n->parent == INO_PROC_PRESSURE && ctx_of(req)->opt->psi_poll ? n->name : NULL;
 }
 
+static void reply_slice(fuse_req_t req, const struct buf *content, size_t size, off_t off)
+{
+	if (off < 0 || (size_t)off >= content->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = content->len - (size_t)off;
+	fuse_reply_buf(req, content->data + off, n < size ? n : size);
+}
+
 static int render_for(struct lxcfs *lx, pid_t pid, const struct node *n, struct buf *out)
 {
 	int err;
@@ -309,21 +319,20 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	if (early) {
 		/* The reader is on its way to the READ meanwhile (fs/early.h). */
 		struct buf out = BUF_INIT;
+		struct early_reader rd;
+		serve_rendering_for(fi->fh); /* a death in the render is one of the READ's */
 		if (r == 0 && (r = render_for(lx, pid, n, &out)) == 0)
 			vsize_note(&lx->vsize, ino, out.len);
-		early_done(&lx->early, &lx->open, fi->fh, &out, r);
+		serve_rendering_for(0);
+		if (early_done(&lx->early, &lx->open, fi->fh, &out, r, &rd)) {
+			if (r < 0)
+				fuse_reply_err(rd.req, r == -ENOMEM ? ENOMEM : EIO);
+			else
+				reply_slice(rd.req, &out, rd.size, 0);
+			serve_answered(rd.slot);
+		}
 		buf_free(&out);
 	}
-}
-
-static void reply_slice(fuse_req_t req, const struct buf *content, size_t size, off_t off)
-{
-	if (off < 0 || (size_t)off >= content->len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	size_t n = content->len - (size_t)off;
-	fuse_reply_buf(req, content->data + off, n < size ? n : size);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -350,8 +359,10 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 	/* Offset 0 renders afresh, unless the open rendered early for this very read; later
 	 * offsets read what this open rendered. */
 	pid_t pid = fuse_req_ctx(req)->pid;
-	bool early = early_take(&ctx_of(req)->early, ctx(req), fi->fh, pid);
-	if ((off > 0 || early) && openfile_slice(ctx(req), fi->fh, off, size, &out)) {
+	enum early_verdict early = early_take(&ctx_of(req)->early, ctx(req), fi->fh, pid, off, req, size);
+	if (early == EARLY_HANDED)
+		return;
+	if ((off > 0 || early == EARLY_SERVE) && openfile_slice(ctx(req), fi->fh, off, size, &out)) {
 		fuse_reply_buf(req, out.data, out.len);
 		buf_free(&out);
 		return;
