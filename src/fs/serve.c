@@ -267,6 +267,36 @@ void serve_answered(struct state_slot *sl)
 	slot_free(sl);
 }
 
+/* A worker that crashes in an early render marks the slot's open so (the mark without the bit only
+ * says a render was under way, which a kill from outside interrupts as well). */
+#define EARLY_CRASHED (UINT64_C(1) << 63)
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+static struct sigaction crash_prev[sizeof(crash_signals) / sizeof(crash_signals[0])];
+
+/* Marks, then puts the previous action back: returning re-runs the fault (abort raises again),
+ * which kills as it would have, sanitizer reports included.  Async-signal-safe. */
+static void on_crash(int sig)
+{
+	struct state_slot *sl = loop_slot;
+	uint64_t fh = sl ? __atomic_load_n(&sl->early_fh, __ATOMIC_RELAXED) : 0;
+	if (fh)
+		__atomic_store_n(&sl->early_fh, fh | EARLY_CRASHED, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+		if (crash_signals[i] == sig)
+			sigaction(sig, &crash_prev[i], NULL);
+}
+
+static void catch_crashes(void)
+{
+	static int done;
+	if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+		return;
+	struct sigaction sa = { .sa_handler = on_crash, .sa_flags = SA_NODEFER };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
+		sigaction(crash_signals[i], &sa, &crash_prev[i]);
+}
+
 void serve_rendering_for(uint64_t fh)
 {
 	if (loop_slot)
@@ -283,13 +313,13 @@ void serve_early_deaths(struct serve *s)
 	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(s->st, i);
 		uint64_t fh = __atomic_load_n(&sl->early_fh, __ATOMIC_ACQUIRE);
-		if (!fh || __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_CLAIMED ||
+		if (!(fh & EARLY_CRASHED) || __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_CLAIMED ||
 		    __atomic_load_n(&sl->gen, __ATOMIC_RELAXED) == s->gen)
 			continue;
 		uint32_t tries = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED);
 		if (n < sizeof(s->early_dead) / sizeof(s->early_dead[0]))
-			s->early_dead[n++] = (typeof(s->early_dead[0])){ .fh = fh, .tries = tries ? tries : 1 };
-		log_info("a worker died while rendering early for an open: the open's read counts that death");
+			s->early_dead[n++] = (typeof(s->early_dead[0])){ .fh = fh & ~EARLY_CRASHED, .tries = tries ? tries : 1 };
+		log_info("a worker crashed rendering early for an open: the open's read counts that death");
 		/* (the slot's OPEN, answered, is replayed like any: its answer goes nowhere) */
 	}
 	s->early_until_ms = mono_ms() + EARLY_DEATHS_MS;
@@ -426,6 +456,7 @@ out:
 
 int serve_park(struct serve *s, int nthreads, void (*on_end)(void))
 {
+	catch_crashes();
 	struct sigaction sa = { .sa_handler = wake }; /* no SA_RESTART: read() must return EINTR */
 	sigaction(WAKE_SIGNAL, &sa, NULL);
 	__atomic_store_n(&s->stopping, 0, __ATOMIC_RELEASE); /* again after a stop (a failed re-exec) */

@@ -68,8 +68,9 @@ int serve_replay_init(struct serve *s);
  * the kernel still waits for, which only RESEND or the end of the connection can recover. */
 unsigned serve_check_journal(struct serve *s);
 /* After a predecessor died (not beside a live one), before serving: takes what its journal says
- * of early renders under way (state_slot.early_fh), so that a render that killed it counts
- * against the READ it was made for, as if that READ had been in its hands. */
+ * of early renders that crashed it (state_slot.early_fh, marked by a fatal signal's handler the
+ * request loops install), so that such a render counts against the READ it was made for, as if
+ * that READ had been in its hands.  A render a kill from outside interrupted counts nothing. */
 void serve_early_deaths(struct serve *s);
 /* From a request loop's thread, after answering an OPEN: it now renders early for fh (0: done). */
 void serve_rendering_for(uint64_t fh);
