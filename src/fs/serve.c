@@ -273,10 +273,12 @@ void serve_answered(struct state_slot *sl)
 static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
 static struct sigaction crash_prev[sizeof(crash_signals) / sizeof(crash_signals[0])];
 
-/* Marks, then puts the previous action back: returning re-runs the fault (abort raises again),
- * which kills as it would have, sanitizer reports included.  Async-signal-safe. */
-static void on_crash(int sig)
+/* Marks, then puts the previous action back and lets it act: a fault returns and runs again
+ * (sanitizer reports see the real one); a signal sent (kill, abort's raise) is sent again, or it
+ * would be lost.  Async-signal-safe. */
+static void on_crash(int sig, siginfo_t *info, void *uc)
 {
+	(void)uc;
 	struct state_slot *sl = loop_slot;
 	uint64_t fh = sl ? __atomic_load_n(&sl->early_fh, __ATOMIC_RELAXED) : 0;
 	if (fh)
@@ -284,6 +286,8 @@ static void on_crash(int sig)
 	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
 		if (crash_signals[i] == sig)
 			sigaction(sig, &crash_prev[i], NULL);
+	if (info->si_code <= 0) /* SI_USER, SI_TKILL, SI_QUEUE: sent, not a fault */
+		raise(sig);
 }
 
 static void catch_crashes(void)
@@ -291,7 +295,7 @@ static void catch_crashes(void)
 	static int done;
 	if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
 		return;
-	struct sigaction sa = { .sa_handler = on_crash, .sa_flags = SA_NODEFER };
+	struct sigaction sa = { .sa_sigaction = on_crash, .sa_flags = SA_SIGINFO | SA_NODEFER };
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(crash_signals) / sizeof(crash_signals[0]); i++)
 		sigaction(crash_signals[i], &sa, &crash_prev[i]);
