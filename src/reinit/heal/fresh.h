@@ -3,9 +3,9 @@
  * the pass.  This kernel (6.18) drops a FUSE name met by several first lookups at once, and
  * hands one of them the dropped name: with 16 processes, for 29-72% of new names over four runs
  * (bench/lookup-race; most likely a waiter revalidates the name before the first lookup has
- * marked it current, its epoch).  A clone rooted at a dropped name is refused (ENOENT, beneath and over), which the
- * pass's 16 children met in its first namespace now and then.  Looked up once alone first: for
- * none. */
+ * marked it current, its epoch).  A clone rooted at a dropped name is refused (ENOENT, beneath
+ * and over), which the pass's 16 children met in its first namespace now and then.  Looked up
+ * once alone first: for none. */
 #ifndef LXCFS_HEAL_FRESH_H
 #define LXCFS_HEAL_FRESH_H
 
