@@ -111,6 +111,9 @@ static bool slot_dead(const struct serve *s, struct state_slot *sl, uint64_t liv
 
 static void slot_free(struct state_slot *sl)
 {
+	/* A free slot holds no request and must not look as if it did: a damaged state's check
+	 * counts a slot whose request header is left as one that may have held one (lost). */
+	memset(sl->data, 0, sizeof(struct fuse_in_header));
 	__atomic_store_n(&sl->len, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->key, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);

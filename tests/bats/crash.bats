@@ -349,6 +349,43 @@ DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 	[ "$(memtotal b-$RUN_TAG)" = 196608 ]
 }
 
+@test "a journal slot that may have held a request, damaged: a kernel that cannot resend it has the connection reset or given up" {
+	bin_keeper_start
+	containers
+	start_readers a-$RUN_TAG 262144 2
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log resend=yes reinit=no w
+	[[ "$(status_field "$PIDF" recovery)" == *"resend=yes"* ]] || resend=no
+	[[ "$(status_field "$PIDF" recovery)" != *"reinit=yes"* ]] || reinit=yes
+	# the standby takes over at the death, before the keeper reaps the dead worker: its refusal
+	# must decide the tier as a started worker's does, whichever of the two is reaped first
+	wait_until 30 status_is "$PIDF" standby_primed yes
+	"$DAMAGE" "$(state_fd)" held-journal
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_until 30 memtotal_is b-$RUN_TAG 196608 || true # the checks below say what went wrong
+	read -r reads failures < <(stop_readers 2)
+	echo "reads=$reads failures=$failures resend=$resend reinit=$reinit" >&2
+	grep "journal\|take over\|tier\|reinit\|afresh" "$log" >&2
+	grep -q "journal: 1 slot(s) in no state a live worker leaves" "$log"
+	if [ "$resend" = yes ]; then
+		refute grep -q "were lost with a damaged journal" "$log"
+		[ "$failures" -eq 0 ]
+	else
+		grep -q "cannot take over: 1 request(s) were lost with a damaged journal" "$log"
+		grep -q "it could not take over the connection" "$log"
+		if [ "$reinit" = yes ]; then
+			grep -q "reinitialized the connection" "$log"
+		else
+			grep -q "ending it and mounting $MNT afresh" "$log"
+		fi
+	fi
+	[ "$reads" -gt 0 ]
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+	[ "$(memtotal b-$RUN_TAG)" = 196608 ]
+	kill_worker KILL
+	[ "$(memtotal a-$RUN_TAG)" = 262144 ]
+}
+
 @test "a state no repair makes resumable: the connection is reset or given up, no reader hangs, the containers read again" {
 	bin_keeper_start
 	containers

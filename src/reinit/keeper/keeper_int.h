@@ -83,6 +83,10 @@ void handle_ctl(struct worker *w);
 void describe(int status, char *dst, size_t size);
 /* A worker's death on the state's record (the restart count) and in the status. */
 void record_death(pid_t pid, int status, uint64_t gen, const char *how);
+/* A primed standby that took over at a death, and died or refused the connection: a worker's
+ * death, whose end decides the next tier as a started worker's does, in whichever order it and
+ * its predecessor are reaped. */
+void standby_died(pid_t pid, int status, uint64_t gen, const char *how);
 
 /* handover.c */
 void upgrade(bool force_reinit);

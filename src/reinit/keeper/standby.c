@@ -171,8 +171,8 @@ static void ended(pid_t pid, int status, bool dropped)
 	describe(status, how, sizeof(how));
 	bool clean = WIFEXITED(status) && WEXITSTATUS(status) == 0;
 	if (took_over(pid) && !clean) {
-		record_death(pid, status, sb.primed_gen, how);
 		log_warn("standby worker %d, which had taken over at the serving worker's death, %s", (int)pid, how);
+		standby_died(pid, status, sb.primed_gen, how);
 	} else if (!dropped) {
 		unsigned ms = retry_later();
 		log_warn("standby worker %d %s; another starts in %u s", (int)pid, how, ms / 1000);

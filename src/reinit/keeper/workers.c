@@ -65,7 +65,8 @@ pid_t launch_worker(const char *path, int *ctl)
 /* A worker of generation gen with the connection's fds in START: the standby when the serving
  * worker is dead (a restart), else a new process (the first start, the new binary of an upgrade
  * beside the adopted worker, or no standby at hand; an upgrade's exec dropped the standby).  0,
- * or -1 with errno. */
+ * 1 if the standby had taken over at the death and ended refusing the connection (its tier is
+ * to be taken first), or -1 with errno. */
 int spawn(uint64_t gen, bool reinit)
 {
 	struct fdset fds = FDSET_NONE;
@@ -81,6 +82,8 @@ int spawn(uint64_t gen, bool reinit)
 		K.st.hdr->worker_pid = K.cur.pid;
 		return 0;
 	}
+	if (K.next_tier > (reinit ? TIER_REINIT : TIER_RESUME))
+		return 1;
 	start.gen = gen = standby_fresh_gen(gen);
 	char path[PATH_MAX + 64];
 	worker_binary(K.self, path, sizeof(path));
@@ -124,16 +127,21 @@ void restart_worker(void)
 	K.restart_at_ms = 0;
 	uint64_t gen = K.cur.gen + 1; /* our own count: the header's may be damaged */
 	bool reinit;
-	if (prepare_tier(&reinit) < 0) {
-		K.restart_at_ms = mono_ms() + BACKOFF_MAX_MS;
-		return;
-	}
-	K.next_tier = TIER_RESUME;
-	if (spawn(gen, reinit) < 0) {
+	int r;
+	do { /* (twice at most: a standby that refused is gone) */
+		if (prepare_tier(&reinit) < 0) {
+			K.restart_at_ms = mono_ms() + BACKOFF_MAX_MS;
+			return;
+		}
+		K.next_tier = TIER_RESUME;
+		r = spawn(gen, reinit);
+	} while (r > 0);
+	if (r < 0) {
 		log_error("cannot start a worker: %s", strerror(errno));
 		K.restart_at_ms = mono_ms() + BACKOFF_MAX_MS;
 		return;
 	}
+	K.next_tier = TIER_RESUME; /* (a refusal met on the way is taken: this worker resets) */
 	/* Every generation but the new one is dead: the new worker answers what they held. */
 	tell(&K.cur, MSG_RECOVER, 0);
 	write_status();
@@ -176,17 +184,27 @@ static void decide_after(const struct worker *dead, int status)
 	K.unresumable = code == WORKER_EXIT_UNRESUMABLE ? K.unresumable + 1 : 0;
 	struct tier_facts f = { .reinit_mask = K.reinit_mask, .exit_code = code,
 				.reinit_unready = dead->reinit && !dead->ready, .unresumable = K.unresumable };
-	enum tier t = tier_decide(&f);
+	enum tier own = tier_decide(&f);
+	/* A tier decided and not yet taken stands: a standby that took over at the death and could
+	 * not serve may be reaped before the worker it stood by for. */
+	enum tier t = own < K.next_tier ? K.next_tier : own;
 	set_tier(t, K.last_death);
 	if (code == WORKER_EXIT_UNRESUMABLE || code == WORKER_EXIT_CANNOT || code == WORKER_EXIT_LOST)
 		log_error("%s: it could not take over the connection%s", K.last_death,
 			  t == TIER_REINIT   ? "; the next one reinitializes it"
 			  : t == TIER_REBIND ? "; the connection is given up"
 					     : "");
-	else if (t == TIER_REINIT)
+	else if (own == TIER_REINIT)
 		log_warn("%s during a reinit; the next worker reinitializes again", K.last_death);
 	else
-		log_warn("%s; restarting (restart %u)", K.last_death, K.st.hdr->restarts);
+		log_warn("%s; restarting (restart %u%s%s)", K.last_death, K.st.hdr->restarts,
+			 t != own ? ", through " : "", t != own ? tier_name(t) : "");
+}
+
+void standby_died(pid_t pid, int status, uint64_t gen, const char *how)
+{
+	record_death(pid, status, gen, how);
+	decide_after(&(struct worker){ .pid = pid, .gen = gen, .ready = true }, status);
 }
 
 /* The new worker of an upgrade died: the old one keeps serving. */
