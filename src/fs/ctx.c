@@ -79,6 +79,7 @@ int lxcfs_prepare(struct lxcfs *lx, const struct options *opt, struct state *st,
 	fdcache_init(&lx->files, files);
 	containers_set_max(&lx->containers, containers);
 	openfile_init(&lx->open, st, gen);
+	early_init(&lx->early);
 	return lxcfs_session(lx);
 }
 

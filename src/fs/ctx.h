@@ -14,6 +14,7 @@
 #include "cgroup/cputree.h"
 #include "cgroup/fdcache.h"
 #include "cgroup/loadavg.h"
+#include "fs/early.h"
 #include "fs/openfile.h"
 #include "fs/psi.h"
 #include "fs/render.h"
@@ -33,6 +34,7 @@ struct lxcfs {
 	struct cputree cputree;
 	struct loadavg loadavg;
 	struct openfiles open;
+	struct early early;
 	struct vsize vsize;
 	struct psi psi;
 	struct serve serve;

@@ -12,6 +12,7 @@
 #include "cgroup/container.h"
 #include "cgroup/cputree.h"
 #include "fs/ctx.h"
+#include "fs/early.h"
 #include "fs/fault.h"
 #include "lib/log.h"
 #include "fs/openfile.h"
@@ -120,13 +121,13 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	conn->max_readahead = 0;
 }
 
-/* The caller's container (referenced; NULL for the host) and what renderers need of it. */
-static struct container *caller(fuse_req_t req, struct rctx *rc, int *err)
+/* The container of the caller pid (referenced; NULL for the host) and what renderers need of
+ * it. */
+static struct container *caller_of(struct lxcfs *ctx, pid_t pid, struct rctx *rc, int *err)
 {
-	struct lxcfs *ctx = ctx_of(req);
 	*err = 0;
 	/* virtualization off (SIGUSR2): everyone is answered as the host */
-	struct container *c = virt_on() ? container_of_pid(&ctx->containers, fuse_req_ctx(req)->pid, err) : NULL;
+	struct container *c = virt_on() ? container_of_pid(&ctx->containers, pid, err) : NULL;
 	*rc = (struct rctx){
 		.host = ctx->host,
 		.opt = ctx->opt,
@@ -137,6 +138,11 @@ static struct container *caller(fuse_req_t req, struct rctx *rc, int *err)
 		.loadavg = &ctx->loadavg,
 	};
 	return c;
+}
+
+static struct container *caller(fuse_req_t req, struct rctx *rc, int *err)
+{
+	return caller_of(ctx_of(req), fuse_req_ctx(req)->pid, rc, err);
 }
 
 /* The cpus the caller may see in sys/devices/system/cpu: false for the host (it sees all). */
@@ -242,6 +248,43 @@ static const char *psi_file(fuse_req_t req, fuse_ino_t ino)
 	return n && n->parent == INO_PROC_PRESSURE && ctx_of(req)->opt->psi_poll ? n->name : NULL;
 }
 
+static void reply_slice(fuse_req_t req, const struct buf *content, size_t size, off_t off)
+{
+	if (off < 0 || (size_t)off >= content->len) {
+		fuse_reply_buf(req, NULL, 0);
+		return;
+	}
+	size_t n = content->len - (size_t)off;
+	fuse_reply_buf(req, content->data + off, n < size ? n : size);
+}
+
+static int render_for(struct lxcfs *lx, pid_t pid, const struct node *n, struct buf *out)
+{
+	int err;
+	struct rctx rc;
+	struct container *c = caller_of(lx, pid, &rc, &err);
+	if (err < 0)
+		return err == -ESRCH ? -EIO : err;
+	fault_render(n->name);
+	int r = n->render(&rc, out);
+	container_put(c);
+	if (r < 0 || out->oom) {
+		log_debug("rendering %s failed: %s", n->name, strerror(r < 0 ? -r : ENOMEM));
+		return r < 0 ? r : -ENOMEM;
+	}
+	vsize_note(&lx->vsize, n->ino, out->len);
+	return 0;
+}
+
+/* The answer to a READ at offset off from a render whose result was r. */
+static void reply_render(fuse_req_t req, int r, const struct buf *content, size_t size, off_t off)
+{
+	if (r < 0)
+		fuse_reply_err(req, r == -ENOMEM ? ENOMEM : EIO);
+	else
+		reply_slice(req, content, size, off);
+}
+
 static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	if (((fi->flags & O_ACCMODE) != O_RDONLY && !psi_file(req, ino)) || (fi->flags & O_TRUNC)) {
@@ -273,37 +316,30 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->direct_io = 1;
 	fi->keep_cache = 0;
 	fi->noflush = 1;
-	struct openfiles *of = ctx(req); /* (the reply frees req) */
-	fi->fh = fh_make(of, tree_node(ino) ? FH_VFILE : FH_HOSTFILE);
-	if (fuse_reply_open(req, fi) == -ENOENT)
-		openfile_forget(of, fi->fh); /* interrupted open: no release will come */
-}
-
-static int render_for(fuse_req_t req, const struct node *n, struct buf *out)
-{
-	int err;
-	struct rctx rc;
-	struct container *c = caller(req, &rc, &err);
-	if (err < 0)
-		return err == -ESRCH ? -EIO : err;
-	fault_render(n->name);
-	int r = n->render(&rc, out);
-	container_put(c);
-	if (r < 0 || out->oom) {
-		log_debug("rendering %s failed: %s", n->name, strerror(r < 0 ? -r : ENOMEM));
-		return r < 0 ? r : -ENOMEM;
+	struct lxcfs *lx = ctx_of(req); /* (the reply frees req) */
+	const struct node *n = tree_node(ino);
+	pid_t pid = fc->pid;
+	fi->fh = fh_make(&lx->open, n ? FH_VFILE : FH_HOSTFILE);
+	/* Claimed before the reply: the READ may reach another thread as soon as it is sent. */
+	bool early = n && n->type == NODE_VFILE && (fi->flags & O_ACCMODE) == O_RDONLY &&
+		     early_claim(&lx->early, &lx->open, fi->fh, pid);
+	r = fuse_reply_open(req, fi);
+	if (r == -ENOENT)
+		openfile_forget(&lx->open, fi->fh); /* interrupted open: no release will come */
+	if (early) {
+		/* The reader is on its way to the READ meanwhile (fs/early.h). */
+		struct buf out = BUF_INIT;
+		struct early_reader rd;
+		serve_rendering_for(fi->fh); /* a death in the render is one of the READ's */
+		if (r == 0)
+			r = render_for(lx, pid, n, &out);
+		serve_rendering_for(0);
+		if (early_done(&lx->early, &lx->open, fi->fh, &out, r, &rd)) {
+			reply_render(rd.req, r, &out, rd.size, 0);
+			serve_answered(rd.slot);
+		}
+		buf_free(&out);
 	}
-	return 0;
-}
-
-static void reply_slice(fuse_req_t req, const struct buf *content, size_t size, off_t off)
-{
-	if (off < 0 || (size_t)off >= content->len) {
-		fuse_reply_buf(req, NULL, 0);
-		return;
-	}
-	size_t n = content->len - (size_t)off;
-	fuse_reply_buf(req, content->data + off, n < size ? n : size);
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, struct fuse_file_info *fi)
@@ -327,24 +363,24 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off, stru
 		buf_free(&out);
 		return;
 	}
-	/* Offset 0 renders afresh; later offsets read what this open rendered. */
-	if (off > 0 && openfile_slice(ctx(req), fi->fh, off, size, &out)) {
+	/* Offset 0 renders afresh, unless the open rendered early for this very read; later
+	 * offsets read what this open rendered. */
+	pid_t pid = fuse_req_ctx(req)->pid;
+	enum early_verdict early = early_take(&ctx_of(req)->early, ctx(req), fi->fh, pid, off, req, size);
+	if (early == EARLY_HANDED)
+		return;
+	if ((off > 0 || early == EARLY_SERVE) && openfile_slice(ctx(req), fi->fh, off, size, &out)) {
 		fuse_reply_buf(req, out.data, out.len);
 		buf_free(&out);
 		return;
 	}
-	int r = render_for(req, n, &out);
-	if (r < 0) {
-		fuse_reply_err(req, r == -ENOMEM ? ENOMEM : EIO);
-		buf_free(&out);
-		return;
-	}
-	vsize_note(&ctx_of(req)->vsize, ino, out.len);
+	int r = render_for(ctx_of(req), pid, n, &out);
 	/* Kept before the reply: once the kernel has it, this handle's next READ (which must
 	 * continue this render) or its RELEASE (which must find it to free it) can reach
 	 * another thread at once. */
-	openfile_keep(ctx(req), fi->fh, &out);
-	reply_slice(req, &out, size, off);
+	if (r == 0)
+		openfile_keep(ctx(req), fi->fh, &out);
+	reply_render(req, r, &out, size, off);
 	buf_free(&out);
 }
 
@@ -352,6 +388,7 @@ static void op_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi
 {
 	if (psi_file(req, ino))
 		psi_release(&ctx_of(req)->psi, fi->fh);
+	early_release(&ctx_of(req)->early, fi->fh);
 	openfile_forget(ctx(req), fi->fh);
 	fuse_reply_err(req, 0);
 }

@@ -114,6 +114,7 @@ static void slot_free(struct state_slot *sl)
 	/* A free slot holds no request and must not look as if it did: a damaged state's check
 	 * counts a slot whose request header is left as one that may have held one (lost). */
 	memset(sl->data, 0, sizeof(struct fuse_in_header));
+	__atomic_store_n(&sl->early_fh, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->len, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->key, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);
@@ -123,6 +124,7 @@ static void slot_free(struct state_slot *sl)
 /* Done with a request: the slot stays ours, empty. */
 static void slot_idle(struct state_slot *sl)
 {
+	__atomic_store_n(&sl->early_fh, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->len, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&sl->key, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);
@@ -154,6 +156,7 @@ int serve_attach(struct lxcfs *lx, int fd)
 	s->fd = fd;
 	s->st = lx->st;
 	s->gen = lx->gen;
+	pthread_mutex_init(&s->early_lock, NULL);
 	return fuse_session_custom_io(lx->se, &io, fd);
 }
 
@@ -183,6 +186,7 @@ static struct state_slot *claim_slot(struct serve *s)
 			sl->len = 0;
 			sl->key = 0;
 			sl->tries = 0;
+			sl->early_fh = 0;
 			memset(sl->data, 0, sizeof(struct fuse_in_header));
 			__atomic_store_n(&sl->state, SLOT_CLAIMED, __ATOMIC_RELEASE);
 			return sl;
@@ -242,6 +246,115 @@ int serve_notify_poll(struct serve *s, uint64_t kh)
 	return write(s->fd, &m, sizeof(m)) == (ssize_t)sizeof(m) ? 0 : -errno;
 }
 
+/* The journal slot this loop reads into (NULL outside a loop, or for a loop without one), and
+ * whether its request was handed to another thread (serve_hand_over). */
+static __thread struct state_slot *loop_slot;
+static __thread struct serve *loop_serve;
+static __thread bool loop_slot_handed;
+
+struct state_slot *serve_hand_over(void)
+{
+	if (!loop_slot || loop_slot_handed)
+		return NULL;
+	struct state_slot *next = claim_slot(loop_serve);
+	if (!next)
+		return NULL;
+	struct state_slot *mine = loop_slot;
+	loop_slot = next;
+	loop_slot_handed = true;
+	return mine;
+}
+
+void serve_answered(struct state_slot *sl)
+{
+	slot_free(sl);
+}
+
+/* A worker that crashes in an early render marks the slot's open so (the mark without the bit only
+ * says a render was under way, which a kill from outside interrupts as well). */
+#define EARLY_CRASHED (UINT64_C(1) << 63)
+static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
+#define NCRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
+static struct sigaction crash_prev[NCRASH];
+
+/* Marks, then puts the previous action back and lets it act: a fault returns and runs again
+ * (sanitizer reports see the real one); a signal sent (kill, abort's raise) is sent again, or it
+ * would be lost.  Async-signal-safe. */
+static void on_crash(int sig, siginfo_t *info, void *uc)
+{
+	(void)uc;
+	struct state_slot *sl = loop_slot;
+	uint64_t fh = sl ? __atomic_load_n(&sl->early_fh, __ATOMIC_RELAXED) : 0;
+	if (fh)
+		__atomic_store_n(&sl->early_fh, fh | EARLY_CRASHED, __ATOMIC_RELEASE);
+	for (size_t i = 0; i < NCRASH; i++)
+		if (crash_signals[i] == sig)
+			sigaction(sig, &crash_prev[i], NULL);
+	if (info->si_code <= 0) /* SI_USER, SI_TKILL, SI_QUEUE: sent, not a fault */
+		raise(sig);
+}
+
+static void catch_crashes(void)
+{
+	static int done;
+	if (__atomic_exchange_n(&done, 1, __ATOMIC_ACQ_REL))
+		return;
+	struct sigaction sa = { .sa_sigaction = on_crash, .sa_flags = SA_SIGINFO | SA_NODEFER };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < NCRASH; i++)
+		sigaction(crash_signals[i], &sa, &crash_prev[i]);
+}
+
+void serve_rendering_for(uint64_t fh)
+{
+	if (loop_slot)
+		__atomic_store_n(&loop_slot->early_fh, fh, __ATOMIC_RELEASE);
+}
+
+/* READs that count a death come straight after the takeover, from the kernel's queue: a note
+ * not used by then is not needed (its READ was answered elsewhere, or never came). */
+#define EARLY_DEATHS_MS 10000
+
+void serve_early_deaths(struct serve *s)
+{
+	unsigned n = 0;
+	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
+		struct state_slot *sl = state_slot(s->st, i);
+		uint64_t fh = __atomic_load_n(&sl->early_fh, __ATOMIC_ACQUIRE);
+		if (!(fh & EARLY_CRASHED) || __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_CLAIMED ||
+		    __atomic_load_n(&sl->gen, __ATOMIC_RELAXED) == s->gen)
+			continue;
+		uint32_t tries = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED);
+		if (n < sizeof(s->early_dead) / sizeof(s->early_dead[0]))
+			s->early_dead[n++] = (typeof(s->early_dead[0])){ .fh = fh & ~EARLY_CRASHED, .tries = tries ? tries : 1 };
+		log_info("a worker crashed rendering early for an open: the open's read counts that death");
+		/* (the slot's OPEN, answered, is replayed like any: its answer goes nowhere) */
+	}
+	s->early_until_ms = mono_ms() + EARLY_DEATHS_MS;
+	__atomic_store_n(&s->early_n, n, __ATOMIC_RELEASE);
+}
+
+/* The deaths a READ at offset 0 of an open inherits from its early render (serve_early_deaths). */
+static uint32_t early_deaths(struct serve *s, const struct fuse_in_header *in, size_t n)
+{
+	const struct fuse_read_in *arg = (const void *)(in + 1);
+	if (n < sizeof(*in) + sizeof(*arg) || arg->offset != 0)
+		return 0;
+	uint32_t t = 0;
+	pthread_mutex_lock(&s->early_lock);
+	if (mono_ms() > s->early_until_ms)
+		s->early_n = 0;
+	for (unsigned i = 0; i < s->early_n; i++) {
+		if (s->early_dead[i].fh == arg->fh) {
+			t = s->early_dead[i].tries;
+			s->early_dead[i] = s->early_dead[--s->early_n];
+			break;
+		}
+	}
+	pthread_mutex_unlock(&s->early_lock);
+	return t;
+}
+
 /* libfuse answers the request in buf; it is ours to look at meanwhile. */
 static void process_buf(struct serve *s, void *data, size_t n)
 {
@@ -256,6 +369,10 @@ static void process(struct serve *s, struct state_slot *sl, size_t n)
 	const struct fuse_in_header *in = (const void *)sl->data;
 	uint64_t key = in->unique & ~UNIQUE_RESEND;
 	uint32_t tries = (in->unique & UNIQUE_RESEND) ? inherited_tries(s, key) : 0;
+	/* A READ the dead worker held (resent, or replayed from its slot) counts its own death; one
+	 * it never read counts the death of the render made early for it. */
+	if (in->opcode == FUSE_READ && !(in->unique & UNIQUE_RESEND) && __atomic_load_n(&s->early_n, __ATOMIC_ACQUIRE))
+		tries += early_deaths(s, in, n);
 	__atomic_store_n(&sl->tries, tries + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->key, key, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->len, (uint32_t)n, __ATOMIC_RELEASE);
@@ -304,6 +421,10 @@ static void *loop(void *arg)
 			goto out;
 		sl = (struct state_slot *)own;
 	}
+	if (!own) {
+		loop_slot = sl;
+		loop_serve = s;
+	}
 	while (!stopping(s)) {
 		memset(sl->data, 0, sizeof(struct fuse_in_header));
 		ssize_t n = read(s->fd, sl->data, SERVE_BUFSZ);
@@ -318,10 +439,16 @@ static void *loop(void *arg)
 		if (n == 0)
 			break;
 		process(s, sl, (size_t)n);
-		slot_idle(sl);
+		if (loop_slot_handed) { /* its request is another thread's to answer, and the slot */
+			sl = loop_slot;
+			loop_slot_handed = false;
+		} else {
+			slot_idle(sl);
+		}
 		if (fuse_session_exited(s->se))
 			break;
 	}
+	loop_slot = NULL;
 	if (own)
 		free(own);
 	else
@@ -337,6 +464,7 @@ out:
 
 int serve_park(struct serve *s, int nthreads, void (*on_end)(void))
 {
+	catch_crashes();
 	struct sigaction sa = { .sa_handler = wake }; /* no SA_RESTART: read() must return EINTR */
 	sigaction(WAKE_SIGNAL, &sa, NULL);
 	__atomic_store_n(&s->stopping, 0, __ATOMIC_RELEASE); /* again after a stop (a failed re-exec) */

@@ -47,6 +47,12 @@ struct serve {
 	void (*on_end)(void);
 	uint64_t swallow; /* unique of a replayed INIT whose answer must not reach the kernel */
 	int swallow_match;
+	/* Opens whose early render was under way when a dead predecessor died (serve_early_deaths):
+	 * the death counts as a try of their READ at offset 0, read from the kernel afresh. */
+	pthread_mutex_t early_lock;
+	unsigned early_n;
+	uint64_t early_until_ms;
+	struct { uint64_t fh; uint32_t tries; } early_dead[16];
 };
 
 struct lxcfs;
@@ -61,6 +67,13 @@ int serve_replay_init(struct serve *s);
  * (damage, or a claim cut short by a death).  Returns how many of them may have held a request
  * the kernel still waits for, which only RESEND or the end of the connection can recover. */
 unsigned serve_check_journal(struct serve *s);
+/* After a predecessor died (not beside a live one), before serving: takes what its journal says
+ * of early renders that crashed it (state_slot.early_fh, marked by a fatal signal's handler the
+ * request loops install), so that such a render counts against the READ it was made for, as if
+ * that READ had been in its hands.  A render a kill from outside interrupted counts nothing. */
+void serve_early_deaths(struct serve *s);
+/* From a request loop's thread, after answering an OPEN: it now renders early for fh (0: done). */
+void serve_rendering_for(uint64_t fh);
 /* Starts nthreads loops; on_end runs once when the connection ends (ENODEV). */
 int serve_start(struct serve *s, int nthreads, void (*on_end)(void));
 /* serve_start in two steps, for a standby: the threads made ahead of need wait at a gate, and
@@ -81,6 +94,11 @@ void serve_stop(struct serve *s);
  * such as the kernel's poll handle of a FUSE_POLL.  Per thread by nature (thread-local), not
  * part of any context. */
 const struct fuse_in_header *serve_current_request(void);
+/* From a request loop's thread, for a request another thread will answer: the journal slot
+ * that holds it, now that thread's to free with serve_answered once it has answered; the loop
+ * reads on into a new slot.  NULL (nothing changed) outside a loop, or with no free slot. */
+struct state_slot *serve_hand_over(void);
+void serve_answered(struct state_slot *sl);
 /* FUSE_NOTIFY_POLL: wakes the pollers of the file whose poll handle is kh.  0 or -errno. */
 int serve_notify_poll(struct serve *s, uint64_t kh);
 

@@ -21,7 +21,10 @@ struct state_slot {
 	uint64_t key;   /* unique of the request without the resend bit; 0 while idle */
 	uint32_t len;   /* bytes of the request; 0 while idle or reading */
 	uint32_t pad;
-	uint64_t pad2[5];
+	/* The open whose early render (fs/early.h) this slot's thread makes after answering its
+	 * OPEN, bit 63 set if it crashed there; 0: none.  A crash there is the open's READ's. */
+	uint64_t early_fh;
+	uint64_t pad2[4];
 	uint8_t data[]; /* read() writes the request here */
 };
 

@@ -129,6 +129,21 @@ requests_per_5_cats() {
 	grep -q '^cpu1 ' <<<"$output"
 }
 
+# A file opened in one container and read in another (the fd passed over a unix socket) shows the
+# reader's values: a render made for the opener, at its OPEN (fs/early.h), is the opener's.
+@test "a file opened in one container and read at once in another shows the reader's values" {
+	local sock=$BATS_TEST_TMPDIR/fdpass.sock out=$BATS_TEST_TMPDIR/fdpass.out recv
+	in_container c2-$RUN_TAG python3 "$BATS_TEST_DIRNAME/../tools/fdpass.py" recv "$sock" 20 >"$out" 2>"$out.err" 3>&- &
+	recv=$!
+	wait_until 10 test -S "$sock"
+	in_container c1-$RUN_TAG python3 "$BATS_TEST_DIRNAME/../tools/fdpass.py" send "$sock" /proc/meminfo 20
+	wait "$recv"
+	[ "$(grep -c . "$out")" = 20 ]
+	[ "$(grep -c '^MemTotal: *131072 kB$' "$out")" = 20 ]
+	# and the opener itself sees its own
+	[ "$(memtotal c1-$RUN_TAG)" = 262144 ]
+}
+
 @test "a container without a memory limit sees the host's total" {
 	run in_container c3-$RUN_TAG cat /proc/meminfo
 	[ "$(field_kb "$output" MemTotal)" = "$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)" ]

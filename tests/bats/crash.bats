@@ -244,8 +244,8 @@ then_this_protocol() {
 	then_this_protocol
 }
 
-@test "poison: a request that crashes every worker gets EIO after the second death, others read on" {
-	bin_keeper_start LXCFS_FAULT_CRASH=swaps
+poison() { # keeper options...
+	bin_keeper_start LXCFS_FAULT_CRASH=swaps "$@"
 	containers
 	start_readers a-$RUN_TAG 262144 2
 	run in_container b-$RUN_TAG cat /proc/swaps
@@ -257,6 +257,17 @@ then_this_protocol() {
 	[ "$reads" -gt 0 ]
 	[ "$(status_field "$PIDF" restarts)" = 2 ]
 	grep -q "in flight at 2 worker deaths: answered EIO" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
+
+@test "poison: a request that crashes every worker gets EIO after the second death, others read on" {
+	poison
+}
+
+# With one request thread the first crash comes in the render made at the OPEN (fs/early.h),
+# before any thread read the READ: that death is the READ's all the same, not a third.
+@test "poison, one request thread: the crash of the render made at the OPEN counts as the READ's" {
+	poison --threads=1
+	grep -q "a worker crashed rendering early for an open" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 }
 
 # Where the kernel has our series the keeper upgrades such a binary through reinit instead of
