@@ -276,11 +276,11 @@ poison() { # keeper options...
 	[ -x "$LXCFS_BIN_SV2" ] || { echo "missing $LXCFS_BIN_SV2 (meson setup build-sv2 -Dstate_version=2)"; false; }
 	bin_keeper_start
 	containers
-	local keeper w v1 reinit=no
+	local keeper w v1 reinit
 	keeper=$(cat "$PIDF.started")
 	w=$(status_field "$PIDF" worker_pid)
 	v1=$(status_field "$PIDF" worker_version)
-	[[ "$(status_field "$PIDF" recovery)" != *"reinit=yes"* ]] || reinit=yes
+	reinit=$(recovery_has reinit)
 	install_bins "$LXCFS_BIN_SV2" "$BIN"
 	kill -USR1 "$keeper"
 	if [ "$reinit" = yes ]; then
@@ -328,6 +328,19 @@ state_fd() { # the keeper's state memfd, as a path
 
 DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 
+# The live state damaged (state-damage KIND) once the standby is primed, then the worker killed:
+# the standby, first to see the death, meets the damage.
+damage_then_kill() {
+	wait_until 30 status_is "$PIDF" standby_primed yes
+	"$DAMAGE" "$(state_fd)" "$1"
+	kill -KILL "$(status_field "$PIDF" worker_pid)"
+}
+
+# yes or no: whether the status's recovery paths have FEATURE (resend, reinit)
+recovery_has() {
+	if [[ "$(status_field "$PIDF" recovery)" == *"$1=yes"* ]]; then echo yes; else echo no; fi
+}
+
 @test "a damaged state (zeroed or random header, random journal) under readers: repaired, no failed read" {
 	bin_keeper_start
 	containers
@@ -364,15 +377,12 @@ DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 	bin_keeper_start
 	containers
 	start_readers a-$RUN_TAG 262144 2
-	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log resend=yes reinit=no w
-	[[ "$(status_field "$PIDF" recovery)" == *"resend=yes"* ]] || resend=no
-	[[ "$(status_field "$PIDF" recovery)" != *"reinit=yes"* ]] || reinit=yes
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log resend reinit
+	resend=$(recovery_has resend)
+	reinit=$(recovery_has reinit)
 	# the standby takes over at the death, before the keeper reaps the dead worker: its refusal
 	# must decide the tier as a started worker's does, whichever of the two is reaped first
-	wait_until 30 status_is "$PIDF" standby_primed yes
-	"$DAMAGE" "$(state_fd)" held-journal
-	w=$(status_field "$PIDF" worker_pid)
-	kill -KILL "$w"
+	damage_then_kill held-journal
 	wait_until 30 memtotal_is b-$RUN_TAG 196608 || true # the checks below say what went wrong
 	read -r reads failures < <(stop_readers 2)
 	echo "reads=$reads failures=$failures resend=$resend reinit=$reinit" >&2
@@ -400,13 +410,10 @@ DAMAGE=${LXCFS_BIN%/*}/tests/unit/state-damage
 @test "a state no repair makes resumable: the connection is reset or given up, no reader hangs, the containers read again" {
 	bin_keeper_start
 	containers
-	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log reinit=no w
-	[[ "$(status_field "$PIDF" recovery)" != *"reinit=yes"* ]] || reinit=yes
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log reinit
+	reinit=$(recovery_has reinit)
 	# the standby replays the INIT when it is primed: damaged after that, it is the first to see it
-	wait_until 30 status_is "$PIDF" standby_primed yes
-	"$DAMAGE" "$(state_fd)" init-reply
-	w=$(status_field "$PIDF" worker_pid)
-	kill -KILL "$w"
+	damage_then_kill init-reply
 	wait_until 30 memtotal_is a-$RUN_TAG 262144 || true # the checks below say what went wrong
 	grep "take over\|given up\|afresh\|rebind" "$log" >&2
 	grep -q "cannot take over: the INIT on record changed since this standby replayed it" "$log"
