@@ -386,7 +386,7 @@ recovery_has() {
 	wait_until 30 memtotal_is b-$RUN_TAG 196608 || true # the checks below say what went wrong
 	read -r reads failures < <(stop_readers 2)
 	echo "reads=$reads failures=$failures resend=$resend reinit=$reinit" >&2
-	grep "journal\|take over\|tier\|reinit\|afresh" "$log" >&2
+	grep "journal\|take over\|standby\|tier\|reinit\|afresh" "$log" >&2
 	grep -q "journal: 1 slot(s) in no state a live worker leaves" "$log"
 	if [ "$resend" = yes ]; then
 		refute grep -q "were lost with a damaged journal" "$log"

@@ -77,13 +77,17 @@ int spawn(uint64_t gen, bool reinit)
 	/* beside a live worker (an upgrade), the new one can warm up before it serves */
 	struct msg_start start = { .gen = gen, .reinit = reinit, .virt_on = !K.virt_off, .lifeline = 1,
 				   .warm = (K.cur.pid || K.old.pid) && !reinit };
-	if (!K.cur.pid && !K.old.pid && standby_take(&start, &fds)) {
-		K.st.hdr->generation = gen;
-		K.st.hdr->worker_pid = K.cur.pid;
-		return 0;
+	if (!K.cur.pid && !K.old.pid) {
+		enum tier before = K.next_tier;
+		if (standby_take(&start, &fds)) {
+			K.st.hdr->generation = gen;
+			K.st.hdr->worker_pid = K.cur.pid;
+			return 0;
+		}
+		/* its end, met as it was dropped, may call for more than this start does */
+		if (K.next_tier > before && K.next_tier > (reinit ? TIER_REINIT : TIER_RESUME))
+			return 1;
 	}
-	if (K.next_tier > (reinit ? TIER_REINIT : TIER_RESUME))
-		return 1;
 	start.gen = gen = standby_fresh_gen(gen);
 	char path[PATH_MAX + 64];
 	worker_binary(K.self, path, sizeof(path));
