@@ -75,9 +75,4 @@ bool fault_drop_name(int dirfd, const char *rel)
 	return ok;
 }
 
-long fault_long(const char *var, long dflt)
-{
-	const char *s = getenv(var);
-	return s && *s ? atol(s) : dflt;
-}
 #endif

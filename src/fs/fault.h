@@ -18,13 +18,17 @@
  *                               all: the kernel then refuses to mount it (ENOENT)
  *   LXCFS_FAULT_STANDBY_DROP_MS=MS  a standby that finds its keeper gone waits MS before it
  *                               looks whether its watcher took over (a death seen first by the
- *                               watcher, every time instead of now and then) */
+ *                               watcher, every time instead of now and then)
+ *   LXCFS_FAULT_REAP_STANDBY_FIRST_MS=MS  a keeper about to reap its dead serving worker waits
+ *                               up to MS for the standby to end, and reaps it first (the order
+ *                               the reap otherwise leaves to chance) */
 #ifndef LXCFS_FAULT_H
 #define LXCFS_FAULT_H
 
 #include "version.h"
 
 #include <stdbool.h>
+#include <stdlib.h>
 
 #if LXCFS_FAULT_HOOKS
 void fault_render(const char *name);
@@ -34,8 +38,13 @@ void fault_point(const char *name);
  * cache as it does when a lookup's revalidation fails: the worker refuses the name
  * (LXCFS_FAULT_HIDE_FILE) past the entry's validity, and rel is looked up.  Takes 1.1 s. */
 bool fault_drop_name(int dirfd, const char *rel);
-/* The number in the environment variable var, else dflt. */
-long fault_long(const char *var, long dflt);
+/* The number in the environment variable var, else dflt.  (Inline: the keeper, which links
+ * nothing of src/fs, reads its own hooks with it.) */
+static inline long fault_long(const char *var, long dflt)
+{
+	const char *s = getenv(var);
+	return s && *s ? atol(s) : dflt;
+}
 #else
 static inline void fault_render(const char *name)
 {

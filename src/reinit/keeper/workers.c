@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs/fault.h"
 #include "lib/child.h"
 #include "lib/clock.h"
 #include "lib/log.h"
@@ -266,10 +267,31 @@ static void reap_current(pid_t pid, int status, const char *how)
 		schedule_restart(&dead, status);
 }
 
+/* A test's (LXCFS_FAULT_REAP_STANDBY_FIRST_MS): the standby that took over at the serving
+ * worker's death, and ends, reaped before that worker. */
+static void reap_standby_first(void)
+{
+	long ms = fault_long("LXCFS_FAULT_REAP_STANDBY_FIRST_MS", 0);
+	pid_t sb = standby_pid();
+	siginfo_t si = { 0 };
+	if (ms <= 0 || !sb || !K.cur.pid || waitid(P_PID, (id_t)K.cur.pid, &si, WEXITED | WNOHANG | WNOWAIT) < 0 ||
+	    si.si_pid != K.cur.pid)
+		return;
+	for (long i = 0; i < ms; i++) {
+		int status;
+		if (waitpid(sb, &status, WNOHANG) == sb) {
+			standby_reaped(sb, status);
+			return;
+		}
+		usleep(1000);
+	}
+}
+
 void reap(void)
 {
 	int status;
 	pid_t pid;
+	reap_standby_first();
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
 		char how[96];
 		describe(status, how, sizeof(how));
