@@ -213,8 +213,8 @@ bool standby_take(const struct msg_start *start, const struct fdset *fds)
 	}
 	int r = proto_send(sb.ctl, MSG_START, start, sizeof(*start), fds);
 	if (r < 0) {
-		log_warn("standby worker %d cannot take START (%s): starting one from scratch", (int)sb.pid,
-			 strerror(-r));
+		/* (if it had taken over at the death, its end, logged next, says what follows) */
+		log_warn("standby worker %d cannot take START (%s)", (int)sb.pid, strerror(-r));
 		standby_drop("START refused");
 		return false;
 	}
