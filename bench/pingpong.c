@@ -2,7 +2,7 @@
  * two pipes; after each answer the server works spost µs more (as a thread rendering after its
  * reply would), and the reader works rpath µs before the next round (its own path).  Prints the
  * p50 of a round.  Pinned: reader on cpu rc, server on cpu sc (the same cpu: every wake-up is a
- * switch on it).  For README's "Tried, not landed: rendering at the OPEN".
+ * switch on it).  For README's Performance section, "Rendering at the OPEN".
  *   cc -O2 -o pingpong bench/pingpong.c && ./pingpong RPATH_US SPOST_US READER_CPU SERVER_CPU */
 #define _GNU_SOURCE
 #include <sched.h>
