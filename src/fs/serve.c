@@ -109,25 +109,22 @@ static bool slot_dead(const struct serve *s, struct state_slot *sl, uint64_t liv
 	return __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) == SLOT_CLAIMED && g != s->gen && g != live_gen;
 }
 
+/* Done with a request: the slot stays ours, empty (the header is zeroed before the next read). */
+static void slot_idle(struct state_slot *sl)
+{
+	__atomic_store_n(&sl->len, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(&sl->key, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->early_fh, 0, __ATOMIC_RELAXED);
+}
+
 static void slot_free(struct state_slot *sl)
 {
 	/* A free slot holds no request and must not look as if it did: a damaged state's check
 	 * counts a slot whose request header is left as one that may have held one (lost). */
 	memset(sl->data, 0, sizeof(struct fuse_in_header));
-	__atomic_store_n(&sl->early_fh, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sl->len, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sl->key, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);
+	slot_idle(sl);
 	__atomic_store_n(&sl->state, SLOT_FREE, __ATOMIC_RELEASE);
-}
-
-/* Done with a request: the slot stays ours, empty. */
-static void slot_idle(struct state_slot *sl)
-{
-	__atomic_store_n(&sl->early_fh, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sl->len, 0, __ATOMIC_RELEASE);
-	__atomic_store_n(&sl->key, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);
 }
 
 unsigned serve_check_journal(struct serve *s)
@@ -183,10 +180,7 @@ static struct state_slot *claim_slot(struct serve *s)
 		if (__atomic_compare_exchange_n(&sl->state, &expect, SLOT_CLAIMING, false, __ATOMIC_ACQ_REL,
 						__ATOMIC_RELAXED)) {
 			sl->gen = s->gen;
-			sl->len = 0;
-			sl->key = 0;
-			sl->tries = 0;
-			sl->early_fh = 0;
+			slot_idle(sl);
 			memset(sl->data, 0, sizeof(struct fuse_in_header));
 			__atomic_store_n(&sl->state, SLOT_CLAIMED, __ATOMIC_RELEASE);
 			return sl;

@@ -159,8 +159,9 @@ pthread_t main_thread;
 int engage(struct options *opt, struct takeover *t, const char *how)
 {
 	unsigned lost = t->reinit ? 0 : serve_check_journal(&lx.serve);
-	if (!t->reinit && !t->beside_live)
-		serve_early_deaths(&lx.serve); /* before any READ of ours: they count them */
+	/* a dead predecessor's crashes (warm: it serves on), taken before any READ counts them */
+	if (!t->reinit && !t->m->u.start.warm)
+		serve_early_deaths(&lx.serve);
 	if (lost && !(st.hdr->features & STATE_FEAT_RESEND)) {
 		log_error("cannot take over: %u request(s) were lost with a damaged journal, and this kernel "
 			  "cannot resend them", lost);
@@ -189,7 +190,6 @@ int engage(struct options *opt, struct takeover *t, const char *how)
  * predecessor (an upgrade: warm), the warm-up a standby does ahead of need is done first. */
 static int take_over(struct options *opt, struct takeover *t)
 {
-	t->beside_live = t->m->u.start.warm;
 	int rc = prepare(opt, t, t->m->u.start.warm);
 	return rc ? rc : engage(opt, t, NULL);
 }

@@ -18,7 +18,6 @@ struct takeover {
 	int fd;
 	uint64_t gen;
 	bool reinit;
-	bool beside_live; /* the predecessor serves on meanwhile (an upgrade) */
 	int replayed;     /* serve_replay_init: 1 replayed, 0 no INIT on record (a new connection) */
 	int lifeline;     /* our own, for READY (-1: none asked, or none made) */
 	enum recovery how;

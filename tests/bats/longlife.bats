@@ -71,6 +71,7 @@ hammer() {
 	exec 8<"$MNT/proc/meminfo"
 	local head rest whole
 	head=$(timeout "$TMO" dd bs=100 count=1 status=none <&8)
+	echo "after the head: $(status snapshots_in_use)" >&2
 	[ "$(status snapshots_in_use)" = "1/1024" ]
 	local w
 	w=$(status_field "$PIDF" worker_pid)
