@@ -156,10 +156,12 @@ static struct state_snap *snap_find(struct openfiles *o, uint64_t fh, bool claim
 	for (unsigned i = 0; i < PROBE; i++) {
 		struct state_snap *sn = state_snap(o->st, (start + i) % n);
 		uint64_t cur = __atomic_load_n(&sn->fh, __ATOMIC_ACQUIRE);
-		if (cur == fh)
-			return sn;
 		if (cur == 0 && claim &&
-		    __atomic_compare_exchange_n(&sn->fh, &cur, fh, false, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED))
+		    __atomic_compare_exchange_n(&sn->fh, &cur, fh, false, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+			return sn;
+		/* (after a lost claim too: another READ of the same open may have just taken this
+		 * entry, and claiming the next would leave one behind at the release) */
+		if (cur == fh)
 			return sn;
 	}
 	return NULL;

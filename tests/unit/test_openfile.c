@@ -1,5 +1,6 @@
 /* Kept renders: what later offsets of an open read, where it lives, and that nothing stays
  * behind a released handle or in a state an older worker left. */
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -90,6 +91,45 @@ static void sweep_of_a_fresh_state(void)
 	close(st.fd);
 }
 
+/* Two threads keep renders of the same open at once (two READs of one file, from threads that
+ * share it): one entry for it, and none left after its release.  Both may find the same free
+ * entry and race for it; the one that loses must take the winner's, not claim the next. */
+static pthread_barrier_t both;
+static uint64_t same_fh;
+static struct buf same_render;
+
+static void *keep_same(void *unused)
+{
+	(void)unused;
+	pthread_barrier_wait(&both);
+	openfile_keep(&of, same_fh, &same_render);
+	return NULL;
+}
+
+static void keeps_of_one_open_at_once(void)
+{
+	unsigned before = snaps_in_use(), extra = 0;
+	fill(&same_render, 100, 's');
+	pthread_barrier_init(&both, NULL, 2);
+	for (int i = 0; i < 20000; i++) {
+		pthread_t t;
+		same_fh = fh_make(&of, FH_VFILE);
+		pthread_create(&t, NULL, keep_same, NULL);
+		keep_same(NULL);
+		pthread_join(t, NULL);
+		openfile_forget(&of, same_fh);
+		for (unsigned j = 0; j < of.st->lay.nsnaps; j++)
+			if (state_snap(of.st, j)->fh == same_fh) {
+				extra++;
+				state_snap(of.st, j)->fh = 0; /* (so that one loss does not shift later counts) */
+			}
+	}
+	CHECK_INT(extra, 0);
+	CHECK_INT(snaps_in_use(), before);
+	pthread_barrier_destroy(&both);
+	buf_free(&same_render);
+}
+
 int main(void)
 {
 	struct state st;
@@ -161,6 +201,8 @@ int main(void)
 	CHECK_INT(state_snaps_in_use(&st), 1);
 	out.len = 0;
 	CHECK(!openfile_slice(&of, a, 4096, 4096, &out));
+
+	keeps_of_one_open_at_once();
 
 	/* an older worker's generation does not speak for the newest one */
 	st.hdr->generation = 8;
