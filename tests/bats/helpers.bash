@@ -209,12 +209,16 @@ container_start() {
 			done
 			mount --bind "$1/sys/devices/system/cpu" /sys/devices/system/cpu
 			touch "$2"
-			exec sleep infinity' sh "$mnt" "$ready" 2>>"$BATS_RUN_TMPDIR/$name.err"
+			exec sleep infinity' sh "$mnt" "$ready" 2>"$BATS_RUN_TMPDIR/$name.err"
 	) &
 	local outer=$!
 	disown "$outer" # killed by container_stop; no job notice from bash
-	wait_until 5 test -e "$ready" || {
-		echo "container $name did not start: $(cat "$BATS_RUN_TMPDIR/$name.err" 2>/dev/null)" >&2
+	# A dozen mounts, each a process: seconds in the debug guest under TCG when it is busy (5 s
+	# once ran out there).  The err file is this start's own: a stop leaves unshare's complaint
+	# about its child's SIGKILL in it.
+	wait_until 30 test -e "$ready" || {
+		echo "container $name did not start ($(gone "$outer" && echo ended || echo still starting)):" \
+			"$(cat "$BATS_RUN_TMPDIR/$name.err" 2>/dev/null)" >&2
 		return 1
 	}
 	# pid 1 of the new namespace is the child unshare forked.
