@@ -1,5 +1,4 @@
-/* The tree's names looked up once, by one thread, as soon as a new connection is served (see
- * names.h). */
+/* The tree's names looked up by one thread, alone, and held (see names.h). */
 #include "worker/names.h"
 
 #include <fcntl.h>
@@ -13,8 +12,14 @@
 #include "lib/log.h"
 #include "lib/mount.h"
 
+/* More than the tree's static names (about 30): the rest would be looked up, not held. */
+#define HELD_MAX 128
+
+static int held[HELD_MAX];
+static int nheld = -1; /* -1: not looked up yet */
+
 /* The static children of parent (at rel beneath root), and theirs. */
-static int warm_below(int root, uint64_t parent, const char *rel)
+static int hold_below(int root, uint64_t parent, const char *rel)
 {
 	int n = 0;
 	unsigned pos = 0;
@@ -24,16 +29,21 @@ static int warm_below(int root, uint64_t parent, const char *rel)
 		int fd = mount_open_beneath(root, path); /* never into a mount made over one of ours */
 		if (fd < 0)
 			continue; /* not on this host (PSI), or made over: nothing to look up there */
-		close(fd);
+		if (nheld < HELD_MAX)
+			held[nheld++] = fd;
+		else
+			close(fd);
 		n++;
 		if (c->type != NODE_VFILE)
-			n += warm_below(root, c->ino, path);
+			n += hold_below(root, c->ino, path);
 	}
 	return n;
 }
 
-int names_warm(int fusefd, const char *mountpoint)
+int names_hold(int fusefd, const char *mountpoint)
 {
+	if (nheld >= 0)
+		return nheld;
 	dev_t ours;
 	if (fuse_fd_device(0, fusefd, &ours) < 0)
 		return 0;
@@ -44,9 +54,17 @@ int names_warm(int fusefd, const char *mountpoint)
 	struct statx sx;
 	int n = 0;
 	if (statx(root, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) == 0 &&
-	    makedev(sx.stx_dev_major, sx.stx_dev_minor) == ours)
-		n = warm_below(root, INO_ROOT, "");
+	    makedev(sx.stx_dev_major, sx.stx_dev_minor) == ours) {
+		nheld = 0;
+		n = hold_below(root, INO_ROOT, "");
+	}
 	close(root);
-	log_debug("%d names of the tree looked up before any container's", n);
-	return n;
+	log_debug("%d names of the tree looked up and %d held", n, nheld < 0 ? 0 : nheld);
+	return nheld < 0 ? 0 : nheld;
+}
+
+void names_release(void)
+{
+	while (nheld > 0)
+		close(held[--nheld]);
 }

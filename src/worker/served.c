@@ -178,7 +178,7 @@ int engage(struct options *opt, struct takeover *t, const char *how)
 		psi_wake_waiters(&lx.psi);
 	if (!t->reinit && t->replayed == 0) {
 		wait_for_init(); /* a new connection: ready once its INIT is on record for a successor */
-		names_warm(t->fd, opt->mountpoint); /* before containers bind them, all at once */
+		names_hold(t->fd, opt->mountpoint); /* before containers bind them, all at once */
 	}
 	log_info("lxcfs %s generation %llu serving %s (%s)", LXCFS_VERSION, (unsigned long long)t->gen, opt->mountpoint,
 		 how ? how : t->reinit ? "reinitialized connection" : t->replayed ? "took over the connection" : "new connection");
@@ -274,6 +274,7 @@ static void serve_loop(int fd, const char *mnt, const sigset_t *sigs, enum recov
 			break;
 		if (n == 0 && !set_up) {
 			lxcfs_serving(&lx);
+			names_hold(fd, mnt); /* (a new connection's are held already) */
 			set_up = true;
 			continue;
 		}

@@ -67,7 +67,7 @@ static int start_fresh(struct options *opt, const char *pidpath, struct standalo
 		fuse_unmount(opt->mountpoint);
 		return -1;
 	}
-	names_warm(h->fuse, opt->mountpoint); /* before containers bind them, all at once */
+	names_hold(h->fuse, opt->mountpoint); /* before containers bind them, all at once */
 	log_info("lxcfs %s serving %s with %d request threads (pid %d)", LXCFS_VERSION, opt->mountpoint,
 		 worker_threads(opt), (int)getpid());
 	h->rebinder = rebind_start(h->self, opt->mountpoint, replaced);
@@ -125,6 +125,7 @@ static int resume_in_place(struct options *opt, const char *arg, struct standalo
 		return -1;
 	serve_recover(&lx.serve, 0, RECOVER_JOURNAL); /* nothing, after a clean stop: a safety net */
 	lxcfs_serving(&lx);
+	names_hold(h->fuse, opt->mountpoint); /* the image before ours held them (close-on-exec) */
 	if (opt->psi_poll)
 		psi_wake_waiters(&lx.psi);
 	long waited = stopped_ms ? (long)((int64_t)mono_ms() - stopped_ms) : -1;
@@ -242,6 +243,7 @@ int standalone_main(struct options *opt, int nargs, char **args, const char *res
 	log_info("shutting down");
 	if (h.rebinder > 0)
 		child_wait(h.rebinder, 0, NULL); /* a pass still waiting on a hung mount: not worth outliving us */
+	names_release();
 	fuse_unmount(opt->mountpoint);
 	serve_stop(&lx.serve);
 	release_all(&h, pidpath);
