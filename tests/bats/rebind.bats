@@ -44,14 +44,18 @@ shared_mountpoints() {
 # meminfo_total NAME: MemTotal in the container's /proc/meminfo, or nothing.
 meminfo_total() { field_kb "$(in_container "$1" cat /proc/meminfo 2>/dev/null)" MemTotal; }
 
-# kill_all PIDFILE: keeper and worker at once, as a crash of everything would.
+# kill_all PIDFILE: keeper, worker and standby at once, as a crash of everything would.  A
+# standby left alive may take the connection over at the worker's death (its lifeline) before it
+# sees the keeper gone: the mount then lives on, and there is nothing to heal.
 kill_all() {
-	local keeper worker
+	local keeper worker standby
 	keeper=$(cat "$1")
 	worker=$(status_field "$1" worker_pid)
-	kill -KILL "$keeper" "$worker"
+	standby=$(status_field "$1" standby_pid)
+	kill -KILL "$keeper" "$worker" $([ "${standby:-0}" = 0 ] || echo "$standby")
 	wait_until 30 gone "$keeper"
 	wait_until 30 ended "$worker" # (a zombie of PID 1 once the keeper is gone: reaped late)
+	[ "${standby:-0}" = 0 ] || wait_until 30 ended "$standby"
 }
 
 # ours_dead_other_stopped: two instances at MNT and OTHER, container a reading ours and b the
