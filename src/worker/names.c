@@ -12,16 +12,15 @@
 #include "lib/log.h"
 #include "lib/mount.h"
 
-/* More than the tree's static names (about 30): the rest would be looked up, not held. */
+/* More than the tree's static names (21 here): any beyond would be looked up, not held. */
 #define HELD_MAX 128
 
 static int held[HELD_MAX];
 static int nheld = -1; /* -1: not looked up yet */
 
 /* The static children of parent (at rel beneath root), and theirs. */
-static int hold_below(int root, uint64_t parent, const char *rel)
+static void hold_below(int root, uint64_t parent, const char *rel)
 {
-	int n = 0;
 	unsigned pos = 0;
 	for (const struct node *c; (c = tree_next_child(parent, &pos));) {
 		char path[PATH_MAX];
@@ -33,34 +32,30 @@ static int hold_below(int root, uint64_t parent, const char *rel)
 			held[nheld++] = fd;
 		else
 			close(fd);
-		n++;
 		if (c->type != NODE_VFILE)
-			n += hold_below(root, c->ino, path);
+			hold_below(root, c->ino, path);
 	}
-	return n;
 }
 
-int names_hold(int fusefd, const char *mountpoint)
+void names_hold(int fusefd, const char *mountpoint)
 {
 	if (nheld >= 0)
-		return nheld;
+		return;
 	dev_t ours;
 	if (fuse_fd_device(0, fusefd, &ours) < 0)
-		return 0;
+		return;
 	int root = open(mountpoint, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (root < 0)
-		return 0;
+		return;
 	/* the device on top there, without a request to whoever serves it */
 	struct statx sx;
-	int n = 0;
 	if (statx(root, "", AT_EMPTY_PATH | AT_STATX_DONT_SYNC, 0, &sx) == 0 &&
 	    makedev(sx.stx_dev_major, sx.stx_dev_minor) == ours) {
 		nheld = 0;
-		n = hold_below(root, INO_ROOT, "");
+		hold_below(root, INO_ROOT, "");
+		log_debug("%d names of the tree looked up and held", nheld);
 	}
 	close(root);
-	log_debug("%d names of the tree looked up and %d held", n, nheld < 0 ? 0 : nheld);
-	return nheld < 0 ? 0 : nheld;
 }
 
 void names_release(void)

@@ -13,8 +13,8 @@
  * over a connection holds them again once it has served a quiet moment (its predecessor's went
  * with it).  Where the kernel cannot name our connection's device (before Linux 6.16) nothing
  * is done: the mount at mountpoint might not be ours, and a lookup there might hang on a daemon
- * that does not answer.  Returns how many names are held; a second call holds nothing more. */
-int names_hold(int fusefd, const char *mountpoint);
+ * that does not answer.  Once held, a second call does nothing. */
+void names_hold(int fusefd, const char *mountpoint);
 /* Before our own unmount: held names would make it busy (it would then only be detached). */
 void names_release(void);
 

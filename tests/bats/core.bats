@@ -394,18 +394,19 @@ requests_per_5_cats() {
 	[ "$io1" -lt $((io2 / 2)) ]
 }
 
+# The files LXC's hook binds, less what daemon_start reads to know it serves (proc/uptime).
+HOOK_NAMES="proc/cpuinfo proc/diskstats proc/loadavg proc/meminfo proc/slabinfo proc/stat proc/swaps
+	sys/devices/system/cpu/online sys/devices/system/cpu/possible sys/devices/system/cpu/present"
+
 # Last: a worker that died after its last reply in an earlier test (an abort of the sanitizers,
 # say) would otherwise go unseen until teardown unmounts it.
 @test "containers that start together on a new mount bind every file, none refused (this kernel drops a name met by first lookups at once)" {
 	local mnt=$BATS_RUN_TMPDIR/mnt-race-$RUN_TAG pidf=$BATS_RUN_TMPDIR/race-$RUN_TAG.pid mode i
-	# the files LXC's hook binds, less what daemon_start reads to know it serves (proc/uptime)
-	local names="proc/cpuinfo proc/diskstats proc/loadavg proc/meminfo proc/slabinfo proc/stat proc/swaps
-		sys/devices/system/cpu/online sys/devices/system/cpu/possible sys/devices/system/cpu/present"
 	for mode in "" --restart-on-crash; do
 		for i in 1 2 3; do
 			daemon_start "$mnt" "$pidf" $mode
 			# 16 starts at once, each binding every file in turn in a namespace of its own
-			run timeout 60 "${LXCFS_BIN%/*}/tests/unit/lookup-race" --bind 16 "$mnt" -- $names
+			run timeout 60 "${LXCFS_BIN%/*}/tests/unit/lookup-race" --bind 16 "$mnt" -- $HOOK_NAMES
 			daemon_stop "$mnt" "$pidf"
 			echo "${mode:-standalone}, start $i: $output" >&2
 			[ "$status" -eq 0 ]
@@ -420,9 +421,7 @@ holds() { [ "$(held_names "$1" "$2")" = "$3" ]; } # PID MNT N
 
 @test "the names stay held across restarts: after the kernel drops its caches, namespaces binding every file at once are never refused" {
 	local mnt=$BATS_RUN_TMPDIR/mnt-held-$RUN_TAG pidf=$BATS_RUN_TMPDIR/held-$RUN_TAG.pid i j w n
-	local names="proc/cpuinfo proc/diskstats proc/loadavg proc/meminfo proc/slabinfo proc/stat proc/swaps
-		sys/devices/system/cpu/online sys/devices/system/cpu/possible sys/devices/system/cpu/present"
-	[ "$(uname -r | awk -F. '{ print ($1 * 100 + $2 >= 616) }')" = 1 ] ||
+	kernel_at_least 616 ||
 		skip "before Linux 6.16 the kernel cannot say that a mount is of our connection: nothing is held"
 	daemon_start "$mnt" "$pidf" --restart-on-crash
 	n=$(held_names "$(status_field "$pidf" worker_pid)" "$mnt")
@@ -441,7 +440,7 @@ holds() { [ "$(held_names "$1" "$2")" = "$3" ]; } # PID MNT N
 			# host's caches only); held ones stay, and no bind below is a first lookup.
 			# Not held, some bind was refused in 6 of 12 such tries.
 			echo 2 >/proc/sys/vm/drop_caches
-			run timeout 60 "${LXCFS_BIN%/*}/tests/unit/lookup-race" --bind 16 "$mnt" -- $names
+			run timeout 60 "${LXCFS_BIN%/*}/tests/unit/lookup-race" --bind 16 "$mnt" -- $HOOK_NAMES
 			echo "restart $i, try $j: $output" >&2
 			[ "$status" -eq 0 ]
 			[[ "$output" == *": 0 of 160 binds refused (ENOENT) (0 names), 0 failed otherwise" ]]

@@ -237,10 +237,13 @@ mntns_of() { readlink "/proc/$1/ns/mnt" | tr -dc 0-9; }
 # its inode, then what the pass found of it in parentheses (or nothing), then ": ".
 ns_said() { echo "rebind: mount namespace $(mntns_of "$1")\( ([^)]*)\)\?: "; }
 
+# kernel_at_least MMNN: whether the running kernel is at least major MM, minor NN (613: 6.13).
+kernel_at_least() { [ "$(uname -r | awk -F. -v want="$1" '{ print ($1 * 100 + $2 >= want) }')" = 1 ]; }
+
 # lists_namespaces: whether the rebind here takes the kernel's list of mount namespaces (Linux
 # 6.13 and later, from the host's pid namespace) instead of a walk of /proc.
 lists_namespaces() {
-	[ "$(uname -r | awk -F. '{ print ($1 * 100 + $2 >= 613) }')" = 1 ] &&
+	kernel_at_least 613 &&
 		[ "$(readlink /proc/self/ns/pid)" = "pid:[4026531836]" ]
 }
 
