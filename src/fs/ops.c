@@ -320,8 +320,10 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	const struct node *n = tree_node(ino);
 	pid_t pid = fc->pid;
 	fi->fh = fh_make(&lx->open, n ? FH_VFILE : FH_HOSTFILE);
-	/* Claimed before the reply: the READ may reach another thread as soon as it is sent. */
-	bool early = n && n->type == NODE_VFILE && (fi->flags & O_ACCMODE) == O_RDONLY &&
+	/* Claimed before the reply: the READ may reach another thread as soon as it is sent.  Not
+	 * for a dead worker's OPEN answered again: the dead most likely answered it (its thread went
+	 * on to render), and the kernel's READ then names the dead's handle, not this one. */
+	bool early = n && n->type == NODE_VFILE && (fi->flags & O_ACCMODE) == O_RDONLY && !serve_replaying() &&
 		     early_claim(&lx->early, &lx->open, fi->fh, pid);
 	r = fuse_reply_open(req, fi);
 	if (r == -ENOENT)

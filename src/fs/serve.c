@@ -115,7 +115,20 @@ static void slot_idle(struct state_slot *sl)
 	__atomic_store_n(&sl->len, 0, __ATOMIC_RELEASE);
 	__atomic_store_n(&sl->key, 0, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->tries, 0, __ATOMIC_RELAXED);
+	__atomic_store_n(&sl->blame, SLOT_BLAME_COUNTS, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->early_fh, 0, __ATOMIC_RELAXED);
+}
+
+/* The deaths a dead slot's request was in flight at (tries, as its holder stored them), less the
+ * last one if that holder crashed on another of its requests. */
+static uint32_t deaths_of(const struct state_slot *sl, uint32_t tries)
+{
+	if (tries && __atomic_load_n(&sl->blame, __ATOMIC_ACQUIRE) == SLOT_BLAME_SPARED) {
+		log_info("request %" PRIu64 " was in flight beside a crash on another request: that death "
+			 "is not counted against it", __atomic_load_n(&sl->key, __ATOMIC_RELAXED));
+		return tries - 1;
+	}
+	return tries;
 }
 
 static void slot_free(struct state_slot *sl)
@@ -164,7 +177,7 @@ static uint32_t inherited_tries(struct serve *s, uint64_t key)
 		struct state_slot *sl = state_slot(s->st, i);
 		if (slot_dead(s, sl, __atomic_load_n(&s->live_generation, __ATOMIC_RELAXED)) &&
 		    __atomic_load_n(&sl->key, __ATOMIC_ACQUIRE) == key) {
-			uint32_t t = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED);
+			uint32_t t = deaths_of(sl, __atomic_load_n(&sl->tries, __ATOMIC_RELAXED));
 			slot_free(sl);
 			return t;
 		}
@@ -245,6 +258,13 @@ int serve_notify_poll(struct serve *s, uint64_t kh)
 static __thread struct state_slot *loop_slot;
 static __thread struct serve *loop_serve;
 static __thread bool loop_slot_handed;
+/* The dead worker's slot this thread answers from the journal (replay_journal), if any. */
+static __thread struct state_slot *replay_slot;
+
+bool serve_replaying(void)
+{
+	return replay_slot != NULL;
+}
 
 struct state_slot *serve_hand_over(void)
 {
@@ -270,6 +290,40 @@ void serve_answered(struct state_slot *sl)
 static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
 #define NCRASH (sizeof(crash_signals) / sizeof(crash_signals[0]))
 static struct sigaction crash_prev[NCRASH];
+static struct serve *crash_serve; /* the connection whose journal a crash marks */
+
+/* Whether sl holds a READ of the open fh (the one a crashed early render was making its content
+ * for: handed to the rendering thread, or waiting for it). */
+static bool reads_open(const struct state_slot *sl, uint64_t fh)
+{
+	const struct fuse_in_header *in = (const void *)sl->data;
+	const struct fuse_read_in *arg = (const void *)(in + 1);
+	return in->opcode == FUSE_READ && in->len >= sizeof(*in) + sizeof(*arg) && arg->fh == fh;
+}
+
+/* The crash is the request this thread answers (culprit; none: a thread outside any request),
+ * and that open's READ if it crashed in an early render; the other requests in flight, whose
+ * threads only happened to be beside it, are spared the death.  Not a slot whose request is not
+ * published yet (its read() may be filling it with that very READ): it counts, as before.  A
+ * second thread crashing at once makes its own culprit; a culprit stays one.
+ * Async-signal-safe. */
+static void blame_crash(struct serve *s, struct state_slot *culprit, uint64_t early_fh)
+{
+	if (culprit)
+		__atomic_store_n(&culprit->blame, SLOT_BLAME_CRASHED, __ATOMIC_RELEASE);
+	for (unsigned i = 0; s && i < s->st->lay.nslots; i++) {
+		struct state_slot *sl = state_slot(s->st, i);
+		if (sl == culprit || __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_CLAIMED ||
+		    !__atomic_load_n(&sl->len, __ATOMIC_ACQUIRE) || (early_fh && reads_open(sl, early_fh)))
+			continue;
+		if (__atomic_load_n(&sl->gen, __ATOMIC_RELAXED) != s->gen &&
+		    sl != __atomic_load_n(&s->replaying, __ATOMIC_ACQUIRE))
+			continue;
+		uint32_t expect = SLOT_BLAME_COUNTS;
+		__atomic_compare_exchange_n(&sl->blame, &expect, SLOT_BLAME_SPARED, false, __ATOMIC_ACQ_REL,
+					    __ATOMIC_RELAXED);
+	}
+}
 
 /* Marks, then puts the previous action back and lets it act: a fault returns and runs again
  * (sanitizer reports see the real one); a signal sent (kill, abort's raise) is sent again, or it
@@ -277,10 +331,11 @@ static struct sigaction crash_prev[NCRASH];
 static void on_crash(int sig, siginfo_t *info, void *uc)
 {
 	(void)uc;
-	struct state_slot *sl = loop_slot;
-	uint64_t fh = sl ? __atomic_load_n(&sl->early_fh, __ATOMIC_RELAXED) : 0;
+	struct state_slot *sl = replay_slot ? replay_slot : loop_slot;
+	uint64_t fh = sl && sl == loop_slot ? __atomic_load_n(&sl->early_fh, __ATOMIC_RELAXED) : 0;
 	if (fh)
 		__atomic_store_n(&sl->early_fh, fh | EARLY_CRASHED, __ATOMIC_RELEASE);
+	blame_crash(__atomic_load_n(&crash_serve, __ATOMIC_ACQUIRE), sl, fh & ~EARLY_CRASHED);
 	for (size_t i = 0; i < NCRASH; i++)
 		if (crash_signals[i] == sig)
 			sigaction(sig, &crash_prev[i], NULL);
@@ -458,6 +513,7 @@ out:
 
 int serve_park(struct serve *s, int nthreads, void (*on_end)(void))
 {
+	__atomic_store_n(&crash_serve, s, __ATOMIC_RELEASE);
 	catch_crashes();
 	struct sigaction sa = { .sa_handler = wake }; /* no SA_RESTART: read() must return EINTR */
 	sigaction(WAKE_SIGNAL, &sa, NULL);
@@ -545,6 +601,7 @@ static unsigned replay_journal(struct serve *s, uint64_t live_gen)
 		uint32_t tries = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED);
 		if (!tries)
 			tries = 1; /* read, never published: its reader got that far */
+		tries = deaths_of(sl, tries);
 		uint64_t unique = in->unique;
 		uint32_t len = in->len, opcode = in->opcode;
 		if (tries >= MAX_TRIES) {
@@ -553,11 +610,19 @@ static unsigned replay_journal(struct serve *s, uint64_t live_gen)
 			if (opcode != FUSE_FORGET && opcode != FUSE_BATCH_FORGET)
 				reply_error(s, unique, EIO);
 		} else {
+			__atomic_store_n(&sl->blame, SLOT_BLAME_COUNTS, __ATOMIC_RELAXED);
 			__atomic_store_n(&sl->tries, tries + 1, __ATOMIC_RELEASE);
 			memcpy(copy, sl->data, len);
 			log_info("answering request %" PRIu64 " (opcode %u) of a dead worker from the journal",
 				 unique & ~UNIQUE_RESEND, opcode);
+			struct state_slot *none = NULL;
+			bool shown = __atomic_compare_exchange_n(&s->replaying, &none, sl, false, __ATOMIC_ACQ_REL,
+								 __ATOMIC_RELAXED);
+			replay_slot = sl;
 			process_buf(s, copy, len);
+			replay_slot = NULL;
+			if (shown)
+				__atomic_store_n(&s->replaying, NULL, __ATOMIC_RELEASE);
 			done++;
 		}
 		slot_free(sl);

@@ -53,6 +53,10 @@ struct serve {
 	unsigned early_n;
 	uint64_t early_until_ms;
 	struct { uint64_t fh; uint32_t tries; } early_dead[16];
+	/* The dead worker's slot a recovery is answering from the journal (replay_journal; one
+	 * recovery's at a time: a second one's is blamed at a crash, as before), which a crash on
+	 * another request spares like our own. */
+	struct state_slot *replaying;
 };
 
 struct lxcfs;
@@ -94,6 +98,9 @@ void serve_stop(struct serve *s);
  * such as the kernel's poll handle of a FUSE_POLL.  Per thread by nature (thread-local), not
  * part of any context. */
 const struct fuse_in_header *serve_current_request(void);
+/* Whether this thread answers a dead worker's request from the journal: an OPEN it answered
+ * before it died already reached the kernel, and this answer goes nowhere. */
+bool serve_replaying(void);
 /* From a request loop's thread, for a request another thread will answer: the journal slot
  * that holds it, now that thread's to free with serve_answered once it has answered; the loop
  * reads on into a new slot.  NULL (nothing changed) outside a loop, or with no free slot. */

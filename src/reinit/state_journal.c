@@ -14,7 +14,7 @@ STATE_PIN(state_slot, tries, 4, 4);
 STATE_PIN(state_slot, gen, 8, 8);
 STATE_PIN(state_slot, key, 16, 8);
 STATE_PIN(state_slot, len, 24, 4);
-STATE_PIN(state_slot, pad, 28, 4);
+STATE_PIN(state_slot, blame, 28, 4);
 STATE_PIN(state_slot, early_fh, 32, 8);
 STATE_PIN(state_slot, pad2, 40, 32);
 _Static_assert(offsetof(struct state_slot, data) == 72, "state format 1: journal slot data moved");

@@ -13,6 +13,13 @@
 /* A slot is claimed in two steps (FREE -> CLAIMING -> CLAIMED) so that nobody ever sees it
  * claimed under its previous owner's generation. */
 enum { SLOT_FREE = 0, SLOT_CLAIMED = 1, SLOT_CLAIMING = 2 };
+/* state_slot.blame */
+enum slot_blame {
+	SLOT_BLAME_COUNTS = 0,  /* the holder's death counts as a try of this request (a kill from
+				 * outside: the request may be what made the worker hang or grow) */
+	SLOT_BLAME_SPARED = 1,  /* the holder crashed on another request of its own */
+	SLOT_BLAME_CRASHED = 2, /* the holder crashed answering this one */
+};
 
 struct state_slot {
 	uint32_t state;
@@ -20,7 +27,10 @@ struct state_slot {
 	uint64_t gen;   /* generation of the worker that claimed the slot */
 	uint64_t key;   /* unique of the request without the resend bit; 0 while idle */
 	uint32_t len;   /* bytes of the request; 0 while idle or reading */
-	uint32_t pad;
+	/* Whether the death of the worker holding it is this request's (enum slot_blame): set by a
+	 * fatal signal's handler, so that a crash on one request is not counted against the others
+	 * in flight beside it.  0 (counts) is what binaries before it left here. */
+	uint32_t blame;
 	/* The open whose early render (fs/early.h) this slot's thread makes after answering its
 	 * OPEN, bit 63 set if it crashed there; 0: none.  A crash there is the open's READ's. */
 	uint64_t early_fh;

@@ -270,6 +270,28 @@ poison() { # keeper options...
 	grep -q "a worker crashed rendering early for an open" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
 }
 
+# A crash is the request its thread was answering, not the others in flight beside it.  A slow
+# meminfo read (1.5 s a render) is in flight at a kill, then answered from the journal by the next
+# worker when swaps crashes that one: in flight at two deaths, one of them a crash on another
+# request.  Before the crash's handler spared such bystanders, the read got EIO.
+@test "a read answered from the journal when another request crashes the worker: spared, answered" {
+	bin_keeper_start LXCFS_FAULT_CRASH=swaps LXCFS_FAULT_SLEEP=meminfo:1500 --threads=2
+	containers
+	in_container a-$RUN_TAG cat /proc/meminfo >"$BATS_TEST_TMPDIR/meminfo" 2>&1 &
+	local slow=$! w
+	sleep 0.3
+	w=$(status_field "$PIDF" worker_pid)
+	kill -KILL "$w"
+	wait_worker "$PIDF" "$w"
+	wait_log "answering request .* (opcode 15) of a dead worker from the journal"
+	run in_container b-$RUN_TAG cat /proc/swaps
+	[ "$status" -ne 0 ]
+	[[ "$output" == *"Input/output error"* ]]
+	wait "$slow" || { cat "$BATS_TEST_TMPDIR/meminfo"; false; }
+	[ "$(field_kb "$(cat "$BATS_TEST_TMPDIR/meminfo")" MemTotal)" = 262144 ]
+	in_log "in flight beside a crash on another request: that death is not counted"
+}
+
 # Where the kernel has our series the keeper upgrades such a binary through reinit instead of
 # refusing it; tests/vm/reinit.bats drives that tier, this test checks the choice either way.
 @test "a state of another format, or garbage: refused (old daemon serves), or reinit where the kernel has it" {
