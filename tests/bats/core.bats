@@ -19,6 +19,7 @@ setup_file() {
 # The tests that start daemons of their own stop them here too, should they fail first.
 teardown() {
 	local t
+	umount "$BATS_RUN_TMPDIR/mnt-held-$RUN_TAG/proc" 2>/dev/null || true # the mount made over ours
 	for t in race held; do
 		daemon_stop "$BATS_RUN_TMPDIR/mnt-$t-$RUN_TAG" "$BATS_RUN_TMPDIR/$t-$RUN_TAG.pid"
 	done
@@ -448,6 +449,32 @@ holds() { [ "$(held_names "$1" "$2")" = "$3" ]; } # PID MNT N
 	done
 	daemon_stop "$mnt" "$pidf"
 	[ "$(grep -c " $mnt fuse" /proc/self/mounts)" = 0 ]
+}
+
+# The names are opened beneath the mount, never across into one made over it: a worker holding a
+# name there would keep that mount busy (its owner could no longer unmount it) and hold a name that
+# is not ours.
+@test "the names held skip a mount made over ours: a new worker holds nothing in it, and it unmounts" {
+	local mnt=$BATS_RUN_TMPDIR/mnt-held-$RUN_TAG pidf=$BATS_RUN_TMPDIR/held-$RUN_TAG.pid w n below
+	kernel_at_least 616 ||
+		skip "before Linux 6.16 the kernel cannot say that a mount is of our connection: nothing is held"
+	daemon_start "$mnt" "$pidf" --restart-on-crash
+	w=$(status_field "$pidf" worker_pid)
+	n=$(held_names "$w" "$mnt")
+	below=$(held_names "$w" "$mnt/proc")
+	echo "held: $n, of them below proc: $below" >&2
+	[ "$below" -ge 5 ]
+	mount -t tmpfs -o size=64k lxcfs-test-over "$mnt/proc"
+	touch "$mnt/proc/meminfo" "$mnt/proc/uptime" # names of ours, in the mount made over it
+	kill -KILL "$w"
+	wait_worker "$pidf" "$w"
+	w=$(status_field "$pidf" worker_pid)
+	# all but proc and what is below it (the worker serves, so it had its quiet moment)
+	wait_until 5 holds "$w" "$mnt" $((n - below - 1))
+	[ "$(held_names "$w" "$mnt/proc")" = 0 ]
+	[ -z "$(find "/proc/$w/fd" -lname "$mnt/proc" 2>/dev/null)" ]
+	umount "$mnt/proc" # not busy
+	timeout "$TMO" grep -q "^MemTotal:" "$mnt/proc/meminfo"
 }
 
 @test "after the others, the daemon still serves" {

@@ -271,25 +271,30 @@ poison() { # keeper options...
 }
 
 # A crash is the request its thread was answering, not the others in flight beside it.  A slow
-# meminfo read (1.5 s a render) is in flight at a kill, then answered from the journal by the next
+# meminfo read (4 s a render) is in flight at a kill, then answered from the journal by the next
 # worker when swaps crashes that one: in flight at two deaths, one of them a crash on another
-# request.  Before the crash's handler spared such bystanders, the read got EIO.
+# request.  Before the crash's handler spared such bystanders, the read got EIO.  (4 s: room for
+# a container's cat to start in the TCG guest.)
 @test "a read answered from the journal when another request crashes the worker: spared, answered" {
-	bin_keeper_start LXCFS_FAULT_CRASH=swaps LXCFS_FAULT_SLEEP=meminfo:1500 --threads=2
+	local mark slow w
+	mark=$(log_mark 2>/dev/null || echo 0)
+	bin_keeper_start LXCFS_FAULT_CRASH=swaps LXCFS_FAULT_SLEEP=meminfo:4000 --threads=2
 	containers
 	in_container a-$RUN_TAG cat /proc/meminfo >"$BATS_TEST_TMPDIR/meminfo" 2>&1 &
-	local slow=$! w
-	sleep 0.3
+	slow=$!
+	wait_log_after "$mark" "fault hook: render of meminfo sleeps"
+	sleep 0.3 # its READ follows the OPEN whose thread renders
 	w=$(status_field "$PIDF" worker_pid)
+	mark=$(log_mark)
 	kill -KILL "$w"
 	wait_worker "$PIDF" "$w"
-	wait_log "answering request .* (opcode 15) of a dead worker from the journal"
+	wait_log_after "$mark" "answering request .* (opcode 15) of a dead worker from the journal"
 	run in_container b-$RUN_TAG cat /proc/swaps
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Input/output error"* ]]
 	wait "$slow" || { cat "$BATS_TEST_TMPDIR/meminfo"; false; }
 	[ "$(field_kb "$(cat "$BATS_TEST_TMPDIR/meminfo")" MemTotal)" = 262144 ]
-	in_log "in flight beside a crash on another request: that death is not counted"
+	in_log_after "$mark" "in flight beside a crash on another request: that death is not counted"
 }
 
 # Where the kernel has our series the keeper upgrades such a binary through reinit instead of
