@@ -130,6 +130,9 @@ avg1() {
 }
 
 @test "-l: the averages decay as the kernel's and go on across a worker restart, as /proc/stat does" {
+	# (the decay and what survives a restart are the same whichever way tasks are counted: the
+	# counter's re-passes, in CI's budget, leave out these 17 s)
+	[ -z "${LXCFS_LOADAVG_COUNTER:-}" ] || skip "run with the default counter"
 	local before after w
 	# stop the loops; two 5 s ticks later the 1-minute average has decayed, not dropped
 	stop_loops
