@@ -274,13 +274,14 @@ poison() { # keeper options...
 # meminfo read (4 s a render) is in flight at a kill, then answered from the journal by the next
 # worker when swaps crashes that one: in flight at two deaths, one of them a crash on another
 # request.  Before the crash's handler spared such bystanders, the read got EIO.  (4 s: room for
-# a container's cat to start in the TCG guest.)
+# a container's cat to start in the TCG guest; the read itself takes two renders and more, past
+# the usual timeout.)
 @test "a read answered from the journal when another request crashes the worker: spared, answered" {
 	local mark slow w
 	mark=$(log_mark 2>/dev/null || echo 0)
 	bin_keeper_start LXCFS_FAULT_CRASH=swaps LXCFS_FAULT_SLEEP=meminfo:4000 --threads=2
 	containers
-	in_container a-$RUN_TAG cat /proc/meminfo >"$BATS_TEST_TMPDIR/meminfo" 2>&1 &
+	TMO=30 in_container a-$RUN_TAG cat /proc/meminfo >"$BATS_TEST_TMPDIR/meminfo" 2>&1 &
 	slow=$!
 	wait_log_after "$mark" "fault hook: render of meminfo sleeps"
 	sleep 0.3 # its READ follows the OPEN whose thread renders
@@ -292,7 +293,7 @@ poison() { # keeper options...
 	run in_container b-$RUN_TAG cat /proc/swaps
 	[ "$status" -ne 0 ]
 	[[ "$output" == *"Input/output error"* ]]
-	wait "$slow" || { cat "$BATS_TEST_TMPDIR/meminfo"; false; }
+	wait "$slow" || { echo "the meminfo read: exit $?"; cat "$BATS_TEST_TMPDIR/meminfo"; false; }
 	[ "$(field_kb "$(cat "$BATS_TEST_TMPDIR/meminfo")" MemTotal)" = 262144 ]
 	in_log_after "$mark" "in flight beside a crash on another request: that death is not counted"
 }
