@@ -292,13 +292,19 @@ static const int crash_signals[] = { SIGSEGV, SIGBUS, SIGABRT, SIGFPE, SIGILL };
 static struct sigaction crash_prev[NCRASH];
 static struct serve *crash_serve; /* the connection whose journal a crash marks */
 
+/* The arguments of a READ request of n bytes; NULL for any other request, or one cut short. */
+static const struct fuse_read_in *read_of(const struct fuse_in_header *in, size_t n)
+{
+	return in->opcode == FUSE_READ && n >= sizeof(*in) + sizeof(struct fuse_read_in) ? (const void *)(in + 1) : NULL;
+}
+
 /* Whether sl holds a READ of the open fh (the one a crashed early render was making its content
  * for: handed to the rendering thread, or waiting for it). */
 static bool reads_open(const struct state_slot *sl, uint64_t fh)
 {
 	const struct fuse_in_header *in = (const void *)sl->data;
-	const struct fuse_read_in *arg = (const void *)(in + 1);
-	return in->opcode == FUSE_READ && in->len >= sizeof(*in) + sizeof(*arg) && arg->fh == fh;
+	const struct fuse_read_in *arg = read_of(in, in->len);
+	return arg && arg->fh == fh;
 }
 
 /* The crash is the request this thread answers (culprit; none: a thread outside any request),
@@ -311,7 +317,9 @@ static void blame_crash(struct serve *s, struct state_slot *culprit, uint64_t ea
 {
 	if (culprit)
 		__atomic_store_n(&culprit->blame, SLOT_BLAME_CRASHED, __ATOMIC_RELEASE);
-	for (unsigned i = 0; s && i < s->st->lay.nslots; i++) {
+	if (!s)
+		return;
+	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(s->st, i);
 		if (sl == culprit || __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_CLAIMED ||
 		    !__atomic_load_n(&sl->len, __ATOMIC_ACQUIRE) || (early_fh && reads_open(sl, early_fh)))
@@ -332,7 +340,8 @@ static void on_crash(int sig, siginfo_t *info, void *uc)
 {
 	(void)uc;
 	struct state_slot *sl = replay_slot ? replay_slot : loop_slot;
-	uint64_t fh = sl && sl == loop_slot ? __atomic_load_n(&sl->early_fh, __ATOMIC_RELAXED) : 0;
+	/* (a replay renders nothing early: only a loop's slot names an open) */
+	uint64_t fh = !replay_slot && sl ? __atomic_load_n(&sl->early_fh, __ATOMIC_RELAXED) : 0;
 	if (fh)
 		__atomic_store_n(&sl->early_fh, fh | EARLY_CRASHED, __ATOMIC_RELEASE);
 	blame_crash(__atomic_load_n(&crash_serve, __ATOMIC_ACQUIRE), sl, fh & ~EARLY_CRASHED);
@@ -386,8 +395,8 @@ void serve_early_deaths(struct serve *s)
 /* The deaths a READ at offset 0 of an open inherits from its early render (serve_early_deaths). */
 static uint32_t early_deaths(struct serve *s, const struct fuse_in_header *in, size_t n)
 {
-	const struct fuse_read_in *arg = (const void *)(in + 1);
-	if (n < sizeof(*in) + sizeof(*arg) || arg->offset != 0)
+	const struct fuse_read_in *arg = read_of(in, n);
+	if (!arg || arg->offset != 0)
 		return 0;
 	uint32_t t = 0;
 	pthread_mutex_lock(&s->early_lock);

@@ -98,8 +98,8 @@ void serve_stop(struct serve *s);
  * such as the kernel's poll handle of a FUSE_POLL.  Per thread by nature (thread-local), not
  * part of any context. */
 const struct fuse_in_header *serve_current_request(void);
-/* Whether this thread answers a dead worker's request from the journal: an OPEN it answered
- * before it died already reached the kernel, and this answer goes nowhere. */
+/* Whether this thread answers a dead worker's request from the journal.  (An OPEN there was most
+ * likely answered by the dead worker already; this answer then goes nowhere.) */
 bool serve_replaying(void);
 /* From a request loop's thread, for a request another thread will answer: the journal slot
  * that holds it, now that thread's to free with serve_answered once it has answered; the loop
