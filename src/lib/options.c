@@ -35,7 +35,7 @@ void options_usage(const char *argv0)
 	       "  --enable-psi-poll      proc/pressure/* take PSI triggers (write one, poll for\n"
 	       "                         POLLPRI), armed on the reader's cgroup's pressure file\n"
 	       "  --runtime-dir DIR      runtime directory (default: /run)\n"
-	       "  --threads N            request threads (default: one per cpu, 2 to 8)\n"
+	       "  --threads N            request threads (default: one per cpu, 2 to 8; at most 16)\n"
 	       "  --restart-on-crash     a keeper process holds the mount and restarts the worker\n"
 	       "                         that serves it; SIGUSR1 upgrades to the binary on disk\n"
 	       "                         (without it, SIGUSR1 re-executes that binary in place)\n"

@@ -3,8 +3,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "lib/log.h"
+#include "reinit/state_journal.h"
+
+/* Each request thread reads into a journal slot of its own, and at times three workers' threads
+ * hold slots at once: the serving worker's, a dead one's until the journal has answered them,
+ * a new one's during an upgrade.  A thread beyond what the journal carries reads without a slot,
+ * and what it holds at a crash is lost to a kernel that cannot resend it: its reader waits for
+ * ever.  So no more threads than that run, whatever --threads asks. */
+#define WORKER_THREADS_MAX (STATE_SLOTS / 3)
+
 int worker_threads(const struct options *o)
 {
+	static bool said;
+	if (o->threads > WORKER_THREADS_MAX) {
+		if (!said)
+			log_warn("--threads %d: the journal carries %d request threads per worker; %d run",
+				 o->threads, WORKER_THREADS_MAX, WORKER_THREADS_MAX);
+		said = true;
+		return WORKER_THREADS_MAX;
+	}
 	if (o->threads > 0)
 		return o->threads;
 	long n = sysconf(_SC_NPROCESSORS_ONLN);

@@ -121,6 +121,10 @@ containers() {
 	[ "$(grep -c '^flags' "$d/cpuinfo")" = 1 ]
 }
 
+none_running() { # PID...: every one has ended
+	local p
+	for p in "$@"; do ! kill -0 "$p" 2>/dev/null || return 1; done
+}
 renders() { grep -c "render of meminfo sleeps" "$1" || true; } # LOG: how many renders slept
 more_renders() { [ "$(renders "$1")" -gt "$2" ]; }               # LOG N: more than N
 
@@ -151,6 +155,33 @@ inflight() { # recovery mode, log line that proves the path
 	inflight resend "asked the kernel to resend unanswered requests"
 	[[ "$(status_field "$PIDF" recovery)" == *"resend=yes"* ]]
 	refute grep -q "from the journal" "$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log"
+}
+
+@test "--threads beyond what the journal carries runs 16, logged: each of 40 reads in flight at a kill is answered (journal only, no RESEND)" {
+	# --threads 64 once ran 16 threads without a journal slot: a request one of them held at a
+	# kill was lost to a successor without RESEND, and its reader waited for ever
+	bin_keeper_start LXCFS_RECOVERY=journal LXCFS_FAULT_SLEEP=meminfo:300 --threads=64
+	local log=$BATS_RUN_TMPDIR/lxcfs-$RUN_TAG.log out=$BATS_RUN_TMPDIR/many-$RUN_TAG i n bad=0 pids=()
+	mkdir -p "$out"
+	n=$(renders "$log")
+	for i in $(seq 1 40); do
+		timeout 30 cat "$MNT/proc/meminfo" >"$out/$i" 2>&1 &
+		pids+=($!)
+	done
+	# every request thread inside a render (it logs, then sleeps 0.3 s) before the kill
+	wait_until 10 more_renders "$log" $((n + 15))
+	kill_worker KILL
+	# (a lost request leaves its reader in D state, which even timeout cannot end: the
+	# teardown's stop ends the connection and frees it)
+	wait_until 40 none_running "${pids[@]}" || true
+	for i in "${pids[@]}"; do
+		if kill -0 "$i" 2>/dev/null || ! wait "$i"; then bad=$((bad + 1)); fi
+	done
+	echo "reads that failed or never ended: $bad of 40" >&2
+	[ "$bad" = 0 ]
+	for i in $(seq 1 40); do grep -q '^MemTotal:' "$out/$i"; done
+	grep -q -- "--threads 64: the journal carries 16 request threads per worker; 16 run" "$log"
+	refute grep -q "journal full" "$log"
 }
 
 @test "$UPGRADES upgrades under four readers: no failed read, the new binary really runs" {
