@@ -21,7 +21,9 @@
  *                               watcher, every time instead of now and then)
  *   LXCFS_FAULT_REAP_STANDBY_FIRST_MS=MS  a keeper about to reap its dead serving worker waits
  *                               up to MS for the standby to end, and reaps it first (the order
- *                               the reap otherwise leaves to chance) */
+ *                               the reap otherwise leaves to chance)
+ *   LXCFS_FAULT_JOURNAL_SLOTS=N  the worker claims only the journal's first N slots (a journal
+ *                               full while others hold it) */
 #ifndef LXCFS_FAULT_H
 #define LXCFS_FAULT_H
 

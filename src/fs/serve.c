@@ -7,9 +7,11 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "fs/ctx.h"
+#include "fs/fault.h"
 #include "lib/clock.h"
 #include "lib/lifeline.h"
 #include "lib/log.h"
@@ -166,6 +168,9 @@ int serve_attach(struct lxcfs *lx, int fd)
 	s->fd = fd;
 	s->st = lx->st;
 	s->gen = lx->gen;
+	s->slots = (unsigned)fault_long("LXCFS_FAULT_JOURNAL_SLOTS", (long)s->st->lay.nslots);
+	if (s->slots > s->st->lay.nslots)
+		s->slots = s->st->lay.nslots;
 	pthread_mutex_init(&s->early_lock, NULL);
 	return fuse_session_custom_io(lx->se, &io, fd);
 }
@@ -187,7 +192,7 @@ static uint32_t inherited_tries(struct serve *s, uint64_t key)
 
 static struct state_slot *claim_slot(struct serve *s)
 {
-	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
+	for (unsigned i = 0; i < s->slots; i++) {
 		struct state_slot *sl = state_slot(s->st, i);
 		uint32_t expect = SLOT_FREE;
 		if (__atomic_compare_exchange_n(&sl->state, &expect, SLOT_CLAIMING, false, __ATOMIC_ACQ_REL,
@@ -456,6 +461,40 @@ static bool stopping(struct serve *s)
 	return __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE);
 }
 
+/* A journal slot for a request thread.  When the journal is full (a dead worker's slots not yet
+ * answered, an upgrade's old worker still draining, or more threads than it carries), a thread
+ * that read without one would hold requests no successor can find: on a kernel that cannot
+ * resend them, their readers would wait for ever after a crash.  So while another thread of ours
+ * reads with a slot, this one waits for a slot to free instead.  NULL: none (stopping, or no
+ * thread of ours has one). */
+static struct state_slot *claim_counted(struct serve *s)
+{
+	/* counted before the claim: a thread that sees the journal full sees the claim that filled it */
+	__atomic_add_fetch(&s->journaled, 1, __ATOMIC_ACQ_REL);
+	struct state_slot *sl = claim_slot(s);
+	if (!sl)
+		__atomic_sub_fetch(&s->journaled, 1, __ATOMIC_ACQ_REL);
+	return sl;
+}
+
+static struct state_slot *await_slot(struct serve *s)
+{
+	static int said;
+	unsigned ms = 10;
+	for (;;) {
+		struct state_slot *sl = claim_counted(s);
+		if (sl)
+			return sl;
+		if (stopping(s) || __atomic_load_n(&s->journaled, __ATOMIC_ACQUIRE) == 0)
+			return NULL;
+		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
+			log_warn("journal full: a request thread waits for a slot while the others serve");
+		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ms * 1000000 };
+		nanosleep(&ts, NULL); /* (the stop's signal cuts it short) */
+		ms = ms < 500 ? ms * 2 : 1000;
+	}
+}
+
 static void *loop(void *arg)
 {
 	struct serve *s = arg;
@@ -469,10 +508,10 @@ static void *loop(void *arg)
 		pthread_cond_wait(&s->gate, &s->gate_lock);
 	pthread_mutex_unlock(&s->gate_lock);
 
-	struct state_slot *sl = claim_slot(s);
+	struct state_slot *sl = await_slot(s);
 	char *own = NULL;
-	if (!sl) {
-		/* More threads than free slots: this thread's requests are not journaled. */
+	if (!sl && !stopping(s)) {
+		/* No slot, and no thread of ours has one: better served unjournaled than not at all. */
 		log_warn("journal full: a request thread runs without one");
 		own = calloc(1, sizeof(struct state_slot) + SERVE_BUFSZ);
 		if (!own)
@@ -503,14 +542,24 @@ static void *loop(void *arg)
 		} else {
 			slot_idle(sl);
 		}
+		struct state_slot *got;
+		if (own && (got = claim_counted(s)) != NULL) { /* journaled from now on */
+			free(own);
+			own = NULL;
+			sl = loop_slot = got;
+			loop_serve = s;
+			log_info("a request thread that ran without a journal slot has one now");
+		}
 		if (fuse_session_exited(s->se))
 			break;
 	}
 	loop_slot = NULL;
-	if (own)
+	if (own) {
 		free(own);
-	else
+	} else if (sl) {
 		slot_free(sl);
+		__atomic_sub_fetch(&s->journaled, 1, __ATOMIC_ACQ_REL);
+	}
 out:
 	if (!stopping(s) && !__atomic_exchange_n(&s->ended, 1, __ATOMIC_ACQ_REL) &&
 	    s->on_end)

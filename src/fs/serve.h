@@ -37,6 +37,8 @@ struct serve {
 	pthread_t *tids;
 	int nthreads;
 	int running;
+	int journaled;  /* request threads reading into a journal slot */
+	unsigned slots; /* of the journal's slots, those we claim (all but in a test) */
 	int stopping;
 	int recovering; /* recoveries under way: serve_stop waits for them */
 	/* the gate parked threads wait at (serve_park) until serve_go */
