@@ -49,13 +49,18 @@ containers() {
 }
 
 @test "$KILLS SIGKILLs of the worker under four readers in two containers: no failed read; no journal slot left to the dead" {
-	local slots
+	local slots cpus
 	bin_keeper_start
 	containers
+	# one slot per request thread (one per cpu, 2 to 8), counted idle: under readers a READ handed
+	# to the thread rendering early for its open holds one more for a moment (a TCG guest once
+	# counted it here)
+	cpus=$(getconf _NPROCESSORS_ONLN)
+	slots="$((cpus < 2 ? 2 : cpus > 8 ? 8 : cpus))/$(status_now "$PIDF" journal_slots_in_use | cut -d/ -f2)"
+	wait_until 5 status_now_is "$PIDF" journal_slots_in_use "$slots"
 	start_readers a-$RUN_TAG 262144 2
 	start_readers b-$RUN_TAG 196608 2
 	sleep 0.5
-	slots=$(status_now "$PIDF" journal_slots_in_use)
 	kill_workers "$KILLS"
 	sleep 0.3
 	read -r reads failures < <(stop_readers 4)
@@ -66,8 +71,7 @@ containers() {
 	[[ "$(status_field "$PIDF" last_death)" == *"killed by signal 9"* ]]
 	# the dead workers' slots were answered and freed (a recovery waits 2 s for resent requests)
 	wait_until 5 status_now_is "$PIDF" journal_slots_dead 0
-	[ "$(status_now "$PIDF" journal_slots_in_use)" = "$slots" ]
-	[ "${slots%/*}" -gt 0 ]
+	wait_until 5 status_now_is "$PIDF" journal_slots_in_use "$slots"
 }
 
 @test "the keeper killed alone: its worker serves on, the next start takes the connection over from it" {
