@@ -461,12 +461,7 @@ static bool stopping(struct serve *s)
 	return __atomic_load_n(&s->stopping, __ATOMIC_ACQUIRE);
 }
 
-/* A journal slot for a request thread.  When the journal is full (a dead worker's slots not yet
- * answered, an upgrade's old worker still draining, or more threads than it carries), a thread
- * that read without one would hold requests no successor can find: on a kernel that cannot
- * resend them, their readers would wait for ever after a crash.  So while another thread of ours
- * reads with a slot, this one waits for a slot to free instead.  NULL: none (stopping, or no
- * thread of ours has one). */
+/* A slot for a request thread, counted in journaled. */
 static struct state_slot *claim_counted(struct serve *s)
 {
 	/* counted before the claim: a thread that sees the journal full sees the claim that filled it */
@@ -477,6 +472,11 @@ static struct state_slot *claim_counted(struct serve *s)
 	return sl;
 }
 
+/* A journal slot for a request thread.  When the journal is full (a dead worker's slots not yet
+ * answered, an upgrade's old worker still draining), a thread that read without one would hold
+ * requests no successor can find: on a kernel that cannot resend them, their readers would wait
+ * for ever after a crash.  So while another thread of ours reads with a slot, this one waits for
+ * a slot to free instead.  NULL: none (stopping, or no thread of ours has one). */
 static struct state_slot *await_slot(struct serve *s)
 {
 	static int said;

@@ -8,9 +8,10 @@
 
 /* Each request thread reads into a journal slot of its own, and at times three workers' threads
  * hold slots at once: the serving worker's, a dead one's until the journal has answered them,
- * a new one's during an upgrade.  A thread beyond what the journal carries reads without a slot,
- * and what it holds at a crash is lost to a kernel that cannot resend it: its reader waits for
- * ever.  So no more threads than that run, whatever --threads asks. */
+ * a new one's during an upgrade.  More threads than a third of the journal would fill it there,
+ * and a thread without a slot either waits for one (fs/serve.c) or, if none of its worker's has
+ * one, holds requests a kernel that cannot resend them loses at a crash.  So no more run,
+ * whatever --threads asks. */
 #define WORKER_THREADS_MAX (STATE_SLOTS / 3)
 
 int worker_threads(const struct options *o)
