@@ -12,6 +12,7 @@
 
 #include "fs/ctx.h"
 #include "fs/fault.h"
+#include "lib/backoff.h"
 #include "lib/clock.h"
 #include "lib/lifeline.h"
 #include "lib/log.h"
@@ -480,7 +481,7 @@ static struct state_slot *claim_counted(struct serve *s)
 static struct state_slot *await_slot(struct serve *s)
 {
 	static int said;
-	unsigned ms = 10;
+	struct backoff wait = BACKOFF_INIT(10, 1000);
 	for (;;) {
 		struct state_slot *sl = claim_counted(s);
 		if (sl)
@@ -489,9 +490,9 @@ static struct state_slot *await_slot(struct serve *s)
 			return NULL;
 		if (!__atomic_exchange_n(&said, 1, __ATOMIC_RELAXED))
 			log_warn("journal full: a request thread waits for a slot while the others serve");
-		struct timespec ts = { .tv_sec = 0, .tv_nsec = (long)ms * 1000000 };
-		nanosleep(&ts, NULL); /* (the stop's signal cuts it short) */
-		ms = ms < 500 ? ms * 2 : 1000;
+		unsigned ms = backoff_failed(&wait, mono_ms());
+		struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+		nanosleep(&ts, NULL); /* (not sleep_ms: the stop's signal must cut it short) */
 	}
 }
 
