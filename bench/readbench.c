@@ -3,6 +3,8 @@
  *   readbench cat N FILE...         as lat, each read as cat(1) does it: open, fstat, fadvise,
  *                                   128 KiB reads to EOF, close (the fstat is a GETATTR on FUSE
  *                                   when the cached attributes are stale)
+ *   readbench held N FILE...        as lat, each read one pread at offset 0 of an fd held open,
+ *                                   as our renders read the kernel's files (bench/kernread)
  *   readbench tput SECONDS P FILE   P processes read FILE for SECONDS; prints "reads_per_s errors"
  *   readbench life N W FILE...      N reads over the files in turn, every fifth one in 512-byte
  *                                   READs; prints "p50_first_us p50_last_us errors", the p50s of
@@ -60,6 +62,15 @@ static int read_once(const char *path)
 	return read_in(path, 65536);
 }
 
+/* held: the fds of lat's files, held open; a read is one pread from offset 0 */
+static int *held;
+
+static int read_held(int fd)
+{
+	static char buf[1 << 20];
+	return pread(fd, buf, sizeof(buf), 0) > 0 ? 0 : -1;
+}
+
 static int cmp(const void *a, const void *b)
 {
 	double x = *(const double *)a, y = *(const double *)b;
@@ -70,10 +81,12 @@ static int lat(int n, int nfiles, char **files)
 {
 	double *s = calloc((size_t)n * (size_t)nfiles, sizeof(double));
 	int errors = 0;
+	for (int f = 0; held && f < nfiles; f++)
+		held[f] = open(files[f], O_RDONLY | O_CLOEXEC);
 	for (int i = 0; i < n; i++) {
 		for (int f = 0; f < nfiles; f++) {
 			double t0 = now_us();
-			if (read_once(files[f]) < 0)
+			if ((held ? read_held(held[f]) : read_once(files[f])) < 0)
 				errors++;
 			s[(size_t)f * (size_t)n + (size_t)i] = now_us() - t0;
 		}
@@ -159,8 +172,12 @@ int main(int argc, char **argv)
 		cat_like = 1;
 		return lat(atoi(argv[2]), argc - 3, argv + 3);
 	}
+	if (argc >= 4 && strcmp(argv[1], "held") == 0) {
+		held = calloc((size_t)argc, sizeof(int));
+		return lat(atoi(argv[2]), argc - 3, argv + 3);
+	}
 	if (argc == 5 && strcmp(argv[1], "tput") == 0)
 		return tput(atof(argv[2]), atoi(argv[3]), argv[4]);
-	fprintf(stderr, "usage: readbench lat|cat N FILE... | readbench tput SECONDS PROCS FILE | readbench life N W FILE...\n");
+	fprintf(stderr, "usage: readbench lat|cat|held N FILE... | readbench tput SECONDS PROCS FILE | readbench life N W FILE...\n");
 	return 2;
 }
