@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fs/serve.h"
 #include "lib/fileio.h"
 #include "lib/log.h"
 
@@ -23,7 +24,9 @@ void fault_render(const char *name)
 	}
 	const char *c = getenv("LXCFS_FAULT_CRASH");
 	if (c && strcmp(c, name) == 0) {
-		log_info("fault hook: render of %s crashes the worker", name);
+		const struct fuse_in_header *in = serve_current_request();
+		log_info("fault hook: render of %s crashes the worker (request %llu, opcode %u, thread %d)", name,
+			 in ? (unsigned long long)in->unique : 0ULL, in ? in->opcode : 0, (int)gettid());
 		abort();
 	}
 }

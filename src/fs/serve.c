@@ -41,6 +41,9 @@ static struct initrec *init_record(struct serve *s)
 	return &s->st->hdr->init;
 }
 
+/* Per thread: the last reply written found no request of its unique (ENOENT). */
+static __thread bool reply_gone;
+
 static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct serve *s = serve_of(userdata);
@@ -58,7 +61,9 @@ static ssize_t io_writev(int fd, struct iovec *iov, int count, void *userdata)
 	if (!init_record(s)->rep_len && initrec_note_reply(init_record(s), iov, count))
 		state_seal(s->st->hdr);
 	ssize_t n = writev(fd, iov, count);
-	/* ENOENT: the request is gone (caller interrupted, or answered already by a predecessor). */
+	/* ENOENT: the request is gone (caller interrupted, answered already by a predecessor, or
+	 * queued again by a RESEND under a new unique). */
+	reply_gone = n < 0 && errno == ENOENT;
 	if (n < 0 && errno != ENOENT)
 		log_debug("reply write failed: %s", strerror(errno));
 	return n;
@@ -102,7 +107,9 @@ int serve_replay_init(struct serve *s)
 static void reply_error(struct serve *s, uint64_t unique, int err)
 {
 	struct fuse_out_header out = { .len = sizeof(out), .error = -err, .unique = unique };
-	if (write(s->fd, &out, sizeof(out)) < 0 && errno != ENOENT)
+	ssize_t n = write(s->fd, &out, sizeof(out));
+	reply_gone = n < 0 && errno == ENOENT;
+	if (n < 0 && errno != ENOENT)
 		log_debug("error reply failed: %s", strerror(errno));
 }
 
@@ -172,23 +179,39 @@ int serve_attach(struct lxcfs *lx, int fd)
 	s->slots = (unsigned)fault_long("LXCFS_FAULT_JOURNAL_SLOTS", (long)s->st->lay.nslots);
 	if (s->slots > s->st->lay.nslots)
 		s->slots = s->st->lay.nslots;
-	pthread_mutex_init(&s->early_lock, NULL);
+	carry_init(&s->early_dead);
+	carry_init(&s->gone);
 	return fuse_session_custom_io(lx->se, &io, fd);
 }
 
-/* A request the kernel queued again after RESEND: if a dead worker held it, carry its tries. */
+/* A request the kernel queued again after RESEND carries the deaths it was in flight at: those of
+ * the dead workers' slots that held it (freed: this copy answers for them), and those of a copy
+ * one of our own threads still holds.  A RESEND requeues every request read and not answered,
+ * ours as well as the dead's, and only the resent copy can be answered: both are the one
+ * request, and the copy must not start its count again. */
 static uint32_t inherited_tries(struct serve *s, uint64_t key)
 {
+	uint32_t t = 0;
+	uint64_t live_gen = __atomic_load_n(&s->live_generation, __ATOMIC_RELAXED);
 	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(s->st, i);
-		if (slot_dead(s, sl, __atomic_load_n(&s->live_generation, __ATOMIC_RELAXED)) &&
-		    __atomic_load_n(&sl->key, __ATOMIC_ACQUIRE) == key) {
-			uint32_t t = deaths_of(sl, __atomic_load_n(&sl->tries, __ATOMIC_RELAXED));
+		bool replayed = sl == __atomic_load_n(&s->replaying, __ATOMIC_ACQUIRE); /* (as ours) */
+		if (!replayed && slot_dead(s, sl, live_gen)) {
+			if (__atomic_load_n(&sl->key, __ATOMIC_ACQUIRE) != key)
+				continue;
+			uint32_t d = deaths_of(sl, __atomic_load_n(&sl->tries, __ATOMIC_RELAXED));
+			t = d > t ? d : t;
 			slot_free(sl);
-			return t;
+		} else if (__atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) == SLOT_CLAIMED &&
+			   (sl->gen == s->gen || replayed) &&
+			   __atomic_load_n(&sl->len, __ATOMIC_ACQUIRE) && /* (published after key and tries) */
+			   __atomic_load_n(&sl->key, __ATOMIC_RELAXED) == key) {
+			uint32_t d = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED); /* ours: deaths + 1 */
+			t = d > t + 1 ? d - 1 : t;
 		}
 	}
-	return 0;
+	uint32_t gone = carry_take(&s->gone, key);
+	return gone > t ? gone : t;
 }
 
 static struct state_slot *claim_slot(struct serve *s)
@@ -304,31 +327,44 @@ static const struct fuse_read_in *read_of(const struct fuse_in_header *in, size_
 	return in->opcode == FUSE_READ && n >= sizeof(*in) + sizeof(struct fuse_read_in) ? (const void *)(in + 1) : NULL;
 }
 
-/* Whether sl holds a READ of the open fh (the one a crashed early render was making its content
- * for: handed to the rendering thread, or waiting for it). */
-static bool reads_open(const struct state_slot *sl, uint64_t fh)
+/* Whether the request a slot holds may be the one a crash was on: the culprit's (a copy a RESEND
+ * queued has its number), or the READ of the open whose early render crashed.  A slot not
+ * published yet (its thread's read() under way, or returned and not looked at) is judged by
+ * what its header shows: one still blank or cut short, or a READ whose handle is not in yet
+ * (the loop blanks both before each read), may be that READ.  Async-signal-safe. */
+static bool could_be_culprit(const struct state_slot *sl, uint64_t culprit_key, uint64_t early_fh)
 {
-	const struct fuse_in_header *in = (const void *)sl->data;
-	const struct fuse_read_in *arg = read_of(in, in->len);
-	return arg && arg->fh == fh;
+	const volatile struct fuse_in_header *in = (const volatile void *)sl->data;
+	bool published = __atomic_load_n(&sl->len, __ATOMIC_ACQUIRE) != 0;
+	uint64_t key = published ? __atomic_load_n(&sl->key, __ATOMIC_RELAXED) : in->unique & ~UNIQUE_RESEND;
+	uint32_t len = in->len, opcode = in->opcode;
+	if (!published && (!key || !opcode || len < sizeof(struct fuse_in_header)))
+		return true;
+	if (culprit_key && key == culprit_key)
+		return true;
+	if (!early_fh || opcode != FUSE_READ)
+		return false;
+	if (len < sizeof(struct fuse_in_header) + sizeof(struct fuse_read_in))
+		return true;
+	uint64_t fh = ((const volatile struct fuse_read_in *)(in + 1))->fh;
+	return fh == early_fh || fh == 0;
 }
 
 /* The crash is the request this thread answers (culprit; none: a thread outside any request),
  * and that open's READ if it crashed in an early render; the other requests in flight, whose
- * threads only happened to be beside it, are spared the death.  Not a slot whose request is not
- * published yet (its read() may be filling it with that very READ): it counts, as before.  A
- * second thread crashing at once makes its own culprit; a culprit stays one.
- * Async-signal-safe. */
+ * threads only happened to be beside it, are spared the death.  A second thread crashing at once
+ * makes its own culprit; a culprit stays one.  Async-signal-safe. */
 static void blame_crash(struct serve *s, struct state_slot *culprit, uint64_t early_fh)
 {
 	if (culprit)
 		__atomic_store_n(&culprit->blame, SLOT_BLAME_CRASHED, __ATOMIC_RELEASE);
 	if (!s)
 		return;
+	uint64_t culprit_key = culprit ? __atomic_load_n(&culprit->key, __ATOMIC_RELAXED) : 0;
 	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(s->st, i);
 		if (sl == culprit || __atomic_load_n(&sl->state, __ATOMIC_ACQUIRE) != SLOT_CLAIMED ||
-		    !__atomic_load_n(&sl->len, __ATOMIC_ACQUIRE) || (early_fh && reads_open(sl, early_fh)))
+		    could_be_culprit(sl, culprit_key, early_fh))
 			continue;
 		if (__atomic_load_n(&sl->gen, __ATOMIC_RELAXED) != s->gen &&
 		    sl != __atomic_load_n(&s->replaying, __ATOMIC_ACQUIRE))
@@ -381,7 +417,7 @@ void serve_rendering_for(uint64_t fh)
 
 void serve_early_deaths(struct serve *s)
 {
-	unsigned n = 0;
+	uint64_t until = mono_ms() + EARLY_DEATHS_MS;
 	for (unsigned i = 0; i < s->st->lay.nslots; i++) {
 		struct state_slot *sl = state_slot(s->st, i);
 		uint64_t fh = __atomic_load_n(&sl->early_fh, __ATOMIC_ACQUIRE);
@@ -389,34 +425,17 @@ void serve_early_deaths(struct serve *s)
 		    __atomic_load_n(&sl->gen, __ATOMIC_RELAXED) == s->gen)
 			continue;
 		uint32_t tries = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED);
-		if (n < sizeof(s->early_dead) / sizeof(s->early_dead[0]))
-			s->early_dead[n++] = (typeof(s->early_dead[0])){ .fh = fh & ~EARLY_CRASHED, .tries = tries ? tries : 1 };
+		carry_put(&s->early_dead, fh & ~EARLY_CRASHED, tries ? tries : 1, until);
 		log_info("a worker crashed rendering early for an open: the open's read counts that death");
 		/* (the slot's OPEN, answered, is replayed like any: its answer goes nowhere) */
 	}
-	s->early_until_ms = mono_ms() + EARLY_DEATHS_MS;
-	__atomic_store_n(&s->early_n, n, __ATOMIC_RELEASE);
 }
 
 /* The deaths a READ at offset 0 of an open inherits from its early render (serve_early_deaths). */
 static uint32_t early_deaths(struct serve *s, const struct fuse_in_header *in, size_t n)
 {
 	const struct fuse_read_in *arg = read_of(in, n);
-	if (!arg || arg->offset != 0)
-		return 0;
-	uint32_t t = 0;
-	pthread_mutex_lock(&s->early_lock);
-	if (mono_ms() > s->early_until_ms)
-		s->early_n = 0;
-	for (unsigned i = 0; i < s->early_n; i++) {
-		if (s->early_dead[i].fh == arg->fh) {
-			t = s->early_dead[i].tries;
-			s->early_dead[i] = s->early_dead[--s->early_n];
-			break;
-		}
-	}
-	pthread_mutex_unlock(&s->early_lock);
-	return t;
+	return arg && arg->offset == 0 ? carry_take(&s->early_dead, arg->fh) : 0;
 }
 
 /* libfuse answers the request in buf; it is ours to look at meanwhile. */
@@ -428,6 +447,15 @@ static void process_buf(struct serve *s, void *data, size_t n)
 	current = NULL;
 }
 
+/* An answer the kernel refused under the request's number (reply_gone): the request was answered
+ * already, or a RESEND (the dead worker's, or ours beside this thread) queued it again, its copy
+ * not read yet.  That copy carries the deaths it was in flight at (inherited_tries). */
+static void carry_refused(struct serve *s, uint64_t key, uint32_t tries)
+{
+	if (reply_gone && tries)
+		carry_put(&s->gone, key, tries, mono_ms() + RESEND_WAIT_MS);
+}
+
 static void process(struct serve *s, struct state_slot *sl, size_t n)
 {
 	const struct fuse_in_header *in = (const void *)sl->data;
@@ -435,7 +463,7 @@ static void process(struct serve *s, struct state_slot *sl, size_t n)
 	uint32_t tries = (in->unique & UNIQUE_RESEND) ? inherited_tries(s, key) : 0;
 	/* A READ the dead worker held (resent, or replayed from its slot) counts its own death; one
 	 * it never read counts the death of the render made early for it. */
-	if (in->opcode == FUSE_READ && !(in->unique & UNIQUE_RESEND) && __atomic_load_n(&s->early_n, __ATOMIC_ACQUIRE))
+	if (!(in->unique & UNIQUE_RESEND))
 		tries += early_deaths(s, in, n);
 	__atomic_store_n(&sl->tries, tries + 1, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->key, key, __ATOMIC_RELAXED);
@@ -443,8 +471,10 @@ static void process(struct serve *s, struct state_slot *sl, size_t n)
 	if (tries >= MAX_TRIES) {
 		log_warn("request %" PRIu64 " (opcode %u) was in flight at %u worker deaths: answered EIO",
 			 key, in->opcode, tries);
-		if (in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET)
+		if (in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET) {
 			reply_error(s, in->unique, EIO);
+			carry_refused(s, key, tries);
+		}
 		return;
 	}
 	if (answer_repeated_init(s, in, n))
@@ -453,7 +483,9 @@ static void process(struct serve *s, struct state_slot *sl, size_t n)
 		note_features(s, init_record(s));
 		state_seal(s->st->hdr);
 	}
+	reply_gone = false;
 	process_buf(s, sl->data, n);
+	carry_refused(s, key, tries);
 }
 
 /* serve_stop was called. */
@@ -524,7 +556,8 @@ static void *loop(void *arg)
 		loop_serve = s;
 	}
 	while (!stopping(s)) {
-		memset(sl->data, 0, sizeof(struct fuse_in_header));
+		/* (blank up to a READ's handle: a crash meanwhile reads what the kernel wrote) */
+		memset(sl->data, 0, sizeof(struct fuse_in_header) + sizeof(struct fuse_read_in));
 		ssize_t n = read(s->fd, sl->data, SERVE_BUFSZ);
 		if (n < 0) {
 			int e = errno;
@@ -640,6 +673,43 @@ void serve_stop(struct serve *s)
 	s->nthreads = 0;
 }
 
+/* The deaths a dead slot's request was in flight at. */
+static uint32_t dead_deaths(const struct state_slot *sl)
+{
+	uint32_t tries = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED);
+	return deaths_of(sl, tries ? tries : 1); /* read, never published: its reader got that far */
+}
+
+/* A dead worker that asked for a RESEND can hold a request twice: as it read it first, and as
+ * the kernel queued it again (inherited_tries).  One request: answered once, from the copy the
+ * kernel can still match (the resent one), with the most deaths of either (*tries); the other
+ * slot is freed.  first and *in: a dead slot and its request, the first of its copies. */
+static struct state_slot *one_copy(struct serve *s, unsigned first, uint64_t live_gen,
+				   const struct fuse_in_header **in, uint32_t *tries)
+{
+	struct state_slot *sl = state_slot(s->st, first);
+	uint64_t key = (*in)->unique & ~UNIQUE_RESEND;
+	for (unsigned i = first + 1; i < s->st->lay.nslots; i++) {
+		struct state_slot *o = state_slot(s->st, i);
+		const struct fuse_in_header *oin;
+		if (!slot_dead(s, o, live_gen) || !(oin = state_slot_request(o, SERVE_BUFSZ)) ||
+		    (oin->unique & ~UNIQUE_RESEND) != key)
+			continue;
+		uint32_t d = dead_deaths(o);
+		*tries = d > *tries ? d : *tries;
+		log_info("request %" PRIu64 " was held twice by a dead worker (read, then resent): answered once",
+			 key);
+		if ((oin->unique & UNIQUE_RESEND) && !((*in)->unique & UNIQUE_RESEND)) {
+			slot_free(sl);
+			sl = o;
+			*in = oin;
+		} else {
+			slot_free(o);
+		}
+	}
+	return sl;
+}
+
 /* Answers, in the journal, what dead workers held.  The slot keeps its dead owner while we
  * work on it, so that if we die too, our successor sees one more try. */
 static unsigned replay_journal(struct serve *s, uint64_t live_gen)
@@ -657,20 +727,22 @@ static unsigned replay_journal(struct serve *s, uint64_t live_gen)
 			slot_free(sl);
 			continue;
 		}
-		uint32_t tries = __atomic_load_n(&sl->tries, __ATOMIC_RELAXED);
-		if (!tries)
-			tries = 1; /* read, never published: its reader got that far */
-		tries = deaths_of(sl, tries);
+		uint32_t tries = dead_deaths(sl);
+		sl = one_copy(s, i, live_gen, &in, &tries);
 		uint64_t unique = in->unique;
 		uint32_t len = in->len, opcode = in->opcode;
+		reply_gone = false;
 		if (tries >= MAX_TRIES) {
 			log_warn("request %" PRIu64 " (opcode %u) was in flight at %u worker deaths: answered EIO",
 				 unique & ~UNIQUE_RESEND, opcode, tries);
 			if (opcode != FUSE_FORGET && opcode != FUSE_BATCH_FORGET)
 				reply_error(s, unique, EIO);
 		} else {
+			/* published as a loop's request is, for a crash meanwhile to judge */
 			__atomic_store_n(&sl->blame, SLOT_BLAME_COUNTS, __ATOMIC_RELAXED);
-			__atomic_store_n(&sl->tries, tries + 1, __ATOMIC_RELEASE);
+			__atomic_store_n(&sl->tries, tries + 1, __ATOMIC_RELAXED);
+			__atomic_store_n(&sl->key, unique & ~UNIQUE_RESEND, __ATOMIC_RELAXED);
+			__atomic_store_n(&sl->len, len, __ATOMIC_RELEASE);
 			memcpy(copy, sl->data, len);
 			log_info("answering request %" PRIu64 " (opcode %u) of a dead worker from the journal",
 				 unique & ~UNIQUE_RESEND, opcode);
@@ -684,6 +756,7 @@ static unsigned replay_journal(struct serve *s, uint64_t live_gen)
 				__atomic_store_n(&s->replaying, NULL, __ATOMIC_RELEASE);
 			done++;
 		}
+		carry_refused(s, unique & ~UNIQUE_RESEND, tries);
 		slot_free(sl);
 	}
 	free(copy);

@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 
+#include "fs/carry.h"
 #include "reinit/state.h"
 
 /* We take no writes, but max_write also sets the largest READ (libfuse derives max_pages from
@@ -49,12 +50,12 @@ struct serve {
 	void (*on_end)(void);
 	uint64_t swallow; /* unique of a replayed INIT whose answer must not reach the kernel */
 	int swallow_match;
-	/* Opens whose early render was under way when a dead predecessor died (serve_early_deaths):
-	 * the death counts as a try of their READ at offset 0, read from the kernel afresh. */
-	pthread_mutex_t early_lock;
-	unsigned early_n;
-	uint64_t early_until_ms;
-	struct { uint64_t fh; uint32_t tries; } early_dead[16];
+	/* Opens whose early render crashed a dead predecessor (serve_early_deaths), by handle: the
+	 * death counts as a try of their READ at offset 0, read from the kernel afresh. */
+	struct carry early_dead;
+	/* Requests answered from the journal that the kernel no longer knew under their number
+	 * (a RESEND queued them again), by number: the deaths their resent copy carries. */
+	struct carry gone;
 	/* The dead worker's slot a recovery is answering from the journal (replay_journal; one
 	 * recovery's at a time: a second one's is blamed at a crash, as before), which a crash on
 	 * another request spares like our own. */
