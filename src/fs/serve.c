@@ -438,15 +438,6 @@ static uint32_t early_deaths(struct serve *s, const struct fuse_in_header *in, s
 	return arg && arg->offset == 0 ? carry_take(&s->early_dead, arg->fh) : 0;
 }
 
-/* libfuse answers the request in buf; it is ours to look at meanwhile. */
-static void process_buf(struct serve *s, void *data, size_t n)
-{
-	struct fuse_buf fb = { .size = n, .mem = data };
-	current = data;
-	fuse_session_process_buf(s->se, &fb);
-	current = NULL;
-}
-
 /* An answer the kernel refused under the request's number (reply_gone): the request was answered
  * already, or a RESEND (the dead worker's, or ours beside this thread) queued it again, its copy
  * not read yet.  That copy carries the deaths it was in flight at (inherited_tries). */
@@ -454,6 +445,31 @@ static void carry_refused(struct serve *s, uint64_t key, uint32_t tries)
 {
 	if (reply_gone && tries)
 		carry_put(&s->gone, key, tries, mono_ms() + RESEND_WAIT_MS);
+}
+
+/* A request in flight at MAX_TRIES worker deaths: answered EIO, never rendered again (a FORGET
+ * takes no answer).  From a loop or from the journal alike. */
+static void give_up(struct serve *s, uint64_t unique, uint32_t opcode, uint32_t tries)
+{
+	uint64_t key = unique & ~UNIQUE_RESEND;
+	log_warn("request %" PRIu64 " (opcode %u) was in flight at %u worker deaths: answered EIO", key, opcode,
+		 tries);
+	if (opcode != FUSE_FORGET && opcode != FUSE_BATCH_FORGET) {
+		reply_error(s, unique, EIO);
+		carry_refused(s, key, tries);
+	}
+}
+
+/* libfuse answers the request in data (ours to look at meanwhile), in flight at tries deaths so
+ * far. */
+static void answer(struct serve *s, void *data, size_t n, uint64_t key, uint32_t tries)
+{
+	struct fuse_buf fb = { .size = n, .mem = data };
+	current = data;
+	reply_gone = false;
+	fuse_session_process_buf(s->se, &fb);
+	current = NULL;
+	carry_refused(s, key, tries);
 }
 
 static void process(struct serve *s, struct state_slot *sl, size_t n)
@@ -469,12 +485,7 @@ static void process(struct serve *s, struct state_slot *sl, size_t n)
 	__atomic_store_n(&sl->key, key, __ATOMIC_RELAXED);
 	__atomic_store_n(&sl->len, (uint32_t)n, __ATOMIC_RELEASE);
 	if (tries >= MAX_TRIES) {
-		log_warn("request %" PRIu64 " (opcode %u) was in flight at %u worker deaths: answered EIO",
-			 key, in->opcode, tries);
-		if (in->opcode != FUSE_FORGET && in->opcode != FUSE_BATCH_FORGET) {
-			reply_error(s, in->unique, EIO);
-			carry_refused(s, key, tries);
-		}
+		give_up(s, in->unique, in->opcode, tries);
 		return;
 	}
 	if (answer_repeated_init(s, in, n))
@@ -483,9 +494,7 @@ static void process(struct serve *s, struct state_slot *sl, size_t n)
 		note_features(s, init_record(s));
 		state_seal(s->st->hdr);
 	}
-	reply_gone = false;
-	process_buf(s, sl->data, n);
-	carry_refused(s, key, tries);
+	answer(s, sl->data, n, key, tries);
 }
 
 /* serve_stop was called. */
@@ -731,12 +740,8 @@ static unsigned replay_journal(struct serve *s, uint64_t live_gen)
 		sl = one_copy(s, i, live_gen, &in, &tries);
 		uint64_t unique = in->unique;
 		uint32_t len = in->len, opcode = in->opcode;
-		reply_gone = false;
 		if (tries >= MAX_TRIES) {
-			log_warn("request %" PRIu64 " (opcode %u) was in flight at %u worker deaths: answered EIO",
-				 unique & ~UNIQUE_RESEND, opcode, tries);
-			if (opcode != FUSE_FORGET && opcode != FUSE_BATCH_FORGET)
-				reply_error(s, unique, EIO);
+			give_up(s, unique, opcode, tries);
 		} else {
 			/* published as a loop's request is, for a crash meanwhile to judge */
 			__atomic_store_n(&sl->blame, SLOT_BLAME_COUNTS, __ATOMIC_RELAXED);
@@ -750,13 +755,12 @@ static unsigned replay_journal(struct serve *s, uint64_t live_gen)
 			bool shown = __atomic_compare_exchange_n(&s->replaying, &none, sl, false, __ATOMIC_ACQ_REL,
 								 __ATOMIC_RELAXED);
 			replay_slot = sl;
-			process_buf(s, copy, len);
+			answer(s, copy, len, unique & ~UNIQUE_RESEND, tries);
 			replay_slot = NULL;
 			if (shown)
 				__atomic_store_n(&s->replaying, NULL, __ATOMIC_RELEASE);
 			done++;
 		}
-		carry_refused(s, unique & ~UNIQUE_RESEND, tries);
 		slot_free(sl);
 	}
 	free(copy);
